@@ -1,0 +1,40 @@
+//! Captured request/response pairs, kept for reports and replays.
+
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+
+/// One request sent to the system and the response it got (if any).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Exchange {
+    /// What was sent.
+    pub request: RequestRecord,
+    /// What came back; `None` when no response arrived.
+    pub response: Option<ResponseRecord>,
+}
+
+/// A request as it was sent.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct RequestRecord {
+    /// HTTP method (or another protocol's verb).
+    pub method: String,
+    /// Full URL.
+    pub url: String,
+    /// Headers in the order they were sent (secrets redacted by the sender).
+    pub headers: Vec<(String, String)>,
+    /// JSON body, if any.
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub body: Option<Value>,
+}
+
+/// A response as it was received.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ResponseRecord {
+    /// Status code.
+    pub status: u16,
+    /// Headers in the order received.
+    pub headers: Vec<(String, String)>,
+    /// JSON body, or the text as a JSON string when it is not JSON, or null when empty.
+    pub body: Value,
+    /// Time from sending the request to the end of the body.
+    pub elapsed_ms: f64,
+}

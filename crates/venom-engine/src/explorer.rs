@@ -1,0 +1,667 @@
+//! The exploration loop: run an action, observe, fingerprint, check invariants, branch, roll back.
+
+use crate::action::{Action, Precondition};
+use crate::context::Context;
+use crate::exchange::Exchange;
+use crate::fingerprint::{fingerprint, Fingerprint};
+use crate::frontier::Frontier;
+use crate::graph::{Node, StateGraph, StateId};
+use crate::invariant::{Invariant, StepView, Verdict};
+use crate::outcome::{
+    ActionCoverage, Exploration, PathStep, Progress, StateSnapshot, StopReason, Violation,
+};
+use crate::strategy::Strategy;
+use crate::world::{CheckpointMode, Observation, World, WorldError};
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+/// Limits and choices of one exploration.
+#[derive(Debug, Clone)]
+pub struct ExplorerConfig {
+    /// Order of exploration.
+    pub strategy: Strategy,
+    /// Stop after this many actions.
+    pub max_steps: Option<u64>,
+    /// Do not expand states deeper than this.
+    pub max_depth: Option<u32>,
+    /// Stop once this fraction of actions (0..=1) has run.
+    pub coverage_target: Option<f64>,
+    /// Stop after this much wall-clock time.
+    pub time_limit: Option<Duration>,
+    /// Seed of the random and weighted strategies.
+    pub seed: u64,
+    /// Report progress every this many steps.
+    pub progress_every: Option<u64>,
+    /// Warn when an action leaves the state unchanged from this many states.
+    pub loop_threshold: u32,
+    /// Context keys that identify a state; `None` means every key.
+    pub state_keys: Option<Vec<String>>,
+    /// Set from outside (Ctrl-C) to stop cleanly.
+    pub interrupt: Option<Arc<AtomicBool>>,
+}
+
+impl Default for ExplorerConfig {
+    fn default() -> Self {
+        ExplorerConfig {
+            strategy: Strategy::Bfs,
+            max_steps: None,
+            max_depth: None,
+            coverage_target: None,
+            time_limit: None,
+            seed: 0,
+            progress_every: None,
+            loop_threshold: 3,
+            state_keys: None,
+            interrupt: None,
+        }
+    }
+}
+
+/// A problem found before the exploration starts.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum SetupError {
+    /// The strategy jumps between states but the world can only roll back along a stack.
+    #[error("strategy `{strategy}` needs random-access checkpoints, but {mechanism} only supports stack-only rollback: use `--strategy dfs`, or a random-access mechanism")]
+    StackOnlyWorld {
+        /// The refused strategy.
+        strategy: Strategy,
+        /// The world's mechanism.
+        mechanism: String,
+    },
+    /// Two actions or two invariants share a name.
+    #[error("duplicate {kind} name `{name}`")]
+    DuplicateName {
+        /// "action" or "invariant".
+        kind: &'static str,
+        /// The name.
+        name: String,
+    },
+    /// A precondition names an action that does not exist.
+    #[error("action `{action}` requires unknown action `{required}`")]
+    UnknownRequiredAction {
+        /// The action with the precondition.
+        action: String,
+        /// The unknown name.
+        required: String,
+    },
+    /// There is nothing to explore.
+    #[error("no actions to explore")]
+    NoActions,
+    /// The world failed while preparing the initial state.
+    #[error("could not prepare the initial state: {0}")]
+    World(WorldError),
+}
+
+type ProgressFn = Box<dyn FnMut(&Progress)>;
+
+/// Explores the states reachable by sequences of actions and checks every invariant after each
+/// step (VenomQA's `Agent`).
+pub struct Explorer<W: World> {
+    world: W,
+    actions: Vec<Action<W>>,
+    invariants: Vec<Invariant<W>>,
+    config: ExplorerConfig,
+    on_progress: Option<ProgressFn>,
+}
+
+/// A transition that broke an invariant which held in its source state.
+struct Hit {
+    from: Option<StateId>,
+    to: StateId,
+    message: String,
+    evidence: Option<Exchange>,
+    observation: Observation,
+}
+
+/// Hits grouped by (invariant, last action); the report keeps the shortest of each group.
+#[derive(Default)]
+struct Hits {
+    order: Vec<(usize, Option<usize>)>,
+    groups: HashMap<(usize, Option<usize>), Vec<Hit>>,
+}
+
+impl Hits {
+    fn add(&mut self, invariant: usize, action: Option<usize>, hit: Hit) {
+        let key = (invariant, action);
+        let group = self.groups.entry(key).or_default();
+        if group.is_empty() {
+            self.order.push(key);
+        }
+        group.push(hit);
+    }
+
+    fn distinct(&self) -> usize {
+        self.order.len()
+    }
+}
+
+/// Mutable bookkeeping of one run.
+struct Run {
+    graph: StateGraph,
+    frontier: Frontier,
+    hits: Hits,
+    runs: Vec<u64>,
+    self_loops: Vec<u32>,
+    warnings: Vec<String>,
+    steps: u64,
+    /// The state the world is in now, if known.
+    current: Option<StateId>,
+    replay_mismatch_warned: bool,
+}
+
+impl<W: World> Explorer<W> {
+    /// An explorer over `world` with these actions and invariants and the default configuration.
+    pub fn new(world: W, actions: Vec<Action<W>>, invariants: Vec<Invariant<W>>) -> Self {
+        Explorer {
+            world,
+            actions,
+            invariants,
+            config: ExplorerConfig::default(),
+            on_progress: None,
+        }
+    }
+
+    /// Replaces the configuration.
+    pub fn with_config(mut self, config: ExplorerConfig) -> Self {
+        self.config = config;
+        self
+    }
+
+    /// Calls `f` every `progress_every` steps and once at the end.
+    pub fn on_progress(mut self, f: impl FnMut(&Progress) + 'static) -> Self {
+        self.on_progress = Some(Box::new(f));
+        self
+    }
+
+    /// The world, e.g. to stop the system afterwards.
+    pub fn world_mut(&mut self) -> &mut W {
+        &mut self.world
+    }
+
+    /// Checks that the exploration can run at all: names, preconditions, strategy vs mechanism.
+    pub fn validate(&self) -> Result<(), SetupError> {
+        if self.actions.is_empty() {
+            return Err(SetupError::NoActions);
+        }
+        let mode = self.world.checkpoint_mode();
+        if mode == CheckpointMode::StackOnly && self.config.strategy.needs_random_access() {
+            return Err(SetupError::StackOnlyWorld {
+                strategy: self.config.strategy,
+                mechanism: self.world.mechanism(),
+            });
+        }
+        unique_names("action", self.actions.iter().map(|a| a.name.as_str()))?;
+        unique_names("invariant", self.invariants.iter().map(|i| i.name.as_str()))?;
+        for action in &self.actions {
+            for pre in &action.preconditions {
+                if let Precondition::ActionsRun(names) = pre {
+                    if let Some(unknown) = names.iter().find(|n| self.action_index(n).is_none()) {
+                        return Err(SetupError::UnknownRequiredAction {
+                            action: action.name.clone(),
+                            required: unknown.clone(),
+                        });
+                    }
+                }
+            }
+        }
+        Ok(())
+    }
+
+    fn action_index(&self, name: &str) -> Option<usize> {
+        self.actions.iter().position(|a| a.name == name)
+    }
+
+    /// Runs the exploration from `initial`. Setup problems are errors; a failure of the world during
+    /// the run ends it with [`StopReason::Aborted`] and keeps everything found so far.
+    pub fn run(&mut self, initial: Context) -> Result<Exploration, SetupError> {
+        self.validate()?;
+        let started = Instant::now();
+        let mode = self.world.checkpoint_mode();
+        let n_actions = self.actions.len();
+        let mut run = Run {
+            graph: StateGraph::default(),
+            frontier: Frontier::new(self.config.strategy, n_actions, self.config.seed),
+            hits: Hits::default(),
+            runs: vec![0; n_actions],
+            self_loops: vec![0; n_actions],
+            warnings: Vec::new(),
+            steps: 0,
+            current: None,
+            replay_mismatch_warned: false,
+        };
+
+        if mode == CheckpointMode::ResetReplay {
+            self.world.reset().map_err(SetupError::World)?;
+        }
+        let observation = self.world.observe().map_err(SetupError::World)?;
+        let view = StepView {
+            ctx: &initial,
+            action: None,
+            exchange: None,
+        };
+        let verdicts =
+            check_all(&self.invariants, &mut self.world, &view).map_err(SetupError::World)?;
+        let mut broken = vec![0u64; self.invariants.len().div_ceil(64)];
+        for (i, verdict) in verdicts.into_iter().enumerate() {
+            if let Verdict::Broken { message, evidence } = verdict {
+                set_bit(&mut broken, i);
+                run.hits.add(
+                    i,
+                    None,
+                    Hit {
+                        from: None,
+                        to: 0,
+                        message,
+                        evidence,
+                        observation: observation.clone(),
+                    },
+                );
+            }
+        }
+        let fp = self.fingerprint(&initial, &observation);
+        let root = Node {
+            fingerprint: fp,
+            depth: 0,
+            parent: None,
+            ctx: initial,
+            calls: vec![0; n_actions],
+            broken,
+            checkpoint: None,
+            pending: 0,
+            out: Vec::new(),
+        };
+        let root_id = run.graph.add(root);
+        run.current = Some(root_id);
+        let stop = match self.expand(&mut run, root_id, mode) {
+            Ok(()) => self.explore(&mut run, mode, started),
+            Err(e) => StopReason::Aborted(e.0),
+        };
+        Ok(self.finish(run, stop, started))
+    }
+
+    fn fingerprint(&self, ctx: &Context, observation: &Observation) -> Fingerprint {
+        fingerprint(ctx, self.config.state_keys.as_deref(), observation)
+    }
+
+    /// The main loop; returns why it stopped.
+    fn explore(&mut self, run: &mut Run, mode: CheckpointMode, started: Instant) -> StopReason {
+        let weights: Vec<f64> = self.actions.iter().map(|a| a.weight).collect();
+        loop {
+            if let Some(reason) = self.limit_reached(run, started) {
+                return reason;
+            }
+            let Some((state, action)) = run.frontier.pop(&run.runs, &weights) else {
+                return StopReason::Exhausted;
+            };
+            if let Err(e) = self.step(run, mode, state, action) {
+                return StopReason::Aborted(e.0);
+            }
+            if let Some(every) = self.config.progress_every {
+                if every > 0 && run.steps % every == 0 {
+                    self.report_progress(run);
+                }
+            }
+        }
+    }
+
+    fn limit_reached(&self, run: &Run, started: Instant) -> Option<StopReason> {
+        let interrupted = self
+            .config
+            .interrupt
+            .as_ref()
+            .is_some_and(|flag| flag.load(Ordering::Relaxed));
+        if interrupted {
+            return Some(StopReason::Interrupted);
+        }
+        if self.config.max_steps.is_some_and(|max| run.steps >= max) {
+            return Some(StopReason::MaxSteps);
+        }
+        if self
+            .config
+            .coverage_target
+            .is_some_and(|target| coverage(&run.runs) >= target)
+        {
+            return Some(StopReason::CoverageTarget);
+        }
+        if self
+            .config
+            .time_limit
+            .is_some_and(|limit| started.elapsed() >= limit)
+        {
+            return Some(StopReason::TimeLimit);
+        }
+        None
+    }
+
+    /// Runs `action` from `state`: restore, execute, observe, check, record.
+    fn step(
+        &mut self,
+        run: &mut Run,
+        mode: CheckpointMode,
+        state: StateId,
+        action: usize,
+    ) -> Result<(), WorldError> {
+        let mut ctx = if run.current == Some(state) {
+            run.graph.nodes[state].ctx.clone()
+        } else {
+            self.restore(run, mode, state)?
+        };
+        run.current = None;
+        let outcome = self.actions[action].run(&mut self.world, &mut ctx)?;
+        run.steps += 1;
+        run.runs[action] += 1;
+        self.release_if_done(run, state);
+
+        let observation = self.world.observe()?;
+        let fp = self.fingerprint(&ctx, &observation);
+        let view = StepView {
+            ctx: &ctx,
+            action: Some(&self.actions[action].name),
+            exchange: outcome.exchange.as_ref(),
+        };
+        let verdicts = check_all(&self.invariants, &mut self.world, &view)?;
+
+        let mut broken = vec![0u64; self.invariants.len().div_ceil(64)];
+        let mut new_hits = Vec::new();
+        for (i, verdict) in verdicts.into_iter().enumerate() {
+            if let Verdict::Broken { message, evidence } = verdict {
+                set_bit(&mut broken, i);
+                if !has_bit(&run.graph.nodes[state].broken, i) {
+                    new_hits.push((i, message, evidence));
+                }
+            }
+        }
+
+        let target = match run.graph.find(fp) {
+            Some(existing) => existing,
+            None => {
+                let parent = &run.graph.nodes[state];
+                let mut calls = parent.calls.clone();
+                calls[action] += 1;
+                let node = Node {
+                    fingerprint: fp,
+                    depth: parent.depth + 1,
+                    parent: Some((state, action)),
+                    ctx,
+                    calls,
+                    broken,
+                    checkpoint: None,
+                    pending: 0,
+                    out: Vec::new(),
+                };
+                let id = run.graph.add(node);
+                self.expand(run, id, mode)?;
+                id
+            }
+        };
+        run.current = Some(target);
+        run.graph.add_edge(state, action, target, outcome.exchange);
+        for (i, message, evidence) in new_hits {
+            run.hits.add(
+                i,
+                Some(action),
+                Hit {
+                    from: Some(state),
+                    to: target,
+                    message,
+                    evidence,
+                    observation: observation.clone(),
+                },
+            );
+        }
+        if target == state {
+            self.note_self_loop(run, action);
+        }
+        Ok(())
+    }
+
+    /// Queues the enabled actions of a new state and checkpoints it if it will be revisited.
+    fn expand(
+        &mut self,
+        run: &mut Run,
+        id: StateId,
+        mode: CheckpointMode,
+    ) -> Result<(), WorldError> {
+        let node = &run.graph.nodes[id];
+        let within_depth = self.config.max_depth.is_none_or(|max| node.depth < max);
+        let enabled: Vec<usize> = if within_depth {
+            (0..self.actions.len())
+                .filter(|&a| self.enabled(a, node))
+                .collect()
+        } else {
+            Vec::new()
+        };
+        if enabled.is_empty() {
+            return Ok(());
+        }
+        if mode != CheckpointMode::ResetReplay {
+            let checkpoint = self.world.checkpoint()?;
+            run.graph.nodes[id].checkpoint = Some(checkpoint);
+        }
+        run.graph.nodes[id].pending = enabled.len() as u32;
+        run.frontier.push_state(id, &enabled);
+        Ok(())
+    }
+
+    fn enabled(&self, action: usize, node: &Node) -> bool {
+        let spec = &self.actions[action];
+        if spec.max_calls.is_some_and(|max| node.calls[action] >= max) {
+            return false;
+        }
+        spec.preconditions.iter().all(|pre| match pre {
+            Precondition::ActionsRun(names) => names.iter().all(|name| {
+                self.action_index(name)
+                    .is_some_and(|required| node.calls[required] > 0)
+            }),
+            Precondition::KeysPresent(keys) => keys.iter().all(|k| node.ctx.has(k)),
+            Precondition::Check(predicate) => predicate(&node.ctx),
+        })
+    }
+
+    /// Frees the checkpoint of a state whose pairs have all been taken from the frontier.
+    fn release_if_done(&mut self, run: &mut Run, state: StateId) {
+        let node = &mut run.graph.nodes[state];
+        node.pending = node.pending.saturating_sub(1);
+        if node.pending == 0 && self.world.checkpoint_mode() == CheckpointMode::RandomAccess {
+            if let Some(checkpoint) = node.checkpoint.take() {
+                self.world.release(checkpoint);
+            }
+        }
+    }
+
+    /// Puts the world back into `state` and returns the context to continue with.
+    fn restore(
+        &mut self,
+        run: &mut Run,
+        mode: CheckpointMode,
+        state: StateId,
+    ) -> Result<Context, WorldError> {
+        let node = &run.graph.nodes[state];
+        if mode != CheckpointMode::ResetReplay {
+            let checkpoint = node.checkpoint.ok_or_else(|| {
+                WorldError(format!("internal error: state {state} has no checkpoint"))
+            })?;
+            self.world.rollback(checkpoint)?;
+            return Ok(node.ctx.clone());
+        }
+        // Reset, then replay the path that discovered the state.
+        let mut path = Vec::new();
+        let mut cursor = state;
+        while let Some((parent, action)) = run.graph.nodes[cursor].parent {
+            path.push(action);
+            cursor = parent;
+        }
+        path.reverse();
+        self.world.reset()?;
+        let mut ctx = run.graph.nodes[0].ctx.clone();
+        for action in path {
+            self.actions[action].run(&mut self.world, &mut ctx)?;
+        }
+        if !run.replay_mismatch_warned {
+            let observation = self.world.observe()?;
+            if self.fingerprint(&ctx, &observation) != run.graph.nodes[state].fingerprint {
+                run.replay_mismatch_warned = true;
+                run.warnings.push(format!(
+                    "replaying the path to state {state} after a reset reached a different state: \
+                     the reset does not restore everything, or the API is not deterministic"
+                ));
+            }
+        }
+        Ok(ctx)
+    }
+
+    fn note_self_loop(&self, run: &mut Run, action: usize) {
+        run.self_loops[action] += 1;
+        if run.self_loops[action] == self.config.loop_threshold {
+            run.warnings.push(format!(
+                "action `{}` left the state unchanged from {} states; consider a precondition \
+                 (`requires`) that disables it where it has no effect",
+                self.actions[action].name, self.config.loop_threshold
+            ));
+        }
+    }
+
+    fn report_progress(&mut self, run: &Run) {
+        if let Some(f) = self.on_progress.as_mut() {
+            f(&Progress {
+                step: run.steps,
+                max_steps: self.config.max_steps,
+                states: run.graph.nodes.len(),
+                coverage: coverage(&run.runs),
+                violations: run.hits.distinct(),
+            });
+        }
+    }
+
+    /// Builds the result: for each (invariant, action) group the hit with the shortest path.
+    fn finish(&mut self, mut run: Run, stop: StopReason, started: Instant) -> Exploration {
+        self.report_progress(&run);
+        let tree = run.graph.shortest_tree();
+        let mut violations = Vec::new();
+        for key in &run.hits.order {
+            let group = run.hits.groups.remove(key).unwrap_or_default();
+            let occurrences = group.len() as u64;
+            let best = group
+                .into_iter()
+                .min_by_key(|hit| hit.from.map_or(0, |from| tree.distance(from) as u64 + 1));
+            if let Some(hit) = best {
+                violations.push(self.violation(&run.graph, &tree, key, hit, occurrences));
+            }
+        }
+        violations.sort_by(|a, b| {
+            b.severity
+                .cmp(&a.severity)
+                .then(a.path.len().cmp(&b.path.len()))
+        });
+        let actions = self
+            .actions
+            .iter()
+            .zip(&run.runs)
+            .map(|(a, &runs)| ActionCoverage {
+                action: a.name.clone(),
+                runs,
+            })
+            .collect();
+        Exploration {
+            strategy: self.config.strategy,
+            mechanism: self.world.mechanism(),
+            stop,
+            steps: run.steps,
+            states: run.graph.nodes.len(),
+            transitions: run.graph.edge_count(),
+            max_depth: run.graph.nodes.iter().map(|n| n.depth).max().unwrap_or(0),
+            coverage: coverage(&run.runs),
+            actions,
+            violations,
+            warnings: std::mem::take(&mut run.warnings),
+            duration_secs: started.elapsed().as_secs_f64(),
+        }
+    }
+
+    fn violation(
+        &self,
+        graph: &StateGraph,
+        tree: &crate::graph::ShortestTree,
+        &(invariant, action): &(usize, Option<usize>),
+        hit: Hit,
+        occurrences: u64,
+    ) -> Violation {
+        let step = |from: StateId, action: usize| PathStep {
+            action: self.actions[action].name.clone(),
+            exchange: graph
+                .edge(from, action)
+                .and_then(|e| e.exchange.as_deref().cloned()),
+        };
+        let mut path: Vec<PathStep> = match hit.from {
+            Some(from) => tree
+                .path(from)
+                .into_iter()
+                .map(|(s, a)| step(s, a))
+                .collect(),
+            None => Vec::new(),
+        };
+        if let (Some(from), Some(action)) = (hit.from, action) {
+            path.push(step(from, action));
+        }
+        let node = &graph.nodes[hit.to];
+        let inv = &self.invariants[invariant];
+        Violation {
+            invariant: inv.name.clone(),
+            severity: inv.severity,
+            message: hit.message,
+            action: action.map(|a| self.actions[a].name.clone()),
+            path,
+            state: StateSnapshot {
+                fingerprint: node.fingerprint.to_string(),
+                context: node.ctx.clone(),
+                observation: hit.observation,
+            },
+            evidence: hit.evidence,
+            occurrences,
+        }
+    }
+}
+
+fn unique_names<'a>(
+    kind: &'static str,
+    names: impl Iterator<Item = &'a str>,
+) -> Result<(), SetupError> {
+    let mut seen = std::collections::HashSet::new();
+    for name in names {
+        if !seen.insert(name) {
+            return Err(SetupError::DuplicateName {
+                kind,
+                name: name.to_string(),
+            });
+        }
+    }
+    Ok(())
+}
+
+fn check_all<W>(
+    invariants: &[Invariant<W>],
+    world: &mut W,
+    view: &StepView<'_>,
+) -> Result<Vec<Verdict>, WorldError> {
+    invariants
+        .iter()
+        .map(|inv| inv.check(world, view))
+        .collect()
+}
+
+fn coverage(runs: &[u64]) -> f64 {
+    if runs.is_empty() {
+        return 0.0;
+    }
+    runs.iter().filter(|&&r| r > 0).count() as f64 / runs.len() as f64
+}
+
+fn set_bit(bits: &mut [u64], i: usize) {
+    bits[i / 64] |= 1 << (i % 64);
+}
+
+fn has_bit(bits: &[u64], i: usize) -> bool {
+    bits[i / 64] & (1 << (i % 64)) != 0
+}

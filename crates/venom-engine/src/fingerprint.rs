@@ -1,0 +1,142 @@
+//! State fingerprints: a 128-bit hash of the selected context keys and the observations.
+
+use crate::context::Context;
+use crate::world::Observation;
+use serde::{Serialize, Serializer};
+use serde_json::Value;
+use std::fmt;
+use xxhash_rust::xxh3::Xxh3;
+
+/// Identity of a state. Two states with equal fingerprints are merged.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct Fingerprint(pub u128);
+
+impl fmt::Display for Fingerprint {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{:032x}", self.0)
+    }
+}
+
+impl Serialize for Fingerprint {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.collect_str(self)
+    }
+}
+
+/// Fingerprints `ctx` (only `keys` when given, else every key) together with `observation`.
+pub fn fingerprint(
+    ctx: &Context,
+    keys: Option<&[String]>,
+    observation: &Observation,
+) -> Fingerprint {
+    let mut h = Xxh3::new();
+    match keys {
+        Some(keys) => {
+            for key in keys {
+                hash_entry(&mut h, key, ctx.get(key));
+            }
+        }
+        None => {
+            for (key, value) in ctx.as_map() {
+                hash_entry(&mut h, key, Some(value));
+            }
+        }
+    }
+    h.update(&[0xFE]);
+    for (key, value) in observation {
+        hash_entry(&mut h, key, Some(value));
+    }
+    Fingerprint(h.digest128())
+}
+
+fn hash_entry(h: &mut Xxh3, key: &str, value: Option<&Value>) {
+    h.update(key.as_bytes());
+    h.update(&[0]);
+    match value {
+        Some(v) => hash_value(h, v),
+        None => h.update(&[0xFF]),
+    }
+}
+
+/// Hashes a JSON value canonically: object keys sorted, numbers by their JSON text.
+fn hash_value(h: &mut Xxh3, value: &Value) {
+    match value {
+        Value::Null => h.update(&[1]),
+        Value::Bool(b) => h.update(&[2, *b as u8]),
+        Value::Number(n) => {
+            h.update(&[3]);
+            h.update(n.to_string().as_bytes());
+            h.update(&[0]);
+        }
+        Value::String(s) => {
+            h.update(&[4]);
+            h.update(&(s.len() as u64).to_le_bytes());
+            h.update(s.as_bytes());
+        }
+        Value::Array(items) => {
+            h.update(&[5]);
+            h.update(&(items.len() as u64).to_le_bytes());
+            items.iter().for_each(|item| hash_value(h, item));
+        }
+        Value::Object(map) => {
+            h.update(&[6]);
+            h.update(&(map.len() as u64).to_le_bytes());
+            let mut entries: Vec<_> = map.iter().collect();
+            entries.sort_by(|a, b| a.0.cmp(b.0));
+            for (k, v) in entries {
+                hash_entry(h, k, Some(v));
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn only_selected_keys_count() {
+        let obs = Observation::new();
+        let mut a = Context::new();
+        a.set("status", "paid");
+        a.set("request_id", "r1");
+        let mut b = a.clone();
+        b.set("request_id", "r2");
+        let keys = vec!["status".to_string()];
+        assert_eq!(
+            fingerprint(&a, Some(&keys), &obs),
+            fingerprint(&b, Some(&keys), &obs)
+        );
+        assert_ne!(fingerprint(&a, None, &obs), fingerprint(&b, None, &obs));
+    }
+
+    #[test]
+    fn absent_key_differs_from_null_and_object_key_order_is_irrelevant() {
+        let obs = Observation::new();
+        let keys = vec!["k".to_string()];
+        let empty = Context::new();
+        let mut null = Context::new();
+        null.set("k", Value::Null);
+        assert_ne!(
+            fingerprint(&empty, Some(&keys), &obs),
+            fingerprint(&null, Some(&keys), &obs)
+        );
+
+        let mut x = Context::new();
+        x.set("k", json!({"a": 1, "b": [1, 2]}));
+        let mut y = Context::new();
+        y.set("k", json!({"b": [1, 2], "a": 1}));
+        assert_eq!(fingerprint(&x, None, &obs), fingerprint(&y, None, &obs));
+    }
+
+    #[test]
+    fn observations_count() {
+        let ctx = Context::new();
+        let mut o1 = Observation::new();
+        o1.insert("orders".into(), json!(1));
+        let mut o2 = Observation::new();
+        o2.insert("orders".into(), json!(2));
+        assert_ne!(fingerprint(&ctx, None, &o1), fingerprint(&ctx, None, &o2));
+    }
+}

@@ -1,0 +1,160 @@
+//! What an exploration produced: violations with their shortest paths, coverage and figures.
+
+use crate::context::Context;
+use crate::exchange::Exchange;
+use crate::severity::Severity;
+use crate::strategy::Strategy;
+use crate::world::Observation;
+use serde::{Deserialize, Serialize};
+use std::fmt;
+
+/// Why the exploration stopped.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case", tag = "reason", content = "detail")]
+pub enum StopReason {
+    /// Every reachable (state, action) pair within the limits was explored.
+    Exhausted,
+    /// `max_steps` was reached.
+    MaxSteps,
+    /// The coverage target was reached.
+    CoverageTarget,
+    /// The time limit was reached.
+    TimeLimit,
+    /// The user interrupted the run (Ctrl-C).
+    Interrupted,
+    /// The world failed (API unreachable, database gone); the message says how.
+    Aborted(String),
+}
+
+impl fmt::Display for StopReason {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            StopReason::Exhausted => f.write_str("state space exhausted"),
+            StopReason::MaxSteps => f.write_str("step limit reached"),
+            StopReason::CoverageTarget => f.write_str("coverage target reached"),
+            StopReason::TimeLimit => f.write_str("time limit reached"),
+            StopReason::Interrupted => f.write_str("interrupted"),
+            StopReason::Aborted(why) => write!(f, "aborted: {why}"),
+        }
+    }
+}
+
+/// One step of a reproduction path.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct PathStep {
+    /// The action's name.
+    pub action: String,
+    /// Its request and response, when captured.
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub exchange: Option<Exchange>,
+}
+
+/// The state in which an invariant was found broken.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct StateSnapshot {
+    /// The state's fingerprint (hex).
+    pub fingerprint: String,
+    /// The context in that state.
+    pub context: Context,
+    /// The world's observations in that state.
+    pub observation: Observation,
+}
+
+/// A broken invariant with the shortest known sequence of actions that breaks it.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Violation {
+    /// The invariant's name.
+    pub invariant: String,
+    /// Its severity.
+    pub severity: Severity,
+    /// What the check said.
+    pub message: String,
+    /// The last action of the path, which turned the invariant from holding to broken
+    /// (`None` when it is broken in the initial state).
+    pub action: Option<String>,
+    /// Shortest path from the initial state, computed over the whole state graph.
+    pub path: Vec<PathStep>,
+    /// The state reached.
+    pub state: StateSnapshot,
+    /// The invariant's own check request, when it made one.
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub evidence: Option<Exchange>,
+    /// How many transitions broke this invariant with this last action.
+    pub occurrences: u64,
+}
+
+impl Violation {
+    /// The path's action names.
+    pub fn action_names(&self) -> Vec<&str> {
+        self.path.iter().map(|s| s.action.as_str()).collect()
+    }
+}
+
+/// How often one action ran.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ActionCoverage {
+    /// The action.
+    pub action: String,
+    /// Number of executions (replays not counted).
+    pub runs: u64,
+}
+
+/// The result of an exploration.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Exploration {
+    /// Strategy used.
+    pub strategy: Strategy,
+    /// Rollback mechanism used.
+    pub mechanism: String,
+    /// Why it stopped.
+    pub stop: StopReason,
+    /// Actions executed (excluding replays to restore states).
+    pub steps: u64,
+    /// Distinct states found.
+    pub states: usize,
+    /// Distinct transitions found.
+    pub transitions: usize,
+    /// Deepest state reached.
+    pub max_depth: u32,
+    /// Fraction of actions that ran at least once.
+    pub coverage: f64,
+    /// Per-action run counts.
+    pub actions: Vec<ActionCoverage>,
+    /// Violations, most severe first, then shortest path first.
+    pub violations: Vec<Violation>,
+    /// Warnings (possible loops, non-deterministic resets).
+    pub warnings: Vec<String>,
+    /// Wall-clock duration in seconds.
+    pub duration_secs: f64,
+}
+
+/// Live figures, reported every `progress_every` steps.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Progress {
+    /// Steps so far.
+    pub step: u64,
+    /// The step limit, if any.
+    pub max_steps: Option<u64>,
+    /// Distinct states so far.
+    pub states: usize,
+    /// Action coverage so far, 0..=1.
+    pub coverage: f64,
+    /// Distinct violations so far.
+    pub violations: usize,
+}
+
+impl fmt::Display for Progress {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self.max_steps {
+            Some(max) => write!(f, "step {}/{}", self.step, max)?,
+            None => write!(f, "step {}", self.step)?,
+        }
+        write!(
+            f,
+            " | states {} | coverage {:.0}% | violations {}",
+            self.states,
+            self.coverage * 100.0,
+            self.violations
+        )
+    }
+}

@@ -1,0 +1,334 @@
+//! Engine tests on the in-memory counter model.
+
+mod model;
+
+use model::{actions, invariants, shortest_by_brute_force, Counter, MODULO};
+use std::collections::{BTreeSet, HashMap};
+use std::sync::atomic::AtomicBool;
+use std::sync::Arc;
+use std::time::Duration;
+use venom_engine::{
+    Action, CheckpointMode, Context, Exploration, Explorer, ExplorerConfig, Invariant, Outcome,
+    Precondition, SetupError, Severity, StopReason, Strategy, Verdict,
+};
+
+fn explore(mode: CheckpointMode, config: ExplorerConfig) -> Exploration {
+    let mut explorer =
+        Explorer::new(Counter::new(mode), actions(), invariants()).with_config(config);
+    explorer.run(Context::new()).expect("setup")
+}
+
+fn config(strategy: Strategy) -> ExplorerConfig {
+    ExplorerConfig {
+        strategy,
+        seed: 42,
+        ..ExplorerConfig::default()
+    }
+}
+
+/// Replays `names` on a fresh counter and returns the final value.
+fn simulate(names: &[&str]) -> u32 {
+    names.iter().fold(0, |v, name| {
+        let f = model::ACTIONS.iter().find(|(n, _)| n == name).unwrap().1;
+        f(v) % MODULO
+    })
+}
+
+fn groups(result: &Exploration) -> HashMap<(String, String), usize> {
+    result
+        .violations
+        .iter()
+        .map(|v| {
+            (
+                (v.invariant.clone(), v.action.clone().unwrap()),
+                v.path.len(),
+            )
+        })
+        .collect()
+}
+
+#[test]
+fn bfs_reports_the_shortest_path_of_every_violation() {
+    let result = explore(CheckpointMode::RandomAccess, config(Strategy::Bfs));
+    assert_eq!(result.stop, StopReason::Exhausted);
+    assert_eq!(
+        result.states, MODULO as usize,
+        "every counter value is one state"
+    );
+    let expected = shortest_by_brute_force(MODULO as usize + 1);
+    assert!(!expected.is_empty());
+    assert_eq!(groups(&result), expected);
+    for v in &result.violations {
+        let value = simulate(&v.action_names());
+        assert_eq!(
+            model::broken(value),
+            vec![v.invariant.as_str()],
+            "path {:?}",
+            v.action_names()
+        );
+        assert_eq!(v.path.last().unwrap().action, v.action.clone().unwrap());
+    }
+    // Most severe first.
+    assert_eq!(result.violations[0].severity, Severity::Critical);
+}
+
+#[test]
+fn every_strategy_finds_the_same_violations_with_shortest_paths() {
+    let expected = shortest_by_brute_force(MODULO as usize + 1);
+    for strategy in Strategy::ALL {
+        let result = explore(CheckpointMode::RandomAccess, config(strategy));
+        assert_eq!(result.stop, StopReason::Exhausted, "{strategy}");
+        assert_eq!(result.states, MODULO as usize, "{strategy}");
+        assert_eq!(groups(&result), expected, "{strategy}");
+    }
+}
+
+#[test]
+fn reset_and_replay_and_stack_only_worlds_find_the_same() {
+    let expected = shortest_by_brute_force(MODULO as usize + 1);
+    let replayed = explore(CheckpointMode::ResetReplay, config(Strategy::Bfs));
+    assert_eq!(groups(&replayed), expected);
+    assert!(replayed
+        .warnings
+        .iter()
+        .all(|w| !w.contains("different state")));
+    let stacked = explore(CheckpointMode::StackOnly, config(Strategy::Dfs));
+    assert_eq!(groups(&stacked), expected);
+}
+
+#[test]
+fn random_access_strategy_on_a_stack_only_world_is_refused_up_front() {
+    for strategy in [
+        Strategy::Bfs,
+        Strategy::Random,
+        Strategy::Coverage,
+        Strategy::Weighted,
+    ] {
+        let mut explorer = Explorer::new(
+            Counter::new(CheckpointMode::StackOnly),
+            actions(),
+            invariants(),
+        )
+        .with_config(config(strategy));
+        let err = explorer.run(Context::new()).unwrap_err();
+        assert!(matches!(err, SetupError::StackOnlyWorld { .. }), "{err}");
+        let text = err.to_string();
+        assert!(
+            text.contains(strategy.as_str()) && text.contains("StackOnly"),
+            "{text}"
+        );
+        assert_eq!(
+            explorer.world_mut().executed,
+            0,
+            "nothing ran before the refusal"
+        );
+    }
+}
+
+#[test]
+fn random_strategy_is_reproducible_for_a_seed() {
+    let run = |seed| {
+        let mut cfg = config(Strategy::Random);
+        cfg.seed = seed;
+        cfg.max_steps = Some(10);
+        let r = explore(CheckpointMode::RandomAccess, cfg);
+        r.actions.iter().map(|a| a.runs).collect::<Vec<_>>()
+    };
+    assert_eq!(run(1), run(1));
+    let distinct: BTreeSet<_> = (0..20).map(run).collect();
+    assert!(distinct.len() > 1, "different seeds explore differently");
+}
+
+#[test]
+fn equal_fingerprints_merge_states() {
+    // `tag` writes a counter into the context, but only `phase` identifies the state.
+    let tag = Action::new("tag", |_: &mut Counter, ctx: &mut Context| {
+        let n = ctx.get("n").and_then(|v| v.as_u64()).unwrap_or(0);
+        ctx.set("n", n + 1);
+        ctx.set("phase", "tagged");
+        Ok(Outcome::default())
+    })
+    .max_calls(5);
+    let mut cfg = config(Strategy::Bfs);
+    cfg.state_keys = Some(vec!["phase".into()]);
+    let mut explorer = Explorer::new(
+        Counter::new(CheckpointMode::RandomAccess),
+        vec![tag],
+        vec![],
+    )
+    .with_config(cfg);
+    let merged = explorer.run(Context::new()).unwrap();
+    assert_eq!(merged.states, 2, "initial + tagged");
+
+    let tag_all = Action::new("tag", |_: &mut Counter, ctx: &mut Context| {
+        let n = ctx.get("n").and_then(|v| v.as_u64()).unwrap_or(0);
+        ctx.set("n", n + 1);
+        Ok(Outcome::default())
+    })
+    .max_calls(5);
+    let mut explorer = Explorer::new(
+        Counter::new(CheckpointMode::RandomAccess),
+        vec![tag_all],
+        vec![],
+    )
+    .with_config(config(Strategy::Bfs));
+    let distinct = explorer.run(Context::new()).unwrap();
+    assert_eq!(
+        distinct.states, 6,
+        "n = 0..=5 are distinct when every key counts"
+    );
+}
+
+#[test]
+fn limits_stop_the_run() {
+    let mut cfg = config(Strategy::Bfs);
+    cfg.max_steps = Some(5);
+    let r = explore(CheckpointMode::RandomAccess, cfg);
+    assert_eq!((r.stop.clone(), r.steps), (StopReason::MaxSteps, 5));
+
+    let mut cfg = config(Strategy::Coverage);
+    cfg.coverage_target = Some(0.6);
+    let r = explore(CheckpointMode::RandomAccess, cfg);
+    assert_eq!(r.stop, StopReason::CoverageTarget);
+    assert_eq!(
+        r.steps, 2,
+        "coverage-guided runs two distinct actions first"
+    );
+    assert!(r.coverage >= 0.6);
+
+    let mut cfg = config(Strategy::Bfs);
+    cfg.time_limit = Some(Duration::ZERO);
+    let r = explore(CheckpointMode::RandomAccess, cfg);
+    assert_eq!((r.stop.clone(), r.steps), (StopReason::TimeLimit, 0));
+
+    let mut cfg = config(Strategy::Bfs);
+    cfg.interrupt = Some(Arc::new(AtomicBool::new(true)));
+    let r = explore(CheckpointMode::RandomAccess, cfg);
+    assert_eq!(r.stop, StopReason::Interrupted);
+
+    let mut cfg = config(Strategy::Bfs);
+    cfg.max_depth = Some(1);
+    let r = explore(CheckpointMode::RandomAccess, cfg);
+    assert_eq!(r.stop, StopReason::Exhausted);
+    assert_eq!(r.max_depth, 1);
+    assert_eq!(r.steps, 3, "only the initial state is expanded");
+}
+
+#[test]
+fn preconditions_and_max_calls_restrict_paths() {
+    let open = Action::new("open", |_: &mut Counter, ctx: &mut Context| {
+        ctx.set("open", true);
+        Ok(Outcome::default())
+    })
+    .max_calls(1);
+    let close = Action::new("close", |_: &mut Counter, ctx: &mut Context| {
+        ctx.set("closed", true);
+        Ok(Outcome::default())
+    })
+    .requires(Precondition::ActionsRun(vec!["open".into()]))
+    .requires(Precondition::KeysPresent(vec!["open".into()]))
+    .requires(Precondition::Check(Arc::new(|ctx: &Context| {
+        !ctx.has("closed")
+    })));
+    let closed_before_open = Invariant::new(
+        "closed_implies_open",
+        Severity::High,
+        |_: &mut Counter, view: &venom_engine::StepView<'_>| {
+            Ok(if view.ctx.has("closed") && !view.ctx.has("open") {
+                Verdict::broken("closed before open")
+            } else {
+                Verdict::Holds
+            })
+        },
+    );
+    let mut explorer = Explorer::new(
+        Counter::new(CheckpointMode::RandomAccess),
+        vec![open, close],
+        vec![closed_before_open],
+    )
+    .with_config(config(Strategy::Bfs));
+    let r = explorer.run(Context::new()).unwrap();
+    assert!(r.violations.is_empty());
+    assert_eq!(r.states, 3, "initial, open, open+closed");
+    assert_eq!(r.steps, 2, "open once, close once, nothing else enabled");
+}
+
+#[test]
+fn an_action_without_effect_is_reported_as_a_possible_loop() {
+    let mut acts = actions();
+    acts.push(Action::new("noop", |_: &mut Counter, _: &mut Context| {
+        Ok(Outcome::default())
+    }));
+    let mut explorer = Explorer::new(
+        Counter::new(CheckpointMode::RandomAccess),
+        acts,
+        invariants(),
+    )
+    .with_config(config(Strategy::Bfs));
+    let r = explorer.run(Context::new()).unwrap();
+    assert_eq!(r.warnings.len(), 1, "{:?}", r.warnings);
+    assert!(r.warnings[0].contains("`noop`") && r.warnings[0].contains("precondition"));
+}
+
+#[test]
+fn a_world_failure_ends_the_run_but_keeps_the_findings() {
+    let mut world = Counter::new(CheckpointMode::RandomAccess);
+    world.fail_after = Some(20);
+    let mut explorer =
+        Explorer::new(world, actions(), invariants()).with_config(config(Strategy::Bfs));
+    let r = explorer.run(Context::new()).unwrap();
+    assert_eq!(r.stop, StopReason::Aborted("connection refused".into()));
+    assert_eq!(r.steps, 20);
+    assert!(
+        !r.violations.is_empty(),
+        "violations found before the failure are kept"
+    );
+}
+
+#[test]
+fn unknown_required_action_and_duplicates_are_setup_errors() {
+    let a = Action::new("a", |_: &mut Counter, _: &mut Context| {
+        Ok(Outcome::default())
+    })
+    .requires(Precondition::ActionsRun(vec!["nope".into()]));
+    let err = Explorer::new(Counter::new(CheckpointMode::RandomAccess), vec![a], vec![])
+        .run(Context::new())
+        .unwrap_err();
+    assert_eq!(err.to_string(), "action `a` requires unknown action `nope`");
+
+    let mut acts = actions();
+    acts.extend(actions());
+    let err = Explorer::new(Counter::new(CheckpointMode::RandomAccess), acts, vec![])
+        .run(Context::new())
+        .unwrap_err();
+    assert_eq!(err.to_string(), "duplicate action name `add1`");
+}
+
+#[test]
+fn progress_is_reported_every_n_steps() {
+    let seen = Arc::new(std::sync::Mutex::new(Vec::new()));
+    let sink = seen.clone();
+    let mut cfg = config(Strategy::Bfs);
+    cfg.progress_every = Some(10);
+    cfg.max_steps = Some(30);
+    let mut explorer = Explorer::new(
+        Counter::new(CheckpointMode::RandomAccess),
+        actions(),
+        invariants(),
+    )
+    .with_config(cfg)
+    .on_progress(move |p| sink.lock().unwrap().push(p.to_string()));
+    explorer.run(Context::new()).unwrap();
+    let lines = seen.lock().unwrap();
+    assert_eq!(
+        lines.len(),
+        4,
+        "steps 10, 20, 30 and the final line: {lines:?}"
+    );
+    assert!(lines[0].starts_with("step 10/30 | states "), "{}", lines[0]);
+    assert!(
+        lines[0].contains("| coverage 100% | violations "),
+        "{}",
+        lines[0]
+    );
+}
