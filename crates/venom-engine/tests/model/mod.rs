@@ -112,8 +112,10 @@ pub fn double(v: u32) -> u32 {
     v * 2
 }
 
-pub const ACTIONS: [(&str, fn(u32) -> u32); 3] =
-    [("add1", add1), ("add3", add3), ("double", double)];
+/// An action of the model: its name and what it does to the value.
+pub type ModelAction = (&'static str, fn(u32) -> u32);
+
+pub const ACTIONS: [ModelAction; 3] = [("add1", add1), ("add3", add3), ("double", double)];
 
 pub fn actions() -> Vec<Action<Counter>> {
     ACTIONS
