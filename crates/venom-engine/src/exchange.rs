@@ -35,6 +35,8 @@ pub struct ResponseRecord {
     pub headers: Vec<(String, String)>,
     /// JSON body, or the text as a JSON string when it is not JSON, or null when empty.
     pub body: Value,
+    /// Time from sending the request to the response headers (time to first byte).
+    pub ttfb_ms: f64,
     /// Time from sending the request to the end of the body.
     pub elapsed_ms: f64,
 }

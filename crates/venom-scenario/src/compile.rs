@@ -1,0 +1,590 @@
+//! Validation: raw serde structures → the validated [`Scenario`].
+
+use crate::error::ScenarioError;
+use crate::expr::{CompileError, Expr};
+use crate::extract::Extractor;
+use crate::model::*;
+use crate::spec::*;
+use crate::template::{Template, TemplateValue};
+use serde_json::Value;
+use std::collections::{BTreeMap, HashSet};
+use std::ops::Range;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+use toml::Spanned;
+use venom_engine::Severity;
+
+const METHODS: [&str; 7] = ["GET", "POST", "PUT", "PATCH", "DELETE", "HEAD", "OPTIONS"];
+
+type Result<T> = std::result::Result<T, ScenarioError>;
+
+/// Turns spans into positioned errors.
+pub(crate) struct Compiler<'a> {
+    pub file: &'a Path,
+    pub text: &'a str,
+}
+
+impl Compiler<'_> {
+    fn err(&self, span: Range<usize>, message: impl Into<String>) -> ScenarioError {
+        ScenarioError::at_offset(self.file, self.text, span.start, message)
+    }
+
+    fn err_at<T>(&self, spanned: &Spanned<T>, message: impl Into<String>) -> ScenarioError {
+        self.err(spanned.span(), message)
+    }
+
+    /// The file offset of byte `inner` of a string value at `span`, when the string is written
+    /// without escapes (so offsets inside the value map one-to-one); else the value's start.
+    fn inner_offset(&self, span: Range<usize>, value: &str, inner: Option<usize>) -> usize {
+        let Some(raw) = self.text.get(span.clone()) else {
+            return span.start;
+        };
+        let Some(inner) = inner else {
+            return span.start;
+        };
+        for quote in ["'''", "\"\"\"", "'", "\""] {
+            if raw.len() == value.len() + 2 * quote.len()
+                && raw.starts_with(quote)
+                && raw.ends_with(quote)
+                && &raw[quote.len()..raw.len() - quote.len()] == value
+            {
+                return span.start + quote.len() + inner;
+            }
+        }
+        span.start
+    }
+
+    fn compile_err(&self, span: Range<usize>, value: &str, e: CompileError) -> ScenarioError {
+        let offset = self.inner_offset(span, value, e.offset);
+        ScenarioError::at_offset(self.file, self.text, offset, e.message)
+    }
+
+    fn expr(&self, s: &Spanned<String>) -> Result<Expr> {
+        Expr::compile_inner(s.get_ref()).map_err(|e| self.compile_err(s.span(), s.get_ref(), e))
+    }
+
+    fn template(&self, s: &Spanned<String>) -> Result<Template> {
+        Template::parse_inner(s.get_ref()).map_err(|e| self.compile_err(s.span(), s.get_ref(), e))
+    }
+
+    fn extractor(&self, s: &Spanned<String>) -> Result<Extractor> {
+        Extractor::parse_inner(s.get_ref()).map_err(|e| self.compile_err(s.span(), s.get_ref(), e))
+    }
+
+    fn template_value(&self, node: &Node) -> Result<TemplateValue> {
+        Ok(match &node.kind {
+            NodeKind::Str(s) => TemplateValue::string(
+                Template::parse_inner(s).map_err(|e| self.compile_err(node.span.clone(), s, e))?,
+            ),
+            NodeKind::Int(i) => TemplateValue::constant(Value::from(*i)),
+            NodeKind::Float(f) => match serde_json::Number::from_f64(*f) {
+                Some(n) => TemplateValue::constant(Value::Number(n)),
+                None => {
+                    return Err(self.err(
+                        node.span.clone(),
+                        "non-finite number (nan/inf) cannot be sent as JSON, expected a finite number",
+                    ))
+                }
+            },
+            NodeKind::Bool(b) => TemplateValue::constant(Value::Bool(*b)),
+            NodeKind::Datetime(d) => TemplateValue::constant(Value::String(d.clone())),
+            NodeKind::Array(items) => TemplateValue::array(
+                items
+                    .iter()
+                    .map(|i| self.template_value(i))
+                    .collect::<Result<_>>()?,
+            ),
+            NodeKind::Table(fields) => TemplateValue::object(
+                fields
+                    .iter()
+                    .map(|(k, v)| Ok((k.clone(), self.template_value(v)?)))
+                    .collect::<Result<_>>()?,
+            ),
+        })
+    }
+
+    fn duration(&self, s: &Spanned<f64>, what: &str) -> Result<Duration> {
+        let secs = *s.get_ref();
+        if !secs.is_finite() || secs <= 0.0 || secs > 1e12 {
+            return Err(self.err_at(
+                s,
+                format!("invalid {what} `{secs}`, expected a positive number of seconds"),
+            ));
+        }
+        Ok(Duration::from_secs_f64(secs))
+    }
+
+    fn headers(&self, raw: Option<&OrderedMap<Spanned<String>>>) -> Result<Vec<(String, Template)>> {
+        let mut out = Vec::new();
+        let Some(raw) = raw else { return Ok(out) };
+        for (name, value) in &raw.0 {
+            if !is_header_name(name.get_ref()) {
+                return Err(self.err_at(
+                    name,
+                    format!(
+                        "invalid header name `{}`, expected letters, digits and !#$%&'*+-.^_`|~",
+                        name.get_ref()
+                    ),
+                ));
+            }
+            out.push((name.get_ref().clone(), self.template(value)?));
+        }
+        Ok(out)
+    }
+
+    fn env_name(&self, s: &Spanned<String>) -> Result<String> {
+        let name = s.get_ref();
+        if name.is_empty() || name.contains('=') || name.contains('\0') {
+            return Err(self.err_at(
+                s,
+                format!("invalid environment variable name `{name}`, expected a non-empty name without `=`"),
+            ));
+        }
+        Ok(name.clone())
+    }
+
+    fn auth(&self, raw: &Spanned<RawAuth>) -> Result<AuthSpec> {
+        let a = raw.get_ref();
+        let expected = "expected `{ bearer_env = \"VAR\" }`, `{ basic_user_env = \"U\", basic_password_env = \"P\" }` or `{ header = \"X-Api-Key\", value_env = \"VAR\" }`";
+        let bearer = a.bearer_env.is_some();
+        let basic = a.basic_user_env.is_some() || a.basic_password_env.is_some();
+        let header = a.header.is_some() || a.value_env.is_some();
+        match (bearer, basic, header) {
+            (true, false, false) => Ok(AuthSpec::Bearer {
+                env: self.env_name(a.bearer_env.as_ref().expect("checked"))?,
+            }),
+            (false, true, false) => match (&a.basic_user_env, &a.basic_password_env) {
+                (Some(u), Some(p)) => Ok(AuthSpec::Basic {
+                    user_env: self.env_name(u)?,
+                    password_env: self.env_name(p)?,
+                }),
+                (Some(_), None) => Err(self.err_at(raw, "basic auth is missing `basic_password_env`")),
+                _ => Err(self.err_at(raw, "basic auth is missing `basic_user_env`")),
+            },
+            (false, false, true) => match (&a.header, &a.value_env) {
+                (Some(h), Some(v)) => {
+                    if !is_header_name(h.get_ref()) {
+                        return Err(self.err_at(
+                            h,
+                            format!("invalid header name `{}`", h.get_ref()),
+                        ));
+                    }
+                    Ok(AuthSpec::Header {
+                        header: h.get_ref().clone(),
+                        value_env: self.env_name(v)?,
+                    })
+                }
+                (Some(_), None) => Err(self.err_at(raw, "header auth is missing `value_env`")),
+                _ => Err(self.err_at(raw, "header auth is missing `header`")),
+            },
+            (false, false, false) => Err(self.err_at(raw, format!("empty auth, {expected}"))),
+            _ => Err(self.err_at(raw, format!("auth mixes several forms, {expected}"))),
+        }
+    }
+
+    fn method(&self, m: &Spanned<String>) -> Result<String> {
+        let upper = m.get_ref().to_ascii_uppercase();
+        if !METHODS.contains(&upper.as_str()) {
+            return Err(self.err_at(
+                m,
+                format!(
+                    "unknown method `{}`, expected one of {}",
+                    m.get_ref(),
+                    METHODS.join(", ")
+                ),
+            ));
+        }
+        Ok(upper)
+    }
+
+    fn request(
+        &self,
+        method: &Spanned<String>,
+        path: &Spanned<String>,
+        body: Option<&Node>,
+        headers: Option<&OrderedMap<Spanned<String>>>,
+    ) -> Result<RequestSpec> {
+        Ok(RequestSpec {
+            method: self.method(method)?,
+            path: self.template(path)?,
+            body: body.map(|b| self.template_value(b)).transpose()?,
+            headers: self.headers(headers)?,
+        })
+    }
+
+    fn raw_request(&self, r: &RawRequest) -> Result<RequestSpec> {
+        self.request(&r.method, &r.path, r.body.as_ref(), r.headers.as_ref())
+    }
+
+    fn context_key(&self, key: &Spanned<String>) -> Result<String> {
+        if key.get_ref().is_empty() {
+            return Err(self.err_at(key, "empty context key, expected a name"));
+        }
+        Ok(key.get_ref().clone())
+    }
+
+    pub(crate) fn scenario(&self, raw: RawScenario) -> Result<Scenario> {
+        let base_dir = base_dir(self.file);
+
+        let base_url = raw.base_url.get_ref();
+        let valid_url = ["http://", "https://"]
+            .iter()
+            .any(|p| base_url.len() > p.len() && base_url.starts_with(p));
+        if !valid_url {
+            return Err(self.err_at(
+                &raw.base_url,
+                format!("invalid base_url `{base_url}`, expected a URL starting with http:// or https://"),
+            ));
+        }
+        let base_url = base_url.trim_end_matches('/').to_string();
+
+        let state_from_context = raw
+            .state_from_context
+            .as_ref()
+            .map(|keys| keys.iter().map(|k| self.context_key(k)).collect::<Result<Vec<_>>>())
+            .transpose()?;
+
+        let explore = match &raw.explore {
+            None => ExploreDefaults::default(),
+            Some(e) => {
+                if let Some(c) = &e.coverage_target {
+                    let v = *c.get_ref();
+                    if !(v > 0.0 && v <= 1.0) {
+                        return Err(self.err_at(
+                            c,
+                            format!("invalid coverage_target `{v}`, expected a number in (0, 1]"),
+                        ));
+                    }
+                }
+                ExploreDefaults {
+                    strategy: e.strategy,
+                    max_steps: e.max_steps,
+                    max_depth: e.max_depth,
+                    coverage_target: e.coverage_target.as_ref().map(|c| *c.get_ref()),
+                    time_limit: e
+                        .time_limit
+                        .as_ref()
+                        .map(|t| self.duration(t, "time_limit"))
+                        .transpose()?,
+                    seed: e.seed,
+                    progress_every: e.progress_every,
+                    loop_threshold: e.loop_threshold,
+                }
+            }
+        };
+
+        let server = raw
+            .server
+            .as_ref()
+            .map(|s| self.server(s, &base_url, &base_dir))
+            .transpose()?;
+
+        let reset = match &raw.reset {
+            None => None,
+            Some(r) => match (&r.get_ref().request, &r.get_ref().command) {
+                (Some(req), None) => Some(ResetSpec::Request(self.raw_request(req)?)),
+                (None, Some(cmd)) => {
+                    if cmd.get_ref().trim().is_empty() {
+                        return Err(self.err_at(cmd, "empty reset command, expected a shell command"));
+                    }
+                    Some(ResetSpec::Command(cmd.get_ref().clone()))
+                }
+                (Some(_), Some(_)) => {
+                    return Err(self.err_at(
+                        r,
+                        "[reset] has both `request` and `command`, expected exactly one of them",
+                    ))
+                }
+                (None, None) => {
+                    return Err(self.err_at(
+                        r,
+                        "[reset] has neither `request` nor `command`, expected exactly one of them",
+                    ))
+                }
+            },
+        };
+
+        let rollback = match &raw.rollback {
+            None => RollbackSpec::Reset,
+            Some(rb) => self.rollback(rb, &base_dir)?,
+        };
+
+        let defaults = match &raw.defaults {
+            None => Defaults::default(),
+            Some(d) => Defaults {
+                headers: self.headers(d.headers.as_ref())?,
+                timeout: match &d.timeout {
+                    Some(t) => self.duration(t, "timeout")?,
+                    None => Duration::from_secs(10),
+                },
+                auth: d.auth.as_ref().map(|a| self.auth(a)).transpose()?,
+            },
+        };
+
+        let builtins = Builtins {
+            no_server_errors: raw
+                .builtins
+                .as_ref()
+                .and_then(|b| b.no_server_errors)
+                .unwrap_or(true),
+        };
+
+        let raw_actions = match &raw.actions {
+            Some(a) if !a.get_ref().is_empty() => a,
+            Some(a) => return Err(self.err_at(a, "no actions, expected at least one [[actions]] table")),
+            None => {
+                return Err(self.err(
+                    0..0,
+                    "missing field `actions`, expected at least one [[actions]] table",
+                ))
+            }
+        };
+        let mut names = HashSet::new();
+        for a in raw_actions.get_ref() {
+            let name = a.name.get_ref();
+            if !is_identifier(name, false) {
+                return Err(self.err_at(
+                    &a.name,
+                    format!("invalid action name `{name}`, expected [A-Za-z_][A-Za-z0-9_]*"),
+                ));
+            }
+            if !names.insert(name.as_str()) {
+                return Err(self.err_at(&a.name, format!("duplicate action name `{name}`")));
+            }
+        }
+        let actions = raw_actions
+            .get_ref()
+            .iter()
+            .map(|a| self.action(a, &names))
+            .collect::<Result<Vec<_>>>()?;
+
+        let mut invariants = Vec::new();
+        let mut inv_names = HashSet::new();
+        for inv in raw.invariants.iter().flatten() {
+            let name = inv.name.get_ref();
+            if !is_identifier(name, true) {
+                return Err(self.err_at(
+                    &inv.name,
+                    format!("invalid invariant name `{name}`, expected [A-Za-z_][A-Za-z0-9_.-]*"),
+                ));
+            }
+            if !inv_names.insert(name.clone()) {
+                return Err(self.err_at(&inv.name, format!("duplicate invariant name `{name}`")));
+            }
+            if builtins.no_server_errors && name == "no_server_errors" {
+                return Err(self.err_at(
+                    &inv.name,
+                    "invariant name `no_server_errors` is taken by the built-in invariant, expected another name (or set [builtins] no_server_errors = false)",
+                ));
+            }
+            invariants.push(InvariantSpec {
+                name: name.clone(),
+                severity: inv.severity.unwrap_or(Severity::High),
+                when: inv.when.as_ref().map(|w| self.expr(w)).transpose()?,
+                check: inv.check.as_ref().map(|c| self.raw_request(c)).transpose()?,
+                expr: self.expr(&inv.expr)?,
+                message: inv.message.as_ref().map(|m| self.template(m)).transpose()?,
+            });
+        }
+
+        Ok(Scenario {
+            file: self.file.to_path_buf(),
+            base_url,
+            state_from_context,
+            explore,
+            server,
+            reset,
+            rollback,
+            defaults,
+            actions,
+            invariants,
+            builtins,
+        })
+    }
+
+    fn server(&self, s: &RawServer, base_url: &str, base_dir: &Path) -> Result<ServerSpec> {
+        if s.command.get_ref().trim().is_empty() {
+            return Err(self.err_at(&s.command, "empty server command, expected a shell command"));
+        }
+        let ready_url = match &s.ready_url {
+            None => base_url.to_string(),
+            Some(u) => {
+                let url = u.get_ref();
+                if url.starts_with("http://") || url.starts_with("https://") {
+                    url.clone()
+                } else if url.starts_with('/') {
+                    format!("{base_url}{url}")
+                } else {
+                    return Err(self.err_at(
+                        u,
+                        format!("invalid ready_url `{url}`, expected a path starting with `/` or an http(s) URL"),
+                    ));
+                }
+            }
+        };
+        let mut env = BTreeMap::new();
+        for (k, v) in s.env.iter().flat_map(|e| e.0.iter()) {
+            env.insert(self.env_name(k)?, v.get_ref().clone());
+        }
+        Ok(ServerSpec {
+            command: s.command.get_ref().clone(),
+            cwd: match &s.cwd {
+                Some(c) => base_dir.join(c),
+                None => base_dir.to_path_buf(),
+            },
+            env,
+            ready_url,
+            ready_timeout: match &s.ready_timeout {
+                Some(t) => self.duration(t, "ready_timeout")?,
+                None => Duration::from_secs(15),
+            },
+        })
+    }
+
+    fn rollback(&self, rb: &RawRollback, base_dir: &Path) -> Result<RollbackSpec> {
+        let mode = rb.mode.as_ref().map_or(RawRollbackMode::Reset, |m| *m.get_ref());
+        match mode {
+            RawRollbackMode::Reset => {
+                if let Some(t) = &rb.observe_tables {
+                    return Err(self.err_at(
+                        t,
+                        "`observe_tables` needs mode = \"sqlite\", expected it only with the sqlite rollback mode",
+                    ));
+                }
+                Ok(RollbackSpec::Reset)
+            }
+            RawRollbackMode::Sqlite => {
+                let Some(path) = &rb.sqlite_path else {
+                    let span = rb.mode.as_ref().map_or(0..0, |m| m.span());
+                    return Err(self.err(
+                        span,
+                        "mode = \"sqlite\" needs `sqlite_path`, expected the API's database file",
+                    ));
+                };
+                if path.get_ref().is_empty() {
+                    return Err(self.err_at(path, "empty sqlite_path, expected a file path"));
+                }
+                let mut tables = Vec::new();
+                for t in rb.observe_tables.iter().flat_map(|t| t.get_ref()) {
+                    if !is_identifier(t.get_ref(), false) {
+                        return Err(self.err_at(
+                            t,
+                            format!("invalid table name `{}`, expected [A-Za-z_][A-Za-z0-9_]*", t.get_ref()),
+                        ));
+                    }
+                    tables.push(t.get_ref().clone());
+                }
+                Ok(RollbackSpec::Sqlite {
+                    path: base_dir.join(path.get_ref()),
+                    observe_tables: tables,
+                })
+            }
+        }
+    }
+
+    fn action(&self, a: &RawAction, names: &HashSet<&str>) -> Result<ActionSpec> {
+        let request = self.request(&a.method, &a.path, a.body.as_ref(), a.headers.as_ref())?;
+        let expect = match &a.expect {
+            None => None,
+            Some(list) => {
+                let mut out = Vec::new();
+                for s in list {
+                    let v = *s.get_ref();
+                    if !(100..=599).contains(&v) {
+                        return Err(self.err_at(
+                            s,
+                            format!("invalid status `{v}` in expect, expected 100..=599"),
+                        ));
+                    }
+                    out.push(v as u16);
+                }
+                Some(out)
+            }
+        };
+        let mut extract = Vec::new();
+        for (k, v) in a.extract.iter().flat_map(|e| e.0.iter()) {
+            extract.push((self.context_key(k)?, self.extractor(v)?));
+        }
+        let mut set = Vec::new();
+        for (k, v) in a.set.iter().flat_map(|e| e.0.iter()) {
+            set.push((self.context_key(k)?, self.template_value(v)?));
+        }
+        let requires = match &a.requires {
+            None => Requires::default(),
+            Some(r) => {
+                let mut actions = Vec::new();
+                for name in r.actions.iter().flatten() {
+                    if !names.contains(name.get_ref().as_str()) {
+                        let mut known: Vec<_> = names.iter().copied().collect();
+                        known.sort_unstable();
+                        return Err(self.err_at(
+                            name,
+                            format!(
+                                "unknown action `{}` in requires.actions, expected one of {}",
+                                name.get_ref(),
+                                known.iter().map(|n| format!("`{n}`")).collect::<Vec<_>>().join(", ")
+                            ),
+                        ));
+                    }
+                    actions.push(name.get_ref().clone());
+                }
+                Requires {
+                    actions,
+                    keys: r
+                        .keys
+                        .iter()
+                        .flatten()
+                        .map(|k| self.context_key(k))
+                        .collect::<Result<_>>()?,
+                    expr: r.expr.as_ref().map(|e| self.expr(e)).transpose()?,
+                }
+            }
+        };
+        let weight = match &a.weight {
+            None => 1.0,
+            Some(w) => {
+                let v = *w.get_ref();
+                if !(v.is_finite() && v > 0.0) {
+                    return Err(self.err_at(
+                        w,
+                        format!("invalid weight `{v}`, expected a finite number > 0"),
+                    ));
+                }
+                v
+            }
+        };
+        Ok(ActionSpec {
+            name: a.name.get_ref().clone(),
+            request,
+            auth: a.auth.as_ref().map(|x| self.auth(x)).transpose()?,
+            expect,
+            extract,
+            set,
+            requires,
+            max_calls: a.max_calls,
+            weight,
+        })
+    }
+}
+
+/// The folder relative paths are resolved against: the file's parent, or `.`.
+fn base_dir(file: &Path) -> PathBuf {
+    match file.parent() {
+        Some(p) if !p.as_os_str().is_empty() => p.to_path_buf(),
+        _ => PathBuf::from("."),
+    }
+}
+
+/// `[A-Za-z_][A-Za-z0-9_]*`, plus `.` and `-` after the first character when `extended`.
+fn is_identifier(s: &str, extended: bool) -> bool {
+    let mut chars = s.chars();
+    matches!(chars.next(), Some(c) if c.is_ascii_alphabetic() || c == '_')
+        && chars.all(|c| c.is_ascii_alphanumeric() || c == '_' || (extended && (c == '.' || c == '-')))
+}
+
+/// An HTTP header name (RFC 9110 token).
+fn is_header_name(s: &str) -> bool {
+    !s.is_empty()
+        && s.chars()
+            .all(|c| c.is_ascii_alphanumeric() || "!#$%&'*+-.^_`|~".contains(c))
+}

@@ -1,0 +1,210 @@
+//! CEL expressions and the variables they see.
+
+use crate::error::EvalError;
+use cel::objects::{Key, Map};
+use cel::{Env, Program, Value as CelValue};
+use serde_json::Value;
+use std::collections::HashMap;
+use std::fmt;
+use std::sync::{Arc, OnceLock};
+use venom_engine::Context;
+
+/// Variables visible to expressions and templates.
+#[derive(Debug, Clone, Copy)]
+pub struct Vars<'a> {
+    /// The exploration context, seen as the map `ctx`.
+    pub ctx: &'a Context,
+    /// The last response `{status, body, headers, elapsed_ms}`, seen as `last`; when absent,
+    /// referencing `last` is an evaluation error.
+    pub last: Option<&'a Value>,
+}
+
+impl<'a> Vars<'a> {
+    /// Variables with a context and no last response.
+    pub fn new(ctx: &'a Context) -> Self {
+        Vars { ctx, last: None }
+    }
+
+    /// Variables with a context and a last response.
+    pub fn with_last(ctx: &'a Context, last: &'a Value) -> Self {
+        Vars {
+            ctx,
+            last: Some(last),
+        }
+    }
+}
+
+/// A compiled CEL expression.
+#[derive(Clone)]
+pub struct Expr {
+    source: String,
+    program: Arc<Program>,
+    uses_ctx: bool,
+    uses_last: bool,
+    uses_env: bool,
+}
+
+impl fmt::Debug for Expr {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_tuple("Expr").field(&self.source).finish()
+    }
+}
+
+/// Why an expression failed to compile: a message and, when known, the byte offset in the
+/// expression's source.
+#[derive(Debug, Clone)]
+pub(crate) struct CompileError {
+    pub offset: Option<usize>,
+    pub message: String,
+}
+
+fn env() -> &'static Arc<Env> {
+    static ENV: OnceLock<Arc<Env>> = OnceLock::new();
+    ENV.get_or_init(|| Arc::new(Env::stdlib()))
+}
+
+impl Expr {
+    /// Compiles `source`; the error message includes CEL's parse message.
+    pub fn compile(source: &str) -> Result<Expr, EvalError> {
+        Self::compile_inner(source).map_err(|e| EvalError(e.message))
+    }
+
+    pub(crate) fn compile_inner(source: &str) -> Result<Expr, CompileError> {
+        if source.trim().is_empty() {
+            return Err(CompileError {
+                offset: None,
+                message: "empty expression, expected a CEL expression".into(),
+            });
+        }
+        let program = env().compile(source).map_err(|errs| {
+            let first = errs.errors.first();
+            let offset = first.and_then(|e| {
+                offset_of(
+                    source,
+                    usize::try_from(e.pos.0).ok()?,
+                    usize::try_from(e.pos.1).ok()?,
+                )
+            });
+            let detail = errs
+                .errors
+                .iter()
+                .map(|e| e.msg.clone())
+                .collect::<Vec<_>>()
+                .join("; ");
+            CompileError {
+                offset,
+                message: format!("invalid CEL expression `{source}`: {detail}"),
+            }
+        })?;
+        let refs = program.references();
+        Ok(Expr {
+            source: source.to_string(),
+            uses_ctx: refs.has_variable("ctx"),
+            uses_last: refs.has_variable("last"),
+            uses_env: refs.has_variable("env"),
+            program: Arc::new(program),
+        })
+    }
+
+    /// The expression as written.
+    pub fn source(&self) -> &str {
+        &self.source
+    }
+
+    /// Evaluates the expression to a JSON value (CEL ints stay integers).
+    pub fn eval(&self, vars: &Vars) -> Result<Value, EvalError> {
+        let mut cx = cel::Context::with_env(Arc::clone(env()));
+        if self.uses_ctx {
+            let map = vars
+                .ctx
+                .as_map()
+                .iter()
+                .map(|(k, v)| (Key::String(Arc::new(k.clone())), json_to_cel(v)))
+                .collect::<HashMap<_, _>>();
+            cx.add_variable_from_value("ctx", CelValue::Map(Map { map: Arc::new(map) }));
+        }
+        if self.uses_last {
+            if let Some(last) = vars.last {
+                cx.add_variable_from_value("last", json_to_cel(last));
+            }
+        }
+        if self.uses_env {
+            let map = std::env::vars_os()
+                .filter_map(|(k, v)| Some((k.into_string().ok()?, v.into_string().ok()?)))
+                .map(|(k, v)| (Key::String(Arc::new(k)), CelValue::String(Arc::new(v))))
+                .collect::<HashMap<_, _>>();
+            cx.add_variable_from_value("env", CelValue::Map(Map { map: Arc::new(map) }));
+        }
+        let value = self.program.execute(&cx).map_err(|e| {
+            let hint = if self.uses_last && vars.last.is_none() {
+                " (`last` is not available here)"
+            } else {
+                ""
+            };
+            EvalError(format!("evaluating `{}`: {e}{hint}", self.source))
+        })?;
+        value.json().map_err(|e| {
+            EvalError(format!(
+                "evaluating `{}`: result cannot be converted to JSON: {e}",
+                self.source
+            ))
+        })
+    }
+
+    /// Evaluates the expression, which must return a bool.
+    pub fn eval_bool(&self, vars: &Vars) -> Result<bool, EvalError> {
+        match self.eval(vars)? {
+            Value::Bool(b) => Ok(b),
+            other => Err(EvalError(format!(
+                "expression `{}` returned {other}, expected a bool",
+                self.source
+            ))),
+        }
+    }
+}
+
+/// Byte offset in `source` of a CEL parse position (1-based line, 0-based column in characters).
+fn offset_of(source: &str, line: usize, column: usize) -> Option<usize> {
+    let line_start = if line <= 1 {
+        0
+    } else {
+        source
+            .match_indices('\n')
+            .nth(line - 2)
+            .map(|(i, _)| i + 1)?
+    };
+    let rest = &source[line_start..];
+    let within = rest
+        .char_indices()
+        .nth(column)
+        .map_or(rest.len(), |(i, _)| i);
+    Some(line_start + within)
+}
+
+/// Converts JSON into a CEL value: integers that fit `i64` become `int`, other integers `uint`,
+/// the rest `double`.
+pub(crate) fn json_to_cel(value: &Value) -> CelValue {
+    match value {
+        Value::Null => CelValue::Null,
+        Value::Bool(b) => CelValue::Bool(*b),
+        Value::Number(n) => {
+            if let Some(i) = n.as_i64() {
+                CelValue::Int(i)
+            } else if let Some(u) = n.as_u64() {
+                CelValue::UInt(u)
+            } else {
+                CelValue::Float(n.as_f64().unwrap_or(f64::NAN))
+            }
+        }
+        Value::String(s) => CelValue::String(Arc::new(s.clone())),
+        Value::Array(items) => CelValue::List(Arc::new(items.iter().map(json_to_cel).collect())),
+        Value::Object(fields) => CelValue::Map(Map {
+            map: Arc::new(
+                fields
+                    .iter()
+                    .map(|(k, v)| (Key::String(Arc::new(k.clone())), json_to_cel(v)))
+                    .collect(),
+            ),
+        }),
+    }
+}

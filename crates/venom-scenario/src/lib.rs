@@ -1,0 +1,47 @@
+//! venom-scenario: parse, validate and compile the declarative scenario file (TOML).
+//!
+//! The format is described in `docs/scenario-format.md`. [`load`] / [`parse`] return a
+//! validated [`Scenario`] whose expressions ([`Expr`]), templates ([`Template`],
+//! [`TemplateValue`]) and JSONPath queries ([`Extractor`]) are already compiled; every problem
+//! is reported as a [`ScenarioError`] `file:line:column: message`.
+#![warn(missing_docs)]
+
+mod compile;
+mod error;
+mod expr;
+mod extract;
+mod model;
+mod spec;
+mod template;
+
+pub use error::{EvalError, ScenarioError};
+pub use expr::{Expr, Vars};
+pub use extract::Extractor;
+pub use model::{
+    ActionSpec, AuthSpec, Builtins, Defaults, ExploreDefaults, InvariantSpec, RequestSpec,
+    Requires, ResetSpec, RollbackSpec, Scenario, ServerSpec,
+};
+pub use template::{Template, TemplateValue};
+
+use std::path::Path;
+
+/// Reads and parses the scenario file at `path`.
+pub fn load(path: &Path) -> Result<Scenario, ScenarioError> {
+    let text = std::fs::read_to_string(path).map_err(|e| ScenarioError {
+        file: path.to_path_buf(),
+        line: 1,
+        column: 1,
+        message: format!("cannot read the scenario file: {e}"),
+    })?;
+    parse(&text, path)
+}
+
+/// Parses scenario `text`; `file` names it in errors, and relative paths in it are resolved
+/// against `file`'s folder.
+pub fn parse(text: &str, file: &Path) -> Result<Scenario, ScenarioError> {
+    let raw: spec::RawScenario = toml::from_str(text).map_err(|e| {
+        let offset = e.span().map_or(0, |s| s.start);
+        ScenarioError::at_offset(file, text, offset, e.message().trim_end())
+    })?;
+    compile::Compiler { file, text }.scenario(raw)
+}

@@ -1,0 +1,229 @@
+//! The validated scenario: what the rest of venom works with.
+
+use crate::expr::Expr;
+use crate::extract::Extractor;
+use crate::template::{Template, TemplateValue};
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+use std::time::Duration;
+use venom_engine::{Severity, Strategy};
+
+/// A parsed and validated scenario file.
+#[derive(Debug, Clone)]
+pub struct Scenario {
+    /// The file it was read from (as given to [`crate::load`] / [`crate::parse`]).
+    pub file: PathBuf,
+    /// Base URL every request path is joined to; starts with `http://` or `https://`, no
+    /// trailing `/`.
+    pub base_url: String,
+    /// Context keys whose values identify a state; `None` means all keys.
+    pub state_from_context: Option<Vec<String>>,
+    /// Exploration defaults from `[explore]` (command-line flags override them).
+    pub explore: ExploreDefaults,
+    /// The API server venom starts and stops, from `[server]`.
+    pub server: Option<ServerSpec>,
+    /// How to restore the initial state, from `[reset]`.
+    pub reset: Option<ResetSpec>,
+    /// How to go back to an earlier state, from `[rollback]`.
+    pub rollback: RollbackSpec,
+    /// Request defaults from `[defaults]`.
+    pub defaults: Defaults,
+    /// The actions, in file order (at least one).
+    pub actions: Vec<ActionSpec>,
+    /// The user invariants, in file order.
+    pub invariants: Vec<InvariantSpec>,
+    /// Built-in invariants switched on or off.
+    pub builtins: Builtins,
+}
+
+impl Scenario {
+    /// The action named `name`.
+    pub fn action(&self, name: &str) -> Option<&ActionSpec> {
+        self.actions.iter().find(|a| a.name == name)
+    }
+}
+
+/// Exploration defaults from `[explore]`; every field is optional.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct ExploreDefaults {
+    /// Exploration strategy.
+    pub strategy: Option<Strategy>,
+    /// Maximum number of actions executed.
+    pub max_steps: Option<u64>,
+    /// Maximum path length.
+    pub max_depth: Option<u32>,
+    /// Stop once this fraction of actions has run; in (0, 1].
+    pub coverage_target: Option<f64>,
+    /// Wall-clock limit (positive).
+    pub time_limit: Option<Duration>,
+    /// Random seed.
+    pub seed: Option<u64>,
+    /// Report progress every this many steps.
+    pub progress_every: Option<u64>,
+    /// Warn when an action leaves the state unchanged from this many states.
+    pub loop_threshold: Option<u32>,
+}
+
+/// The API server venom starts (with `sh -c`) and stops afterwards.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ServerSpec {
+    /// Shell command line.
+    pub command: String,
+    /// Working directory, resolved against the scenario file's folder (default: that folder).
+    pub cwd: PathBuf,
+    /// Extra environment variables.
+    pub env: BTreeMap<String, String>,
+    /// Absolute readiness URL: a `ready_url` path is joined to `base_url`; defaults to
+    /// `base_url` itself. Ready when it answers with a status < 500.
+    pub ready_url: String,
+    /// How long to wait for readiness (default 15 s).
+    pub ready_timeout: Duration,
+}
+
+/// How to restore the API's initial state.
+#[derive(Debug, Clone)]
+pub enum ResetSpec {
+    /// An HTTP request (path joined to `base_url`).
+    Request(RequestSpec),
+    /// A shell command (run with `sh -c` in the scenario file's folder).
+    Command(String),
+}
+
+/// How the explorer returns to an earlier state.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub enum RollbackSpec {
+    /// Reset, then replay the path's actions (the default).
+    #[default]
+    Reset,
+    /// Snapshot and restore the API's SQLite database file.
+    Sqlite {
+        /// The database file, resolved against the scenario file's folder.
+        path: PathBuf,
+        /// Tables whose content hashes feed the state fingerprint (SQL identifiers).
+        observe_tables: Vec<String>,
+    },
+}
+
+/// Request defaults from `[defaults]`.
+#[derive(Debug, Clone)]
+pub struct Defaults {
+    /// Headers sent with every request (actions may override them), in file order.
+    pub headers: Vec<(String, Template)>,
+    /// Per-request timeout (default 10 s).
+    pub timeout: Duration,
+    /// Default authentication.
+    pub auth: Option<AuthSpec>,
+}
+
+impl Default for Defaults {
+    fn default() -> Self {
+        Defaults {
+            headers: Vec::new(),
+            timeout: Duration::from_secs(10),
+            auth: None,
+        }
+    }
+}
+
+/// Authentication; secrets are read from environment variables at request time.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum AuthSpec {
+    /// `Authorization: Bearer $env`.
+    Bearer {
+        /// Environment variable holding the token.
+        env: String,
+    },
+    /// HTTP basic authentication.
+    Basic {
+        /// Environment variable holding the user name.
+        user_env: String,
+        /// Environment variable holding the password.
+        password_env: String,
+    },
+    /// A custom header.
+    Header {
+        /// Header name.
+        header: String,
+        /// Environment variable holding the header's value.
+        value_env: String,
+    },
+}
+
+/// An HTTP request description.
+#[derive(Debug, Clone)]
+pub struct RequestSpec {
+    /// Uppercase method: GET POST PUT PATCH DELETE HEAD OPTIONS.
+    pub method: String,
+    /// Path template, joined to `base_url`.
+    pub path: Template,
+    /// JSON body; its strings are templates.
+    pub body: Option<TemplateValue>,
+    /// Headers, in file order; values are templates.
+    pub headers: Vec<(String, Template)>,
+}
+
+/// One action the explorer may run.
+#[derive(Debug, Clone)]
+pub struct ActionSpec {
+    /// Unique name, `[A-Za-z_][A-Za-z0-9_]*`.
+    pub name: String,
+    /// The request it sends.
+    pub request: RequestSpec,
+    /// Authentication overriding `[defaults].auth`.
+    pub auth: Option<AuthSpec>,
+    /// Allowed statuses; `None` means any status < 500.
+    pub expect: Option<Vec<u16>>,
+    /// Context keys extracted from a 2xx JSON body, in file order.
+    pub extract: Vec<(String, Extractor)>,
+    /// Context assignments after a 2xx response (typed templates), in file order.
+    pub set: Vec<(String, TemplateValue)>,
+    /// Preconditions.
+    pub requires: Requires,
+    /// Maximum number of calls per path.
+    pub max_calls: Option<u32>,
+    /// Weight for the weighted strategy (finite, > 0; default 1.0).
+    pub weight: f64,
+}
+
+/// Preconditions of an action; all must hold.
+#[derive(Debug, Clone, Default)]
+pub struct Requires {
+    /// Actions that must have run (successfully) earlier on the path.
+    pub actions: Vec<String>,
+    /// Context keys that must be present.
+    pub keys: Vec<String>,
+    /// A CEL guard that must be true (`last` is not available).
+    pub expr: Option<Expr>,
+}
+
+/// A user invariant.
+#[derive(Debug, Clone)]
+pub struct InvariantSpec {
+    /// Unique name, `[A-Za-z_][A-Za-z0-9_.-]*`.
+    pub name: String,
+    /// How bad a violation is (default high).
+    pub severity: Severity,
+    /// Guard: the invariant is skipped when it is false.
+    pub when: Option<Expr>,
+    /// Optional HTTP call; `last` is then its response.
+    pub check: Option<RequestSpec>,
+    /// The condition that must be true.
+    pub expr: Expr,
+    /// Message template for violations.
+    pub message: Option<Template>,
+}
+
+/// Built-in invariants.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Builtins {
+    /// Critical: the last response's status must be < 500 (default on).
+    pub no_server_errors: bool,
+}
+
+impl Default for Builtins {
+    fn default() -> Self {
+        Builtins {
+            no_server_errors: true,
+        }
+    }
+}

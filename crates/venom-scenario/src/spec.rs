@@ -1,0 +1,248 @@
+//! Raw serde structures mirroring the TOML file, with spans for later validation.
+//!
+//! Every struct denies unknown fields; none uses `#[serde(flatten)]` (it would defeat that).
+
+use serde::de::{self, Deserializer, MapAccess, SeqAccess, Visitor};
+use serde::Deserialize;
+use std::fmt;
+use std::marker::PhantomData;
+use toml::Spanned;
+use venom_engine::{Severity, Strategy};
+
+/// The whole file.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct RawScenario {
+    pub base_url: Spanned<String>,
+    pub state_from_context: Option<Vec<Spanned<String>>>,
+    pub explore: Option<RawExplore>,
+    pub server: Option<RawServer>,
+    pub reset: Option<Spanned<RawReset>>,
+    pub rollback: Option<RawRollback>,
+    pub defaults: Option<RawDefaults>,
+    pub actions: Option<Spanned<Vec<RawAction>>>,
+    pub invariants: Option<Vec<RawInvariant>>,
+    pub builtins: Option<RawBuiltins>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct RawExplore {
+    pub strategy: Option<Strategy>,
+    pub max_steps: Option<u64>,
+    pub max_depth: Option<u32>,
+    pub coverage_target: Option<Spanned<f64>>,
+    pub time_limit: Option<Spanned<f64>>,
+    pub seed: Option<u64>,
+    pub progress_every: Option<u64>,
+    pub loop_threshold: Option<u32>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct RawServer {
+    pub command: Spanned<String>,
+    pub cwd: Option<String>,
+    pub env: Option<OrderedMap<Spanned<String>>>,
+    pub ready_url: Option<Spanned<String>>,
+    pub ready_timeout: Option<Spanned<f64>>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct RawReset {
+    pub request: Option<RawRequest>,
+    pub command: Option<Spanned<String>>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub(crate) enum RawRollbackMode {
+    Reset,
+    Sqlite,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct RawRollback {
+    pub mode: Option<Spanned<RawRollbackMode>>,
+    pub sqlite_path: Option<Spanned<String>>,
+    pub observe_tables: Option<Spanned<Vec<Spanned<String>>>>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct RawDefaults {
+    pub headers: Option<OrderedMap<Spanned<String>>>,
+    pub timeout: Option<Spanned<f64>>,
+    pub auth: Option<Spanned<RawAuth>>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct RawAuth {
+    pub bearer_env: Option<Spanned<String>>,
+    pub basic_user_env: Option<Spanned<String>>,
+    pub basic_password_env: Option<Spanned<String>>,
+    pub header: Option<Spanned<String>>,
+    pub value_env: Option<Spanned<String>>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct RawRequest {
+    pub method: Spanned<String>,
+    pub path: Spanned<String>,
+    pub body: Option<Node>,
+    pub headers: Option<OrderedMap<Spanned<String>>>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct RawAction {
+    pub name: Spanned<String>,
+    pub method: Spanned<String>,
+    pub path: Spanned<String>,
+    pub body: Option<Node>,
+    pub headers: Option<OrderedMap<Spanned<String>>>,
+    pub auth: Option<Spanned<RawAuth>>,
+    pub expect: Option<Vec<Spanned<i64>>>,
+    pub extract: Option<OrderedMap<Spanned<String>>>,
+    pub set: Option<OrderedMap<Node>>,
+    pub requires: Option<RawRequires>,
+    pub max_calls: Option<u32>,
+    pub weight: Option<Spanned<f64>>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct RawRequires {
+    pub actions: Option<Vec<Spanned<String>>>,
+    pub keys: Option<Vec<Spanned<String>>>,
+    pub expr: Option<Spanned<String>>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct RawInvariant {
+    pub name: Spanned<String>,
+    pub severity: Option<Severity>,
+    pub when: Option<Spanned<String>>,
+    pub check: Option<RawRequest>,
+    pub expr: Spanned<String>,
+    pub message: Option<Spanned<String>>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct RawBuiltins {
+    pub no_server_errors: Option<bool>,
+}
+
+/// A TOML table kept in document order, with spanned keys.
+#[derive(Debug)]
+pub(crate) struct OrderedMap<V>(pub Vec<(Spanned<String>, V)>);
+
+impl<'de, V: Deserialize<'de>> Deserialize<'de> for OrderedMap<V> {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        struct MapVisitor<V>(PhantomData<V>);
+        impl<'de, V: Deserialize<'de>> Visitor<'de> for MapVisitor<V> {
+            type Value = OrderedMap<V>;
+            fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+                f.write_str("a table")
+            }
+            fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Self::Value, A::Error> {
+                let mut entries = Vec::new();
+                while let Some(key) = map.next_key::<Spanned<String>>()? {
+                    let value = map.next_value::<V>()?;
+                    entries.push((key, value));
+                }
+                Ok(OrderedMap(entries))
+            }
+        }
+        deserializer.deserialize_map(MapVisitor(PhantomData))
+    }
+}
+
+/// Any TOML value, with the span of every value inside it.
+#[derive(Debug)]
+pub(crate) struct Node {
+    pub span: std::ops::Range<usize>,
+    pub kind: NodeKind,
+}
+
+#[derive(Debug)]
+pub(crate) enum NodeKind {
+    Str(String),
+    Int(i64),
+    Float(f64),
+    Bool(bool),
+    /// A TOML date/time, kept as its RFC 3339 text.
+    Datetime(String),
+    Array(Vec<Node>),
+    Table(Vec<(String, Node)>),
+}
+
+impl<'de> Deserialize<'de> for Node {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        let spanned = Spanned::<NodeKind>::deserialize(deserializer)?;
+        Ok(Node {
+            span: spanned.span(),
+            kind: spanned.into_inner(),
+        })
+    }
+}
+
+/// The key under which the `toml` deserializer hands out date/times.
+const TOML_DATETIME_FIELD: &str = "$__toml_private_datetime";
+
+impl<'de> Deserialize<'de> for NodeKind {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        struct NodeVisitor;
+        impl<'de> Visitor<'de> for NodeVisitor {
+            type Value = NodeKind;
+            fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+                f.write_str("any TOML value")
+            }
+            fn visit_bool<E: de::Error>(self, v: bool) -> Result<NodeKind, E> {
+                Ok(NodeKind::Bool(v))
+            }
+            fn visit_i64<E: de::Error>(self, v: i64) -> Result<NodeKind, E> {
+                Ok(NodeKind::Int(v))
+            }
+            fn visit_u64<E: de::Error>(self, v: u64) -> Result<NodeKind, E> {
+                i64::try_from(v)
+                    .map(NodeKind::Int)
+                    .map_err(|_| E::custom("integer out of range"))
+            }
+            fn visit_f64<E: de::Error>(self, v: f64) -> Result<NodeKind, E> {
+                Ok(NodeKind::Float(v))
+            }
+            fn visit_str<E: de::Error>(self, v: &str) -> Result<NodeKind, E> {
+                Ok(NodeKind::Str(v.to_string()))
+            }
+            fn visit_string<E: de::Error>(self, v: String) -> Result<NodeKind, E> {
+                Ok(NodeKind::Str(v))
+            }
+            fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<NodeKind, A::Error> {
+                let mut items = Vec::new();
+                while let Some(item) = seq.next_element::<Node>()? {
+                    items.push(item);
+                }
+                Ok(NodeKind::Array(items))
+            }
+            fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<NodeKind, A::Error> {
+                let mut fields = Vec::new();
+                while let Some(key) = map.next_key::<String>()? {
+                    if key == TOML_DATETIME_FIELD {
+                        let text = map.next_value::<String>()?;
+                        return Ok(NodeKind::Datetime(text));
+                    }
+                    fields.push((key, map.next_value::<Node>()?));
+                }
+                Ok(NodeKind::Table(fields))
+            }
+        }
+        deserializer.deserialize_any(NodeVisitor)
+    }
+}
