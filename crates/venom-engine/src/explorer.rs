@@ -111,7 +111,7 @@ struct Hit {
     from: Option<StateId>,
     to: StateId,
     message: String,
-    evidence: Option<Exchange>,
+    evidence: Option<Box<Exchange>>,
     observation: Observation,
 }
 
@@ -374,7 +374,8 @@ impl<W: World> Explorer<W> {
             }
         }
 
-        let target = match run.graph.find(fp) {
+        let known = run.graph.find(fp);
+        let target = match known {
             Some(existing) => existing,
             None => {
                 let parent = &run.graph.nodes[state];
@@ -396,7 +397,9 @@ impl<W: World> Explorer<W> {
                 id
             }
         };
-        run.current = Some(target);
+        // A known state only fingerprints like the world now; its concrete state may differ in
+        // what the fingerprint does not see, so the next step from it restores it first.
+        run.current = if known.is_none() { Some(target) } else { None };
         run.graph.add_edge(state, action, target, outcome.exchange);
         for (i, message, evidence) in new_hits {
             run.hits.add(
@@ -618,7 +621,7 @@ impl<W: World> Explorer<W> {
                 context: node.ctx.clone(),
                 observation: hit.observation,
             },
-            evidence: hit.evidence,
+            evidence: hit.evidence.map(|e| *e),
             occurrences,
         }
     }

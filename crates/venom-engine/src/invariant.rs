@@ -27,7 +27,7 @@ pub enum Verdict {
         /// Why, in words.
         message: String,
         /// The request the check itself made, if any.
-        evidence: Option<Exchange>,
+        evidence: Option<Box<Exchange>>,
     },
 }
 

@@ -93,12 +93,12 @@ impl Expr {
                 .join("; ");
             CompileError {
                 offset,
-                message: format!("invalid CEL expression `{source}`: {detail}"),
+                message: format!("invalid CEL expression `{}`: {detail}", source.trim()),
             }
         })?;
         let refs = program.references();
         Ok(Expr {
-            source: source.to_string(),
+            source: source.trim().to_string(),
             uses_ctx: refs.has_variable("ctx"),
             uses_last: refs.has_variable("last"),
             uses_env: refs.has_variable("env"),
@@ -106,9 +106,14 @@ impl Expr {
         })
     }
 
-    /// The expression as written.
+    /// The expression as written, without surrounding whitespace.
     pub fn source(&self) -> &str {
         &self.source
+    }
+
+    /// Whether the expression reads the `last` response.
+    pub fn uses_last(&self) -> bool {
+        self.uses_last
     }
 
     /// Evaluates the expression to a JSON value (CEL ints stay integers).
@@ -163,20 +168,21 @@ impl Expr {
     }
 }
 
-/// Byte offset in `source` of a CEL parse position (1-based line, 0-based column in characters).
+/// Byte offset in `source` of a CEL parse position (1-based line and column, the column in
+/// characters); `None` for the unknown position `(0, 0)`.
 fn offset_of(source: &str, line: usize, column: usize) -> Option<usize> {
-    let line_start = if line <= 1 {
-        0
-    } else {
-        source
+    let line_start = match line {
+        0 => return None,
+        1 => 0,
+        _ => source
             .match_indices('\n')
             .nth(line - 2)
-            .map(|(i, _)| i + 1)?
+            .map(|(i, _)| i + 1)?,
     };
     let rest = &source[line_start..];
     let within = rest
         .char_indices()
-        .nth(column)
+        .nth(column.saturating_sub(1))
         .map_or(rest.len(), |(i, _)| i);
     Some(line_start + within)
 }

@@ -1,0 +1,35 @@
+//! venom-adapters: the mechanisms that save and restore the state of the stores behind an API
+//! (its database), so that every branch of an exploration starts from the state it claims to.
+//!
+//! Each mechanism implements [`StateAdapter`]; the HTTP world (crate `venom-http`) delegates its
+//! checkpoints, rollbacks and observations to one. PostgreSQL and Redis adapters slot in the same way.
+#![warn(missing_docs)]
+
+mod sqlite;
+
+pub use sqlite::SqliteSnapshots;
+
+use venom_engine::{CheckpointId, CheckpointMode, Observation, WorldError};
+
+/// Saves and restores the state of a store used by the system under test.
+pub trait StateAdapter: Send {
+    /// Human-readable name of the mechanism, used in messages (`"sqlite snapshots"`).
+    fn mechanism(&self) -> String;
+
+    /// What the checkpoints of this mechanism can do.
+    fn checkpoint_mode(&self) -> CheckpointMode;
+
+    /// Saves the current state of the store.
+    fn checkpoint(&mut self) -> Result<CheckpointId, WorldError>;
+
+    /// Restores a state saved by [`StateAdapter::checkpoint`], in place, while the API keeps
+    /// its own connections open.
+    fn rollback(&mut self, id: CheckpointId) -> Result<(), WorldError>;
+
+    /// Frees a checkpoint that will not be restored again.
+    fn release(&mut self, id: CheckpointId);
+
+    /// Observations of the store's state (e.g. content hashes of named tables) that feed the
+    /// state fingerprint.
+    fn observe(&mut self) -> Result<Observation, WorldError>;
+}

@@ -1,0 +1,117 @@
+//! `venom explore`: run an exploration of a scenario and write its reports.
+
+use crate::args::{ExploreArgs, RunOptions};
+use crate::failure::Failure;
+use crate::interrupt;
+use crate::progress::ProgressOutput;
+use std::time::Duration;
+use venom_engine::{Context, Explorer, ExplorerConfig};
+use venom_http::HttpWorld;
+use venom_report::{InvariantInfo, RunReport, Target};
+use venom_scenario::Scenario;
+
+/// The step limit used when neither the scenario nor the command line sets a step or time limit.
+pub const DEFAULT_MAX_STEPS: u64 = 1000;
+
+/// Runs `venom explore`.
+pub fn command(args: &ExploreArgs) -> Result<i32, Failure> {
+    let scenario = venom_scenario::load(&args.scenario).map_err(Failure::invalid)?;
+    let target = Target::Scenario {
+        path: args.scenario.clone(),
+    };
+    explore(&scenario, target, &args.run)
+}
+
+/// Explores `scenario`, writes the requested reports, prints the summary and returns the exit
+/// status. Reports are written even when the run was interrupted or the API failed mid-run.
+pub fn explore(scenario: &Scenario, target: Target, options: &RunOptions) -> Result<i32, Failure> {
+    let mut config = config(scenario, options)?;
+    let progress = ProgressOutput::new(config.max_steps);
+    config.progress_every = progress.every(config.progress_every);
+    config.interrupt = Some(interrupt::install());
+
+    let world = HttpWorld::connect(scenario).map_err(Failure::setup)?;
+    let actions = venom_http::actions(scenario);
+    let invariants = venom_http::invariants(scenario);
+    let invariant_infos = invariants
+        .iter()
+        .map(|i| InvariantInfo {
+            name: i.name.clone(),
+            severity: i.severity,
+        })
+        .collect();
+    let shown = progress.clone();
+    let mut explorer = Explorer::new(world, actions, invariants)
+        .with_config(config)
+        .on_progress(move |p| shown.show(p));
+    let result = explorer.run(Context::new());
+    progress.finish();
+    explorer.world_mut().stop_server();
+    let exploration = result?;
+
+    let report = RunReport {
+        tool_version: env!("CARGO_PKG_VERSION").to_string(),
+        target,
+        invariants: invariant_infos,
+        exploration,
+    };
+    write_reports(&report, options)?;
+    print!(
+        "{}",
+        venom_report::render_console(&report, options.fail_on, options.json.as_deref())
+    );
+    Ok(venom_report::exit_code(&report, options.fail_on))
+}
+
+fn write_reports(report: &RunReport, options: &RunOptions) -> Result<(), Failure> {
+    if let Some(path) = &options.json {
+        venom_report::write_json(report, path)
+            .map_err(|e| Failure::invalid(format!("cannot write the JSON report: {e}")))?;
+    }
+    if let Some(path) = &options.junit {
+        venom_report::write_junit(report, path, options.json.as_deref())
+            .map_err(|e| Failure::invalid(format!("cannot write the JUnit report: {e}")))?;
+    }
+    Ok(())
+}
+
+/// The explorer configuration: command-line flags over the scenario's `[explore]` table.
+fn config(scenario: &Scenario, options: &RunOptions) -> Result<ExplorerConfig, Failure> {
+    let defaults = &scenario.explore;
+    if let Some(f) = options.coverage_target {
+        if !(f > 0.0 && f <= 1.0) {
+            return Err(Failure::invalid(format!(
+                "--coverage-target {f}: expected a fraction in (0, 1]"
+            )));
+        }
+    }
+    let time_limit = match options.time_limit {
+        Some(s) if s.is_finite() && s > 0.0 => Some(Duration::from_secs_f64(s)),
+        Some(s) => {
+            return Err(Failure::invalid(format!(
+                "--time-limit {s}: expected a positive number of seconds"
+            )))
+        }
+        None => defaults.time_limit,
+    };
+    let mut max_steps = options.max_steps.or(defaults.max_steps);
+    if max_steps.is_none() && time_limit.is_none() {
+        max_steps = Some(DEFAULT_MAX_STEPS);
+    }
+    let base = ExplorerConfig::default();
+    Ok(ExplorerConfig {
+        strategy: options
+            .strategy
+            .or(defaults.strategy)
+            .unwrap_or(base.strategy),
+        max_steps,
+        max_depth: options.max_depth.or(defaults.max_depth),
+        coverage_target: options.coverage_target.or(defaults.coverage_target),
+        time_limit,
+        seed: options.seed.or(defaults.seed).unwrap_or(base.seed),
+        progress_every: options.progress_every.or(defaults.progress_every),
+        loop_threshold: defaults.loop_threshold.unwrap_or(base.loop_threshold),
+        state_keys: scenario.state_from_context.clone(),
+        interrupt: None,
+    })
+}

@@ -1,0 +1,101 @@
+//! `venom replay`: re-run reported violations' shortest paths against the API, after a reset.
+
+use crate::args::{DemoRollback, ReplayArgs};
+use crate::demo::RunningDemo;
+use crate::failure::Failure;
+use venom_engine::{Context, Violation};
+use venom_http::HttpWorld;
+use venom_report::{RunReport, Target, EXIT_OK, EXIT_VIOLATIONS};
+use venom_scenario::Scenario;
+
+/// Runs `venom replay`: exit 1 when a replayed violation still reproduces, 0 when none does.
+pub fn command(args: &ReplayArgs) -> Result<i32, Failure> {
+    let report = venom_report::read_json(&args.report).map_err(Failure::invalid)?;
+    let chosen = chosen(&report, args.violation)?;
+    if chosen.is_empty() {
+        println!("{}: no violations to replay", args.report.display());
+        return Ok(EXIT_OK);
+    }
+    let (scenario, _demo) = target_scenario(&report.target)?;
+    let mut world = HttpWorld::connect(&scenario).map_err(Failure::setup)?;
+    let actions = venom_http::actions(&scenario);
+    let invariants = venom_http::invariants(&scenario);
+    let mut still_failing = 0;
+    for (number, violation) in chosen {
+        let invariant = invariants
+            .iter()
+            .find(|i| i.name == violation.invariant)
+            .ok_or_else(|| {
+                Failure::invalid(format!(
+                    "violation {number}: the scenario has no invariant `{}` any more",
+                    violation.invariant
+                ))
+            })?;
+        let names: Vec<String> = violation.path.iter().map(|s| s.action.clone()).collect();
+        println!(
+            "violation {number} [{}] {}: {}",
+            violation.severity.as_str().to_uppercase(),
+            violation.invariant,
+            display_path(&names)
+        );
+        let outcome = venom_engine::replay(&mut world, &actions, invariant, &names, Context::new())
+            .map_err(|e| Failure::setup(format!("replaying violation {number}: {e}")))?;
+        match outcome.message {
+            Some(message) if outcome.reproduced => {
+                still_failing += 1;
+                println!("  reproduced: {message}");
+            }
+            _ => println!("  no longer reproduces"),
+        }
+    }
+    world.stop_server();
+    Ok(if still_failing > 0 {
+        EXIT_VIOLATIONS
+    } else {
+        EXIT_OK
+    })
+}
+
+/// The violations to replay with their 1-based numbers.
+fn chosen(report: &RunReport, only: Option<usize>) -> Result<Vec<(usize, &Violation)>, Failure> {
+    let all = report.exploration.violations.iter().enumerate();
+    let numbered: Vec<(usize, &Violation)> = all.map(|(i, v)| (i + 1, v)).collect();
+    match only {
+        None => Ok(numbered),
+        Some(n) => numbered
+            .into_iter()
+            .find(|(number, _)| *number == n)
+            .map(|found| vec![found])
+            .ok_or_else(|| {
+                Failure::invalid(format!(
+                    "--violation {n}: the report has {} violation(s), numbered from 1",
+                    report.exploration.violations.len()
+                ))
+            }),
+    }
+}
+
+/// The scenario to replay against; for the demo, a fresh demo server kept alive by the caller.
+fn target_scenario(target: &Target) -> Result<(Scenario, Option<RunningDemo>), Failure> {
+    match target {
+        Target::Scenario { path } => {
+            let scenario = venom_scenario::load(path).map_err(Failure::invalid)?;
+            Ok((scenario, None))
+        }
+        Target::Demo { rollback } => {
+            let rollback = match rollback.as_str() {
+                "reset" => DemoRollback::Reset,
+                _ => DemoRollback::Sqlite,
+            };
+            let demo = RunningDemo::start(rollback)?;
+            Ok((demo.scenario.clone(), Some(demo)))
+        }
+    }
+}
+
+fn display_path(names: &[String]) -> String {
+    if names.is_empty() {
+        return "(initial state)".into();
+    }
+    names.join(" -> ")
+}

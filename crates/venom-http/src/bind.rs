@@ -1,0 +1,254 @@
+//! Turning the scenario's declarations into the engine's actions and invariants over an
+//! [`HttpWorld`].
+
+use crate::client::SendError;
+use crate::response::last_value;
+use crate::world::HttpWorld;
+use serde_json::Value;
+use std::sync::Arc;
+use venom_engine::{
+    Action, Context, Exchange, Invariant, Outcome, Precondition, Severity, StepView, Verdict,
+    WorldError,
+};
+use venom_scenario::{ActionSpec, InvariantSpec, Scenario, Vars};
+
+/// Name of the built-in invariant that flags 5xx answers and requests without a response.
+pub const NO_SERVER_ERRORS: &str = "no_server_errors";
+/// Name of the built-in invariant that flags statuses outside an action's `expect` list.
+pub const EXPECTED_STATUS: &str = "expected_status";
+
+/// The scenario's actions as engine actions.
+pub fn actions(scenario: &Scenario) -> Vec<Action<HttpWorld>> {
+    scenario.actions.iter().map(action).collect()
+}
+
+fn action(spec: &ActionSpec) -> Action<HttpWorld> {
+    let shared = Arc::new(spec.clone());
+    let mut action = Action::new(spec.name.clone(), move |world: &mut HttpWorld, ctx| {
+        run_action(&shared, world, ctx)
+    })
+    .weight(spec.weight);
+    if let Some(max) = spec.max_calls {
+        action = action.max_calls(max);
+    }
+    let requires = &spec.requires;
+    if !requires.actions.is_empty() {
+        action = action.requires(Precondition::ActionsRun(requires.actions.clone()));
+    }
+    if !requires.keys.is_empty() {
+        action = action.requires(Precondition::KeysPresent(requires.keys.clone()));
+    }
+    if let Some(expr) = requires.expr.clone() {
+        // A guard that cannot be evaluated (e.g. it reads a key that is absent) is not satisfied.
+        action = action.requires(Precondition::Check(Arc::new(move |ctx: &Context| {
+            expr.eval_bool(&Vars::new(ctx)).unwrap_or(false)
+        })));
+    }
+    action
+}
+
+/// Sends the action's request; on a 2xx answer, extracts and sets context keys.
+fn run_action(
+    spec: &ActionSpec,
+    world: &mut HttpWorld,
+    ctx: &mut Context,
+) -> Result<Outcome, WorldError> {
+    let exchange = match world.send(&spec.request, spec.auth.as_ref(), &Vars::new(ctx)) {
+        Ok(exchange) => exchange,
+        Err(SendError::Timeout { request, .. }) => Exchange {
+            request,
+            response: None,
+        },
+        Err(e) => return Err(WorldError(format!("action `{}`: {e}", spec.name))),
+    };
+    if let Some(response) = exchange
+        .response
+        .as_ref()
+        .filter(|r| (200..300).contains(&r.status))
+    {
+        for (key, extractor) in &spec.extract {
+            if let Some(value) = extractor.extract(&response.body) {
+                ctx.set(key.clone(), value);
+            }
+        }
+        let last = last_value(response);
+        for (key, template) in &spec.set {
+            let value = template
+                .render(&Vars::with_last(ctx, &last))
+                .map_err(|e| WorldError(format!("action `{}`: set `{key}`: {e}", spec.name)))?;
+            ctx.set(key.clone(), value);
+        }
+    }
+    Ok(Outcome {
+        exchange: Some(exchange),
+    })
+}
+
+/// The scenario's invariants as engine invariants, the enabled built-ins first.
+pub fn invariants(scenario: &Scenario) -> Vec<Invariant<HttpWorld>> {
+    let mut all = Vec::new();
+    if scenario.builtins.no_server_errors {
+        all.push(Invariant::new(
+            NO_SERVER_ERRORS,
+            Severity::Critical,
+            |_: &mut HttpWorld, view: &StepView<'_>| Ok(no_server_errors(view)),
+        ));
+    }
+    if scenario.actions.iter().any(|a| a.expect.is_some()) {
+        let specs: Arc<Vec<ActionSpec>> = Arc::new(scenario.actions.clone());
+        let skip_5xx = scenario.builtins.no_server_errors;
+        all.push(Invariant::new(
+            EXPECTED_STATUS,
+            Severity::Medium,
+            move |_: &mut HttpWorld, view: &StepView<'_>| {
+                Ok(expected_status(&specs, view, skip_5xx))
+            },
+        ));
+    }
+    all.extend(scenario.invariants.iter().map(invariant));
+    all
+}
+
+fn no_server_errors(view: &StepView<'_>) -> Verdict {
+    let Some(exchange) = view.exchange else {
+        return Verdict::Holds;
+    };
+    let request = &exchange.request;
+    let message = match &exchange.response {
+        Some(response) if response.status < 500 => return Verdict::Holds,
+        Some(response) => format!(
+            "{} {} answered {}: {}",
+            request.method,
+            request.url,
+            response.status,
+            brief(&response.body)
+        ),
+        None => format!("{} {} got no response", request.method, request.url),
+    };
+    Verdict::Broken {
+        message,
+        evidence: Some(Box::new(exchange.clone())),
+    }
+}
+
+fn expected_status(specs: &[ActionSpec], view: &StepView<'_>, skip_5xx: bool) -> Verdict {
+    let (Some(name), Some(exchange)) = (view.action, view.exchange) else {
+        return Verdict::Holds;
+    };
+    let Some(response) = &exchange.response else {
+        return Verdict::Holds;
+    };
+    let Some(expect) = specs
+        .iter()
+        .find(|s| s.name == name)
+        .and_then(|s| s.expect.as_ref())
+    else {
+        return Verdict::Holds;
+    };
+    if expect.contains(&response.status) || (skip_5xx && response.status >= 500) {
+        return Verdict::Holds;
+    }
+    let expected: Vec<String> = expect.iter().map(u16::to_string).collect();
+    Verdict::Broken {
+        message: format!(
+            "{name}: {} {} answered {}, expected {}: {}",
+            exchange.request.method,
+            exchange.request.url,
+            response.status,
+            expected.join(" or "),
+            brief(&response.body)
+        ),
+        evidence: Some(Box::new(exchange.clone())),
+    }
+}
+
+fn invariant(spec: &InvariantSpec) -> Invariant<HttpWorld> {
+    let shared = Arc::new(spec.clone());
+    Invariant::new(
+        spec.name.clone(),
+        spec.severity,
+        move |world: &mut HttpWorld, view: &StepView<'_>| check_invariant(&shared, world, view),
+    )
+}
+
+/// Evaluates a user invariant: its guard, its own HTTP check (if any), then its expression.
+fn check_invariant(
+    spec: &InvariantSpec,
+    world: &mut HttpWorld,
+    view: &StepView<'_>,
+) -> Result<Verdict, WorldError> {
+    let step_last = view
+        .exchange
+        .and_then(|e| e.response.as_ref())
+        .map(last_value);
+    if let Some(when) = &spec.when {
+        let vars = vars(view.ctx, step_last.as_ref());
+        match when.eval_bool(&vars) {
+            Ok(true) => {}
+            Ok(false) => return Ok(Verdict::Holds),
+            Err(e) => return Ok(Verdict::broken(format!("cannot evaluate `when`: {e}"))),
+        }
+    }
+    let (last, evidence) = match &spec.check {
+        Some(check) => {
+            let exchange = match world.send(check, None, &Vars::new(view.ctx)) {
+                Ok(exchange) => exchange,
+                Err(SendError::Timeout { request, timeout }) => {
+                    return Ok(Verdict::Broken {
+                        message: format!(
+                            "check {} {} got no response within {timeout:?}",
+                            request.method, request.url
+                        ),
+                        evidence: Some(Box::new(Exchange {
+                            request,
+                            response: None,
+                        })),
+                    })
+                }
+                Err(e) => return Err(WorldError(format!("invariant `{}`: {e}", spec.name))),
+            };
+            (
+                exchange.response.as_ref().map(last_value),
+                Some(Box::new(exchange)),
+            )
+        }
+        None => (step_last, view.exchange.cloned().map(Box::new)),
+    };
+    if last.is_none() && spec.expr.uses_last() {
+        // The initial state, or a request without a response (which `no_server_errors` reports).
+        return Ok(Verdict::Holds);
+    }
+    let vars = vars(view.ctx, last.as_ref());
+    let message = match spec.expr.eval_bool(&vars) {
+        Ok(true) => return Ok(Verdict::Holds),
+        Ok(false) => match &spec.message {
+            Some(template) => template
+                .render(&vars)
+                .unwrap_or_else(|e| format!("`{}` is false ({e})", spec.expr.source())),
+            None => format!("`{}` is false", spec.expr.source()),
+        },
+        Err(e) => format!("cannot evaluate the invariant: {e}"),
+    };
+    Ok(Verdict::Broken { message, evidence })
+}
+
+fn vars<'a>(ctx: &'a Context, last: Option<&'a Value>) -> Vars<'a> {
+    match last {
+        Some(last) => Vars::with_last(ctx, last),
+        None => Vars::new(ctx),
+    }
+}
+
+/// A response body shortened for one-line messages.
+fn brief(body: &Value) -> String {
+    const MAX: usize = 200;
+    let text = match body {
+        Value::String(s) => s.clone(),
+        other => other.to_string(),
+    };
+    if text.chars().count() <= MAX {
+        return text;
+    }
+    let cut: String = text.chars().take(MAX).collect();
+    format!("{cut}…")
+}

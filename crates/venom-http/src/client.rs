@@ -1,0 +1,260 @@
+//! The pooled HTTP client that sends scenario requests and captures each exchange.
+
+use crate::response::read_response;
+use base64::engine::general_purpose::STANDARD as BASE64;
+use base64::Engine as _;
+use reqwest::header::{HeaderName, HeaderValue};
+use std::time::{Duration, Instant};
+use venom_engine::{Exchange, RequestRecord};
+use venom_scenario::{AuthSpec, Defaults, RequestSpec, Vars};
+
+/// Header values shown in reports instead of secrets.
+const REDACTED: &str = "<redacted>";
+
+/// Why a request could not produce a response.
+#[derive(Debug, thiserror::Error)]
+pub enum SendError {
+    /// The request could not be built: a template or expression failed, or an environment
+    /// variable holding a secret is missing.
+    #[error("{0}")]
+    Build(String),
+    /// Nothing listens at the address, or the connection was refused or reset before a response.
+    #[error("{method} {url}: cannot connect: {detail}")]
+    Connect {
+        /// The request's method.
+        method: String,
+        /// The request's URL.
+        url: String,
+        /// The underlying error.
+        detail: String,
+    },
+    /// No complete response arrived within the timeout; the request as sent is kept.
+    #[error("{} {}: no response within {timeout:?}", request.method, request.url)]
+    Timeout {
+        /// The request as sent.
+        request: RequestRecord,
+        /// The timeout that expired.
+        timeout: Duration,
+    },
+    /// Any other transport failure (invalid response, body read error…).
+    #[error("{method} {url}: {detail}")]
+    Transport {
+        /// The request's method.
+        method: String,
+        /// The request's URL.
+        url: String,
+        /// The underlying error.
+        detail: String,
+    },
+}
+
+/// A pooled client bound to one API: base URL, default headers, authentication and timeout.
+#[derive(Debug, Clone)]
+pub struct HttpClient {
+    client: reqwest::Client,
+    base_url: String,
+    defaults: Defaults,
+}
+
+impl HttpClient {
+    /// A client for the API at `base_url` with the scenario's request `defaults`.
+    pub fn new(base_url: &str, defaults: &Defaults) -> Result<HttpClient, SendError> {
+        let client = reqwest::Client::builder()
+            .timeout(defaults.timeout)
+            .no_proxy()
+            .pool_max_idle_per_host(64)
+            .build()
+            .map_err(|e| SendError::Build(format!("cannot create the HTTP client: {e}")))?;
+        Ok(HttpClient {
+            client,
+            base_url: base_url.trim_end_matches('/').to_string(),
+            defaults: defaults.clone(),
+        })
+    }
+
+    /// The API's base URL, without a trailing `/`.
+    pub fn base_url(&self) -> &str {
+        &self.base_url
+    }
+
+    /// Renders `spec` with `vars`, sends it (with `auth`, or the default authentication) and
+    /// captures the exchange. Statuses of any value are responses, not errors.
+    pub async fn send(
+        &self,
+        spec: &RequestSpec,
+        auth: Option<&AuthSpec>,
+        vars: &Vars<'_>,
+    ) -> Result<Exchange, SendError> {
+        let request = self.render(spec, auth.or(self.defaults.auth.as_ref()), vars)?;
+        let record = request.record();
+        let mut builder = self
+            .client
+            .request(request.method.clone(), &request.url)
+            .headers(request.headers);
+        if let Some(body) = &request.body {
+            builder = builder.json(body);
+        }
+        let started = Instant::now();
+        let response = builder
+            .send()
+            .await
+            .map_err(|e| self.classify(e, &record))?;
+        let response = read_response(response, started)
+            .await
+            .map_err(|e| self.classify(e, &record))?;
+        Ok(Exchange {
+            request: record,
+            response: Some(response),
+        })
+    }
+
+    fn classify(&self, err: reqwest::Error, record: &RequestRecord) -> SendError {
+        let detail = error_chain(&err);
+        if err.is_timeout() {
+            SendError::Timeout {
+                request: record.clone(),
+                timeout: self.defaults.timeout,
+            }
+        } else if err.is_connect() {
+            SendError::Connect {
+                method: record.method.clone(),
+                url: record.url.clone(),
+                detail,
+            }
+        } else {
+            SendError::Transport {
+                method: record.method.clone(),
+                url: record.url.clone(),
+                detail,
+            }
+        }
+    }
+
+    fn render(
+        &self,
+        spec: &RequestSpec,
+        auth: Option<&AuthSpec>,
+        vars: &Vars<'_>,
+    ) -> Result<Rendered, SendError> {
+        let method = reqwest::Method::from_bytes(spec.method.as_bytes())
+            .map_err(|e| SendError::Build(format!("invalid method `{}`: {e}", spec.method)))?;
+        let path = spec
+            .path
+            .render(vars)
+            .map_err(|e| SendError::Build(format!("rendering the path: {e}")))?;
+        let url = format!("{}{}", self.base_url, path);
+        let mut rendered = Rendered {
+            method,
+            url,
+            headers: reqwest::header::HeaderMap::new(),
+            secret_headers: Vec::new(),
+            body: None,
+        };
+        for (name, template) in self.defaults.headers.iter().chain(&spec.headers) {
+            let value = template
+                .render(vars)
+                .map_err(|e| SendError::Build(format!("rendering header `{name}`: {e}")))?;
+            rendered.insert(name, &value, false)?;
+        }
+        if let Some(auth) = auth {
+            let (name, value) = auth_header(auth)?;
+            rendered.insert(&name, &value, true)?;
+        }
+        if let Some(body) = &spec.body {
+            rendered.body = Some(
+                body.render(vars)
+                    .map_err(|e| SendError::Build(format!("rendering the body: {e}")))?,
+            );
+        }
+        Ok(rendered)
+    }
+}
+
+/// A request ready to send.
+struct Rendered {
+    method: reqwest::Method,
+    url: String,
+    headers: reqwest::header::HeaderMap,
+    secret_headers: Vec<HeaderName>,
+    body: Option<serde_json::Value>,
+}
+
+impl Rendered {
+    /// Sets header `name` (replacing an earlier value of the same name).
+    fn insert(&mut self, name: &str, value: &str, secret: bool) -> Result<(), SendError> {
+        let header = HeaderName::from_bytes(name.as_bytes())
+            .map_err(|e| SendError::Build(format!("invalid header name `{name}`: {e}")))?;
+        let value = HeaderValue::from_str(value)
+            .map_err(|e| SendError::Build(format!("invalid value for header `{name}`: {e}")))?;
+        if secret {
+            self.secret_headers.push(header.clone());
+        }
+        self.headers.insert(header, value);
+        Ok(())
+    }
+
+    /// What the report shows of the request: secrets redacted.
+    fn record(&self) -> RequestRecord {
+        let mut headers: Vec<(String, String)> = self
+            .headers
+            .iter()
+            .map(|(name, value)| {
+                let shown = if self.secret_headers.contains(name) {
+                    REDACTED.to_string()
+                } else {
+                    String::from_utf8_lossy(value.as_bytes()).into_owned()
+                };
+                (name.as_str().to_string(), shown)
+            })
+            .collect();
+        if self.body.is_some() {
+            headers.push(("content-type".into(), "application/json".into()));
+        }
+        RequestRecord {
+            method: self.method.as_str().to_string(),
+            url: self.url.clone(),
+            headers,
+            body: self.body.clone(),
+        }
+    }
+}
+
+/// The header carrying `auth`, with its secret read from the environment.
+fn auth_header(auth: &AuthSpec) -> Result<(String, String), SendError> {
+    Ok(match auth {
+        AuthSpec::Bearer { env } => ("authorization".into(), format!("Bearer {}", secret(env)?)),
+        AuthSpec::Basic {
+            user_env,
+            password_env,
+        } => {
+            let credentials = format!("{}:{}", secret(user_env)?, secret(password_env)?);
+            (
+                "authorization".into(),
+                format!("Basic {}", BASE64.encode(credentials)),
+            )
+        }
+        AuthSpec::Header { header, value_env } => (header.clone(), secret(value_env)?),
+    })
+}
+
+fn secret(var: &str) -> Result<String, SendError> {
+    std::env::var(var).map_err(|_| {
+        SendError::Build(format!(
+            "environment variable `{var}` (used for authentication) is not set"
+        ))
+    })
+}
+
+/// The error and its causes on one line (reqwest's top-level message alone is vague).
+fn error_chain(err: &(dyn std::error::Error + 'static)) -> String {
+    let mut parts = vec![err.to_string()];
+    let mut source = err.source();
+    while let Some(cause) = source {
+        let text = cause.to_string();
+        if !parts.iter().any(|p| p.contains(&text)) {
+            parts.push(text);
+        }
+        source = cause.source();
+    }
+    parts.join(": ")
+}

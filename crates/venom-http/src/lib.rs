@@ -1,0 +1,17 @@
+//! venom-http: the HTTP world. It sends the scenario's actions as HTTP requests through a pooled
+//! async client, renders templates, extracts response fields into the context, captures every
+//! request and response for reports, starts and stops the API server, and delegates checkpoints
+//! to a rollback adapter (or falls back to reset + replay).
+#![warn(missing_docs)]
+
+mod bind;
+mod client;
+mod response;
+mod server;
+mod world;
+
+pub use bind::{actions, invariants, EXPECTED_STATUS, NO_SERVER_ERRORS};
+pub use client::{HttpClient, SendError};
+pub use response::{body_value, last_value};
+pub use server::{ServerError, ServerProcess};
+pub use world::{HttpWorld, WorldSetupError};

@@ -1,0 +1,166 @@
+//! Starting the API under test from the scenario's `[server]` command, waiting until it is
+//! ready, and stopping it (with its whole process group) afterwards.
+
+use std::collections::VecDeque;
+use std::io::{BufRead, BufReader, Read};
+use std::os::unix::process::CommandExt;
+use std::process::{Child, Command, Stdio};
+use std::sync::{Arc, Mutex};
+use std::thread;
+use std::time::{Duration, Instant};
+use venom_scenario::ServerSpec;
+
+/// Lines of the server's output kept for error messages.
+const KEPT_LINES: usize = 20;
+/// How long the server gets to exit after SIGTERM before SIGKILL.
+const STOP_GRACE: Duration = Duration::from_secs(3);
+
+/// The server could not be started or never became ready.
+#[derive(Debug, thiserror::Error)]
+#[error("{0}")]
+pub struct ServerError(pub String);
+
+/// A running API server process, stopped when dropped.
+#[derive(Debug)]
+pub struct ServerProcess {
+    child: Child,
+    output: Arc<Mutex<VecDeque<String>>>,
+}
+
+impl ServerProcess {
+    /// Starts `spec.command` with `sh -c` in its own process group and waits until
+    /// `spec.ready_url` answers with a status below 500, at most `spec.ready_timeout`.
+    pub fn start(spec: &ServerSpec) -> Result<ServerProcess, ServerError> {
+        let mut child = Command::new("sh")
+            .arg("-c")
+            .arg(&spec.command)
+            .current_dir(&spec.cwd)
+            .envs(&spec.env)
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .process_group(0)
+            .spawn()
+            .map_err(|e| {
+                ServerError(format!(
+                    "cannot start the server `{}` in {}: {e}",
+                    spec.command,
+                    spec.cwd.display()
+                ))
+            })?;
+        let output = Arc::new(Mutex::new(VecDeque::new()));
+        if let Some(stdout) = child.stdout.take() {
+            keep_tail(stdout, Arc::clone(&output));
+        }
+        if let Some(stderr) = child.stderr.take() {
+            keep_tail(stderr, Arc::clone(&output));
+        }
+        let mut server = ServerProcess { child, output };
+        server.wait_ready(spec)?;
+        Ok(server)
+    }
+
+    fn wait_ready(&mut self, spec: &ServerSpec) -> Result<(), ServerError> {
+        let deadline = Instant::now() + spec.ready_timeout;
+        loop {
+            if let Ok(Some(status)) = self.child.try_wait() {
+                return Err(ServerError(format!(
+                    "the server `{}` exited ({status}) before it was ready at {}{}",
+                    spec.command,
+                    spec.ready_url,
+                    self.output_tail()
+                )));
+            }
+            if is_ready(&spec.ready_url) {
+                return Ok(());
+            }
+            if Instant::now() >= deadline {
+                return Err(ServerError(format!(
+                    "the server `{}` was not ready at {} after {:?} (it must answer with a status below 500){}",
+                    spec.command,
+                    spec.ready_url,
+                    spec.ready_timeout,
+                    self.output_tail()
+                )));
+            }
+            thread::sleep(Duration::from_millis(50));
+        }
+    }
+
+    /// The last lines the server printed, formatted for an error message.
+    fn output_tail(&self) -> String {
+        let lines = self.output.lock().map(|l| l.clone()).unwrap_or_default();
+        if lines.is_empty() {
+            return String::new();
+        }
+        let body: Vec<String> = lines.iter().map(|l| format!("  | {l}")).collect();
+        format!("; its last output:\n{}", body.join("\n"))
+    }
+
+    /// Stops the server: SIGTERM to its process group, SIGKILL after a grace period.
+    pub fn stop(&mut self) {
+        if matches!(self.child.try_wait(), Ok(Some(_))) {
+            return;
+        }
+        signal_group(self.child.id(), libc::SIGTERM);
+        let deadline = Instant::now() + STOP_GRACE;
+        while Instant::now() < deadline {
+            if matches!(self.child.try_wait(), Ok(Some(_))) {
+                return;
+            }
+            thread::sleep(Duration::from_millis(20));
+        }
+        signal_group(self.child.id(), libc::SIGKILL);
+        let _ = self.child.wait();
+    }
+}
+
+impl Drop for ServerProcess {
+    fn drop(&mut self) {
+        self.stop();
+    }
+}
+
+fn signal_group(pid: u32, signal: libc::c_int) {
+    if let Ok(pid) = libc::pid_t::try_from(pid) {
+        // SAFETY: kill(2) with a negative pid signals the process group we created with
+        // `process_group(0)`; it has no memory-safety preconditions.
+        unsafe {
+            libc::kill(-pid, signal);
+        }
+    }
+}
+
+/// Reads `stream` line by line in a thread, keeping the last [`KEPT_LINES`].
+fn keep_tail(stream: impl Read + Send + 'static, lines: Arc<Mutex<VecDeque<String>>>) {
+    thread::spawn(move || {
+        for line in BufReader::new(stream).lines().map_while(Result::ok) {
+            if let Ok(mut kept) = lines.lock() {
+                if kept.len() == KEPT_LINES {
+                    kept.pop_front();
+                }
+                kept.push_back(line);
+            }
+        }
+    });
+}
+
+/// One readiness probe: a GET with a short timeout answered below 500.
+fn is_ready(url: &str) -> bool {
+    let probe = || -> Option<bool> {
+        let runtime = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .ok()?;
+        runtime.block_on(async {
+            let client = reqwest::Client::builder()
+                .no_proxy()
+                .timeout(Duration::from_secs(1))
+                .build()
+                .ok()?;
+            let response = client.get(url).send().await.ok()?;
+            Some(response.status().as_u16() < 500)
+        })
+    };
+    probe().unwrap_or(false)
+}

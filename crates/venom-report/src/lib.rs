@@ -1,0 +1,23 @@
+//! venom-report: turns an [`Exploration`](venom_engine::Exploration) into the artefacts a run
+//! leaves behind — a JSON report (which `venom replay` reads back), a JUnit XML file for CI, a
+//! console summary — and the process exit code.
+#![warn(missing_docs)]
+
+mod console;
+mod error;
+mod exit;
+mod fs;
+mod json;
+mod junit;
+mod path;
+mod report;
+
+pub use console::render_console;
+pub use error::ReportError;
+pub use exit::{
+    exit_code, EXIT_INTERRUPTED, EXIT_INVALID_INPUT, EXIT_OK, EXIT_SETUP, EXIT_VIOLATIONS,
+};
+pub use json::{read_json, write_json};
+pub use junit::write_junit;
+pub use path::{format_exchange, format_path, replay_hint};
+pub use report::{InvariantInfo, RunReport, Target};

@@ -1,0 +1,85 @@
+//! Shared text formatting of exchanges and reproduction paths.
+
+use std::path::Path;
+use venom_engine::{Exchange, PathStep, Severity};
+
+/// `METHOD url -> status` (or `-> no response`).
+pub fn format_exchange(exchange: &Exchange) -> String {
+    let req = &exchange.request;
+    match &exchange.response {
+        Some(resp) => format!("{} {} -> {}", req.method, req.url, resp.status),
+        None => format!("{} {} -> no response", req.method, req.url),
+    }
+}
+
+/// The numbered reproduction path, one line per step, each indented by `indent`:
+/// `  1. create_order   POST http://…/orders -> 201`. Action names are padded to one width.
+/// An empty path gives a single line saying the invariant is broken in the initial state.
+pub fn format_path(path: &[PathStep], indent: &str) -> Vec<String> {
+    if path.is_empty() {
+        return vec![format!("{indent}(broken in the initial state, no actions)")];
+    }
+    let width = path
+        .iter()
+        .map(|s| s.action.chars().count())
+        .max()
+        .unwrap_or(0);
+    let num_width = path.len().to_string().len();
+    path.iter()
+        .enumerate()
+        .map(|(i, step)| {
+            let n = i + 1;
+            match &step.exchange {
+                Some(ex) => format!(
+                    "{indent}{n:>num_width$}. {:<width$}   {}",
+                    step.action,
+                    format_exchange(ex)
+                ),
+                None => format!("{indent}{n:>num_width$}. {}", step.action),
+            }
+        })
+        .collect()
+}
+
+/// The upper-case tag shown between brackets for a severity: `CRITICAL`.
+pub(crate) fn severity_tag(severity: Severity) -> String {
+    severity.as_str().to_ascii_uppercase()
+}
+
+/// The command that replays violation number `number` (1-based, as numbered in the console
+/// summary and in `exploration.violations` order) from the JSON report at `report_path`:
+/// `venom replay results.json --violation 1`. The path is shell-quoted when it needs to be.
+pub fn replay_hint(report_path: &Path, number: usize) -> String {
+    let path = report_path.to_string_lossy();
+    format!("venom replay {} --violation {number}", shell_quote(&path))
+}
+
+/// `text` unchanged when it is safe as a single POSIX shell word, otherwise single-quoted.
+fn shell_quote(text: &str) -> String {
+    let safe = !text.is_empty()
+        && text
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || "_-./:=@+,%".contains(c));
+    if safe {
+        text.to_string()
+    } else {
+        format!("'{}'", text.replace('\'', "'\\''"))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn replay_hint_quotes_only_when_needed() {
+        assert_eq!(
+            replay_hint(Path::new("out/results.json"), 2),
+            "venom replay out/results.json --violation 2"
+        );
+        assert_eq!(
+            replay_hint(Path::new("my results/it's.json"), 1),
+            "venom replay 'my results/it'\\''s.json' --violation 1"
+        );
+    }
+}

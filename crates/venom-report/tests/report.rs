@@ -1,0 +1,579 @@
+//! End-to-end tests of the report artefacts, on a report built by hand.
+
+use quick_junit::{NonSuccessKind, TestCaseStatus};
+use serde_json::json;
+use std::path::Path;
+use venom_engine::outcome::{ActionCoverage, StateSnapshot};
+use venom_engine::{
+    Context, Exchange, Exploration, Observation, PathStep, RequestRecord, ResponseRecord, Severity,
+    StopReason, Strategy, Violation,
+};
+use venom_report::{
+    exit_code, format_path, read_json, render_console, replay_hint, write_json, write_junit,
+    InvariantInfo, ReportError, RunReport, Target, EXIT_INTERRUPTED, EXIT_OK, EXIT_SETUP,
+    EXIT_VIOLATIONS,
+};
+
+const BASE: &str = "http://127.0.0.1:8080";
+
+fn exchange(method: &str, path: &str, status: Option<u16>) -> Exchange {
+    Exchange {
+        request: RequestRecord {
+            method: method.to_string(),
+            url: format!("{BASE}{path}"),
+            headers: vec![("content-type".into(), "application/json".into())],
+            body: (method == "POST").then(|| json!({"qty": 2})),
+        },
+        response: status.map(|status| ResponseRecord {
+            status,
+            headers: vec![("x-request-id".into(), "abc".into())],
+            body: json!({"id": 7, "status": "ok"}),
+            ttfb_ms: 1.5,
+            elapsed_ms: 2.25,
+        }),
+    }
+}
+
+fn step(action: &str, method: &str, path: &str, status: Option<u16>) -> PathStep {
+    PathStep {
+        action: action.to_string(),
+        exchange: Some(exchange(method, path, status)),
+    }
+}
+
+fn snapshot(fingerprint: &str) -> StateSnapshot {
+    let mut context = Context::new();
+    context.set("order_id", 7);
+    let mut observation = Observation::new();
+    observation.insert("orders".into(), json!(1));
+    StateSnapshot {
+        fingerprint: fingerprint.to_string(),
+        context,
+        observation,
+    }
+}
+
+fn violation(
+    invariant: &str,
+    severity: Severity,
+    message: &str,
+    path: Vec<PathStep>,
+    occurrences: u64,
+) -> Violation {
+    Violation {
+        invariant: invariant.to_string(),
+        severity,
+        message: message.to_string(),
+        action: path.last().map(|s| s.action.clone()),
+        path,
+        state: snapshot("00ff00ff00ff00ff"),
+        evidence: Some(exchange("GET", "/orders/7", Some(200))),
+        occurrences,
+    }
+}
+
+/// Two violations of `no_double_refund` (critical), one of `stock_never_negative` (medium),
+/// and `total_matches_items` (high) held.
+fn sample() -> RunReport {
+    let violations = vec![
+        violation(
+            "no_double_refund",
+            Severity::Critical,
+            "order 7 refunded twice",
+            vec![
+                step("create_order", "POST", "/orders", Some(201)),
+                step("pay_order", "POST", "/orders/7/pay", Some(200)),
+                step("refund_order", "POST", "/orders/7/refund", Some(200)),
+                step("refund_order", "POST", "/orders/7/refund", Some(200)),
+            ],
+            3,
+        ),
+        violation(
+            "no_double_refund",
+            Severity::Critical,
+            "order 7 refunded after cancel",
+            vec![
+                step("create_order", "POST", "/orders", Some(201)),
+                step("cancel_order", "DELETE", "/orders/7", None),
+                step("refund_order", "POST", "/orders/7/refund", Some(200)),
+            ],
+            1,
+        ),
+        violation(
+            "stock_never_negative",
+            Severity::Medium,
+            "stock of item 3 is -1",
+            vec![step("reserve_stock", "POST", "/stock/3/reserve", Some(409))],
+            2,
+        ),
+    ];
+    RunReport {
+        tool_version: "0.1.0".to_string(),
+        target: Target::Demo {
+            rollback: "sqlite".to_string(),
+        },
+        invariants: vec![
+            InvariantInfo {
+                name: "no_double_refund".into(),
+                severity: Severity::Critical,
+            },
+            InvariantInfo {
+                name: "total_matches_items".into(),
+                severity: Severity::High,
+            },
+            InvariantInfo {
+                name: "stock_never_negative".into(),
+                severity: Severity::Medium,
+            },
+        ],
+        exploration: Exploration {
+            strategy: Strategy::Bfs,
+            mechanism: "sqlite snapshots".to_string(),
+            stop: StopReason::Exhausted,
+            steps: 250,
+            states: 42,
+            transitions: 97,
+            max_depth: 6,
+            coverage: 0.8,
+            actions: vec![
+                ActionCoverage {
+                    action: "create_order".into(),
+                    runs: 120,
+                },
+                ActionCoverage {
+                    action: "pay_order".into(),
+                    runs: 70,
+                },
+                ActionCoverage {
+                    action: "refund_order".into(),
+                    runs: 40,
+                },
+                ActionCoverage {
+                    action: "cancel_order".into(),
+                    runs: 20,
+                },
+                ActionCoverage {
+                    action: "archive_order".into(),
+                    runs: 0,
+                },
+            ],
+            violations,
+            warnings: vec!["possible loop: pay_order repeats without changing state".into()],
+            duration_secs: 2.5,
+        },
+    }
+}
+
+fn with_violations(severities: &[Severity], stop: StopReason) -> RunReport {
+    let mut report = sample();
+    report.exploration.stop = stop;
+    report.exploration.violations = severities
+        .iter()
+        .map(|&sev| {
+            violation(
+                "inv",
+                sev,
+                "broken",
+                vec![step("a", "GET", "/", Some(200))],
+                1,
+            )
+        })
+        .collect();
+    report
+}
+
+// ---------------------------------------------------------------- JSON
+
+#[test]
+fn json_write_then_read_round_trips() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("results.json");
+    let report = sample();
+    write_json(&report, &path).unwrap();
+    let back = read_json(&path).unwrap();
+    assert_eq!(back, report);
+
+    // Overwriting leaves no temporary files behind.
+    write_json(&back, &path).unwrap();
+    let names: Vec<_> = std::fs::read_dir(dir.path())
+        .unwrap()
+        .map(|e| e.unwrap().file_name().into_string().unwrap())
+        .collect();
+    assert_eq!(names, vec!["results.json".to_string()]);
+}
+
+#[test]
+fn read_json_on_malformed_json_names_file_line_and_column() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("broken.json");
+    std::fs::write(
+        &path,
+        "{\n  \"tool_version\": \"0.1.0\",\n  \"target\": oops\n}\n",
+    )
+    .unwrap();
+    let err = read_json(&path).unwrap_err();
+    match &err {
+        ReportError::Json {
+            path: p,
+            line,
+            column,
+            message,
+        } => {
+            assert_eq!(p, &path);
+            assert_eq!(*line, 3);
+            assert!(*column > 0, "column {column}");
+            assert!(!message.contains("at line"), "{message}");
+        }
+        other => panic!("expected a JSON error, got {other:?}"),
+    }
+    let text = err.to_string();
+    let prefix = format!("{}:3:", path.display());
+    assert!(text.starts_with(&prefix), "{text}");
+}
+
+#[test]
+fn read_json_on_missing_file_names_it() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("absent.json");
+    let err = read_json(&path).unwrap_err();
+    assert!(matches!(err, ReportError::Io { .. }), "{err:?}");
+    assert!(err.to_string().contains("absent.json"), "{err}");
+}
+
+// ---------------------------------------------------------------- JUnit
+
+#[test]
+fn junit_has_one_testcase_per_invariant_with_failures_for_violated_ones() {
+    let dir = tempfile::tempdir().unwrap();
+    let xml_path = dir.path().join("junit.xml");
+    let report = sample();
+    write_junit(&report, &xml_path, Some(Path::new("results.json"))).unwrap();
+    let xml = std::fs::read_to_string(&xml_path).unwrap();
+
+    assert!(xml.starts_with("<?xml"), "{xml}");
+    assert_eq!(xml.matches("<testcase ").count(), 3, "{xml}");
+    assert_eq!(xml.matches("<failure").count(), 2, "{xml}");
+
+    let parsed = quick_junit::Report::deserialize_from_str(&xml).expect("valid JUnit XML");
+    assert_eq!(parsed.test_suites.len(), 1);
+    let suite = &parsed.test_suites[0];
+    assert_eq!(suite.name.as_str(), "venom");
+    assert_eq!(suite.failures, 2);
+    assert_eq!(suite.time, Some(std::time::Duration::from_millis(2500)));
+    let names: Vec<&str> = suite.test_cases.iter().map(|c| c.name.as_str()).collect();
+    assert_eq!(
+        names,
+        [
+            "no_double_refund",
+            "total_matches_items",
+            "stock_never_negative"
+        ]
+    );
+    for case in &suite.test_cases {
+        assert_eq!(
+            case.classname.as_ref().map(|c| c.as_str()),
+            Some("demo (rollback sqlite)")
+        );
+    }
+
+    // The violated invariant with two violations.
+    match &suite.test_cases[0].status {
+        TestCaseStatus::NonSuccess {
+            kind,
+            message,
+            ty,
+            description,
+            ..
+        } => {
+            assert_eq!(*kind, NonSuccessKind::Failure);
+            assert_eq!(message.as_ref().unwrap().as_str(), "order 7 refunded twice");
+            assert_eq!(ty.as_ref().unwrap().as_str(), "critical");
+            let text = description.as_ref().unwrap().as_str();
+            for needle in [
+                "violation 1: [CRITICAL] order 7 refunded twice",
+                "violation 2: [CRITICAL] order 7 refunded after cancel",
+                "create_order",
+                "pay_order",
+                "refund_order",
+                "cancel_order",
+                "POST http://127.0.0.1:8080/orders/7/refund -> 200",
+                "DELETE http://127.0.0.1:8080/orders/7 -> no response",
+                "venom replay results.json --violation 1",
+                "venom replay results.json --violation 2",
+            ] {
+                assert!(text.contains(needle), "missing {needle:?} in:\n{text}");
+            }
+            // Each path is listed in full, numbered.
+            for line in format_path(&report.exploration.violations[0].path, "    ") {
+                assert!(text.contains(&line), "missing {line:?} in:\n{text}");
+            }
+            // Violations of other invariants are not listed here.
+            assert!(!text.contains("reserve_stock"), "{text}");
+            assert!(!text.contains("--violation 3"), "{text}");
+        }
+        other => panic!("expected a failure, got {other:?}"),
+    }
+
+    // The invariant that held.
+    assert!(
+        matches!(suite.test_cases[1].status, TestCaseStatus::Success { .. }),
+        "{:?}",
+        suite.test_cases[1].status
+    );
+
+    // The medium one: numbered 3 as in the report.
+    match &suite.test_cases[2].status {
+        TestCaseStatus::NonSuccess {
+            message,
+            description,
+            ..
+        } => {
+            assert_eq!(message.as_ref().unwrap().as_str(), "stock of item 3 is -1");
+            let text = description.as_ref().unwrap().as_str();
+            assert!(text.contains("violation 3: [MEDIUM]"), "{text}");
+            assert!(text.contains("1. reserve_stock"), "{text}");
+            assert!(text.contains("--violation 3"), "{text}");
+            assert!(!text.contains("refund_order"), "{text}");
+        }
+        other => panic!("expected a failure, got {other:?}"),
+    }
+}
+
+#[test]
+fn junit_without_json_path_has_no_replay_hint_and_all_success_when_clean() {
+    let dir = tempfile::tempdir().unwrap();
+    let xml_path = dir.path().join("junit.xml");
+
+    write_junit(&sample(), &xml_path, None).unwrap();
+    let xml = std::fs::read_to_string(&xml_path).unwrap();
+    assert!(!xml.contains("venom replay"), "{xml}");
+    assert!(xml.contains("refund_order"), "{xml}");
+
+    let mut clean = sample();
+    clean.exploration.violations.clear();
+    write_junit(&clean, &xml_path, None).unwrap();
+    let xml = std::fs::read_to_string(&xml_path).unwrap();
+    let parsed = quick_junit::Report::deserialize_from_str(&xml).unwrap();
+    let suite = &parsed.test_suites[0];
+    assert_eq!(suite.test_cases.len(), 3);
+    assert_eq!(suite.failures, 0);
+    assert!(!xml.contains("<failure"), "{xml}");
+}
+
+#[test]
+fn junit_write_error_names_the_file() {
+    let dir = tempfile::tempdir().unwrap();
+    let xml_path = dir.path().join("no-such-dir").join("junit.xml");
+    let err = write_junit(&sample(), &xml_path, None).unwrap_err();
+    assert!(matches!(err, ReportError::Io { .. }), "{err:?}");
+    let text = err.to_string();
+    assert!(text.starts_with(&xml_path.display().to_string()), "{text}");
+    assert_eq!(text.matches("junit.xml").count(), 1, "{text}");
+}
+
+// ---------------------------------------------------------------- exit codes
+
+#[test]
+fn exit_code_for_each_outcome() {
+    use Severity::*;
+    // A violation at or above --fail-on fails the run, whatever the stop reason.
+    assert_eq!(
+        exit_code(&with_violations(&[Critical], StopReason::Exhausted), High),
+        EXIT_VIOLATIONS
+    );
+    assert_eq!(
+        exit_code(&with_violations(&[Low, High], StopReason::MaxSteps), High),
+        EXIT_VIOLATIONS
+    );
+    assert_eq!(
+        exit_code(&with_violations(&[High], StopReason::Interrupted), High),
+        EXIT_VIOLATIONS
+    );
+    // Below --fail-on: ok, unless the run was cut short.
+    assert_eq!(
+        exit_code(
+            &with_violations(&[Medium, Low], StopReason::Exhausted),
+            High
+        ),
+        EXIT_OK
+    );
+    assert_eq!(
+        exit_code(&with_violations(&[Medium], StopReason::Exhausted), Medium),
+        EXIT_VIOLATIONS
+    );
+    assert_eq!(
+        exit_code(&with_violations(&[Low], StopReason::Interrupted), High),
+        EXIT_INTERRUPTED
+    );
+    assert_eq!(
+        exit_code(
+            &with_violations(&[], StopReason::Aborted("database gone".into())),
+            High
+        ),
+        EXIT_SETUP
+    );
+    assert_eq!(
+        exit_code(&with_violations(&[], StopReason::TimeLimit), Low),
+        EXIT_OK
+    );
+    assert_eq!(EXIT_INTERRUPTED, 130);
+    assert_eq!(exit_code(&sample(), Critical), EXIT_VIOLATIONS);
+}
+
+// ---------------------------------------------------------------- console
+
+#[test]
+fn console_summary_shows_figures_violations_paths_and_verdict() {
+    let report = sample();
+    let out = render_console(&report, Severity::High, Some(Path::new("out/results.json")));
+    let lines: Vec<&str> = out.lines().collect();
+
+    assert_eq!(
+        lines[0],
+        "venom 0.1.0 | target demo (rollback sqlite) | strategy bfs | rollback sqlite snapshots"
+    );
+    for needle in [
+        "stopped: state space exhausted",
+        "steps 250 | states 42 | transitions 97 | max depth 6",
+        "coverage 80% (4/5 actions run)",
+        "duration 2.50s | 100.0 steps/s",
+        "possible loop: pay_order repeats without changing state",
+        "1. [CRITICAL] no_double_refund — order 7 refunded twice",
+        "2. [CRITICAL] no_double_refund — order 7 refunded after cancel",
+        "3. [MEDIUM] stock_never_negative — stock of item 3 is -1",
+        "broken by: refund_order",
+        "occurrences: 3",
+        "evidence: GET http://127.0.0.1:8080/orders/7 -> 200",
+        "shortest path (4 steps):",
+        "shortest path (1 step):",
+        "replay: venom replay out/results.json --violation 1",
+        "replay: venom replay out/results.json --violation 3",
+    ] {
+        assert!(out.contains(needle), "missing {needle:?} in:\n{out}");
+    }
+
+    // Per-action counts, never-run actions flagged.
+    assert!(
+        lines
+            .iter()
+            .any(|l| l.contains("archive_order") && l.ends_with("never run")),
+        "{out}"
+    );
+    assert!(
+        lines
+            .iter()
+            .any(|l| l.contains("create_order") && l.trim_end().ends_with("120")),
+        "{out}"
+    );
+    assert_eq!(out.matches("never run").count(), 1, "{out}");
+
+    // Every path line of every violation, in order, as format_path renders it.
+    let mut cursor = 0;
+    for (i, violation) in report.exploration.violations.iter().enumerate() {
+        let header = format!("{}. [", i + 1);
+        cursor += lines[cursor..]
+            .iter()
+            .position(|l| l.starts_with(&header))
+            .unwrap_or_else(|| panic!("missing violation {} in:\n{out}", i + 1));
+        let path_lines = format_path(&violation.path, "     ");
+        let start = cursor
+            + lines[cursor..]
+                .iter()
+                .position(|l| *l == path_lines[0])
+                .unwrap_or_else(|| panic!("missing {:?} in:\n{out}", path_lines[0]));
+        for (i, expected) in path_lines.iter().enumerate() {
+            assert_eq!(lines[start + i], expected.as_str(), "in:\n{out}");
+        }
+    }
+    assert!(
+        out.contains("     4. refund_order   POST http://127.0.0.1:8080/orders/7/refund -> 200")
+    );
+
+    // The verdict is the last line.
+    assert_eq!(*lines.last().unwrap(), "3 violations (2 at or above high)");
+    assert!(out.ends_with('\n'));
+
+    // Deterministic.
+    assert_eq!(
+        out,
+        render_console(&report, Severity::High, Some(Path::new("out/results.json")))
+    );
+}
+
+#[test]
+fn console_verdict_follows_fail_on_and_replay_needs_a_json_path() {
+    let report = sample();
+    let out = render_console(&report, Severity::Low, None);
+    assert_eq!(
+        out.lines().last().unwrap(),
+        "3 violations (3 at or above low)"
+    );
+    assert!(!out.contains("venom replay"), "{out}");
+    assert!(!out.contains("replay:"), "{out}");
+
+    let out = render_console(&report, Severity::Critical, None);
+    assert_eq!(
+        out.lines().last().unwrap(),
+        "3 violations (2 at or above critical)"
+    );
+
+    let one = with_violations(&[Severity::Low], StopReason::Exhausted);
+    let out = render_console(&one, Severity::High, None);
+    assert_eq!(
+        out.lines().last().unwrap(),
+        "1 violation (0 at or above high)"
+    );
+}
+
+#[test]
+fn console_without_violations_says_so() {
+    let mut report = sample();
+    report.exploration.violations.clear();
+    report.exploration.warnings.clear();
+    let out = render_console(&report, Severity::High, Some(Path::new("results.json")));
+    assert_eq!(out.lines().last().unwrap(), "no violations");
+    assert!(!out.contains("[CRITICAL]"), "{out}");
+    assert!(!out.contains("warnings"), "{out}");
+    assert!(!out.contains("venom replay"), "{out}");
+
+    report.exploration.stop = StopReason::Aborted("API unreachable".into());
+    let out = render_console(&report, Severity::High, None);
+    assert!(out.contains("stopped: aborted: API unreachable"), "{out}");
+    let last = out.lines().last().unwrap();
+    assert!(last.starts_with("no violations"), "{last}");
+    assert!(last.contains("incomplete"), "{last}");
+}
+
+#[test]
+fn console_reports_violations_broken_in_the_initial_state() {
+    let mut report = sample();
+    report.exploration.violations = vec![violation(
+        "seed_data_valid",
+        Severity::High,
+        "2 orders\nwithout items",
+        vec![],
+        1,
+    )];
+    let out = render_console(&report, Severity::High, None);
+    assert!(
+        out.contains("1. [HIGH] seed_data_valid — 2 orders\n   without items\n"),
+        "{out}"
+    );
+    assert!(out.contains("broken in the initial state\n"), "{out}");
+    assert!(
+        out.contains("(broken in the initial state, no actions)"),
+        "{out}"
+    );
+    assert_eq!(
+        out.lines().last().unwrap(),
+        "1 violation (1 at or above high)"
+    );
+}
+
+#[test]
+fn replay_hint_is_one_based_and_names_the_report() {
+    assert_eq!(
+        replay_hint(Path::new("results.json"), 1),
+        "venom replay results.json --violation 1"
+    );
+}
