@@ -1,0 +1,349 @@
+//! Checkpoints of a SQLite database file taken and restored with SQLite's online backup API.
+//!
+//! A checkpoint copies every page of the file into a private in-memory database; a rollback copies
+//! the pages back into the file, in place and in one write transaction, so the API's own open
+//! connections see the restored content on their next query (SQLite notices the change through
+//! the file change counter in rollback-journal mode and through the WAL index in WAL mode).
+
+use crate::StateAdapter;
+use rusqlite::backup::{Backup, StepResult};
+use rusqlite::types::ValueRef;
+use rusqlite::{Connection, OpenFlags, OptionalExtension};
+use serde_json::json;
+use std::collections::HashMap;
+use std::fmt;
+use std::path::{Path, PathBuf};
+use std::thread;
+use std::time::Duration;
+use venom_engine::{CheckpointId, CheckpointMode, Observation, WorldError};
+use xxhash_rust::xxh3::Xxh3;
+
+/// How long one attempt waits, by default, for a lock held by another connection (the API's).
+const BUSY_TIMEOUT: Duration = Duration::from_secs(5);
+
+/// How many times a copy is attempted while the database stays locked.
+const MAX_ATTEMPTS: u32 = 3;
+
+/// Pause between two attempts of a copy that found the database locked.
+const RETRY_PAUSE: Duration = Duration::from_millis(50);
+
+/// Copy every remaining page in one step: the whole copy is one transaction on each side.
+const ALL_PAGES: i32 = -1;
+
+/// Type tags of the values fed to the table hash, so that e.g. `1` and `'1'` differ.
+const TAG_NULL: u8 = 0;
+const TAG_INTEGER: u8 = 1;
+const TAG_REAL: u8 = 2;
+const TAG_TEXT: u8 = 3;
+const TAG_BLOB: u8 = 4;
+
+/// Checkpoints of a SQLite database file, kept as in-memory copies made with SQLite's online
+/// backup API and restored in place, while the API keeps its own connections open.
+///
+/// Works with files in WAL and in rollback-journal mode. Checkpoints can be restored in any order
+/// ([`CheckpointMode::RandomAccess`]).
+pub struct SqliteSnapshots {
+    path: PathBuf,
+    conn: Connection,
+    tables: Vec<ObservedTable>,
+    snapshots: HashMap<CheckpointId, Connection>,
+    next_id: u64,
+    busy_timeout: Duration,
+}
+
+impl fmt::Debug for SqliteSnapshots {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("SqliteSnapshots")
+            .field("path", &self.path)
+            .field("tables", &self.tables)
+            .field("snapshots", &self.snapshots.len())
+            .finish()
+    }
+}
+
+/// A table whose content feeds [`SqliteSnapshots::observe`].
+#[derive(Debug, Clone)]
+struct ObservedTable {
+    name: String,
+    /// `SELECT *` over the table in a stable row order.
+    select_sql: String,
+}
+
+impl SqliteSnapshots {
+    /// Opens a connection of its own to the existing SQLite file `path` (the one the API uses)
+    /// and checks that every table of `observe_tables` exists in it.
+    ///
+    /// Fails, naming the path, when the file does not exist or is not a SQLite database, and,
+    /// naming the table, when one of `observe_tables` is missing.
+    pub fn open(path: &Path, observe_tables: &[String]) -> Result<SqliteSnapshots, WorldError> {
+        let conn = open_file(path)?;
+        let tables = observe_tables
+            .iter()
+            .map(|name| find_table(&conn, path, name))
+            .collect::<Result<Vec<_>, _>>()?;
+        Ok(SqliteSnapshots {
+            path: path.to_path_buf(),
+            conn,
+            tables,
+            snapshots: HashMap::new(),
+            next_id: 1,
+            busy_timeout: BUSY_TIMEOUT,
+        })
+    }
+
+    /// Sets how long one attempt of a checkpoint or rollback waits for a lock held by another
+    /// connection before it is retried (5 s by default; at most 3 attempts are made).
+    pub fn with_busy_timeout(self, timeout: Duration) -> Result<SqliteSnapshots, WorldError> {
+        self.conn
+            .busy_timeout(timeout)
+            .map_err(|e| self.error(format_args!("cannot set the busy timeout: {e}")))?;
+        Ok(SqliteSnapshots {
+            busy_timeout: timeout,
+            ..self
+        })
+    }
+
+    /// The database file this adapter saves and restores.
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    /// How many checkpoints are currently held (taken and not released).
+    pub fn checkpoint_count(&self) -> usize {
+        self.snapshots.len()
+    }
+
+    fn fresh_id(&mut self) -> CheckpointId {
+        let id = CheckpointId(self.next_id);
+        self.next_id += 1;
+        id
+    }
+
+    fn error(&self, what: impl fmt::Display) -> WorldError {
+        WorldError(format!("sqlite database {}: {what}", self.path.display()))
+    }
+}
+
+impl StateAdapter for SqliteSnapshots {
+    fn mechanism(&self) -> String {
+        "sqlite snapshots".to_string()
+    }
+
+    fn checkpoint_mode(&self) -> CheckpointMode {
+        CheckpointMode::RandomAccess
+    }
+
+    fn checkpoint(&mut self) -> Result<CheckpointId, WorldError> {
+        let mut snapshot = Connection::open_in_memory()
+            .map_err(|e| self.error(format_args!("cannot open an in-memory snapshot: {e}")))?;
+        copy_database(&self.conn, &mut snapshot, self.busy_timeout)
+            .map_err(|e| self.error(format_args!("checkpoint failed: {e}")))?;
+        let id = self.fresh_id();
+        self.snapshots.insert(id, snapshot);
+        Ok(id)
+    }
+
+    fn rollback(&mut self, id: CheckpointId) -> Result<(), WorldError> {
+        let Some(snapshot) = self.snapshots.get(&id) else {
+            return Err(self.error(format_args!(
+                "unknown checkpoint {} (never taken, or released)",
+                id.0
+            )));
+        };
+        copy_database(snapshot, &mut self.conn, self.busy_timeout).map_err(|e| {
+            WorldError(format!(
+                "sqlite database {}: rollback to checkpoint {} failed: {e}",
+                self.path.display(),
+                id.0
+            ))
+        })
+    }
+
+    fn release(&mut self, id: CheckpointId) {
+        self.snapshots.remove(&id);
+    }
+
+    fn observe(&mut self) -> Result<Observation, WorldError> {
+        let mut observation = Observation::new();
+        for table in &self.tables {
+            let (rows, hash) = hash_table(&self.conn, table).map_err(|e| {
+                self.error(format_args!("cannot observe table {:?}: {e}", table.name))
+            })?;
+            observation.insert(
+                format!("table:{}", table.name),
+                json!({ "rows": rows, "hash": format!("{hash:016x}") }),
+            );
+        }
+        Ok(observation)
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Opening
+
+/// Opens `path` read-write without creating it, and checks that it is a SQLite database.
+fn open_file(path: &Path) -> Result<Connection, WorldError> {
+    if !path.is_file() {
+        return Err(WorldError(format!(
+            "sqlite database {} does not exist (or is not a file)",
+            path.display()
+        )));
+    }
+    let flags = OpenFlags::SQLITE_OPEN_READ_WRITE | OpenFlags::SQLITE_OPEN_NO_MUTEX;
+    let conn = Connection::open_with_flags(path, flags).map_err(|e| {
+        WorldError(format!(
+            "cannot open sqlite database {}: {e}",
+            path.display()
+        ))
+    })?;
+    conn.busy_timeout(BUSY_TIMEOUT)
+        .map_err(|e| WorldError(format!("cannot configure {}: {e}", path.display())))?;
+    // Reading the schema is what fails on a file that is not a database.
+    conn.query_row("SELECT count(*) FROM sqlite_schema", [], |_| Ok(()))
+        .map_err(|e| {
+            WorldError(format!(
+                "{} is not a usable sqlite database: {e}",
+                path.display()
+            ))
+        })?;
+    Ok(conn)
+}
+
+/// Looks up the ordinary table `name` in the main schema.
+fn find_table(conn: &Connection, path: &Path, name: &str) -> Result<ObservedTable, WorldError> {
+    let without_rowid: Option<bool> = conn
+        .query_row(
+            "SELECT wr FROM pragma_table_list WHERE schema = 'main' AND type = 'table' AND name = ?1",
+            [name],
+            |row| row.get(0),
+        )
+        .optional()
+        .map_err(|e| {
+            WorldError(format!(
+                "cannot look up table {name:?} in {}: {e}",
+                path.display()
+            ))
+        })?;
+    let Some(without_rowid) = without_rowid else {
+        return Err(WorldError(format!(
+            "table {name:?} to observe does not exist in sqlite database {}",
+            path.display()
+        )));
+    };
+    let select_sql = select_all_sql(conn, name, without_rowid).map_err(|e| {
+        WorldError(format!(
+            "cannot read table {name:?} in {}: {e}",
+            path.display()
+        ))
+    })?;
+    Ok(ObservedTable {
+        name: name.to_string(),
+        select_sql,
+    })
+}
+
+// ---------------------------------------------------------------------------------------------
+// Backup
+
+/// Copies the whole main database of `from` over the main database of `to`, in one step (one
+/// read transaction on `from`, one write transaction on `to`), retrying a bounded number of times
+/// while another connection keeps the database locked.
+fn copy_database(
+    from: &Connection,
+    to: &mut Connection,
+    busy_timeout: Duration,
+) -> Result<(), String> {
+    let backup = Backup::new(from, to).map_err(|e| format!("cannot start the backup: {e}"))?;
+    let mut attempts = 0;
+    while attempts < MAX_ATTEMPTS {
+        match backup.step(ALL_PAGES).map_err(|e| e.to_string())? {
+            StepResult::Done => return Ok(()),
+            // Busy/Locked: another connection held the lock through the busy timeout. `More` is not
+            // expected after a step over all pages; it counts as an attempt to keep the loop bounded.
+            _ => {
+                attempts += 1;
+                thread::sleep(RETRY_PAUSE);
+            }
+        }
+    }
+    Err(format!(
+        "the database stayed locked by another connection (SQLITE_BUSY) through {MAX_ATTEMPTS} \
+         attempts of up to {} ms each",
+        busy_timeout.as_millis()
+    ))
+}
+
+// ---------------------------------------------------------------------------------------------
+// Observation
+
+/// `name` as a SQL identifier: double-quoted, inner double quotes doubled.
+fn quote_identifier(name: &str) -> String {
+    format!("\"{}\"", name.replace('"', "\"\""))
+}
+
+/// The row count and the xxh3-64 hash of every value of `table`, in a stable row order.
+fn hash_table(conn: &Connection, table: &ObservedTable) -> rusqlite::Result<(u64, u64)> {
+    let mut stmt = conn.prepare_cached(&table.select_sql)?;
+    let columns = stmt.column_count();
+    let mut rows = stmt.query([])?;
+    let mut hasher = Xxh3::new();
+    let mut count = 0u64;
+    while let Some(row) = rows.next()? {
+        for i in 0..columns {
+            hash_value(&mut hasher, row.get_ref(i)?);
+        }
+        count += 1;
+    }
+    Ok((count, hasher.digest()))
+}
+
+/// `SELECT *` over `table`, ordered by rowid, or by every column for a `WITHOUT ROWID` table
+/// (whose primary key makes that order total).
+fn select_all_sql(conn: &Connection, name: &str, without_rowid: bool) -> rusqlite::Result<String> {
+    let quoted = quote_identifier(name);
+    if !without_rowid {
+        return Ok(format!("SELECT * FROM {quoted} ORDER BY rowid"));
+    }
+    let columns = conn
+        .prepare(&format!("SELECT * FROM {quoted}"))?
+        .column_count();
+    let order = (1..=columns.max(1))
+        .map(|i| i.to_string())
+        .collect::<Vec<_>>()
+        .join(", ");
+    Ok(format!("SELECT * FROM {quoted} ORDER BY {order}"))
+}
+
+/// Feeds one value to `hasher`: its type tag, then its bytes (length-prefixed when variable).
+fn hash_value(hasher: &mut Xxh3, value: ValueRef<'_>) {
+    match value {
+        ValueRef::Null => hasher.update(&[TAG_NULL]),
+        ValueRef::Integer(i) => {
+            hasher.update(&[TAG_INTEGER]);
+            hasher.update(&i.to_le_bytes());
+        }
+        ValueRef::Real(r) => {
+            hasher.update(&[TAG_REAL]);
+            hasher.update(&r.to_bits().to_le_bytes());
+        }
+        ValueRef::Text(bytes) => hash_bytes(hasher, TAG_TEXT, bytes),
+        ValueRef::Blob(bytes) => hash_bytes(hasher, TAG_BLOB, bytes),
+    }
+}
+
+fn hash_bytes(hasher: &mut Xxh3, tag: u8, bytes: &[u8]) {
+    hasher.update(&[tag]);
+    hasher.update(&(bytes.len() as u64).to_le_bytes());
+    hasher.update(bytes);
+}
+
+#[cfg(test)]
+mod tests {
+    use super::quote_identifier;
+
+    #[test]
+    fn identifiers_are_quoted_with_inner_quotes_doubled() {
+        assert_eq!(quote_identifier("orders"), "\"orders\"");
+        assert_eq!(quote_identifier("we\"ird"), "\"we\"\"ird\"");
+    }
+}
