@@ -7,7 +7,7 @@ use crate::model::*;
 use crate::spec::*;
 use crate::template::{Template, TemplateValue};
 use serde_json::Value;
-use std::collections::{BTreeMap, HashSet};
+use std::collections::{BTreeMap, BTreeSet, HashSet};
 use std::ops::Range;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
@@ -36,19 +36,20 @@ impl Compiler<'_> {
     /// The file offset of byte `inner` of a string value at `span`, when the string is written
     /// without escapes (so offsets inside the value map one-to-one); else the value's start.
     fn inner_offset(&self, span: Range<usize>, value: &str, inner: Option<usize>) -> usize {
-        let Some(raw) = self.text.get(span.clone()) else {
-            return span.start;
-        };
-        let Some(inner) = inner else {
+        let (Some(raw), Some(inner)) = (self.text.get(span.clone()), inner) else {
             return span.start;
         };
         for quote in ["'''", "\"\"\"", "'", "\""] {
-            if raw.len() == value.len() + 2 * quote.len()
-                && raw.starts_with(quote)
-                && raw.ends_with(quote)
-                && &raw[quote.len()..raw.len() - quote.len()] == value
-            {
-                return span.start + quote.len() + inner;
+            let Some(body) = raw.strip_prefix(quote).and_then(|r| r.strip_suffix(quote)) else {
+                continue;
+            };
+            // A multi-line string drops the newline right after its opening quotes.
+            let newline = ["\r\n", "\n"]
+                .into_iter()
+                .find(|n| quote.len() == 3 && body.starts_with(n))
+                .map_or(0, str::len);
+            if &body[newline..] == value {
+                return span.start + quote.len() + newline + inner;
             }
         }
         span.start
@@ -79,12 +80,10 @@ impl Compiler<'_> {
             NodeKind::Int(i) => TemplateValue::constant(Value::from(*i)),
             NodeKind::Float(f) => match serde_json::Number::from_f64(*f) {
                 Some(n) => TemplateValue::constant(Value::Number(n)),
-                None => {
-                    return Err(self.err(
-                        node.span.clone(),
-                        "non-finite number (nan/inf) cannot be sent as JSON, expected a finite number",
-                    ))
-                }
+                None => return Err(self.err(
+                    node.span.clone(),
+                    "non-finite number (nan/inf) cannot be sent as JSON, expected a finite number",
+                )),
             },
             NodeKind::Bool(b) => TemplateValue::constant(Value::Bool(*b)),
             NodeKind::Datetime(d) => TemplateValue::constant(Value::String(d.clone())),
@@ -114,18 +113,15 @@ impl Compiler<'_> {
         Ok(Duration::from_secs_f64(secs))
     }
 
-    fn headers(&self, raw: Option<&OrderedMap<Spanned<String>>>) -> Result<Vec<(String, Template)>> {
+    fn headers(
+        &self,
+        raw: Option<&OrderedMap<Spanned<String>>>,
+    ) -> Result<Vec<(String, Template)>> {
         let mut out = Vec::new();
         let Some(raw) = raw else { return Ok(out) };
         for (name, value) in &raw.0 {
             if !is_header_name(name.get_ref()) {
-                return Err(self.err_at(
-                    name,
-                    format!(
-                        "invalid header name `{}`, expected letters, digits and !#$%&'*+-.^_`|~",
-                        name.get_ref()
-                    ),
-                ));
+                return Err(self.err_at(name, header_name_error(name.get_ref())));
             }
             out.push((name.get_ref().clone(), self.template(value)?));
         }
@@ -158,16 +154,15 @@ impl Compiler<'_> {
                     user_env: self.env_name(u)?,
                     password_env: self.env_name(p)?,
                 }),
-                (Some(_), None) => Err(self.err_at(raw, "basic auth is missing `basic_password_env`")),
+                (Some(_), None) => {
+                    Err(self.err_at(raw, "basic auth is missing `basic_password_env`"))
+                }
                 _ => Err(self.err_at(raw, "basic auth is missing `basic_user_env`")),
             },
             (false, false, true) => match (&a.header, &a.value_env) {
                 (Some(h), Some(v)) => {
                     if !is_header_name(h.get_ref()) {
-                        return Err(self.err_at(
-                            h,
-                            format!("invalid header name `{}`", h.get_ref()),
-                        ));
+                        return Err(self.err_at(h, header_name_error(h.get_ref())));
                     }
                     Ok(AuthSpec::Header {
                         header: h.get_ref().clone(),
@@ -223,6 +218,38 @@ impl Compiler<'_> {
         Ok(key.get_ref().clone())
     }
 
+    /// `name` when `known` holds it; else an error naming `place` and listing `known`.
+    fn known(
+        &self,
+        name: &Spanned<String>,
+        known: &BTreeSet<&str>,
+        what: &str,
+        place: &str,
+        expected: &str,
+    ) -> Result<String> {
+        let n = name.get_ref();
+        if known.contains(n.as_str()) {
+            return Ok(n.clone());
+        }
+        let list: Vec<_> = known.iter().map(|k| format!("`{k}`")).collect();
+        let list = if list.is_empty() {
+            "none".into()
+        } else {
+            list.join(", ")
+        };
+        Err(self.err_at(
+            name,
+            format!("unknown {what} `{n}` in {place}, expected {expected} {list}"),
+        ))
+    }
+
+    /// A context key some action extracts or sets.
+    fn produced_key(&self, key: &Spanned<String>, names: &Names, place: &str) -> Result<String> {
+        self.context_key(key)?;
+        let expected = "a key that an action extracts or sets:";
+        self.known(key, &names.keys, "context key", place, expected)
+    }
+
     pub(crate) fn scenario(&self, raw: RawScenario) -> Result<Scenario> {
         let base_dir = base_dir(self.file);
 
@@ -237,12 +264,6 @@ impl Compiler<'_> {
             ));
         }
         let base_url = base_url.trim_end_matches('/').to_string();
-
-        let state_from_context = raw
-            .state_from_context
-            .as_ref()
-            .map(|keys| keys.iter().map(|k| self.context_key(k)).collect::<Result<Vec<_>>>())
-            .transpose()?;
 
         let explore = match &raw.explore {
             None => ExploreDefaults::default(),
@@ -279,30 +300,29 @@ impl Compiler<'_> {
             .map(|s| self.server(s, &base_url, &base_dir))
             .transpose()?;
 
-        let reset = match &raw.reset {
-            None => None,
-            Some(r) => match (&r.get_ref().request, &r.get_ref().command) {
-                (Some(req), None) => Some(ResetSpec::Request(self.raw_request(req)?)),
-                (None, Some(cmd)) => {
-                    if cmd.get_ref().trim().is_empty() {
-                        return Err(self.err_at(cmd, "empty reset command, expected a shell command"));
+        let reset =
+            match &raw.reset {
+                None => None,
+                Some(r) => match (&r.get_ref().request, &r.get_ref().command) {
+                    (Some(req), None) => Some(ResetSpec::Request(self.raw_request(req)?)),
+                    (None, Some(cmd)) => {
+                        if cmd.get_ref().trim().is_empty() {
+                            return Err(
+                                self.err_at(cmd, "empty reset command, expected a shell command")
+                            );
+                        }
+                        Some(ResetSpec::Command(cmd.get_ref().clone()))
                     }
-                    Some(ResetSpec::Command(cmd.get_ref().clone()))
-                }
-                (Some(_), Some(_)) => {
-                    return Err(self.err_at(
+                    (Some(_), Some(_)) => return Err(self.err_at(
                         r,
                         "[reset] has both `request` and `command`, expected exactly one of them",
-                    ))
-                }
-                (None, None) => {
-                    return Err(self.err_at(
+                    )),
+                    (None, None) => return Err(self.err_at(
                         r,
                         "[reset] has neither `request` nor `command`, expected exactly one of them",
-                    ))
-                }
-            },
-        };
+                    )),
+                },
+            };
 
         let rollback = match &raw.rollback {
             None => RollbackSpec::Reset,
@@ -331,7 +351,9 @@ impl Compiler<'_> {
 
         let raw_actions = match &raw.actions {
             Some(a) if !a.get_ref().is_empty() => a,
-            Some(a) => return Err(self.err_at(a, "no actions, expected at least one [[actions]] table")),
+            Some(a) => {
+                return Err(self.err_at(a, "no actions, expected at least one [[actions]] table"))
+            }
             None => {
                 return Err(self.err(
                     0..0,
@@ -339,7 +361,7 @@ impl Compiler<'_> {
                 ))
             }
         };
-        let mut names = HashSet::new();
+        let mut names = Names::default();
         for a in raw_actions.get_ref() {
             let name = a.name.get_ref();
             if !is_identifier(name, false) {
@@ -348,15 +370,30 @@ impl Compiler<'_> {
                     format!("invalid action name `{name}`, expected [A-Za-z_][A-Za-z0-9_]*"),
                 ));
             }
-            if !names.insert(name.as_str()) {
+            if !names.actions.insert(name.as_str()) {
                 return Err(self.err_at(&a.name, format!("duplicate action name `{name}`")));
             }
+            let extracted = a.extract.iter().flat_map(|e| e.0.iter().map(|(k, _)| k));
+            let set = a.set.iter().flat_map(|e| e.0.iter().map(|(k, _)| k));
+            names
+                .keys
+                .extend(extracted.chain(set).map(|k| k.get_ref().as_str()));
         }
         let actions = raw_actions
             .get_ref()
             .iter()
             .map(|a| self.action(a, &names))
             .collect::<Result<Vec<_>>>()?;
+
+        let state_from_context = raw
+            .state_from_context
+            .as_ref()
+            .map(|keys| {
+                keys.iter()
+                    .map(|k| self.produced_key(k, &names, "state_from_context"))
+                    .collect::<Result<Vec<_>>>()
+            })
+            .transpose()?;
 
         let mut invariants = Vec::new();
         let mut inv_names = HashSet::new();
@@ -381,7 +418,11 @@ impl Compiler<'_> {
                 name: name.clone(),
                 severity: inv.severity.unwrap_or(Severity::High),
                 when: inv.when.as_ref().map(|w| self.expr(w)).transpose()?,
-                check: inv.check.as_ref().map(|c| self.raw_request(c)).transpose()?,
+                check: inv
+                    .check
+                    .as_ref()
+                    .map(|c| self.raw_request(c))
+                    .transpose()?,
                 expr: self.expr(&inv.expr)?,
                 message: inv.message.as_ref().map(|m| self.template(m)).transpose()?,
             });
@@ -442,14 +483,20 @@ impl Compiler<'_> {
     }
 
     fn rollback(&self, rb: &RawRollback, base_dir: &Path) -> Result<RollbackSpec> {
-        let mode = rb.mode.as_ref().map_or(RawRollbackMode::Reset, |m| *m.get_ref());
+        let mode = rb
+            .mode
+            .as_ref()
+            .map_or(RawRollbackMode::Reset, |m| *m.get_ref());
         match mode {
             RawRollbackMode::Reset => {
+                let sqlite_only = |key: &str| {
+                    format!("`{key}` needs mode = \"sqlite\", expected it only with the sqlite rollback mode")
+                };
+                if let Some(p) = &rb.sqlite_path {
+                    return Err(self.err_at(p, sqlite_only("sqlite_path")));
+                }
                 if let Some(t) = &rb.observe_tables {
-                    return Err(self.err_at(
-                        t,
-                        "`observe_tables` needs mode = \"sqlite\", expected it only with the sqlite rollback mode",
-                    ));
+                    return Err(self.err_at(t, sqlite_only("observe_tables")));
                 }
                 Ok(RollbackSpec::Reset)
             }
@@ -469,7 +516,10 @@ impl Compiler<'_> {
                     if !is_identifier(t.get_ref(), false) {
                         return Err(self.err_at(
                             t,
-                            format!("invalid table name `{}`, expected [A-Za-z_][A-Za-z0-9_]*", t.get_ref()),
+                            format!(
+                                "invalid table name `{}`, expected [A-Za-z_][A-Za-z0-9_]*",
+                                t.get_ref()
+                            ),
                         ));
                     }
                     tables.push(t.get_ref().clone());
@@ -482,13 +532,16 @@ impl Compiler<'_> {
         }
     }
 
-    fn action(&self, a: &RawAction, names: &HashSet<&str>) -> Result<ActionSpec> {
+    fn action(&self, a: &RawAction, names: &Names) -> Result<ActionSpec> {
         let request = self.request(&a.method, &a.path, a.body.as_ref(), a.headers.as_ref())?;
         let expect = match &a.expect {
             None => None,
+            Some(list) if list.get_ref().is_empty() => {
+                return Err(self.err_at(list, "empty expect, expected at least one status"));
+            }
             Some(list) => {
                 let mut out = Vec::new();
-                for s in list {
+                for s in list.get_ref() {
                     let v = *s.get_ref();
                     if !(100..=599).contains(&v) {
                         return Err(self.err_at(
@@ -512,29 +565,19 @@ impl Compiler<'_> {
         let requires = match &a.requires {
             None => Requires::default(),
             Some(r) => {
-                let mut actions = Vec::new();
-                for name in r.actions.iter().flatten() {
-                    if !names.contains(name.get_ref().as_str()) {
-                        let mut known: Vec<_> = names.iter().copied().collect();
-                        known.sort_unstable();
-                        return Err(self.err_at(
-                            name,
-                            format!(
-                                "unknown action `{}` in requires.actions, expected one of {}",
-                                name.get_ref(),
-                                known.iter().map(|n| format!("`{n}`")).collect::<Vec<_>>().join(", ")
-                            ),
-                        ));
-                    }
-                    actions.push(name.get_ref().clone());
-                }
+                let place = "requires.actions";
                 Requires {
-                    actions,
+                    actions: r
+                        .actions
+                        .iter()
+                        .flatten()
+                        .map(|n| self.known(n, &names.actions, "action", place, "one of"))
+                        .collect::<Result<_>>()?,
                     keys: r
                         .keys
                         .iter()
                         .flatten()
-                        .map(|k| self.context_key(k))
+                        .map(|k| self.produced_key(k, names, "requires.keys"))
                         .collect::<Result<_>>()?,
                     expr: r.expr.as_ref().map(|e| self.expr(e)).transpose()?,
                 }
@@ -567,6 +610,13 @@ impl Compiler<'_> {
     }
 }
 
+/// What the actions declare: their names and the context keys they extract or set.
+#[derive(Default)]
+struct Names<'a> {
+    actions: BTreeSet<&'a str>,
+    keys: BTreeSet<&'a str>,
+}
+
 /// The folder relative paths are resolved against: the file's parent, or `.`.
 fn base_dir(file: &Path) -> PathBuf {
     match file.parent() {
@@ -579,7 +629,12 @@ fn base_dir(file: &Path) -> PathBuf {
 fn is_identifier(s: &str, extended: bool) -> bool {
     let mut chars = s.chars();
     matches!(chars.next(), Some(c) if c.is_ascii_alphabetic() || c == '_')
-        && chars.all(|c| c.is_ascii_alphanumeric() || c == '_' || (extended && (c == '.' || c == '-')))
+        && chars
+            .all(|c| c.is_ascii_alphanumeric() || c == '_' || (extended && (c == '.' || c == '-')))
+}
+
+fn header_name_error(name: &str) -> String {
+    format!("invalid header name `{name}`, expected letters, digits and !#$%&'*+-.^_`|~")
 }
 
 /// An HTTP header name (RFC 9110 token).

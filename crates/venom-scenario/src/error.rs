@@ -19,14 +19,15 @@ pub struct ScenarioError {
 }
 
 impl ScenarioError {
-    /// An error at byte `offset` of `text` (clamped to the text's length).
+    /// An error at byte `offset` of `text` (clamped to the text's length); line breaks in
+    /// `message` (from a multi-line value it quotes) become spaces.
     pub fn at_offset(file: &Path, text: &str, offset: usize, message: impl Into<String>) -> Self {
         let (line, column) = line_column(text, offset);
         ScenarioError {
             file: file.to_path_buf(),
             line,
             column,
-            message: message.into(),
+            message: message.into().lines().collect::<Vec<_>>().join(" "),
         }
     }
 }

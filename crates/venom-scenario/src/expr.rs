@@ -214,3 +214,20 @@ pub(crate) fn json_to_cel(value: &Value) -> CelValue {
         }),
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::offset_of;
+
+    #[test]
+    fn cel_positions_are_one_based() {
+        let src = "ab\ncdé\nf";
+        assert_eq!(offset_of(src, 1, 1), Some(0));
+        assert_eq!(offset_of(src, 1, 2), Some(1));
+        assert_eq!(offset_of(src, 2, 1), Some(3));
+        assert_eq!(offset_of(src, 3, 1), Some(8)); // after the two-byte é
+        assert_eq!(offset_of(src, 3, 9), Some(9)); // past the end: the end
+        assert_eq!(offset_of(src, 0, 0), None); // CEL's "unknown"
+        assert_eq!(offset_of(src, 9, 1), None);
+    }
+}

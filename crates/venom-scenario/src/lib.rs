@@ -40,8 +40,14 @@ pub fn load(path: &Path) -> Result<Scenario, ScenarioError> {
 /// against `file`'s folder.
 pub fn parse(text: &str, file: &Path) -> Result<Scenario, ScenarioError> {
     let raw: spec::RawScenario = toml::from_str(text).map_err(|e| {
-        let offset = e.span().map_or(0, |s| s.start);
-        ScenarioError::at_offset(file, text, offset, e.message().trim_end())
+        let span = e.span().unwrap_or(0..0);
+        let mut message = e.message().trim_end().to_string();
+        if message == "duplicate key" {
+            if let Some(key) = text.get(span.clone()).filter(|k| !k.is_empty()) {
+                message = format!("duplicate key `{key}`");
+            }
+        }
+        ScenarioError::at_offset(file, text, span.start, message)
     })?;
     compile::Compiler { file, text }.scenario(raw)
 }

@@ -16,7 +16,8 @@ pub struct Scenario {
     /// Base URL every request path is joined to; starts with `http://` or `https://`, no
     /// trailing `/`.
     pub base_url: String,
-    /// Context keys whose values identify a state; `None` means all keys.
+    /// Context keys whose values identify a state (each extracted or set by some action);
+    /// `None` means all keys.
     pub state_from_context: Option<Vec<String>>,
     /// Exploration defaults from `[explore]` (command-line flags override them).
     pub explore: ExploreDefaults,
@@ -190,7 +191,7 @@ pub struct ActionSpec {
 pub struct Requires {
     /// Actions that must have run (successfully) earlier on the path.
     pub actions: Vec<String>,
-    /// Context keys that must be present.
+    /// Context keys that must be present (each extracted or set by some action).
     pub keys: Vec<String>,
     /// A CEL guard that must be true (`last` is not available).
     pub expr: Option<Expr>,

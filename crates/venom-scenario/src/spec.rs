@@ -106,7 +106,7 @@ pub(crate) struct RawAction {
     pub body: Option<Node>,
     pub headers: Option<OrderedMap<Spanned<String>>>,
     pub auth: Option<Spanned<RawAuth>>,
-    pub expect: Option<Vec<Spanned<i64>>>,
+    pub expect: Option<Spanned<Vec<Spanned<i64>>>>,
     pub extract: Option<OrderedMap<Spanned<String>>>,
     pub set: Option<OrderedMap<Node>>,
     pub requires: Option<RawRequires>,
