@@ -11,8 +11,15 @@ pub use sqlite::SqliteSnapshots;
 
 use venom_engine::{CheckpointId, CheckpointMode, Observation, WorldError};
 
-/// Saves and restores the state of a store used by the system under test.
-pub trait StateAdapter: Send {
+/// Observes the state of a store (e.g. content hashes of tables) for the state fingerprint,
+/// without changing it.
+pub trait Observer: Send {
+    /// Observations of the store's state that feed the state fingerprint.
+    fn observe(&mut self) -> Result<Observation, WorldError>;
+}
+
+/// Saves and restores the state of a store used by the system under test; it also observes it.
+pub trait StateAdapter: Observer {
     /// Human-readable name of the mechanism, used in messages (`"sqlite snapshots"`).
     fn mechanism(&self) -> String;
 
@@ -28,8 +35,4 @@ pub trait StateAdapter: Send {
 
     /// Frees a checkpoint that will not be restored again.
     fn release(&mut self, id: CheckpointId);
-
-    /// Observations of the store's state (e.g. content hashes of named tables) that feed the
-    /// state fingerprint.
-    fn observe(&mut self) -> Result<Observation, WorldError>;
 }

@@ -5,7 +5,7 @@
 //! connections see the restored content on their next query (SQLite notices the change through
 //! the file change counter in rollback-journal mode and through the WAL index in WAL mode).
 
-use crate::StateAdapter;
+use crate::{Observer, StateAdapter};
 use rusqlite::backup::{Backup, StepResult};
 use rusqlite::types::ValueRef;
 use rusqlite::{Connection, OpenFlags, OptionalExtension};
@@ -162,7 +162,9 @@ impl StateAdapter for SqliteSnapshots {
     fn release(&mut self, id: CheckpointId) {
         self.snapshots.remove(&id);
     }
+}
 
+impl Observer for SqliteSnapshots {
     fn observe(&mut self) -> Result<Observation, WorldError> {
         let mut observation = Observation::new();
         for table in &self.tables {

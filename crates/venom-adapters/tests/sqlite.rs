@@ -8,7 +8,7 @@ use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 use tempfile::TempDir;
-use venom_adapters::{SqliteSnapshots, StateAdapter};
+use venom_adapters::{Observer, SqliteSnapshots, StateAdapter};
 use venom_engine::{CheckpointId, CheckpointMode};
 
 /// Every row of every table (including `sqlite_sequence`), keyed by table name.

@@ -18,8 +18,8 @@ pub fn command(args: &CheckArgs) -> Result<i32, Failure> {
         scenario.actions.len(),
         scenario.invariants.len(),
         match scenario.rollback {
-            venom_scenario::RollbackSpec::Reset => "reset + replay",
-            venom_scenario::RollbackSpec::Sqlite { .. } => "sqlite snapshots",
+            venom_scenario::RollbackSpec::Reset { .. } => "reset + replay",
+            venom_scenario::RollbackSpec::Sqlite(_) => "sqlite snapshots",
         }
     );
     Ok(EXIT_OK)

@@ -6,7 +6,7 @@ use crate::failure::Failure;
 use std::path::Path;
 use venom_demo::{DemoServer, DEMO_SCENARIO};
 use venom_report::Target;
-use venom_scenario::{RollbackSpec, Scenario};
+use venom_scenario::{RollbackSpec, Scenario, SqliteSpec};
 
 /// Where the demo scenario lives in the repository (used in messages).
 const DEMO_SCENARIO_PATH: &str = "examples/demo.toml";
@@ -44,18 +44,23 @@ impl RunningDemo {
         let mut scenario = venom_scenario::parse(DEMO_SCENARIO, Path::new(DEMO_SCENARIO_PATH))
             .map_err(Failure::invalid)?;
         scenario.base_url = server.base_url();
-        scenario.rollback = match (rollback, scenario.rollback) {
-            (DemoRollback::Sqlite, RollbackSpec::Sqlite { observe_tables, .. }) => {
-                RollbackSpec::Sqlite {
-                    path: server.db_path.clone(),
-                    observe_tables,
-                }
-            }
-            (DemoRollback::Sqlite, RollbackSpec::Reset) => RollbackSpec::Sqlite {
-                path: server.db_path.clone(),
-                observe_tables: Vec::new(),
+        // The file in the bundled scenario is the demo server's; its tables are observed in
+        // both modes and restored by snapshots only in sqlite mode.
+        let sqlite = SqliteSpec {
+            path: server.db_path.clone(),
+            observe_tables: match scenario.rollback {
+                RollbackSpec::Sqlite(spec)
+                | RollbackSpec::Reset {
+                    observe: Some(spec),
+                } => spec.observe_tables,
+                RollbackSpec::Reset { observe: None } => Vec::new(),
             },
-            (DemoRollback::Reset, _) => RollbackSpec::Reset,
+        };
+        scenario.rollback = match rollback {
+            DemoRollback::Sqlite => RollbackSpec::Sqlite(sqlite),
+            DemoRollback::Reset => RollbackSpec::Reset {
+                observe: Some(sqlite),
+            },
         };
         Ok(RunningDemo {
             scenario,

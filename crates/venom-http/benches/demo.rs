@@ -9,7 +9,7 @@ use std::time::Instant;
 use venom_demo::{DemoServer, DEMO_SCENARIO};
 use venom_engine::{Context, Explorer, ExplorerConfig};
 use venom_http::HttpWorld;
-use venom_scenario::{RollbackSpec, Scenario};
+use venom_scenario::{RollbackSpec, Scenario, SqliteSpec};
 
 const RUNS: usize = 7;
 
@@ -68,12 +68,16 @@ fn demo_scenario(server: &DemoServer, mode: &str) -> Scenario {
     let mut scenario =
         venom_scenario::parse(DEMO_SCENARIO, Path::new("examples/demo.toml")).expect("scenario");
     scenario.base_url = server.base_url();
-    if let RollbackSpec::Sqlite { path, .. } = &mut scenario.rollback {
-        *path = server.db_path.clone();
-    }
-    if mode == "reset" {
-        scenario.rollback = RollbackSpec::Reset;
-    }
+    let sqlite = SqliteSpec {
+        path: server.db_path.clone(),
+        observe_tables: vec!["orders".into(), "refunds".into(), "idempotency".into()],
+    };
+    scenario.rollback = match mode {
+        "sqlite" => RollbackSpec::Sqlite(sqlite),
+        _ => RollbackSpec::Reset {
+            observe: Some(sqlite),
+        },
+    };
     scenario
 }
 

@@ -5,9 +5,9 @@ use crate::client::{HttpClient, SendError};
 use crate::server::ServerProcess;
 use std::path::{Path, PathBuf};
 use std::process::Command;
-use venom_adapters::{SqliteSnapshots, StateAdapter};
+use venom_adapters::{Observer, SqliteSnapshots, StateAdapter};
 use venom_engine::{CheckpointId, CheckpointMode, Exchange, Observation, World, WorldError};
-use venom_scenario::{AuthSpec, RequestSpec, ResetSpec, RollbackSpec, Scenario, Vars};
+use venom_scenario::{AuthSpec, RequestSpec, ResetSpec, RollbackSpec, Scenario, SqliteSpec, Vars};
 
 /// The system under test could not be prepared: the server did not start, the API is
 /// unreachable, the database cannot be opened, or the reset failed.
@@ -24,7 +24,7 @@ pub struct HttpWorld {
     client: HttpClient,
     reset: Option<ResetSpec>,
     folder: PathBuf,
-    adapter: Option<Box<dyn StateAdapter>>,
+    store: Store,
     server: Option<ServerProcess>,
 }
 
@@ -59,11 +59,11 @@ impl HttpWorld {
             client,
             reset: scenario.reset.clone(),
             folder: folder_of(&scenario.file),
-            adapter: None,
+            store: Store::Unobserved,
             server,
         };
         world.check_reachable()?;
-        world.adapter = open_adapter(&scenario.rollback)?;
+        world.store = open_store(&scenario.rollback)?;
         if world.reset.is_some() {
             world
                 .reset()
@@ -140,24 +140,27 @@ impl HttpWorld {
     }
 
     fn adapter(&mut self) -> Result<&mut Box<dyn StateAdapter>, WorldError> {
-        self.adapter
-            .as_mut()
-            .ok_or_else(|| WorldError("this world has no checkpoints (reset + replay)".into()))
+        match &mut self.store {
+            Store::Snapshots(adapter) => Ok(adapter),
+            _ => Err(WorldError(
+                "this world has no checkpoints (reset + replay)".into(),
+            )),
+        }
     }
 }
 
 impl World for HttpWorld {
     fn mechanism(&self) -> String {
-        match &self.adapter {
-            Some(adapter) => adapter.mechanism(),
-            None => "reset + replay".into(),
+        match &self.store {
+            Store::Snapshots(adapter) => adapter.mechanism(),
+            Store::Observed(_) | Store::Unobserved => "reset + replay".into(),
         }
     }
 
     fn checkpoint_mode(&self) -> CheckpointMode {
-        match &self.adapter {
-            Some(adapter) => adapter.checkpoint_mode(),
-            None => CheckpointMode::ResetReplay,
+        match &self.store {
+            Store::Snapshots(adapter) => adapter.checkpoint_mode(),
+            Store::Observed(_) | Store::Unobserved => CheckpointMode::ResetReplay,
         }
     }
 
@@ -170,7 +173,7 @@ impl World for HttpWorld {
     }
 
     fn release(&mut self, id: CheckpointId) {
-        if let Some(adapter) = &mut self.adapter {
+        if let Store::Snapshots(adapter) = &mut self.store {
             adapter.release(id);
         }
     }
@@ -186,25 +189,36 @@ impl World for HttpWorld {
     }
 
     fn observe(&mut self) -> Result<Observation, WorldError> {
-        match &mut self.adapter {
-            Some(adapter) => adapter.observe(),
-            None => Ok(Observation::new()),
+        match &mut self.store {
+            Store::Snapshots(adapter) => adapter.observe(),
+            Store::Observed(observer) => observer.observe(),
+            Store::Unobserved => Ok(Observation::new()),
         }
     }
 }
 
-fn open_adapter(rollback: &RollbackSpec) -> Result<Option<Box<dyn StateAdapter>>, WorldSetupError> {
-    match rollback {
-        RollbackSpec::Reset => Ok(None),
-        RollbackSpec::Sqlite {
-            path,
-            observe_tables,
-        } => {
-            let adapter = SqliteSnapshots::open(path, observe_tables)
-                .map_err(|e| WorldSetupError(format!("rollback sqlite: {}", e.0)))?;
-            Ok(Some(Box::new(adapter)))
-        }
-    }
+/// The store behind the API as the world sees it.
+enum Store {
+    /// Nothing to observe or restore: reset + replay, fingerprints from the context alone.
+    Unobserved,
+    /// Observed only (e.g. SQLite tables read for the fingerprint); restored by reset + replay.
+    Observed(Box<dyn Observer>),
+    /// Checkpointed and restored by a rollback adapter, which also observes it.
+    Snapshots(Box<dyn StateAdapter>),
+}
+
+fn open_store(rollback: &RollbackSpec) -> Result<Store, WorldSetupError> {
+    let open = |spec: &SqliteSpec| {
+        SqliteSnapshots::open(&spec.path, &spec.observe_tables)
+            .map_err(|e| WorldSetupError(format!("rollback sqlite: {}", e.0)))
+    };
+    Ok(match rollback {
+        RollbackSpec::Reset { observe: None } => Store::Unobserved,
+        RollbackSpec::Reset {
+            observe: Some(spec),
+        } => Store::Observed(Box::new(open(spec)?)),
+        RollbackSpec::Sqlite(spec) => Store::Snapshots(Box::new(open(spec)?)),
+    })
 }
 
 fn folder_of(file: &Path) -> PathBuf {

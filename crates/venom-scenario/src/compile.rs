@@ -325,7 +325,7 @@ impl Compiler<'_> {
             };
 
         let rollback = match &raw.rollback {
-            None => RollbackSpec::Reset,
+            None => RollbackSpec::default(),
             Some(rb) => self.rollback(rb, &base_dir)?,
         };
 
@@ -487,49 +487,51 @@ impl Compiler<'_> {
             .mode
             .as_ref()
             .map_or(RawRollbackMode::Reset, |m| *m.get_ref());
-        match mode {
-            RawRollbackMode::Reset => {
-                let sqlite_only = |key: &str| {
-                    format!("`{key}` needs mode = \"sqlite\", expected it only with the sqlite rollback mode")
-                };
-                if let Some(p) = &rb.sqlite_path {
-                    return Err(self.err_at(p, sqlite_only("sqlite_path")));
-                }
-                if let Some(t) = &rb.observe_tables {
-                    return Err(self.err_at(t, sqlite_only("observe_tables")));
-                }
-                Ok(RollbackSpec::Reset)
-            }
-            RawRollbackMode::Sqlite => {
-                let Some(path) = &rb.sqlite_path else {
-                    let span = rb.mode.as_ref().map_or(0..0, |m| m.span());
-                    return Err(self.err(
-                        span,
-                        "mode = \"sqlite\" needs `sqlite_path`, expected the API's database file",
-                    ));
-                };
-                if path.get_ref().is_empty() {
-                    return Err(self.err_at(path, "empty sqlite_path, expected a file path"));
-                }
-                let mut tables = Vec::new();
-                for t in rb.observe_tables.iter().flat_map(|t| t.get_ref()) {
-                    if !is_identifier(t.get_ref(), false) {
-                        return Err(self.err_at(
-                            t,
-                            format!(
-                                "invalid table name `{}`, expected [A-Za-z_][A-Za-z0-9_]*",
-                                t.get_ref()
-                            ),
-                        ));
-                    }
-                    tables.push(t.get_ref().clone());
-                }
-                Ok(RollbackSpec::Sqlite {
-                    path: base_dir.join(path.get_ref()),
-                    observe_tables: tables,
-                })
+        let sqlite = self.sqlite(rb, base_dir)?;
+        match (mode, sqlite) {
+            (RawRollbackMode::Reset, observe) => Ok(RollbackSpec::Reset { observe }),
+            (RawRollbackMode::Sqlite, Some(spec)) => Ok(RollbackSpec::Sqlite(spec)),
+            (RawRollbackMode::Sqlite, None) => {
+                let span = rb.mode.as_ref().map_or(0..0, |m| m.span());
+                Err(self.err(
+                    span,
+                    "mode = \"sqlite\" needs `sqlite_path`, expected the API's database file",
+                ))
             }
         }
+    }
+
+    /// The `sqlite_path` and `observe_tables` of `[rollback]`, if a path is given.
+    fn sqlite(&self, rb: &RawRollback, base_dir: &Path) -> Result<Option<SqliteSpec>> {
+        let Some(path) = &rb.sqlite_path else {
+            if let Some(t) = &rb.observe_tables {
+                return Err(self.err_at(
+                    t,
+                    "`observe_tables` needs `sqlite_path`, expected the database holding the tables",
+                ));
+            }
+            return Ok(None);
+        };
+        if path.get_ref().is_empty() {
+            return Err(self.err_at(path, "empty sqlite_path, expected a file path"));
+        }
+        let mut tables = Vec::new();
+        for t in rb.observe_tables.iter().flat_map(|t| t.get_ref()) {
+            if !is_identifier(t.get_ref(), false) {
+                return Err(self.err_at(
+                    t,
+                    format!(
+                        "invalid table name `{}`, expected [A-Za-z_][A-Za-z0-9_]*",
+                        t.get_ref()
+                    ),
+                ));
+            }
+            tables.push(t.get_ref().clone());
+        }
+        Ok(Some(SqliteSpec {
+            path: base_dir.join(path.get_ref()),
+            observe_tables: tables,
+        }))
     }
 
     fn action(&self, a: &RawAction, names: &Names) -> Result<ActionSpec> {

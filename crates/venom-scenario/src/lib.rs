@@ -19,7 +19,7 @@ pub use expr::{Expr, Vars};
 pub use extract::Extractor;
 pub use model::{
     ActionSpec, AuthSpec, Builtins, Defaults, ExploreDefaults, InvariantSpec, RequestSpec,
-    Requires, ResetSpec, RollbackSpec, Scenario, ServerSpec,
+    Requires, ResetSpec, RollbackSpec, Scenario, ServerSpec, SqliteSpec,
 };
 pub use template::{Template, TemplateValue};
 

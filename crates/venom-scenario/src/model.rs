@@ -91,18 +91,31 @@ pub enum ResetSpec {
 }
 
 /// How the explorer returns to an earlier state.
-#[derive(Debug, Clone, Default, PartialEq)]
+#[derive(Debug, Clone, PartialEq)]
 pub enum RollbackSpec {
-    /// Reset, then replay the path's actions (the default).
-    #[default]
-    Reset,
-    /// Snapshot and restore the API's SQLite database file.
-    Sqlite {
-        /// The database file, resolved against the scenario file's folder.
-        path: PathBuf,
-        /// Tables whose content hashes feed the state fingerprint (SQL identifiers).
-        observe_tables: Vec<String>,
+    /// Reset, then replay the path's actions (the default). The SQLite tables, when given, are
+    /// only observed (read) to tell states apart.
+    Reset {
+        /// An SQLite database whose tables are observed, never restored.
+        observe: Option<SqliteSpec>,
     },
+    /// Snapshot and restore the API's SQLite database file.
+    Sqlite(SqliteSpec),
+}
+
+impl Default for RollbackSpec {
+    fn default() -> Self {
+        RollbackSpec::Reset { observe: None }
+    }
+}
+
+/// The API's SQLite database and the tables observed in it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct SqliteSpec {
+    /// The database file, resolved against the scenario file's folder.
+    pub path: PathBuf,
+    /// Tables whose content hashes feed the state fingerprint (SQL identifiers).
+    pub observe_tables: Vec<String>,
 }
 
 /// Request defaults from `[defaults]`.

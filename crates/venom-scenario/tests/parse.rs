@@ -6,7 +6,7 @@ use std::time::Duration;
 use venom_engine::{Context, Severity, Strategy};
 use venom_scenario::{
     load, parse, AuthSpec, ExploreDefaults, ResetSpec, RollbackSpec, Scenario, ScenarioError,
-    Template, Vars,
+    SqliteSpec, Template, Vars,
 };
 
 fn manifest_dir() -> PathBuf {
@@ -61,10 +61,10 @@ fn demo_example_parses() {
     assert_eq!(reset.path.source(), "/admin/reset");
     assert_eq!(
         s.rollback,
-        RollbackSpec::Sqlite {
+        RollbackSpec::Sqlite(SqliteSpec {
             path: dir.join("demo.db"),
             observe_tables: vec!["orders".into(), "refunds".into(), "idempotency".into()],
-        }
+        })
     );
     assert_eq!(s.defaults.timeout, Duration::from_secs(10));
     assert_eq!(names(&s.defaults.headers, |h| &h.0), ["accept"]);
@@ -203,7 +203,7 @@ fn minimal_fixture_gets_defaults() {
     assert_eq!(s.explore, ExploreDefaults::default());
     assert!(s.server.is_none());
     assert!(s.reset.is_none());
-    assert_eq!(s.rollback, RollbackSpec::Reset);
+    assert_eq!(s.rollback, RollbackSpec::Reset { observe: None });
     assert!(s.defaults.headers.is_empty());
     assert_eq!(s.defaults.timeout, Duration::from_secs(10));
     assert!(s.defaults.auth.is_none());
@@ -285,10 +285,10 @@ fn full_fixture_every_field() {
 
     assert_eq!(
         s.rollback,
-        RollbackSpec::Sqlite {
+        RollbackSpec::Sqlite(SqliteSpec {
             path: dir.join("data/app.db"),
             observe_tables: vec!["orders".into(), "refunds".into()],
-        }
+        })
     );
 
     assert_eq!(names(&s.defaults.headers, |h| &h.0), ["accept", "X-Trace"]);
@@ -419,10 +419,10 @@ fn relative_paths_follow_the_scenario_file() {
     assert_eq!(s.server.as_ref().unwrap().ready_url, "http://h");
     assert_eq!(
         s.rollback,
-        RollbackSpec::Sqlite {
+        RollbackSpec::Sqlite(SqliteSpec {
             path: PathBuf::from("dir/sub/db.sqlite"),
-            observe_tables: vec![]
-        }
+            observe_tables: vec![],
+        })
     );
     let s = parse(text, Path::new("s.toml")).unwrap();
     assert_eq!(s.server.as_ref().unwrap().cwd, Path::new("."));
@@ -1087,12 +1087,8 @@ fn reset_and_rollback_rules() {
             "t.toml:8:15: empty sqlite_path, expected a file path",
         ),
         (
-            case("[rollback]\nsqlite_path = \"app.db\"\n"),
-            "t.toml:7:15: `sqlite_path` needs mode = \"sqlite\", expected it only with the sqlite rollback mode",
-        ),
-        (
             case("[rollback]\nmode = \"reset\"\nobserve_tables = [\"orders\"]\n"),
-            "t.toml:8:18: `observe_tables` needs mode = \"sqlite\", expected it only with the sqlite rollback mode",
+            "t.toml:8:18: `observe_tables` needs `sqlite_path`, expected the database holding the tables",
         ),
         (
             case("[rollback]\nmode = \"sqlite\"\nsqlite_path = \"a.db\"\nobserve_tables = [\"orders\", \"drop table\"]\n"),
@@ -1102,10 +1098,23 @@ fn reset_and_rollback_rules() {
     for (text, prefix) in cases {
         assert_err(text, prefix, &[]);
     }
-    assert_eq!(ok(&case("[rollback]\n")).rollback, RollbackSpec::Reset);
+    assert_eq!(ok(&case("[rollback]\n")).rollback, RollbackSpec::default());
     assert_eq!(
         ok(&case("[rollback]\nmode = \"reset\"\n")).rollback,
-        RollbackSpec::Reset
+        RollbackSpec::Reset { observe: None }
+    );
+    // In reset mode an SQLite database is only observed.
+    assert_eq!(
+        ok(&case(
+            "[rollback]\nsqlite_path = \"app.db\"\nobserve_tables = [\"orders\"]\n"
+        ))
+        .rollback,
+        RollbackSpec::Reset {
+            observe: Some(SqliteSpec {
+                path: PathBuf::from("./app.db"),
+                observe_tables: vec!["orders".into()],
+            })
+        }
     );
 }
 
