@@ -3,12 +3,15 @@
 use crate::args::{DemoRollback, ReplayArgs};
 use crate::demo::RunningDemo;
 use crate::failure::Failure;
+use crate::interrupt;
+use std::sync::atomic::Ordering;
 use venom_engine::{Context, Violation};
 use venom_http::HttpWorld;
-use venom_report::{RunReport, Target, EXIT_OK, EXIT_VIOLATIONS};
+use venom_report::{RunReport, Target, EXIT_INTERRUPTED, EXIT_OK, EXIT_VIOLATIONS};
 use venom_scenario::Scenario;
 
-/// Runs `venom replay`: exit 1 when a replayed violation still reproduces, 0 when none does.
+/// Runs `venom replay`: exit 1 when a replayed violation still reproduces, 0 when none does,
+/// 130 when Ctrl-C stopped it before any reproduced.
 pub fn command(args: &ReplayArgs) -> Result<i32, Failure> {
     let report = venom_report::read_json(&args.report).map_err(Failure::invalid)?;
     let chosen = chosen(&report, args.violation)?;
@@ -16,12 +19,21 @@ pub fn command(args: &ReplayArgs) -> Result<i32, Failure> {
         println!("{}: no violations to replay", args.report.display());
         return Ok(EXIT_OK);
     }
+    // Installed before the API server starts: Ctrl-C must not kill venom and leave the server
+    // (in its own process group) running.
+    let interrupted = interrupt::install();
     let (scenario, _demo) = target_scenario(&report.target)?;
     let mut world = HttpWorld::connect(&scenario).map_err(Failure::setup)?;
     let actions = venom_http::actions(&scenario);
     let invariants = venom_http::invariants(&scenario);
     let mut still_failing = 0;
+    let mut stopped_early = false;
     for (number, violation) in chosen {
+        if interrupted.load(Ordering::SeqCst) {
+            println!("interrupted: violation {number} and later ones not replayed");
+            stopped_early = true;
+            break;
+        }
         let invariant = invariants
             .iter()
             .find(|i| i.name == violation.invariant)
@@ -51,6 +63,8 @@ pub fn command(args: &ReplayArgs) -> Result<i32, Failure> {
     world.stop_server();
     Ok(if still_failing > 0 {
         EXIT_VIOLATIONS
+    } else if stopped_early {
+        EXIT_INTERRUPTED
     } else {
         EXIT_OK
     })

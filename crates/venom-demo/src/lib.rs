@@ -72,7 +72,8 @@ CREATE TABLE IF NOT EXISTS idempotency (
 /// Dropping it (or calling [`DemoServer::shutdown`]) stops the server gracefully and joins the thread.
 #[derive(Debug)]
 pub struct DemoServer {
-    /// The address the server listens on (`127.0.0.1` and an ephemeral port).
+    /// The address the server listens on (a loopback address; by default `127.0.0.1` and an
+    /// ephemeral port).
     pub addr: SocketAddr,
     /// The SQLite file holding the server's whole state.
     pub db_path: PathBuf,
@@ -85,9 +86,28 @@ impl DemoServer {
     /// `127.0.0.1:0` in a background thread with its own tokio runtime. Returns once the listener
     /// is bound.
     pub fn start(db_path: &Path) -> std::io::Result<DemoServer> {
+        DemoServer::start_at(db_path, SocketAddr::from(([127, 0, 0, 1], 0)))
+    }
+
+    /// Like [`DemoServer::start`], but serves on `addr` (port 0 picks an ephemeral port; the
+    /// bound address is in [`DemoServer::addr`]).
+    ///
+    /// The demo API has planted bugs and an unauthenticated `/admin/reset`, so only loopback
+    /// addresses are accepted: any other address fails with [`std::io::ErrorKind::InvalidInput`]
+    /// before the database is touched.
+    pub fn start_at(db_path: &Path, addr: SocketAddr) -> std::io::Result<DemoServer> {
+        if !addr.ip().is_loopback() {
+            return Err(std::io::Error::new(
+                std::io::ErrorKind::InvalidInput,
+                format!(
+                    "refusing to listen on {addr}: the demo API only listens on loopback \
+                     addresses (127.0.0.0/8 or ::1)"
+                ),
+            ));
+        }
         init_fresh(db_path).map_err(std::io::Error::other)?;
 
-        let listener = std::net::TcpListener::bind(("127.0.0.1", 0))?;
+        let listener = std::net::TcpListener::bind(addr)?;
         listener.set_nonblocking(true)?;
         let addr = listener.local_addr()?;
 

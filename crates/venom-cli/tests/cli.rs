@@ -1,0 +1,979 @@
+//! End-to-end tests of the `venom` binary, run as a subprocess: the demo and its five planted
+//! bugs, replay, strategies, the JUnit report, `--fail-on`, invalid input, setup failures, a
+//! scenario whose `[server]` is the separate `venom-demo` binary, and Ctrl-C.
+//!
+//! The `venom-demo` binary belongs to another package, so Cargo neither builds it for these tests
+//! nor passes its path (`CARGO_BIN_EXE_*` only names the package's own binaries). The test that
+//! needs it runs `cargo build -p venom-demo --bin venom-demo` once (a no-op when it is up to
+//! date) into the same target and profile folders as `venom`, then uses it from there. Tests
+//! that only need an API to talk to start the demo in-process with [`DemoServer`].
+
+use serde_json::Value;
+use std::collections::BTreeSet;
+use std::io::{BufRead, BufReader, Read};
+use std::net::{TcpListener, TcpStream};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, ExitStatus, Stdio};
+use std::sync::{mpsc, OnceLock};
+use std::thread::{self, JoinHandle};
+use std::time::{Duration, Instant};
+use tempfile::TempDir;
+use venom_demo::{DemoServer, DEMO_SCENARIO};
+
+const VENOM: &str = env!("CARGO_BIN_EXE_venom");
+
+/// A run that takes longer than this is hung; it is killed and the test fails.
+const RUN_TIMEOUT: Duration = Duration::from_secs(120);
+
+const EXIT_OK: i32 = 0;
+const EXIT_VIOLATIONS: i32 = 1;
+const EXIT_INVALID_INPUT: i32 = 2;
+const EXIT_SETUP: i32 = 3;
+const EXIT_INTERRUPTED: i32 = 130;
+
+// ---------------------------------------------------------------------------------------------
+// Running venom
+
+/// What a finished `venom` run left behind.
+struct Run {
+    code: i32,
+    stdout: String,
+    stderr: String,
+    elapsed: Duration,
+}
+
+impl Run {
+    /// Fails the test, showing the whole output, unless the exit status is `expected`.
+    fn expect_code(&self, expected: i32) -> &Self {
+        assert_eq!(
+            self.code, expected,
+            "unexpected exit status\n--- stdout\n{}\n--- stderr\n{}",
+            self.stdout, self.stderr
+        );
+        self
+    }
+}
+
+/// Runs `venom ARGS` to completion (at most [`RUN_TIMEOUT`]).
+fn venom<I, S>(args: I) -> Run
+where
+    I: IntoIterator<Item = S>,
+    S: AsRef<std::ffi::OsStr>,
+{
+    Running::spawn(args).finish(RUN_TIMEOUT)
+}
+
+/// A `venom` process still running, its output being collected.
+struct Running {
+    child: Child,
+    start: Instant,
+    stdout: JoinHandle<String>,
+    stderr: JoinHandle<String>,
+    /// stderr, line by line, as it arrives.
+    stderr_lines: mpsc::Receiver<String>,
+}
+
+impl Running {
+    fn spawn<I, S>(args: I) -> Running
+    where
+        I: IntoIterator<Item = S>,
+        S: AsRef<std::ffi::OsStr>,
+    {
+        let start = Instant::now();
+        let mut child = Command::new(VENOM)
+            .args(args)
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("cannot start venom");
+        let stdout = read_all(child.stdout.take().expect("piped stdout"));
+        let (lines_tx, stderr_lines) = mpsc::channel();
+        let pipe = child.stderr.take().expect("piped stderr");
+        let stderr = thread::spawn(move || {
+            let mut all = String::new();
+            for line in BufReader::new(pipe).lines().map_while(Result::ok) {
+                all.push_str(&line);
+                all.push('\n');
+                let _ = lines_tx.send(line);
+            }
+            all
+        });
+        Running {
+            child,
+            start,
+            stdout,
+            stderr,
+            stderr_lines,
+        }
+    }
+
+    /// Waits (at most `limit`) for a line of stderr starting with `prefix`.
+    fn wait_for_stderr_line(&self, prefix: &str, limit: Duration) {
+        let deadline = Instant::now() + limit;
+        loop {
+            let left = deadline.saturating_duration_since(Instant::now());
+            match self.stderr_lines.recv_timeout(left) {
+                Ok(line) if line.starts_with(prefix) => return,
+                Ok(_) => {}
+                Err(_) => panic!("venom printed no line starting with `{prefix}` in {limit:?}"),
+            }
+        }
+    }
+
+    /// Sends SIGINT, as Ctrl-C in a terminal does.
+    fn interrupt(&self) {
+        let pid = libc::pid_t::try_from(self.child.id()).expect("pid");
+        // SAFETY: kill(2) has no memory-safety preconditions; `pid` is our unreaped child.
+        assert_eq!(unsafe { libc::kill(pid, libc::SIGINT) }, 0);
+    }
+
+    /// Waits for the exit (at most `limit`, else kills venom and fails the test).
+    fn finish(mut self, limit: Duration) -> Run {
+        let status = wait_or_kill(&mut self.child, limit);
+        let elapsed = self.start.elapsed();
+        let stdout = self.stdout.join().expect("stdout reader");
+        let stderr = self.stderr.join().expect("stderr reader");
+        let Some(status) = status else {
+            panic!(
+                "venom did not finish within {limit:?}\n--- stdout\n{stdout}\n--- stderr\n{stderr}"
+            );
+        };
+        Run {
+            code: exit_code(status, &stderr),
+            stdout,
+            stderr,
+            elapsed,
+        }
+    }
+}
+
+fn exit_code(status: ExitStatus, stderr: &str) -> i32 {
+    status
+        .code()
+        .unwrap_or_else(|| panic!("venom was killed by a signal ({status})\n--- stderr\n{stderr}"))
+}
+
+fn read_all(mut stream: impl Read + Send + 'static) -> JoinHandle<String> {
+    thread::spawn(move || {
+        let mut text = String::new();
+        let _ = stream.read_to_string(&mut text);
+        text
+    })
+}
+
+/// Waits for `child` at most `limit`; kills it and returns `None` when it is still running.
+fn wait_or_kill(child: &mut Child, limit: Duration) -> Option<ExitStatus> {
+    let deadline = Instant::now() + limit;
+    loop {
+        if let Some(status) = child.try_wait().expect("cannot wait for venom") {
+            return Some(status);
+        }
+        if Instant::now() >= deadline {
+            let _ = child.kill();
+            let _ = child.wait();
+            return None;
+        }
+        thread::sleep(Duration::from_millis(20));
+    }
+}
+
+fn read_report(path: &Path) -> Value {
+    let text = std::fs::read_to_string(path)
+        .unwrap_or_else(|e| panic!("cannot read the report {}: {e}", path.display()));
+    serde_json::from_str(&text).unwrap_or_else(|e| panic!("{}: {e}", path.display()))
+}
+
+fn write(dir: &TempDir, name: &str, text: &str) -> PathBuf {
+    let path = dir.path().join(name);
+    std::fs::write(&path, text).expect("cannot write a test file");
+    path
+}
+
+fn tempdir() -> TempDir {
+    tempfile::tempdir().expect("cannot create a temporary folder")
+}
+
+/// A loopback port nothing listens on (bound, then released).
+fn free_port() -> u16 {
+    let listener = TcpListener::bind("127.0.0.1:0").expect("cannot bind a loopback port");
+    listener.local_addr().expect("local address").port()
+}
+
+/// A TOML basic string holding `text`.
+fn toml_string(text: &str) -> String {
+    format!("\"{}\"", text.replace('\\', "\\\\").replace('"', "\\\""))
+}
+
+/// Whether a process other than this one has `marker` in its command line (Linux `/proc`).
+fn process_with(marker: &str) -> Option<String> {
+    let own = std::process::id().to_string();
+    for entry in std::fs::read_dir("/proc").ok()?.flatten() {
+        let name = entry.file_name();
+        let name = name.to_string_lossy();
+        if name == own || !name.bytes().all(|b| b.is_ascii_digit()) {
+            continue;
+        }
+        if let Ok(raw) = std::fs::read(entry.path().join("cmdline")) {
+            let cmdline = String::from_utf8_lossy(&raw).replace('\0', " ");
+            if cmdline.contains(marker) {
+                return Some(format!("pid {name}: {cmdline}"));
+            }
+        }
+    }
+    None
+}
+
+/// Fails the test if a process with `marker` in its command line is still there after a grace
+/// period (a killed process may take a moment to disappear).
+fn assert_no_process_with(marker: &str) {
+    let deadline = Instant::now() + Duration::from_secs(3);
+    while let Some(found) = process_with(marker) {
+        assert!(
+            Instant::now() < deadline,
+            "a process is still running: {found}"
+        );
+        thread::sleep(Duration::from_millis(50));
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// The demo's planted bugs
+
+/// (invariant, shortest path) of every planted bug, as listed in examples/demo.toml.
+fn planted_bugs() -> BTreeSet<(String, Vec<String>)> {
+    let bugs: [(&str, &[&str]); 5] = [
+        (
+            "refund_within_amount",
+            &["create_order", "pay", "refund_partial", "refund_partial"],
+        ),
+        (
+            "no_server_errors",
+            &["create_order", "pay", "refund_partial", "cancel"],
+        ),
+        (
+            "list_total_matches_items",
+            &["create_order", "delete_order"],
+        ),
+        (
+            "one_order_per_idempotency_key",
+            &[
+                "create_order_idempotent",
+                "create_order_idempotent",
+                "create_order_idempotent",
+            ],
+        ),
+        ("paid_within_amount", &["create_order", "pay", "pay"]),
+    ];
+    bugs.iter()
+        .map(|(invariant, path)| {
+            (
+                invariant.to_string(),
+                path.iter().map(|a| a.to_string()).collect(),
+            )
+        })
+        .collect()
+}
+
+fn severity_of_planted(invariant: &str) -> &'static str {
+    match invariant {
+        "refund_within_amount" | "no_server_errors" => "critical",
+        _ => "high",
+    }
+}
+
+fn violations(report: &Value) -> &Vec<Value> {
+    report["exploration"]["violations"]
+        .as_array()
+        .expect("exploration.violations is an array")
+}
+
+/// (invariant, path action names) of every violation in `report`; fails on duplicates.
+fn found_bugs(report: &Value) -> BTreeSet<(String, Vec<String>)> {
+    let list = violations(report);
+    let found: BTreeSet<(String, Vec<String>)> = list
+        .iter()
+        .map(|v| {
+            let invariant = v["invariant"].as_str().expect("invariant").to_string();
+            let path = v["path"]
+                .as_array()
+                .expect("path")
+                .iter()
+                .map(|step| step["action"].as_str().expect("action").to_string())
+                .collect();
+            (invariant, path)
+        })
+        .collect();
+    assert_eq!(found.len(), list.len(), "duplicate violations: {list:#?}");
+    found
+}
+
+/// The report lists exactly the planted bugs with their minimal paths, severities, the action
+/// that broke each invariant and the captured HTTP exchange of every step.
+fn assert_planted_bugs(report: &Value) {
+    assert_eq!(found_bugs(report), planted_bugs());
+    for violation in violations(report) {
+        let invariant = violation["invariant"].as_str().unwrap();
+        assert_eq!(
+            violation["severity"],
+            severity_of_planted(invariant),
+            "{invariant}"
+        );
+        let path = violation["path"].as_array().unwrap();
+        assert_eq!(
+            violation["action"],
+            path.last().unwrap()["action"],
+            "{invariant}: the breaking action is the path's last step"
+        );
+        for step in path {
+            let exchange = &step["exchange"];
+            let status = exchange["response"]["status"].as_u64().unwrap_or_else(|| {
+                panic!("{invariant}: step without a captured response status: {step:#}")
+            });
+            assert!((100..600).contains(&status), "{invariant}: status {status}");
+            assert!(
+                exchange["request"]["url"].as_str().is_some(),
+                "{invariant}: step without a request URL: {step:#}"
+            );
+        }
+        let last_status = &path.last().unwrap()["exchange"]["response"]["status"];
+        if invariant == "no_server_errors" {
+            assert_eq!(*last_status, 500, "the cancel after a refund answers 500");
+        }
+    }
+}
+
+/// `venom demo --json F ARGS`: the run and the parsed report.
+fn demo(dir: &TempDir, args: &[&str]) -> (Run, Value, PathBuf) {
+    let json = dir.path().join("report.json");
+    let mut all: Vec<&str> = vec!["demo", "--json", json.to_str().unwrap()];
+    all.extend_from_slice(args);
+    let run = venom(all);
+    let report = read_report(&json);
+    (run, report, json)
+}
+
+// ---------------------------------------------------------------------------------------------
+// a, b: the demo finds the five planted bugs with their minimal paths
+
+#[test]
+fn demo_with_sqlite_rollback_finds_the_five_planted_bugs_with_minimal_paths() {
+    let dir = tempdir();
+    let (run, report, _) = demo(&dir, &[]);
+    run.expect_code(EXIT_VIOLATIONS);
+    assert_eq!(report["target"]["kind"], "demo");
+    assert_eq!(report["target"]["rollback"], "sqlite");
+    assert_eq!(report["exploration"]["strategy"], "bfs");
+    assert_eq!(report["exploration"]["stop"]["reason"], "exhausted");
+    assert_planted_bugs(&report);
+    assert!(
+        run.stdout.contains("5 violations (5 at or above high)"),
+        "{}",
+        run.stdout
+    );
+}
+
+#[test]
+fn demo_with_reset_rollback_finds_the_five_planted_bugs_with_minimal_paths() {
+    let dir = tempdir();
+    let (run, report, _) = demo(&dir, &["--rollback", "reset"]);
+    assert_eq!(report["target"]["rollback"], "reset");
+    assert_eq!(report["exploration"]["stop"]["reason"], "exhausted");
+    assert_planted_bugs(&report);
+    run.expect_code(EXIT_VIOLATIONS);
+}
+
+// ---------------------------------------------------------------------------------------------
+// c: replay
+
+#[test]
+fn replay_reproduces_every_violation_of_a_demo_report() {
+    let dir = tempdir();
+    let (run, report, json) = demo(&dir, &[]);
+    run.expect_code(EXIT_VIOLATIONS);
+    let json = json.to_str().unwrap();
+
+    let all = venom(["replay", json]);
+    all.expect_code(EXIT_VIOLATIONS);
+    assert_eq!(reproduced(&all.stdout), 5, "{}", all.stdout);
+    assert!(
+        !all.stdout.contains("no longer reproduces"),
+        "{}",
+        all.stdout
+    );
+    for (number, violation) in violations(&report).iter().enumerate() {
+        let names: Vec<&str> = violation["path"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|s| s["action"].as_str().unwrap())
+            .collect();
+        let header = format!(
+            "violation {} [{}] {}: {}",
+            number + 1,
+            violation["severity"].as_str().unwrap().to_uppercase(),
+            violation["invariant"].as_str().unwrap(),
+            names.join(" -> ")
+        );
+        assert!(
+            all.stdout.contains(&header),
+            "missing `{header}` in\n{}",
+            all.stdout
+        );
+    }
+
+    let third = venom(["replay", json, "--violation", "3"]);
+    third.expect_code(EXIT_VIOLATIONS);
+    let lines: Vec<&str> = third.stdout.lines().collect();
+    assert_eq!(lines.len(), 2, "{}", third.stdout);
+    let invariant = violations(&report)[2]["invariant"].as_str().unwrap();
+    assert!(
+        lines[0].starts_with("violation 3 ") && lines[0].contains(invariant),
+        "{}",
+        third.stdout
+    );
+    assert!(lines[1].starts_with("  reproduced: "), "{}", third.stdout);
+
+    let ninth = venom(["replay", json, "--violation", "9"]);
+    ninth.expect_code(EXIT_INVALID_INPUT);
+    assert!(
+        ninth
+            .stderr
+            .contains("--violation 9: the report has 5 violation(s)"),
+        "{}",
+        ninth.stderr
+    );
+    assert!(ninth.stdout.is_empty(), "{}", ninth.stdout);
+}
+
+/// How many replayed violations `venom replay` printed as reproduced.
+fn reproduced(stdout: &str) -> usize {
+    stdout
+        .lines()
+        .filter(|line| line.starts_with("  reproduced: "))
+        .count()
+}
+
+// ---------------------------------------------------------------------------------------------
+// d: other strategies
+
+#[test]
+fn every_strategy_finds_the_same_minimal_paths_on_the_demo() {
+    // The demo's state space is small: every strategy exhausts it, and the shortest paths are
+    // computed over the whole state graph, so they do not depend on the order of exploration.
+    let strategies: [(&str, &[&str]); 4] = [
+        ("dfs", &["--strategy", "dfs"]),
+        ("random", &["--strategy", "random", "--seed", "7"]),
+        ("coverage", &["--strategy", "coverage"]),
+        ("weighted", &["--strategy", "weighted", "--seed", "7"]),
+    ];
+    for (name, args) in strategies {
+        let dir = tempdir();
+        let (run, report, _) = demo(&dir, args);
+        run.expect_code(EXIT_VIOLATIONS);
+        assert_eq!(report["exploration"]["strategy"], name);
+        assert_eq!(
+            report["exploration"]["stop"]["reason"], "exhausted",
+            "{name}"
+        );
+        assert_eq!(found_bugs(&report), planted_bugs(), "strategy {name}");
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// e: JUnit
+
+/// (name, failure type) of every `<testcase>` of a JUnit file; the type is `None` for a success.
+fn junit_cases(xml: &str) -> Vec<(String, Option<String>)> {
+    fn attribute(tag: &str, name: &str) -> Option<String> {
+        let start = tag.find(&format!("{name}=\""))? + name.len() + 2;
+        let end = tag[start..].find('"')? + start;
+        Some(tag[start..end].to_string())
+    }
+    xml.split("<testcase ")
+        .skip(1)
+        .map(|case| {
+            let case = case.split("</testcase>").next().unwrap();
+            let open_tag = case.split('>').next().unwrap();
+            let name = attribute(open_tag, "name").expect("a test case has a name");
+            let failure = case
+                .find("<failure")
+                .map(|at| attribute(&case[at..], "type").expect("a failure has a type"));
+            (name, failure)
+        })
+        .collect()
+}
+
+#[test]
+fn junit_has_a_test_case_per_invariant_and_fails_the_violated_ones() {
+    let dir = tempdir();
+    let junit = dir.path().join("venom.xml");
+    let (run, report, json) = demo(&dir, &["--junit", junit.to_str().unwrap()]);
+    run.expect_code(EXIT_VIOLATIONS);
+    let xml = std::fs::read_to_string(&junit).expect("the JUnit file was written");
+
+    let cases = junit_cases(&xml);
+    let names: BTreeSet<&str> = cases.iter().map(|(n, _)| n.as_str()).collect();
+    let invariants: BTreeSet<&str> = report["invariants"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|i| i["name"].as_str().unwrap())
+        .collect();
+    assert_eq!(cases.len(), invariants.len(), "{xml}");
+    assert_eq!(names, invariants);
+    // The demo's four invariants, plus the built-in ones; `expected_status` holds.
+    assert!(names.contains("expected_status"), "{names:?}");
+
+    let failed: BTreeSet<(String, String)> = cases
+        .iter()
+        .filter_map(|(name, failure)| Some((name.clone(), failure.clone()?)))
+        .collect();
+    let expected: BTreeSet<(String, String)> = planted_bugs()
+        .into_iter()
+        .map(|(invariant, _)| {
+            let severity = severity_of_planted(&invariant).to_string();
+            (invariant, severity)
+        })
+        .collect();
+    assert_eq!(failed, expected);
+    assert!(xml.contains(r#"failures="5""#), "{xml}");
+    assert!(
+        xml.contains(&format!("venom replay {}", json.display())),
+        "the failures say how to replay them: {xml}"
+    );
+}
+
+// ---------------------------------------------------------------------------------------------
+// f: --fail-on and step limits
+
+#[test]
+fn fail_on_critical_fails_when_critical_violations_are_found() {
+    let dir = tempdir();
+    let (run, report, _) = demo(&dir, &["--fail-on", "critical"]);
+    run.expect_code(EXIT_VIOLATIONS);
+    assert!(violations(&report)
+        .iter()
+        .any(|v| v["severity"] == "critical"));
+    assert!(
+        run.stdout.contains("5 violations (2 at or above critical)"),
+        "{}",
+        run.stdout
+    );
+}
+
+#[test]
+fn fail_on_ignores_violations_below_the_level() {
+    // Breadth-first, the 10 first steps reach depth 2 at most: `create_order -> delete_order`
+    // (high) is found, the critical bugs need 4 steps.
+    let dir = tempdir();
+    let (run, report, _) = demo(&dir, &["--max-steps", "10", "--fail-on", "critical"]);
+    run.expect_code(EXIT_OK);
+    assert_eq!(report["exploration"]["stop"]["reason"], "max_steps");
+    assert_eq!(report["exploration"]["steps"], 10);
+    let found = violations(&report);
+    assert!(!found.is_empty(), "a high violation is found in 10 steps");
+    assert!(found.iter().all(|v| v["severity"] == "high"), "{found:#?}");
+
+    // The same run fails at the default level, high.
+    let (run, report_high, _) = demo(&tempdir(), &["--max-steps", "10"]);
+    run.expect_code(EXIT_VIOLATIONS);
+    assert_eq!(found_bugs(&report_high), found_bugs(&report));
+}
+
+#[test]
+fn a_run_without_violations_exits_zero() {
+    let dir = tempdir();
+    let (run, report, _) = demo(&dir, &["--max-steps", "1"]);
+    run.expect_code(EXIT_OK);
+    assert_eq!(report["exploration"]["stop"]["reason"], "max_steps");
+    assert_eq!(report["exploration"]["steps"], 1);
+    assert!(violations(&report).is_empty());
+    assert!(run.stdout.contains("no violations"), "{}", run.stdout);
+}
+
+// ---------------------------------------------------------------------------------------------
+// g: invalid input
+
+#[test]
+fn an_unknown_key_is_reported_with_file_line_and_column() {
+    let dir = tempdir();
+    let scenario = write(
+        &dir,
+        "typo.toml",
+        "base_url = \"http://127.0.0.1:9\"\n\
+         \n\
+         [[actions]]\n\
+         method = \"GET\"\n\
+         \x20 nmae = \"list\"\n\
+         path = \"/\"\n",
+    );
+    let expected = format!("{}:5:3: unknown field `nmae`", scenario.display());
+    for command in ["check", "explore"] {
+        let run = venom([command, scenario.to_str().unwrap()]);
+        run.expect_code(EXIT_INVALID_INPUT);
+        assert!(
+            run.stderr.contains(&expected),
+            "venom {command}: expected `{expected}` in\n{}",
+            run.stderr
+        );
+        assert!(run.stdout.is_empty(), "venom {command}: {}", run.stdout);
+    }
+}
+
+#[test]
+fn a_toml_syntax_error_is_reported_with_file_line_and_column() {
+    let dir = tempdir();
+    // Line 4 has an unterminated string: the closing quote is missing at column 10.
+    let scenario = write(
+        &dir,
+        "syntax.toml",
+        "base_url = \"http://127.0.0.1:9\"\n\
+         \n\
+         [[actions]]\n\
+         name = \"x\n\
+         method = \"GET\"\n",
+    );
+    let expected = format!("{}:4:10: ", scenario.display());
+    for command in ["check", "explore"] {
+        let run = venom([command, scenario.to_str().unwrap()]);
+        run.expect_code(EXIT_INVALID_INPUT);
+        assert!(
+            run.stderr.contains(&expected),
+            "venom {command}: expected `{expected}` in\n{}",
+            run.stderr
+        );
+    }
+}
+
+#[test]
+fn a_missing_scenario_file_is_named() {
+    let dir = tempdir();
+    let missing = dir.path().join("missing.toml");
+    for command in ["check", "explore"] {
+        let run = venom([command, missing.to_str().unwrap()]);
+        run.expect_code(EXIT_INVALID_INPUT);
+        assert!(
+            run.stderr.contains(missing.to_str().unwrap()),
+            "venom {command}: {}",
+            run.stderr
+        );
+    }
+}
+
+#[test]
+fn a_malformed_report_is_reported_with_file_line_and_column() {
+    let dir = tempdir();
+    let report = write(
+        &dir,
+        "bad.json",
+        "{\"tool_version\": \"0.1.0\",\n  \"target\": x}\n",
+    );
+    let run = venom(["replay", report.to_str().unwrap()]);
+    run.expect_code(EXIT_INVALID_INPUT);
+    let expected = format!("{}:2:13: ", report.display());
+    assert!(run.stderr.contains(&expected), "{}", run.stderr);
+
+    let missing = dir.path().join("missing.json");
+    let run = venom(["replay", missing.to_str().unwrap()]);
+    run.expect_code(EXIT_INVALID_INPUT);
+    assert!(
+        run.stderr.contains(missing.to_str().unwrap()),
+        "{}",
+        run.stderr
+    );
+}
+
+#[test]
+fn invalid_flags_are_invalid_input() {
+    let run = venom(["demo", "--coverage-target", "2"]);
+    run.expect_code(EXIT_INVALID_INPUT);
+    assert!(run.stderr.contains("--coverage-target 2"), "{}", run.stderr);
+
+    let run = venom(["demo", "--strategy", "sideways"]);
+    run.expect_code(EXIT_INVALID_INPUT);
+    assert!(run.stderr.contains("sideways"), "{}", run.stderr);
+}
+
+// ---------------------------------------------------------------------------------------------
+// h: setup failures
+
+/// A minimal scenario against `base_url` with one read-only action, plus `extra` TOML.
+fn minimal_scenario(base_url: &str, extra: &str) -> String {
+    format!(
+        "base_url = {}\n{extra}\n[[actions]]\nname = \"health\"\nmethod = \"GET\"\npath = \"/health\"\n",
+        toml_string(base_url)
+    )
+}
+
+#[test]
+fn an_unreachable_api_is_a_setup_failure() {
+    let dir = tempdir();
+    let url = format!("http://127.0.0.1:{}", free_port());
+    let scenario = write(&dir, "down.toml", &minimal_scenario(&url, ""));
+    let run = venom(["explore", scenario.to_str().unwrap()]);
+    run.expect_code(EXIT_SETUP);
+    assert!(
+        run.stderr
+            .contains(&format!("cannot reach the API at base_url {url}")),
+        "{}",
+        run.stderr
+    );
+}
+
+#[test]
+fn a_server_that_never_gets_ready_is_a_setup_failure_and_is_stopped() {
+    let dir = tempdir();
+    let url = format!("http://127.0.0.1:{}", free_port());
+    // A duration no other process uses, to find this one in /proc afterwards.
+    let marker = format!("29.{}{}", std::process::id(), free_port());
+    let server = format!(
+        "[server]\ncommand = \"sleep {marker}\"\nready_url = \"/health\"\nready_timeout = 0.5\n"
+    );
+    let scenario = write(&dir, "slow.toml", &minimal_scenario(&url, &server));
+    let run = venom(["explore", scenario.to_str().unwrap()]);
+    run.expect_code(EXIT_SETUP);
+    assert!(
+        run.stderr
+            .contains(&format!("the server `sleep {marker}` was not ready")),
+        "{}",
+        run.stderr
+    );
+    assert!(
+        run.elapsed < Duration::from_secs(10),
+        "took {:?}",
+        run.elapsed
+    );
+    assert_no_process_with(&format!("sleep {marker}"));
+}
+
+#[test]
+fn a_server_that_exits_at_once_is_a_setup_failure() {
+    let dir = tempdir();
+    let url = format!("http://127.0.0.1:{}", free_port());
+    let server =
+        "[server]\ncommand = \"echo cannot bind the port >&2; exit 7\"\nready_timeout = 30\n";
+    let scenario = write(&dir, "crash.toml", &minimal_scenario(&url, server));
+    let run = venom(["explore", scenario.to_str().unwrap()]);
+    run.expect_code(EXIT_SETUP);
+    assert!(
+        run.stderr
+            .contains("exited (exit status: 7) before it was ready"),
+        "{}",
+        run.stderr
+    );
+    assert!(
+        run.stderr.contains("cannot bind the port"),
+        "the server's output is shown: {}",
+        run.stderr
+    );
+    assert!(
+        run.elapsed < Duration::from_secs(10),
+        "the exit is noticed without waiting for ready_timeout: {:?}",
+        run.elapsed
+    );
+}
+
+// ---------------------------------------------------------------------------------------------
+// i: examples/demo.toml against the separate venom-demo binary, started by venom
+
+/// The `venom-demo` binary, built (once per test process) next to `venom`.
+fn demo_binary() -> &'static Path {
+    static BINARY: OnceLock<PathBuf> = OnceLock::new();
+    BINARY.get_or_init(|| {
+        let profile_dir = Path::new(VENOM).parent().expect("venom is in a folder");
+        let target_dir = profile_dir
+            .parent()
+            .expect("the profile folder has a parent");
+        let profile = match profile_dir.file_name().and_then(|n| n.to_str()) {
+            Some("debug") => "dev",
+            Some(name) => name,
+            None => panic!("unexpected binary folder {}", profile_dir.display()),
+        };
+        let status = Command::new(env!("CARGO"))
+            .args(["build", "--quiet", "--package", "venom-demo", "--bin"])
+            .args(["venom-demo", "--profile", profile, "--target-dir"])
+            .arg(target_dir)
+            .current_dir(env!("CARGO_MANIFEST_DIR"))
+            .stdin(Stdio::null())
+            .status()
+            .expect("cannot run cargo");
+        assert!(status.success(), "cargo build -p venom-demo failed");
+        let binary = profile_dir.join(format!("venom-demo{}", std::env::consts::EXE_SUFFIX));
+        assert!(binary.is_file(), "{} was not built", binary.display());
+        binary
+    })
+}
+
+/// examples/demo.toml pointed at a `venom-demo` process that venom starts on a free port, with
+/// its database in `dir` (where the scenario's `sqlite_path = "demo.db"` also points); the
+/// server command runs `before` first.
+fn demo_scenario_with_server(dir: &TempDir, before: &str) -> (PathBuf, u16, PathBuf) {
+    let port = free_port();
+    let db = dir.path().join("demo.db");
+    let mut text = String::new();
+    let mut replaced = 0;
+    for line in DEMO_SCENARIO.lines() {
+        if line.starts_with("base_url = ") {
+            text.push_str(&format!("base_url = \"http://127.0.0.1:{port}\"\n"));
+            replaced += 1;
+        } else {
+            text.push_str(line);
+            text.push('\n');
+        }
+    }
+    assert_eq!(replaced, 1, "examples/demo.toml has one base_url line");
+    assert!(
+        DEMO_SCENARIO.contains("sqlite_path = \"demo.db\""),
+        "the database is next to the scenario"
+    );
+    let command = format!(
+        "{before}exec '{}' --listen 127.0.0.1:{port} --db '{}'",
+        demo_binary().display(),
+        db.display()
+    );
+    text.push_str(&format!(
+        "\n[server]\ncommand = {}\nready_url = \"/health\"\nready_timeout = 30.0\n",
+        toml_string(&command)
+    ));
+    (write(dir, "demo.toml", &text), port, db)
+}
+
+fn assert_server_gone(port: u16, db: &Path) {
+    assert!(
+        TcpStream::connect(("127.0.0.1", port)).is_err(),
+        "the demo server still listens on port {port}"
+    );
+    assert_no_process_with(db.to_str().unwrap());
+}
+
+#[test]
+fn explore_starts_the_venom_demo_binary_finds_the_planted_bugs_and_stops_it() {
+    let dir = tempdir();
+    let (scenario, port, db) = demo_scenario_with_server(&dir, "");
+    let json = dir.path().join("report.json");
+    let run = venom([
+        "explore",
+        scenario.to_str().unwrap(),
+        "--json",
+        json.to_str().unwrap(),
+    ]);
+    run.expect_code(EXIT_VIOLATIONS);
+    let report = read_report(&json);
+    assert_eq!(report["target"]["kind"], "scenario");
+    assert_eq!(report["exploration"]["mechanism"], "sqlite snapshots");
+    assert_eq!(report["exploration"]["stop"]["reason"], "exhausted");
+    assert_planted_bugs(&report);
+    assert_server_gone(port, &db);
+
+    // Replaying the report starts the server again, reproduces every bug and stops it.
+    let replay = venom(["replay", json.to_str().unwrap()]);
+    replay.expect_code(EXIT_VIOLATIONS);
+    assert_eq!(reproduced(&replay.stdout), 5, "{}", replay.stdout);
+    assert!(
+        !replay.stdout.contains("no longer reproduces"),
+        "{}",
+        replay.stdout
+    );
+    assert_server_gone(port, &db);
+}
+
+// ---------------------------------------------------------------------------------------------
+// j: Ctrl-C
+
+#[test]
+fn ctrl_c_stops_an_endless_exploration_and_still_writes_the_report() {
+    let dir = tempdir();
+    let server = DemoServer::start(&dir.path().join("api.db")).expect("cannot start the demo");
+    // Every call creates an order with a new id: the state space never ends.
+    let scenario = write(
+        &dir,
+        "endless.toml",
+        &format!(
+            "base_url = {}\n\
+             [reset]\n\
+             request = {{ method = \"POST\", path = \"/admin/reset\" }}\n\
+             [[actions]]\n\
+             name = \"create_order\"\n\
+             method = \"POST\"\n\
+             path = \"/orders\"\n\
+             body = {{ amount = 100 }}\n\
+             expect = [201]\n\
+             extract = {{ order_id = \"$.id\" }}\n",
+            toml_string(&server.base_url())
+        ),
+    );
+    let json = dir.path().join("report.json");
+    let running = Running::spawn([
+        "explore",
+        scenario.to_str().unwrap(),
+        "--json",
+        json.to_str().unwrap(),
+        "--time-limit",
+        "60",
+        "--progress-every",
+        "10",
+    ]);
+    // Once the exploration is under way (a progress line), and about 1.5 s in: Ctrl-C.
+    running.wait_for_stderr_line("step ", Duration::from_secs(60));
+    thread::sleep(Duration::from_millis(1500).saturating_sub(running.start.elapsed()));
+    running.interrupt();
+    let interrupted = Instant::now();
+    let run = running.finish(Duration::from_secs(10));
+    run.expect_code(EXIT_INTERRUPTED);
+    assert!(
+        interrupted.elapsed() < Duration::from_secs(5),
+        "stopped {:?} after Ctrl-C",
+        interrupted.elapsed()
+    );
+    assert!(
+        run.stderr.contains("stopping after the current step"),
+        "{}",
+        run.stderr
+    );
+    assert!(
+        run.stdout.contains("stopped: interrupted"),
+        "{}",
+        run.stdout
+    );
+
+    let report = read_report(&json);
+    assert_eq!(report["exploration"]["stop"]["reason"], "interrupted");
+    let steps = report["exploration"]["steps"].as_u64().expect("steps");
+    assert!(steps > 0, "steps = {steps}");
+    assert!(violations(&report).is_empty());
+}
+
+#[test]
+fn ctrl_c_during_replay_stops_the_server_it_started() {
+    // The server needs a moment to start, so Ctrl-C arrives while venom waits for it.
+    let dir = tempdir();
+    let (scenario, port, db) = demo_scenario_with_server(&dir, "sleep 1; ");
+    let json = dir.path().join("report.json");
+    let run = venom([
+        "explore",
+        scenario.to_str().unwrap(),
+        "--json",
+        json.to_str().unwrap(),
+    ]);
+    run.expect_code(EXIT_VIOLATIONS);
+    assert_server_gone(port, &db);
+
+    let running = Running::spawn(["replay", json.to_str().unwrap()]);
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while process_with(db.to_str().unwrap()).is_none() {
+        assert!(Instant::now() < deadline, "venom did not start the server");
+        thread::sleep(Duration::from_millis(20));
+    }
+    running.interrupt();
+    let run = running.finish(Duration::from_secs(30));
+    run.expect_code(EXIT_INTERRUPTED);
+    assert!(
+        run.stdout
+            .contains("interrupted: violation 1 and later ones not replayed"),
+        "{}",
+        run.stdout
+    );
+    assert_eq!(reproduced(&run.stdout), 0, "{}", run.stdout);
+    assert_server_gone(port, &db);
+}
