@@ -5,6 +5,7 @@
 //! checkpoints, rollbacks and observations to one. PostgreSQL and Redis adapters slot in the same way.
 #![warn(missing_docs)]
 
+pub mod postgres;
 mod sqlite;
 
 pub use sqlite::SqliteSnapshots;

@@ -4,6 +4,7 @@ use crate::args::{ExploreArgs, RunOptions};
 use crate::failure::Failure;
 use crate::interrupt;
 use crate::progress::ProgressOutput;
+use std::sync::Arc;
 use std::time::Duration;
 use venom_engine::{Context, Explorer, ExplorerConfig};
 use venom_http::HttpWorld;
@@ -28,9 +29,11 @@ pub fn explore(scenario: &Scenario, target: Target, options: &RunOptions) -> Res
     let mut config = config(scenario, options)?;
     let progress = ProgressOutput::new(config.max_steps);
     config.progress_every = progress.every(config.progress_every);
-    config.interrupt = Some(interrupt::install());
+    let interrupted = interrupt::install();
+    config.interrupt = Some(Arc::clone(&interrupted));
 
-    let world = HttpWorld::connect(scenario).map_err(Failure::setup)?;
+    let world = HttpWorld::connect(scenario)
+        .map_err(|e| Failure::setup_unless_interrupted(e, &interrupted))?;
     let actions = venom_http::actions(scenario);
     let invariants = venom_http::invariants(scenario);
     let invariant_infos = invariants

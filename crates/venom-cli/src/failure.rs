@@ -1,7 +1,8 @@
 //! Why a command failed, and the exit status that says so.
 
 use std::fmt;
-use venom_report::{EXIT_INVALID_INPUT, EXIT_SETUP};
+use std::sync::atomic::{AtomicBool, Ordering};
+use venom_report::{EXIT_INTERRUPTED, EXIT_INVALID_INPUT, EXIT_SETUP};
 
 /// A failure that ends a command before it produced a result.
 #[derive(Debug)]
@@ -10,6 +11,8 @@ pub enum Failure {
     Invalid(String),
     /// The API, its server or its database could not be set up.
     Setup(String),
+    /// The user interrupted the command before it produced a result.
+    Interrupted(String),
 }
 
 impl Failure {
@@ -18,6 +21,7 @@ impl Failure {
         match self {
             Failure::Invalid(_) => EXIT_INVALID_INPUT,
             Failure::Setup(_) => EXIT_SETUP,
+            Failure::Interrupted(_) => EXIT_INTERRUPTED,
         }
     }
 
@@ -28,6 +32,16 @@ impl Failure {
     pub fn setup(message: impl fmt::Display) -> Self {
         Failure::Setup(message.to_string())
     }
+
+    /// A setup failure, or an interruption when the user pressed Ctrl-C during the setup (which
+    /// makes a server start give up).
+    pub fn setup_unless_interrupted(message: impl fmt::Display, interrupted: &AtomicBool) -> Self {
+        if interrupted.load(Ordering::SeqCst) {
+            Failure::Interrupted(message.to_string())
+        } else {
+            Failure::setup(message)
+        }
+    }
 }
 
 impl fmt::Display for Failure {
@@ -35,6 +49,7 @@ impl fmt::Display for Failure {
         match self {
             Failure::Invalid(message) => f.write_str(message),
             Failure::Setup(message) => write!(f, "setup failed: {message}"),
+            Failure::Interrupted(message) => write!(f, "interrupted: {message}"),
         }
     }
 }

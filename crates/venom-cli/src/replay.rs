@@ -23,7 +23,15 @@ pub fn command(args: &ReplayArgs) -> Result<i32, Failure> {
     // (in its own process group) running.
     let interrupted = interrupt::install();
     let (scenario, _demo) = target_scenario(&report.target)?;
-    let mut world = HttpWorld::connect(&scenario).map_err(Failure::setup)?;
+    let mut world = match HttpWorld::connect(&scenario) {
+        Ok(world) => world,
+        Err(_) if interrupted.load(Ordering::SeqCst) => {
+            let first = chosen.first().map_or(1, |(number, _)| *number);
+            println!("interrupted: violation {first} and later ones not replayed");
+            return Ok(EXIT_INTERRUPTED);
+        }
+        Err(e) => return Err(Failure::setup(e)),
+    };
     let actions = venom_http::actions(&scenario);
     let invariants = venom_http::invariants(&scenario);
     let mut still_failing = 0;

@@ -977,3 +977,87 @@ fn ctrl_c_during_replay_stops_the_server_it_started() {
     assert_eq!(reproduced(&run.stdout), 0, "{}", run.stdout);
     assert_server_gone(port, &db);
 }
+
+#[test]
+fn ctrl_c_while_waiting_for_the_server_stops_at_once_and_stops_the_server() {
+    let dir = tempdir();
+    let url = format!("http://127.0.0.1:{}", free_port());
+    let marker = format!("31.{}{}", std::process::id(), free_port());
+    let server = format!(
+        "[server]\ncommand = \"sleep {marker}\"\nready_url = \"/health\"\nready_timeout = 60\n"
+    );
+    let scenario = write(&dir, "never-ready.toml", &minimal_scenario(&url, &server));
+    let running = Running::spawn(["explore", scenario.to_str().unwrap()]);
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while process_with(&format!("sleep {marker}")).is_none() {
+        assert!(Instant::now() < deadline, "venom did not start the server");
+        thread::sleep(Duration::from_millis(20));
+    }
+    running.interrupt();
+    let interrupted = Instant::now();
+    let run = running.finish(Duration::from_secs(30));
+    run.expect_code(EXIT_INTERRUPTED);
+    assert!(
+        interrupted.elapsed() < Duration::from_secs(5),
+        "took {:?} after Ctrl-C (the ready timeout is 60 s)",
+        interrupted.elapsed()
+    );
+    assert!(
+        run.stderr.contains("interrupted while waiting for the server"),
+        "{}",
+        run.stderr
+    );
+    assert_no_process_with(&format!("sleep {marker}"));
+}
+
+#[test]
+fn a_second_ctrl_c_quits_at_once_and_kills_the_server() {
+    let dir = tempdir();
+    // The server ignores SIGHUP, so only venom's kill can stop it once venom is gone (an orphaned
+    // process group with a stopped member gets SIGHUP from the kernel).
+    let (demo, port, db) = demo_scenario_with_server(&dir, "trap '' HUP; ");
+    // The demo scenario, but with only `create_order` and no call limit: an endless exploration.
+    let text = std::fs::read_to_string(&demo).expect("scenario");
+    let endless = text
+        .replace("max_calls = 1\n", "")
+        .replace("requires = { expr = \"!has(ctx.order_id)\" }\n", "");
+    let scenario = write(&dir, "endless-demo.toml", &endless);
+    let running = Running::spawn([
+        "explore",
+        scenario.to_str().unwrap(),
+        "--strategy",
+        "dfs",
+        "--time-limit",
+        "120",
+        "--max-steps",
+        "1000000",
+        "--progress-every",
+        "5",
+    ]);
+    running.wait_for_stderr_line("step ", Duration::from_secs(60));
+    // Freeze the API: the step under way now hangs until the 10 s request timeout, so the first
+    // Ctrl-C ("stop after the current step") cannot end the run quickly.
+    let found = process_with(db.to_str().unwrap()).expect("the demo server runs");
+    let pid: libc::pid_t = found["pid ".len()..found.find(':').expect("pid N: cmdline")]
+        .parse()
+        .expect("pid");
+    // SAFETY: kill(2) has no memory-safety preconditions.
+    assert_eq!(unsafe { libc::kill(pid, libc::SIGSTOP) }, 0);
+    running.interrupt();
+    thread::sleep(Duration::from_millis(500));
+    let second = Instant::now();
+    running.interrupt();
+    let run = running.finish(Duration::from_secs(30));
+    run.expect_code(EXIT_INTERRUPTED);
+    assert!(
+        second.elapsed() < Duration::from_secs(3),
+        "the second Ctrl-C took {:?}",
+        second.elapsed()
+    );
+    // Killed with its process group: give the kernel a moment to tear it down.
+    let deadline = Instant::now() + Duration::from_secs(5);
+    while process_with(db.to_str().unwrap()).is_some() && Instant::now() < deadline {
+        thread::sleep(Duration::from_millis(50));
+    }
+    assert_server_gone(port, &db);
+}

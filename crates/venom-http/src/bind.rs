@@ -7,10 +7,10 @@ use crate::world::HttpWorld;
 use serde_json::Value;
 use std::sync::Arc;
 use venom_engine::{
-    Action, Context, Exchange, Invariant, Outcome, Precondition, Severity, StepView, Verdict,
-    WorldError,
+    Action, Context, Exchange, Invariant, Outcome, Precondition, ResponseRecord, Severity,
+    StepView, Verdict, WorldError,
 };
-use venom_scenario::{ActionSpec, InvariantSpec, Scenario, Vars};
+use venom_scenario::{ActionSpec, EvalError, InvariantSpec, Scenario, Vars};
 
 /// Name of the built-in invariant that flags 5xx answers and requests without a response.
 pub const NO_SERVER_ERRORS: &str = "no_server_errors";
@@ -61,27 +61,42 @@ fn run_action(
         },
         Err(e) => return Err(WorldError(format!("action `{}`: {e}", spec.name))),
     };
-    if let Some(response) = exchange
-        .response
-        .as_ref()
-        .filter(|r| (200..300).contains(&r.status))
-    {
-        for (key, extractor) in &spec.extract {
-            if let Some(value) = extractor.extract(&response.body) {
-                ctx.set(key.clone(), value);
-            }
-        }
-        let last = last_value(response);
-        for (key, template) in &spec.set {
-            let value = template
-                .render(&Vars::with_last(ctx, &last))
-                .map_err(|e| WorldError(format!("action `{}`: set `{key}`: {e}", spec.name)))?;
-            ctx.set(key.clone(), value);
-        }
+    if let Some(response) = &exchange.response {
+        apply_response(spec, ctx, response)
+            .map_err(|e| WorldError(format!("action `{}`: {e}", spec.name)))?;
     }
     Ok(Outcome {
         exchange: Some(exchange),
     })
+}
+
+/// Updates `ctx` from the action's `response`: on a 2xx answer, stores its `extract` keys (when
+/// the JSONPath matches) and then its `set` assignments, in file order; other statuses leave
+/// `ctx` unchanged. Fails when a `set` template cannot be rendered.
+pub fn apply_response(
+    spec: &ActionSpec,
+    ctx: &mut Context,
+    response: &ResponseRecord,
+) -> Result<(), EvalError> {
+    if !(200..300).contains(&response.status) {
+        return Ok(());
+    }
+    for (key, extractor) in &spec.extract {
+        if let Some(value) = extractor.extract(&response.body) {
+            ctx.set(key.clone(), value);
+        }
+    }
+    if spec.set.is_empty() {
+        return Ok(());
+    }
+    let last = last_value(response);
+    for (key, template) in &spec.set {
+        let value = template
+            .render(&Vars::with_last(ctx, &last))
+            .map_err(|e| EvalError(format!("set `{key}`: {e}")))?;
+        ctx.set(key.clone(), value);
+    }
+    Ok(())
 }
 
 /// The scenario's invariants as engine invariants, the enabled built-ins first.

@@ -59,10 +59,20 @@ pub struct HttpClient {
 impl HttpClient {
     /// A client for the API at `base_url` with the scenario's request `defaults`.
     pub fn new(base_url: &str, defaults: &Defaults) -> Result<HttpClient, SendError> {
+        Self::with_pool(base_url, defaults, 64)
+    }
+
+    /// [`HttpClient::new`] keeping up to `max_idle` idle connections open for reuse (a load run
+    /// keeps one per concurrent user, so that no request pays for a new connection).
+    pub fn with_pool(
+        base_url: &str,
+        defaults: &Defaults,
+        max_idle: usize,
+    ) -> Result<HttpClient, SendError> {
         let client = reqwest::Client::builder()
             .timeout(defaults.timeout)
             .no_proxy()
-            .pool_max_idle_per_host(64)
+            .pool_max_idle_per_host(max_idle)
             .build()
             .map_err(|e| SendError::Build(format!("cannot create the HTTP client: {e}")))?;
         Ok(HttpClient {
@@ -105,6 +115,23 @@ impl HttpClient {
         Ok(Exchange {
             request: record,
             response: Some(response),
+        })
+    }
+
+    /// Renders `spec` with `vars` and `auth` (or the default authentication) into the request
+    /// [`HttpClient::send`] would send, for callers that bring their own transport (load runs).
+    pub fn prepare(
+        &self,
+        spec: &RequestSpec,
+        auth: Option<&AuthSpec>,
+        vars: &Vars<'_>,
+    ) -> Result<PreparedRequest, SendError> {
+        let rendered = self.render(spec, auth.or(self.defaults.auth.as_ref()), vars)?;
+        Ok(PreparedRequest {
+            method: rendered.method,
+            url: rendered.url,
+            headers: rendered.headers,
+            body: rendered.body,
         })
     }
 
@@ -168,6 +195,20 @@ impl HttpClient {
         }
         Ok(rendered)
     }
+}
+
+/// A rendered request: method, absolute URL, default and action headers with authentication,
+/// and the JSON body (sent with `content-type: application/json`).
+#[derive(Debug, Clone)]
+pub struct PreparedRequest {
+    /// The method.
+    pub method: reqwest::Method,
+    /// The absolute URL (`base_url` + rendered path).
+    pub url: String,
+    /// Headers, secrets included.
+    pub headers: reqwest::header::HeaderMap,
+    /// The JSON body, if any.
+    pub body: Option<serde_json::Value>,
 }
 
 /// A request ready to send.

@@ -10,8 +10,10 @@ mod response;
 mod server;
 mod world;
 
-pub use bind::{actions, invariants, EXPECTED_STATUS, NO_SERVER_ERRORS};
-pub use client::{HttpClient, SendError};
+pub use bind::{actions, apply_response, invariants, EXPECTED_STATUS, NO_SERVER_ERRORS};
+pub use client::{HttpClient, PreparedRequest, SendError};
 pub use response::{body_value, last_value};
-pub use server::{ServerError, ServerProcess};
+pub use server::{
+    abandon_server_startup, kill_started_servers, ServerError, ServerProcess,
+};
 pub use world::{HttpWorld, WorldSetupError};

@@ -5,6 +5,7 @@ use std::collections::VecDeque;
 use std::io::{BufRead, BufReader, Read};
 use std::os::unix::process::CommandExt;
 use std::process::{Child, Command, Stdio};
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::thread;
 use std::time::{Duration, Instant};
@@ -14,6 +15,26 @@ use venom_scenario::ServerSpec;
 const KEPT_LINES: usize = 20;
 /// How long the server gets to exit after SIGTERM before SIGKILL.
 const STOP_GRACE: Duration = Duration::from_secs(3);
+
+/// Process groups of the servers this process started and has not stopped yet.
+static STARTED: Mutex<Vec<u32>> = Mutex::new(Vec::new());
+/// Set when the user interrupts: servers still waiting for readiness give up.
+static ABANDON_STARTUP: AtomicBool = AtomicBool::new(false);
+
+/// Makes every server start that is still waiting for readiness fail at once (first Ctrl-C).
+pub fn abandon_server_startup() {
+    ABANDON_STARTUP.store(true, Ordering::SeqCst);
+}
+
+/// Kills the process groups of all servers started and not yet stopped, for a process that is
+/// about to exit without unwinding (second Ctrl-C).
+pub fn kill_started_servers() {
+    if let Ok(groups) = STARTED.lock() {
+        for &pid in groups.iter() {
+            signal_group(pid, libc::SIGKILL);
+        }
+    }
+}
 
 /// The server could not be started or never became ready.
 #[derive(Debug, thiserror::Error)]
@@ -48,6 +69,9 @@ impl ServerProcess {
                     spec.cwd.display()
                 ))
             })?;
+        if let Ok(mut groups) = STARTED.lock() {
+            groups.push(child.id());
+        }
         let output = Arc::new(Mutex::new(VecDeque::new()));
         if let Some(stdout) = child.stdout.take() {
             keep_tail(stdout, Arc::clone(&output));
@@ -74,6 +98,12 @@ impl ServerProcess {
             if is_ready(&spec.ready_url) {
                 return Ok(());
             }
+            if ABANDON_STARTUP.load(Ordering::SeqCst) {
+                return Err(ServerError(format!(
+                    "interrupted while waiting for the server `{}` to be ready",
+                    spec.command
+                )));
+            }
             if Instant::now() >= deadline {
                 return Err(ServerError(format!(
                     "the server `{}` was not ready at {} after {:?} (it must answer with a status below 500){}",
@@ -99,10 +129,14 @@ impl ServerProcess {
 
     /// Stops the server: SIGTERM to its process group, SIGKILL after a grace period.
     pub fn stop(&mut self) {
+        let pid = self.child.id();
+        if let Ok(mut groups) = STARTED.lock() {
+            groups.retain(|&g| g != pid);
+        }
         if matches!(self.child.try_wait(), Ok(Some(_))) {
             return;
         }
-        signal_group(self.child.id(), libc::SIGTERM);
+        signal_group(pid, libc::SIGTERM);
         let deadline = Instant::now() + STOP_GRACE;
         while Instant::now() < deadline {
             if matches!(self.child.try_wait(), Ok(Some(_))) {
@@ -110,7 +144,7 @@ impl ServerProcess {
             }
             thread::sleep(Duration::from_millis(20));
         }
-        signal_group(self.child.id(), libc::SIGKILL);
+        signal_group(pid, libc::SIGKILL);
         let _ = self.child.wait();
     }
 }

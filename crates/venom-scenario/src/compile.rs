@@ -3,6 +3,7 @@
 use crate::error::ScenarioError;
 use crate::expr::{CompileError, Expr};
 use crate::extract::Extractor;
+use crate::load_spec::{FlowSpec, LoadSpec, Scope, ThresholdSpec};
 use crate::model::*;
 use crate::spec::*;
 use crate::template::{Template, TemplateValue};
@@ -428,6 +429,12 @@ impl Compiler<'_> {
             });
         }
 
+        let load = raw
+            .load
+            .as_ref()
+            .map(|l| self.load(l, &names))
+            .transpose()?;
+
         Ok(Scenario {
             file: self.file.to_path_buf(),
             base_url,
@@ -440,7 +447,126 @@ impl Compiler<'_> {
             actions,
             invariants,
             builtins,
+            load,
         })
+    }
+
+    /// The `[load]` table: flows naming existing actions, and thresholds in their grammar.
+    fn load(&self, raw: &RawLoad, names: &Names) -> Result<LoadSpec> {
+        let mut flows = Vec::new();
+        let mut flow_names = HashSet::new();
+        if let Some(list) = &raw.flows {
+            if list.get_ref().is_empty() {
+                return Err(self.err_at(
+                    list,
+                    "no flows, expected at least one `{ name = \"...\", actions = [...] }` (or leave `flows` out)",
+                ));
+            }
+            for f in list.get_ref() {
+                flows.push(self.flow(f, names, &mut flow_names)?);
+            }
+        }
+        let mut thresholds = Vec::new();
+        for (key, value) in raw.thresholds.iter().flat_map(|t| t.0.iter()) {
+            thresholds.push(self.threshold(key, value, names)?);
+        }
+        Ok(LoadSpec {
+            flows,
+            thresholds,
+            abort_on_fail: raw.abort_on_fail.unwrap_or(false),
+        })
+    }
+
+    fn flow(&self, f: &RawFlow, names: &Names, seen: &mut HashSet<String>) -> Result<FlowSpec> {
+        let name = f.name.get_ref();
+        if !is_identifier(name, false) {
+            return Err(self.err_at(
+                &f.name,
+                format!("invalid flow name `{name}`, expected [A-Za-z_][A-Za-z0-9_]*"),
+            ));
+        }
+        if !seen.insert(name.clone()) {
+            return Err(self.err_at(&f.name, format!("duplicate flow name `{name}`")));
+        }
+        if f.actions.get_ref().is_empty() {
+            return Err(self.err_at(
+                &f.actions,
+                format!("flow `{name}` has no actions, expected at least one action name"),
+            ));
+        }
+        let place = format!("flow `{name}`");
+        let actions = f
+            .actions
+            .get_ref()
+            .iter()
+            .map(|a| self.known(a, &names.actions, "action", &place, "one of"))
+            .collect::<Result<Vec<_>>>()?;
+        let weight = match &f.weight {
+            None => 1.0,
+            Some(w) => {
+                let v = *w.get_ref();
+                if !(v.is_finite() && v > 0.0) {
+                    return Err(self.err_at(
+                        w,
+                        format!("invalid weight `{v}`, expected a finite number > 0"),
+                    ));
+                }
+                v
+            }
+        };
+        Ok(FlowSpec {
+            name: name.clone(),
+            actions,
+            weight,
+        })
+    }
+
+    fn threshold(
+        &self,
+        key: &Spanned<String>,
+        value: &Node,
+        names: &Names,
+    ) -> Result<ThresholdSpec> {
+        let k = key.get_ref();
+        let condition = match &value.kind {
+            NodeKind::Str(s) => s,
+            NodeKind::Table(_) => {
+                return Err(self.err_at(
+                    key,
+                    format!("threshold `{k}` is a table, expected a string condition; quote keys that contain a dot: `\"{k}.p95\" = \"< 300ms\"`"),
+                ))
+            }
+            _ => {
+                return Err(self.err(
+                    value.span.clone(),
+                    format!("invalid threshold `{k}`, expected a string condition such as \"< 300ms\""),
+                ))
+            }
+        };
+        let spec = ThresholdSpec::parse(k, condition).map_err(|e| {
+            let offset = if e.in_key {
+                self.inner_offset(key.span(), k, Some(e.offset))
+            } else {
+                self.inner_offset(value.span.clone(), condition, Some(e.offset))
+            };
+            ScenarioError::at_offset(self.file, self.text, offset, e.message)
+        })?;
+        if let Scope::Action(action) = &spec.metric.scope {
+            if !names.actions.contains(action.as_str()) {
+                let list: Vec<_> = names.actions.iter().map(|a| format!("`{a}`")).collect();
+                let offset = self.inner_offset(key.span(), k, Some(0));
+                return Err(ScenarioError::at_offset(
+                    self.file,
+                    self.text,
+                    offset,
+                    format!(
+                        "unknown action `{action}` in threshold `{k}`, expected `http` or one of {}",
+                        list.join(", ")
+                    ),
+                ));
+            }
+        }
+        Ok(spec)
     }
 
     fn server(&self, s: &RawServer, base_url: &str, base_dir: &Path) -> Result<ServerSpec> {

@@ -10,6 +10,7 @@ mod compile;
 mod error;
 mod expr;
 mod extract;
+mod load_spec;
 mod model;
 mod spec;
 mod template;
@@ -17,6 +18,9 @@ mod template;
 pub use error::{EvalError, ScenarioError};
 pub use expr::{Expr, Vars};
 pub use extract::Extractor;
+pub use load_spec::{
+    CompareOp, Dimension, FlowSpec, LoadSpec, Metric, Scope, Stat, ThresholdError, ThresholdSpec,
+};
 pub use model::{
     ActionSpec, AuthSpec, Builtins, Defaults, ExploreDefaults, InvariantSpec, RequestSpec,
     Requires, ResetSpec, RollbackSpec, Scenario, ServerSpec, SqliteSpec,

@@ -2,6 +2,7 @@
 
 use crate::expr::Expr;
 use crate::extract::Extractor;
+use crate::load_spec::LoadSpec;
 use crate::template::{Template, TemplateValue};
 use std::collections::BTreeMap;
 use std::path::PathBuf;
@@ -35,6 +36,8 @@ pub struct Scenario {
     pub invariants: Vec<InvariantSpec>,
     /// Built-in invariants switched on or off.
     pub builtins: Builtins,
+    /// Flows and thresholds for `venom load`, from `[load]`.
+    pub load: Option<LoadSpec>,
 }
 
 impl Scenario {

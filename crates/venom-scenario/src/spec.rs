@@ -23,6 +23,7 @@ pub(crate) struct RawScenario {
     pub actions: Option<Spanned<Vec<RawAction>>>,
     pub invariants: Option<Vec<RawInvariant>>,
     pub builtins: Option<RawBuiltins>,
+    pub load: Option<RawLoad>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -137,6 +138,24 @@ pub(crate) struct RawInvariant {
 #[serde(deny_unknown_fields)]
 pub(crate) struct RawBuiltins {
     pub no_server_errors: Option<bool>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct RawLoad {
+    pub flows: Option<Spanned<Vec<RawFlow>>>,
+    pub abort_on_fail: Option<bool>,
+    /// Metric keys to conditions; values are kept as nodes so that a dotted key written
+    /// without quotes (which TOML reads as a nested table) gets a helpful error.
+    pub thresholds: Option<OrderedMap<Node>>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct RawFlow {
+    pub name: Spanned<String>,
+    pub actions: Spanned<Vec<Spanned<String>>>,
+    pub weight: Option<Spanned<f64>>,
 }
 
 /// A TOML table kept in document order, with spanned keys.

@@ -1183,3 +1183,90 @@ fn positions_count_characters_not_bytes() {
         &[],
     );
 }
+
+// ---------------------------------------------------------------------------------------------
+// [load]: flows and thresholds
+
+/// `HEAD` + `ACTION` (action `a`) + a second action `b` (lines 6-9) + `extra` from line 10.
+fn load_case(extra: &str) -> String {
+    format!("{HEAD}{ACTION}[[actions]]\nname = \"b\"\nmethod = \"GET\"\npath = \"/y\"\n{extra}")
+}
+
+#[test]
+fn load_table_parses_flows_and_thresholds() {
+    use venom_scenario::{CompareOp, FlowSpec, Scope, Stat};
+    let s = ok(&load_case(
+        "[load]\nabort_on_fail = true\nflows = [ { name = \"main\", actions = [\"a\", \"b\", \"a\"] }, { name = \"reads\", actions = [\"b\"], weight = 3 } ]\n[load.thresholds]\n\"a.p95\" = \"< 300ms\"\n\"http.error_rate\" = \"< 1%\"\n\"http.p99.9\" = \"<= 1.5s\"\ndrift = \"< 25%\"\n\"b.rps\" = \"> 10\"\n",
+    ));
+    let load = s.load.expect("[load]");
+    assert!(load.abort_on_fail);
+    assert_eq!(
+        load.flows,
+        [
+            FlowSpec {
+                name: "main".into(),
+                actions: vec!["a".into(), "b".into(), "a".into()],
+                weight: 1.0
+            },
+            FlowSpec {
+                name: "reads".into(),
+                actions: vec!["b".into()],
+                weight: 3.0
+            },
+        ]
+    );
+    assert_eq!(load.flow("reads").map(|f| f.weight), Some(3.0));
+    let t: Vec<_> = load
+        .thresholds
+        .iter()
+        .map(|t| (t.metric.to_string(), t.op, t.value))
+        .collect();
+    assert_eq!(
+        t,
+        [
+            ("a.p95".to_string(), CompareOp::Lt, 300.0),
+            ("http.error_rate".to_string(), CompareOp::Lt, 0.01),
+            ("http.p99.9".to_string(), CompareOp::Le, 1500.0),
+            ("http.drift".to_string(), CompareOp::Lt, 0.25),
+            ("b.rps".to_string(), CompareOp::Gt, 10.0),
+        ]
+    );
+    assert_eq!(load.thresholds[0].metric.scope, Scope::Action("a".into()));
+    assert_eq!(load.thresholds[2].metric.stat, Stat::P999);
+    assert_eq!(load.thresholds[0].to_string(), "a.p95 < 300ms");
+
+    // Without [load] there is nothing; an empty [load] has no flows and no thresholds.
+    assert!(ok(&case("")).load.is_none());
+    let empty = ok(&load_case("[load]\n")).load.expect("[load]");
+    assert!(empty.flows.is_empty() && empty.thresholds.is_empty() && !empty.abort_on_fail);
+    // [[load.flows]] tables work too.
+    let tables = ok(&load_case("[[load.flows]]\nname = \"f\"\nactions = [\"b\"]\n"));
+    assert_eq!(tables.load.expect("[load]").flows[0].actions, ["b"]);
+}
+
+#[test]
+fn load_table_errors_point_at_the_problem() {
+    let cases: &[(&str, &str)] = &[
+        ("[load]\nflow = []\n", "t.toml:11:1: unknown field `flow`, expected one of `flows`, `abort_on_fail`, `thresholds`"),
+        ("[load]\nflows = [ { name = \"f\", actions = [\"a\"], wieght = 2 } ]\n", "t.toml:11:42: unknown field `wieght`, expected one of `name`, `actions`, `weight`"),
+        ("[load]\nflows = [ { name = \"f\", actions = [\"a\", \"zz\"] } ]\n", "t.toml:11:41: unknown action `zz` in flow `f`, expected one of `a`, `b`"),
+        ("[load]\nflows = [ { name = \"f\", actions = [] } ]\n", "t.toml:11:35: flow `f` has no actions, expected at least one action name"),
+        ("[load]\nflows = []\n", "t.toml:11:9: no flows, expected at least one"),
+        ("[load]\nflows = [ { name = \"f\", actions = [\"a\"] }, { name = \"f\", actions = [\"b\"] } ]\n", "t.toml:11:53: duplicate flow name `f`"),
+        ("[load]\nflows = [ { name = \"f-1\", actions = [\"a\"] } ]\n", "t.toml:11:20: invalid flow name `f-1`, expected [A-Za-z_][A-Za-z0-9_]*"),
+        ("[load]\nflows = [ { name = \"f\", actions = [\"a\"], weight = 0 } ]\n", "t.toml:11:51: invalid weight `0`, expected a finite number > 0"),
+        ("[load]\nflows = [ { actions = [\"a\"] } ]\n", "t.toml:11:11: missing field `name`"),
+        ("[load]\nabort_on_fail = \"yes\"\n", "t.toml:11:17: invalid type: string \"yes\", expected a boolean"),
+        ("[load.thresholds]\n\"zz.p95\" = \"< 1ms\"\n", "t.toml:11:2: unknown action `zz` in threshold `zz.p95`, expected `http` or one of `a`, `b`"),
+        ("[load.thresholds]\n\"a.p98\" = \"< 1ms\"\n", "t.toml:11:4: unknown statistic `p98` in threshold metric `a.p98`, expected one of `p50`"),
+        ("[load.thresholds]\nlatency = \"< 1ms\"\n", "t.toml:11:1: invalid threshold metric `latency`, expected `<action>.<stat>`, `http.<stat>` or `drift`"),
+        ("[load.thresholds]\n\"a.p95\" = \"< 300\"\n", "t.toml:11:17: invalid threshold condition `< 300` for `p95`: no unit, expected a duration such as `< 300ms` or `<= 1.5s`"),
+        ("[load.thresholds]\n\"http.error_rate\" = \"1%\"\n", "t.toml:11:22: invalid threshold condition `1%`: missing operator"),
+        ("[load.thresholds]\n\"http.error_rate\" = \"< 1ms\"\n", "t.toml:11:25: invalid threshold condition `< 1ms` for `error_rate`: unit `ms`, expected a percentage such as `< 1%`"),
+        ("[load.thresholds]\n\"http.p95\" = 300\n", "t.toml:11:14: invalid threshold `http.p95`, expected a string condition such as \"< 300ms\""),
+        ("[load.thresholds]\na.p95 = \"< 1ms\"\n", "t.toml:11:1: threshold `a` is a table, expected a string condition; quote keys that contain a dot"),
+    ];
+    for (extra, prefix) in cases {
+        assert_err(&load_case(extra), prefix, &[]);
+    }
+}

@@ -1,0 +1,105 @@
+//! Baselines: a saved run's JSON summary, compared metric by metric with a new run.
+//!
+//! Compared, for all requests (`http`) and every action present in both runs: the latency
+//! p50, p95 and p99 and the error rate; and the overall throughput when both runs used the same
+//! model (same users or rates). A metric regresses when it is worse than the baseline by more
+//! than the tolerance (relative), and by more than a small absolute floor so that noise on tiny
+//! values never fails a build: [`LATENCY_FLOOR_MS`] for latencies, [`ERROR_RATE_FLOOR`] for
+//! error rates.
+
+use crate::summary::{BaselineReport, Comparison, LoadSummary, Stats, SUMMARY_KIND};
+use std::path::Path;
+
+/// Latency increases of at most this many milliseconds never count as regressions.
+pub const LATENCY_FLOOR_MS: f64 = 1.0;
+/// Error-rate increases of at most this fraction (0.1 percentage point) never count.
+pub const ERROR_RATE_FLOOR: f64 = 0.001;
+
+/// Reads a summary written by `--json` or `--save-baseline`.
+pub fn read_baseline(path: &Path) -> Result<LoadSummary, String> {
+    let text = std::fs::read_to_string(path)
+        .map_err(|e| format!("cannot read the baseline {}: {e}", path.display()))?;
+    let summary: LoadSummary = serde_json::from_str(&text).map_err(|e| {
+        format!(
+            "{}:{}:{}: not a venom load summary: {e}",
+            path.display(),
+            e.line(),
+            e.column()
+        )
+    })?;
+    if summary.kind != SUMMARY_KIND {
+        return Err(format!(
+            "{}: kind `{}`, expected `{SUMMARY_KIND}` (a file written by venom load --json or --save-baseline)",
+            path.display(),
+            summary.kind
+        ));
+    }
+    Ok(summary)
+}
+
+/// Compares `current` with `baseline` (read from `file`), allowing `tolerance` (0.1 = 10 %).
+pub fn compare(
+    current: &LoadSummary,
+    baseline: &LoadSummary,
+    file: &str,
+    tolerance: f64,
+) -> BaselineReport {
+    let mut comparisons = Vec::new();
+    scope("http", &current.overall, &baseline.overall, tolerance, &mut comparisons);
+    for action in &current.actions {
+        if let Some(then) = baseline.action(&action.name) {
+            scope(&action.name, &action.stats, then, tolerance, &mut comparisons);
+        }
+    }
+    if current.plan.model == baseline.plan.model && baseline.overall.rps > 0.0 {
+        let (then, now) = (baseline.overall.rps, current.overall.rps);
+        comparisons.push(Comparison {
+            metric: "http.rps".into(),
+            baseline: then,
+            current: now,
+            change: change(then, now),
+            regressed: now < then * (1.0 - tolerance),
+        });
+    }
+    BaselineReport {
+        file: file.to_string(),
+        tolerance,
+        comparisons,
+    }
+}
+
+fn scope(name: &str, now: &Stats, then: &Stats, tolerance: f64, out: &mut Vec<Comparison>) {
+    if let (Some(now_l), Some(then_l)) = (&now.latency_ms, &then.latency_ms) {
+        for (stat, n, t) in [
+            ("p50", now_l.p50, then_l.p50),
+            ("p95", now_l.p95, then_l.p95),
+            ("p99", now_l.p99, then_l.p99),
+        ] {
+            out.push(Comparison {
+                metric: format!("{name}.{stat}"),
+                baseline: t,
+                current: n,
+                change: change(t, n),
+                regressed: n > t * (1.0 + tolerance) && n - t > LATENCY_FLOOR_MS,
+            });
+        }
+    }
+    if now.count > 0 && then.count > 0 {
+        let (t, n) = (then.error_rate, now.error_rate);
+        out.push(Comparison {
+            metric: format!("{name}.error_rate"),
+            baseline: t,
+            current: n,
+            change: change(t, n),
+            regressed: n > t * (1.0 + tolerance) && n - t > ERROR_RATE_FLOOR,
+        });
+    }
+}
+
+fn change(then: f64, now: f64) -> f64 {
+    if then == 0.0 {
+        0.0
+    } else {
+        (now - then) / then
+    }
+}

@@ -1,0 +1,46 @@
+//! venom-load: the scenario's actions as load. Flows (ordered lists of actions, each virtual
+//! user with its own context, extraction included) run in a closed model (N users back to back)
+//! or an open model (iterations started at a constant or ramping rate, latency counted from the
+//! intended start so that stalls are not hidden by coordinated omission), bounded by a duration,
+//! an iteration count and a hard deadline.
+//!
+//! Every request lands in HDR histograms per action and overall (latency, service time, time to
+//! first byte), in run totals and per-interval windows; the scenario's thresholds are evaluated
+//! at the end (or abort the run early), a saved run can serve as a baseline, and the results
+//! are rendered for the console, as JSON and as a static HTML page with SVG plots.
+#![warn(missing_docs)]
+
+mod baseline;
+mod closed;
+mod console;
+mod files;
+mod flow;
+mod html;
+mod metrics;
+mod open;
+mod plan;
+mod progress;
+mod run;
+mod schedule;
+mod summary;
+mod threshold;
+mod transport;
+
+pub use baseline::{compare, read_baseline, ERROR_RATE_FLOOR, LATENCY_FLOOR_MS};
+pub use console::render_console;
+pub use files::{write_html, write_json};
+pub use flow::Flow;
+pub use html::render_html;
+pub use open::LATE_AFTER;
+pub use plan::{
+    format_duration, parse_duration, parse_percent, parse_stages, LoadPlan, Mode, Model,
+    PlanError, PlanOptions, Stage, DEFAULT_MAX_IN_FLIGHT,
+};
+pub use progress::{Live, Progress};
+pub use run::{run, Control, LoadError};
+pub use summary::{
+    ActionStats, BaselineReport, Comparison, FlowPlan, FlowStats, IntervalStats, LoadSummary,
+    OpenStats, Percentiles, PlanSummary, Stats, StopReason, ThresholdResult, ThresholdStatus,
+    WindowStats, SUMMARY_KIND,
+};
+pub use threshold::ABORT_MIN_SAMPLES;

@@ -1,0 +1,466 @@
+//! Running a plan: the runtime, the shared client, the model's tasks, the collector that drains
+//! measurements every tick (intervals, live progress, early abort) and the bounds: no iteration
+//! starts after the planned duration, and iterations still running at the hard deadline
+//! (duration + request timeout + 1 s) are cancelled.
+
+use crate::flow::Executor;
+use crate::metrics::{Recorder, Window};
+use crate::plan::{LoadPlan, Model};
+use crate::progress::{Live, Progress};
+use crate::schedule::Schedule;
+use crate::summary::{
+    ActionStats, FlowStats, IntervalStats, LoadSummary, OpenStats, PlanSummary, Stats,
+    StopReason, WindowStats, SUMMARY_KIND,
+};
+use crate::threshold::{self, Measured};
+use crate::transport::Transport;
+use crate::{closed, open};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex, PoisonError};
+use std::time::Duration;
+use tokio::sync::Notify;
+use tokio::time::Instant;
+use venom_engine::Context;
+use venom_http::{HttpClient, SendError};
+use venom_scenario::{RequestSpec, Scenario, Template, ThresholdSpec, Vars};
+
+/// Longest time between two drains of the measurements.
+const TICK: Duration = Duration::from_secs(1);
+/// Extra time after the planned duration for iterations to finish, beyond the request timeout.
+const GRACE: Duration = Duration::from_secs(1);
+
+/// How a run is observed and stopped from outside.
+#[derive(Debug, Clone)]
+pub struct Control {
+    /// Set (by a Ctrl-C handler) to stop starting iterations; the reports are still produced.
+    pub interrupt: Option<Arc<AtomicBool>>,
+    /// Where live progress goes.
+    pub progress: Progress,
+}
+
+/// The run could not start.
+#[derive(Debug, thiserror::Error)]
+pub enum LoadError {
+    /// The runtime or client could not be created, or the API does not answer at `base_url`.
+    #[error("{0}")]
+    Setup(String),
+}
+
+/// "No new work": set once, with the first reason given; wakes whoever waits for it.
+#[derive(Debug, Default)]
+pub(crate) struct Stop {
+    set: AtomicBool,
+    reason: Mutex<Option<StopReason>>,
+    notify: Notify,
+}
+
+impl Stop {
+    /// Asks every task to stop starting iterations (the first reason is kept).
+    pub(crate) fn request(&self, reason: StopReason) {
+        let mut kept = self.reason.lock().unwrap_or_else(PoisonError::into_inner);
+        if kept.is_none() {
+            *kept = Some(reason);
+        }
+        self.set.store(true, Ordering::SeqCst);
+        self.notify.notify_waiters();
+    }
+
+    /// Whether a stop was requested.
+    pub(crate) fn is_set(&self) -> bool {
+        self.set.load(Ordering::SeqCst)
+    }
+
+    /// Returns once a stop is requested.
+    pub(crate) async fn wait(&self) {
+        let notified = self.notify.notified();
+        tokio::pin!(notified);
+        notified.as_mut().enable();
+        if self.is_set() {
+            return;
+        }
+        notified.await;
+    }
+
+    fn reason(&self) -> Option<StopReason> {
+        self.reason
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .clone()
+    }
+}
+
+/// Runs `plan` against the API of `scenario` and returns what was measured, with the
+/// scenario's thresholds evaluated. The API must already be running (`[server]` is the
+/// caller's business).
+pub fn run(scenario: &Scenario, plan: &LoadPlan, control: Control) -> Result<LoadSummary, LoadError> {
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .map_err(|e| LoadError::Setup(format!("cannot start the async runtime: {e}")))?;
+    runtime.block_on(run_async(scenario, plan, control))
+}
+
+async fn run_async(
+    scenario: &Scenario,
+    plan: &LoadPlan,
+    control: Control,
+) -> Result<LoadSummary, LoadError> {
+    let (concurrency, open) = match &plan.model {
+        Model::Closed { vus } => (*vus, false),
+        Model::Open { max_in_flight, .. } => (*max_in_flight, true),
+    };
+    let client = HttpClient::with_pool(&scenario.base_url, &scenario.defaults, concurrency)
+        .map_err(|e| LoadError::Setup(e.to_string()))?;
+    check_reachable(&client).await?;
+
+    let workers = std::thread::available_parallelism().map_or(2, usize::from);
+    let recorder = Arc::new(Recorder::new(
+        (2 * workers).min(concurrency),
+        scenario.actions.len(),
+        plan.flows.len(),
+    ));
+    let transport = Transport::new(client, scenario.defaults.timeout).map_err(LoadError::Setup)?;
+    let executor = Arc::new(Executor::new(
+        transport,
+        scenario,
+        &plan.flows,
+        Arc::clone(&recorder),
+    ));
+    let stop = Arc::new(Stop::default());
+    let thresholds: Vec<ThresholdSpec> = scenario
+        .load
+        .as_ref()
+        .map(|l| l.thresholds.clone())
+        .unwrap_or_default();
+    let abort_on_fail = scenario.load.as_ref().is_some_and(|l| l.abort_on_fail);
+    let names: Vec<String> = scenario.actions.iter().map(|a| a.name.clone()).collect();
+
+    let start = Instant::now();
+    let end = start.checked_add(plan.duration).unwrap_or_else(far_future);
+    let hard_end = end
+        .checked_add(scenario.defaults.timeout + GRACE)
+        .unwrap_or_else(far_future);
+    let done = Arc::new(Notify::new());
+    let collector = Collector {
+        recorder: Arc::clone(&recorder),
+        spare: Window::new(names.len(), plan.flows.len()),
+        tick: Window::new(names.len(), plan.flows.len()),
+        totals: Window::new(names.len(), plan.flows.len()),
+        interval: Window::new(names.len(), plan.flows.len()),
+        interval_start: Duration::ZERO,
+        interval_len: plan.interval,
+        tick_len: TICK.min(plan.interval),
+        intervals: Vec::new(),
+        names: names.clone(),
+        open,
+    };
+    let watch = Watch {
+        start,
+        planned: plan.duration,
+        executor: Arc::clone(&executor),
+        stop: Arc::clone(&stop),
+        done: Arc::clone(&done),
+        control,
+        abort: if abort_on_fail { thresholds.clone() } else { Vec::new() },
+    };
+    let collecting = tokio::spawn(watch.run(collector));
+
+    let (open_stats, mut tasks) = match &plan.model {
+        Model::Closed { vus } => (
+            None,
+            closed::spawn(&executor, *vus, plan.iterations, end, &stop),
+        ),
+        Model::Open {
+            stages,
+            max_in_flight,
+        } => {
+            let schedule = Schedule::new(stages);
+            let (stats, tasks) = open::schedule(
+                &executor,
+                &schedule,
+                *max_in_flight,
+                plan.iterations,
+                (start, end),
+                &stop,
+            )
+            .await;
+            (Some(stats), tasks)
+        }
+    };
+    let finished = tokio::time::timeout_at(hard_end, async {
+        while tasks.join_next().await.is_some() {}
+    })
+    .await
+    .is_ok();
+    if !finished {
+        tasks.abort_all();
+        while tasks.join_next().await.is_some() {}
+    }
+    let elapsed = start.elapsed();
+    done.notify_one();
+    let collector = collecting
+        .await
+        .map_err(|e| LoadError::Setup(format!("the measurement task failed: {e}")))?;
+
+    let stop_reason = match stop.reason() {
+        Some(StopReason::Duration | StopReason::Iterations) | None if !finished => {
+            StopReason::Deadline
+        }
+        Some(reason) => reason,
+        None => StopReason::Duration,
+    };
+    Ok(collector.summary(SummaryParts {
+        scenario,
+        plan,
+        elapsed,
+        stop: stop_reason,
+        open: open_stats,
+        failures: recorder.notes(),
+        thresholds: &thresholds,
+    }))
+}
+
+/// A point in time that is never reached in practice (for durations too long to add).
+fn far_future() -> Instant {
+    Instant::now() + Duration::from_secs(100 * 365 * 24 * 3600)
+}
+
+/// Fails with a clear message when nothing answers at `base_url`.
+async fn check_reachable(client: &HttpClient) -> Result<(), LoadError> {
+    let probe = RequestSpec {
+        method: "GET".into(),
+        path: Template::parse("/").map_err(|e| LoadError::Setup(e.0))?,
+        body: None,
+        headers: Vec::new(),
+    };
+    let ctx = Context::new();
+    match client.send(&probe, None, &Vars::new(&ctx)).await {
+        Ok(_) | Err(SendError::Timeout { .. }) | Err(SendError::Build(_)) => Ok(()),
+        Err(e) => Err(LoadError::Setup(format!(
+            "cannot reach the API at base_url {}: {e} (is it running? declare [server] to let venom start it)",
+            client.base_url()
+        ))),
+    }
+}
+
+/// The collector's surroundings: clock, live state, stop signals and thresholds to watch.
+struct Watch {
+    start: Instant,
+    planned: Duration,
+    executor: Arc<Executor>,
+    stop: Arc<Stop>,
+    done: Arc<Notify>,
+    control: Control,
+    /// Thresholds that abort the run once certainly broken (empty without `abort_on_fail`).
+    abort: Vec<ThresholdSpec>,
+}
+
+impl Watch {
+    /// Drains measurements every tick until the load is done, then once more; closes intervals,
+    /// shows progress, honours Ctrl-C and aborts on broken thresholds.
+    async fn run(self, mut collector: Collector) -> Collector {
+        let tick = collector.tick_len;
+        let mut ticker = tokio::time::interval_at(self.start + tick, tick);
+        ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        let mut last = Duration::ZERO;
+        loop {
+            let finished = tokio::select! {
+                () = self.done.notified() => true,
+                _ = ticker.tick() => false,
+            };
+            let now = self.start.elapsed();
+            let requests = collector.drain();
+            let live = self.live(&collector, now, requests, now.saturating_sub(last));
+            last = now;
+            if finished {
+                collector.close_interval(now, true);
+                break;
+            }
+            if self
+                .control
+                .interrupt
+                .as_ref()
+                .is_some_and(|f| f.load(Ordering::SeqCst))
+            {
+                self.stop.request(StopReason::Interrupted);
+            }
+            if !self.abort.is_empty() {
+                let (overall, actions) = collector.stats(now);
+                let measured = Measured {
+                    overall: &overall,
+                    actions: &actions,
+                    intervals: &collector.intervals,
+                };
+                if let Some(broken) = threshold::certainly_broken(&self.abort, &measured) {
+                    self.stop.request(StopReason::Aborted(broken.to_string()));
+                }
+            }
+            if collector.interval_due(now) {
+                if let Some(interval) = collector.close_interval(now, false) {
+                    self.control.progress.interval(&live, interval);
+                }
+            }
+            self.control.progress.tick(&live);
+        }
+        self.control.progress.finish();
+        collector
+    }
+
+    fn live(&self, collector: &Collector, now: Duration, requests: u64, tick: Duration) -> Live {
+        let overall = &collector.totals.overall;
+        Live {
+            elapsed: now,
+            planned: self.planned,
+            rate: if tick.is_zero() {
+                0.0
+            } else {
+                requests as f64 / tick.as_secs_f64()
+            },
+            in_flight: self.executor.in_flight(),
+            requests: overall.count,
+            errors: overall.error_count(),
+            p95_ms: (!overall.latency.is_empty())
+                .then(|| overall.latency.value_at_quantile(0.95) as f64 / 1000.0),
+        }
+    }
+}
+
+/// Measurements drained from the recorder: run totals, the current interval, closed intervals.
+struct Collector {
+    recorder: Arc<Recorder>,
+    /// Swapped with each shard's window while draining.
+    spare: Window,
+    /// What the last drain found.
+    tick: Window,
+    totals: Window,
+    interval: Window,
+    interval_start: Duration,
+    interval_len: Duration,
+    tick_len: Duration,
+    intervals: Vec<IntervalStats>,
+    names: Vec<String>,
+    open: bool,
+}
+
+/// What the summary needs besides the measurements.
+struct SummaryParts<'a> {
+    scenario: &'a Scenario,
+    plan: &'a LoadPlan,
+    elapsed: Duration,
+    stop: StopReason,
+    open: Option<OpenStats>,
+    failures: Vec<String>,
+    thresholds: &'a [ThresholdSpec],
+}
+
+impl Collector {
+    /// Moves new measurements into the totals and the current interval; returns how many
+    /// requests they hold.
+    fn drain(&mut self) -> u64 {
+        self.tick.reset();
+        self.recorder.drain(&mut self.spare, &mut self.tick);
+        self.totals.add(&self.tick);
+        self.interval.add(&self.tick);
+        self.tick.overall.count
+    }
+
+    /// Whether the current interval has (about) reached its length at `now`.
+    fn interval_due(&self, now: Duration) -> bool {
+        now.saturating_sub(self.interval_start) + self.tick_len / 2 >= self.interval_len
+    }
+
+    /// Closes the current interval at `now`. The last one (`last`) may be shorter and is kept
+    /// only when it has requests; a full one is kept even when empty (a stall shows as zero).
+    fn close_interval(&mut self, now: Duration, last: bool) -> Option<&IntervalStats> {
+        let length = now.saturating_sub(self.interval_start);
+        let full = !last || self.interval_due(now);
+        let keep = full || self.interval.overall.count > 0;
+        if keep && !length.is_zero() {
+            self.intervals.push(IntervalStats {
+                start_s: self.interval_start.as_secs_f64(),
+                end_s: now.as_secs_f64(),
+                full,
+                overall: WindowStats::of(&self.interval.overall, length),
+                actions: self
+                    .names
+                    .iter()
+                    .zip(&self.interval.actions)
+                    .filter(|(_, t)| t.count > 0)
+                    .map(|(name, t)| (name.clone(), WindowStats::of(t, length)))
+                    .collect(),
+            });
+        }
+        self.interval.reset();
+        self.interval_start = now;
+        if keep {
+            self.intervals.last()
+        } else {
+            None
+        }
+    }
+
+    /// Statistics of the totals over `elapsed`: overall, and per action that ran.
+    fn stats(&self, elapsed: Duration) -> (Stats, Vec<ActionStats>) {
+        let overall = Stats::of(&self.totals.overall, elapsed, self.open);
+        let actions = self
+            .names
+            .iter()
+            .zip(&self.totals.actions)
+            .filter(|(_, t)| t.count > 0)
+            .map(|(name, t)| ActionStats {
+                name: name.clone(),
+                stats: Stats::of(t, elapsed, self.open),
+            })
+            .collect();
+        (overall, actions)
+    }
+
+    fn summary(self, parts: SummaryParts<'_>) -> LoadSummary {
+        let (overall, mut actions) = self.stats(parts.elapsed);
+        // Actions of the plan's flows are listed even when none of their requests was sent.
+        for (index, name) in self.names.iter().enumerate() {
+            let in_flow = parts.plan.flows.iter().any(|f| f.actions.contains(&index));
+            if in_flow && !actions.iter().any(|a| &a.name == name) {
+                actions.push(ActionStats {
+                    name: name.clone(),
+                    stats: Stats::default(),
+                });
+            }
+        }
+        actions.sort_by_key(|a| self.names.iter().position(|n| n == &a.name));
+        let thresholds = threshold::evaluate(
+            parts.thresholds,
+            &Measured {
+                overall: &overall,
+                actions: &actions,
+                intervals: &self.intervals,
+            },
+        );
+        LoadSummary {
+            kind: SUMMARY_KIND.into(),
+            tool_version: env!("CARGO_PKG_VERSION").into(),
+            scenario: parts.scenario.file.display().to_string(),
+            plan: PlanSummary::new(parts.plan, &self.names),
+            elapsed_s: parts.elapsed.as_secs_f64(),
+            stop: parts.stop,
+            overall,
+            actions,
+            flows: parts
+                .plan
+                .flows
+                .iter()
+                .zip(&self.totals.flows)
+                .map(|(f, c)| FlowStats {
+                    name: f.name.clone(),
+                    iterations: c.iterations,
+                    failed: c.failed,
+                })
+                .collect(),
+            open: parts.open,
+            intervals: self.intervals,
+            failures: parts.failures,
+            thresholds,
+            baseline: None,
+        }
+    }
+}

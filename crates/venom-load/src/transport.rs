@@ -1,0 +1,328 @@
+//! Sending a load run's requests.
+//!
+//! Requests are rendered by venom-http ([`HttpClient::prepare`]: templates, default headers,
+//! authentication), so they are exactly what exploration sends. Plain `http://` APIs are then
+//! reached through a pool of HTTP/1.1 keep-alive connections (hyper), one per concurrent request
+//! like `wrk`: the generic pooled client costs about three times more CPU per request, which on
+//! a shared machine is taken from the server under test. `https://` APIs go through venom-http's
+//! pooled client (rustls).
+
+use crate::metrics::ErrorKind;
+use http_body_util::{BodyExt, Full};
+use hyper::body::Bytes;
+use hyper::client::conn::http1::SendRequest;
+use hyper::header::{HeaderValue, CONTENT_TYPE, HOST};
+use hyper::{Request, Uri};
+use hyper_util::rt::TokioIo;
+use std::sync::{Mutex, PoisonError};
+use std::time::{Duration, Instant};
+use venom_engine::ResponseRecord;
+use venom_http::{HttpClient, PreparedRequest, SendError};
+use venom_scenario::{ActionSpec, Vars};
+
+/// Why a request produced no usable response.
+#[derive(Debug, Clone)]
+pub(crate) struct Failure {
+    /// The kind counted in the statistics.
+    pub kind: ErrorKind,
+    /// A one-line description.
+    pub message: String,
+}
+
+/// A response as the load run needs it.
+#[derive(Debug, Clone)]
+pub(crate) struct Reply {
+    /// The status.
+    pub status: u16,
+    /// From the send to the response headers.
+    pub ttfb: Duration,
+    /// The full response (headers, JSON body) when it was asked for: extraction needs it.
+    pub record: Option<ResponseRecord>,
+}
+
+/// How requests reach the API.
+#[derive(Debug)]
+pub(crate) struct Transport {
+    client: HttpClient,
+    direct: Option<Direct>,
+}
+
+impl Transport {
+    /// A transport for `client`'s API: direct connections for `http://`, the client for
+    /// `https://`.
+    pub(crate) fn new(client: HttpClient, timeout: Duration) -> Result<Transport, String> {
+        let direct = if client.base_url().starts_with("http://") {
+            Some(Direct::new(client.base_url(), timeout)?)
+        } else {
+            None
+        };
+        Ok(Transport { client, direct })
+    }
+
+    /// Sends `spec` rendered with `vars`; `record` asks for the full response.
+    pub(crate) async fn send(
+        &self,
+        spec: &ActionSpec,
+        vars: &Vars<'_>,
+        record: bool,
+    ) -> Result<Reply, Failure> {
+        let Some(direct) = &self.direct else {
+            return self.send_with_client(spec, vars, record).await;
+        };
+        let prepared = self
+            .client
+            .prepare(&spec.request, spec.auth.as_ref(), vars)
+            .map_err(failure)?;
+        direct.send(prepared, record).await
+    }
+
+    async fn send_with_client(
+        &self,
+        spec: &ActionSpec,
+        vars: &Vars<'_>,
+        record: bool,
+    ) -> Result<Reply, Failure> {
+        let exchange = self
+            .client
+            .send(&spec.request, spec.auth.as_ref(), vars)
+            .await
+            .map_err(failure)?;
+        let response = exchange.response.ok_or_else(|| Failure {
+            kind: ErrorKind::Transport,
+            message: "no response".into(),
+        })?;
+        Ok(Reply {
+            status: response.status,
+            ttfb: Duration::from_secs_f64(response.ttfb_ms.max(0.0) / 1000.0),
+            record: record.then_some(response),
+        })
+    }
+}
+
+fn failure(e: SendError) -> Failure {
+    let kind = match &e {
+        SendError::Build(_) => ErrorKind::Build,
+        SendError::Connect { .. } => ErrorKind::Connect,
+        SendError::Timeout { .. } => ErrorKind::Timeout,
+        SendError::Transport { .. } => ErrorKind::Transport,
+    };
+    Failure {
+        kind,
+        message: e.to_string(),
+    }
+}
+
+type Sender = SendRequest<Full<Bytes>>;
+
+/// Keep-alive HTTP/1.1 connections to one `http://` origin.
+struct Direct {
+    /// `http://host:port` as written in `base_url` (stripped from URLs to get the target).
+    origin: String,
+    /// Where to connect: `host:port`.
+    address: String,
+    /// The `Host` header.
+    host: HeaderValue,
+    /// Idle connections, most recently used last.
+    idle: Mutex<Vec<Sender>>,
+    timeout: Duration,
+}
+
+impl std::fmt::Debug for Direct {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Direct")
+            .field("address", &self.address)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Direct {
+    fn new(base_url: &str, timeout: Duration) -> Result<Direct, String> {
+        let uri: Uri = base_url
+            .parse()
+            .map_err(|e| format!("invalid base_url `{base_url}`: {e}"))?;
+        let authority = uri
+            .authority()
+            .ok_or_else(|| format!("invalid base_url `{base_url}`: no host"))?;
+        let origin_len = "http://".len() + authority.as_str().len();
+        let origin = base_url.get(..origin_len).unwrap_or(base_url).to_string();
+        let address = format!("{}:{}", authority.host(), authority.port_u16().unwrap_or(80));
+        let host = HeaderValue::from_str(authority.as_str())
+            .map_err(|e| format!("invalid host in base_url `{base_url}`: {e}"))?;
+        Ok(Direct {
+            origin,
+            address,
+            host,
+            idle: Mutex::new(Vec::new()),
+            timeout,
+        })
+    }
+
+    async fn send(&self, prepared: PreparedRequest, record: bool) -> Result<Reply, Failure> {
+        let request = self.request(prepared)?;
+        let what = format!("{} {}", request.method(), request.uri());
+        match tokio::time::timeout(self.timeout, self.exchange(request, record)).await {
+            Ok(result) => result.map_err(|(kind, detail)| Failure {
+                kind,
+                message: format!("{what}: {detail}"),
+            }),
+            Err(_) => Err(Failure {
+                kind: ErrorKind::Timeout,
+                message: format!("{what}: no response within {:?}", self.timeout),
+            }),
+        }
+    }
+
+    /// The hyper request for `prepared`: origin-form target, `Host`, JSON body.
+    fn request(&self, prepared: PreparedRequest) -> Result<Request<Full<Bytes>>, Failure> {
+        let build = |message: String| Failure {
+            kind: ErrorKind::Build,
+            message,
+        };
+        let target = prepared
+            .url
+            .strip_prefix(&self.origin)
+            .filter(|t| t.starts_with('/'))
+            .unwrap_or("/");
+        let uri: Uri = target
+            .parse()
+            .map_err(|e| build(format!("invalid request target `{target}`: {e}")))?;
+        let body = match &prepared.body {
+            Some(value) => Bytes::from(
+                serde_json::to_vec(value)
+                    .map_err(|e| build(format!("cannot serialize the body: {e}")))?,
+            ),
+            None => Bytes::new(),
+        };
+        let has_body = prepared.body.is_some();
+        let mut request = Request::new(Full::new(body));
+        *request.method_mut() = prepared.method;
+        *request.uri_mut() = uri;
+        *request.headers_mut() = prepared.headers;
+        let headers = request.headers_mut();
+        if !headers.contains_key(HOST) {
+            headers.insert(HOST, self.host.clone());
+        }
+        if has_body && !headers.contains_key(CONTENT_TYPE) {
+            headers.insert(CONTENT_TYPE, HeaderValue::from_static("application/json"));
+        }
+        Ok(request)
+    }
+
+    /// Sends `request` on an idle connection (or a new one) and reads the whole response; a
+    /// request that a stale idle connection refused before sending is retried once on a new one.
+    async fn exchange(
+        &self,
+        request: Request<Full<Bytes>>,
+        record: bool,
+    ) -> Result<Reply, (ErrorKind, String)> {
+        let (mut sender, reused) = match self.idle_connection().await {
+            Some(sender) => (sender, true),
+            None => (self.connect().await?, false),
+        };
+        let started = Instant::now();
+        let response = match sender.try_send_request(request).await {
+            Ok(response) => response,
+            Err(mut e) => match e.take_message() {
+                Some(request) if reused => {
+                    sender = self.connect().await?;
+                    sender
+                        .send_request(request)
+                        .await
+                        .map_err(|e| (ErrorKind::Transport, e.to_string()))?
+                }
+                _ => return Err((ErrorKind::Transport, e.into_error().to_string())),
+            },
+        };
+        let ttfb = started.elapsed();
+        let (parts, body) = response.into_parts();
+        let bytes = body
+            .collect()
+            .await
+            .map_err(|e| (ErrorKind::Transport, format!("reading the body: {e}")))?
+            .to_bytes();
+        let elapsed = started.elapsed();
+        self.idle
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .push(sender);
+        let status = parts.status.as_u16();
+        Ok(Reply {
+            status,
+            ttfb,
+            record: record.then(|| ResponseRecord {
+                status,
+                headers: parts
+                    .headers
+                    .iter()
+                    .map(|(name, value)| {
+                        (
+                            name.as_str().to_string(),
+                            String::from_utf8_lossy(value.as_bytes()).into_owned(),
+                        )
+                    })
+                    .collect(),
+                body: venom_http::body_value(&bytes),
+                ttfb_ms: ttfb.as_secs_f64() * 1000.0,
+                elapsed_ms: elapsed.as_secs_f64() * 1000.0,
+            }),
+        })
+    }
+
+    /// An idle connection that is ready for a request, if any.
+    async fn idle_connection(&self) -> Option<Sender> {
+        loop {
+            let mut sender = self
+                .idle
+                .lock()
+                .unwrap_or_else(PoisonError::into_inner)
+                .pop()?;
+            if sender.ready().await.is_ok() {
+                return Some(sender);
+            }
+        }
+    }
+
+    /// A new connection (its driver runs as a task until the connection closes).
+    async fn connect(&self) -> Result<Sender, (ErrorKind, String)> {
+        let connect_error =
+            |e: &dyn std::fmt::Display| (ErrorKind::Connect, format!("cannot connect to {}: {e}", self.address));
+        let stream = tokio::net::TcpStream::connect(&self.address)
+            .await
+            .map_err(|e| connect_error(&e))?;
+        stream.set_nodelay(true).map_err(|e| connect_error(&e))?;
+        let (sender, connection) = hyper::client::conn::http1::handshake(TokioIo::new(stream))
+            .await
+            .map_err(|e| connect_error(&e))?;
+        tokio::spawn(async move {
+            // The connection ends when the server closes it or the sender is dropped.
+            let _ = connection.await;
+        });
+        Ok(sender)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn direct_targets_keep_the_base_path() {
+        let d = Direct::new("http://127.0.0.1:8080/api", Duration::from_secs(1))
+            .unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(d.address, "127.0.0.1:8080");
+        assert_eq!(d.host, "127.0.0.1:8080");
+        let prepared = PreparedRequest {
+            method: hyper::Method::POST,
+            url: "http://127.0.0.1:8080/api/orders?x=1".into(),
+            headers: hyper::HeaderMap::new(),
+            body: Some(serde_json::json!({"amount": 1})),
+        };
+        let r = d.request(prepared).unwrap_or_else(|e| panic!("{}", e.message));
+        assert_eq!(r.uri(), "/api/orders?x=1");
+        assert_eq!(r.headers()[HOST], "127.0.0.1:8080");
+        assert_eq!(r.headers()[CONTENT_TYPE], "application/json");
+        let d = Direct::new("http://localhost", Duration::from_secs(1))
+            .unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(d.address, "localhost:80");
+    }
+}
