@@ -58,15 +58,23 @@ fn hash_entry(h: &mut Xxh3, key: &str, value: Option<&Value>) {
     }
 }
 
-/// Hashes a JSON value canonically: object keys sorted, numbers by their JSON text.
+/// Hashes a JSON value canonically: object keys sorted, numbers by value and kind.
 fn hash_value(h: &mut Xxh3, value: &Value) {
     match value {
         Value::Null => h.update(&[1]),
         Value::Bool(b) => h.update(&[2, *b as u8]),
         Value::Number(n) => {
-            h.update(&[3]);
-            h.update(n.to_string().as_bytes());
-            h.update(&[0]);
+            // By value and kind, without formatting: 1 and 1.0 stay distinct.
+            if let Some(i) = n.as_i64() {
+                h.update(&[3]);
+                h.update(&i.to_le_bytes());
+            } else if let Some(u) = n.as_u64() {
+                h.update(&[7]);
+                h.update(&u.to_le_bytes());
+            } else {
+                h.update(&[8]);
+                h.update(&n.as_f64().unwrap_or(f64::NAN).to_bits().to_le_bytes());
+            }
         }
         Value::String(s) => {
             h.update(&[4]);

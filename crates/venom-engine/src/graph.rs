@@ -5,6 +5,7 @@ use crate::exchange::Exchange;
 use crate::fingerprint::Fingerprint;
 use crate::world::CheckpointId;
 use std::collections::{HashMap, VecDeque};
+use std::hash::{BuildHasherDefault, Hasher};
 use std::sync::Arc;
 
 /// Index of a state in the graph; the initial state is 0.
@@ -40,8 +41,30 @@ pub(crate) struct Node {
 #[derive(Default)]
 pub(crate) struct StateGraph {
     pub nodes: Vec<Node>,
-    index: HashMap<Fingerprint, StateId>,
+    index: HashMap<Fingerprint, StateId, BuildHasherDefault<FingerprintHasher>>,
     edge_count: usize,
+}
+
+/// A fingerprint is already a uniform 128-bit hash: the index uses its low 64 bits as they are
+/// instead of hashing it again.
+#[derive(Default)]
+pub(crate) struct FingerprintHasher(u64);
+
+impl Hasher for FingerprintHasher {
+    fn finish(&self) -> u64 {
+        self.0
+    }
+
+    fn write_u128(&mut self, value: u128) {
+        self.0 = value as u64;
+    }
+
+    fn write(&mut self, bytes: &[u8]) {
+        // Only reached if `Fingerprint`'s `Hash` changes; stay correct, if slower.
+        for &b in bytes {
+            self.0 = self.0.rotate_left(8) ^ u64::from(b);
+        }
+    }
 }
 
 impl StateGraph {
