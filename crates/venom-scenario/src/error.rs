@@ -5,14 +5,15 @@ use std::path::{Path, PathBuf};
 
 /// A problem in a scenario file, with its 1-based position.
 ///
-/// Displays as `{file}:{line}:{column}: {message}`.
+/// Displays as `{file}:{line}:{column}: {message}`, or `{file}: {message}` when the problem is
+/// not at a position (the file cannot be read: `line` and `column` are 0).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ScenarioError {
     /// The scenario file.
     pub file: PathBuf,
-    /// 1-based line.
+    /// 1-based line (0: the whole file).
     pub line: usize,
-    /// 1-based column, counted in characters.
+    /// 1-based column, counted in characters (0: the whole file).
     pub column: usize,
     /// What is wrong and what was expected, on one line.
     pub message: String,
@@ -34,6 +35,9 @@ impl ScenarioError {
 
 impl fmt::Display for ScenarioError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        if self.line == 0 {
+            return write!(f, "{}: {}", self.file.display(), self.message);
+        }
         write!(
             f,
             "{}:{}:{}: {}",

@@ -33,8 +33,8 @@ use std::path::Path;
 pub fn load(path: &Path) -> Result<Scenario, ScenarioError> {
     let text = std::fs::read_to_string(path).map_err(|e| ScenarioError {
         file: path.to_path_buf(),
-        line: 1,
-        column: 1,
+        line: 0,
+        column: 0,
         message: format!("cannot read the scenario file: {e}"),
     })?;
     parse(&text, path)
