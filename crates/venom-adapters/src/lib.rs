@@ -2,12 +2,20 @@
 //! (its database), so that every branch of an exploration starts from the state it claims to.
 //!
 //! Each mechanism implements [`StateAdapter`]; the HTTP world (crate `venom-http`) delegates its
-//! checkpoints, rollbacks and observations to one. PostgreSQL and Redis adapters slot in the same way.
+//! checkpoints, rollbacks and observations to one: [`SqliteSnapshots`], [`PgSnapshots`],
+//! [`RedisSnapshots`], or several of them combined by a [`CompositeAdapter`].
 #![warn(missing_docs)]
 
+mod composite;
 pub mod postgres;
+mod redact;
+mod redis_store;
 mod sqlite;
 
+pub use composite::{CompositeAdapter, SqlStateAdapter, Store};
+pub use postgres::PgSnapshots;
+pub use redact::redact_url;
+pub use redis_store::RedisSnapshots;
 pub use sqlite::SqliteSnapshots;
 
 use venom_engine::{CheckpointId, CheckpointMode, Observation, WorldError};

@@ -27,6 +27,8 @@ pub enum Command {
     Check(CheckArgs),
     /// Start the bundled demo API (orders, payments, refunds) and explore it.
     Demo(DemoArgs),
+    /// Run the scenario's flows as load (smoke, burst, soak) and check its thresholds.
+    Load(LoadArgs),
 }
 
 #[derive(Debug, Args)]
@@ -113,4 +115,72 @@ pub struct ReplayArgs {
 pub struct CheckArgs {
     /// The scenario file (TOML).
     pub scenario: PathBuf,
+}
+
+/// `venom load`: presets, explicit knobs (which override them) and outputs.
+#[derive(Debug, Args)]
+#[command(
+    after_help = "Exit status: 0 every threshold holds (and no baseline regression); 1 a threshold \
+failed or a baseline metric regressed; 2 invalid input; 3 the API could not be set up; 130 \
+interrupted (reports are still written)."
+)]
+pub struct LoadArgs {
+    /// The scenario file (TOML); its `[load]` table has the flows and thresholds.
+    pub scenario: PathBuf,
+    /// Preset: smoke (1 user, 5 iterations), burst (50 users, 20s), soak (10 users, 10m,
+    /// 10s intervals).
+    #[arg(long, value_enum, default_value_t = LoadMode::Smoke)]
+    pub mode: LoadMode,
+    /// Closed model: this many virtual users running flows back to back.
+    #[arg(long, value_name = "N", conflicts_with_all = ["rate", "stages"])]
+    pub vus: Option<usize>,
+    /// Open model: start this many flow iterations per second (latency counts from each
+    /// intended start); with --stages, the rate the first stage ramps from.
+    #[arg(long, value_name = "R")]
+    pub rate: Option<f64>,
+    /// Open model: rate ramps DURATION:RATE,... (`10s:50,30s:200`), each linear from the
+    /// previous rate.
+    #[arg(long, value_name = "STAGES")]
+    pub stages: Option<String>,
+    /// Stop starting iterations after this long (`30s`, `10m`).
+    #[arg(long, value_name = "DURATION")]
+    pub duration: Option<String>,
+    /// Stop after this many flow iterations in total.
+    #[arg(long, value_name = "N")]
+    pub iterations: Option<u64>,
+    /// Open model: at most this many iterations in flight; later ones wait and count as late.
+    #[arg(long, value_name = "N")]
+    pub max_in_flight: Option<usize>,
+    /// Length of the per-interval statistics (and of progress lines).
+    #[arg(long, value_name = "DURATION")]
+    pub interval: Option<String>,
+    /// Run only this `[load]` flow, or a comma-separated list of actions as one flow.
+    #[arg(long, value_name = "NAME")]
+    pub flow: Option<String>,
+    /// Write the JSON summary (also usable as a baseline).
+    #[arg(long, value_name = "FILE")]
+    pub json: Option<PathBuf>,
+    /// Write a static HTML report with latency and throughput plots.
+    #[arg(long, value_name = "FILE")]
+    pub html: Option<PathBuf>,
+    /// Compare with a saved run (`--json` or `--save-baseline` output); a regression fails.
+    #[arg(long, value_name = "FILE")]
+    pub baseline: Option<PathBuf>,
+    /// Allowed worsening against the baseline.
+    #[arg(long, value_name = "PERCENT", default_value = "10%")]
+    pub tolerance: String,
+    /// Save this run as a baseline.
+    #[arg(long, value_name = "FILE")]
+    pub save_baseline: Option<PathBuf>,
+}
+
+/// Load presets.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum LoadMode {
+    /// 1 virtual user, 5 iterations: checks that every flow works.
+    Smoke,
+    /// 50 virtual users for 20 s.
+    Burst,
+    /// 10 virtual users for 10 minutes, statistics every 10 s.
+    Soak,
 }

@@ -3,6 +3,7 @@
 use crate::args::CheckArgs;
 use crate::failure::Failure;
 use venom_report::EXIT_OK;
+use venom_scenario::{PgMechanism, RollbackSpec, Scenario};
 
 /// Runs `venom check`.
 pub fn command(args: &CheckArgs) -> Result<i32, Failure> {
@@ -17,10 +18,23 @@ pub fn command(args: &CheckArgs) -> Result<i32, Failure> {
         args.scenario.display(),
         scenario.actions.len(),
         scenario.invariants.len(),
-        match scenario.rollback {
-            venom_scenario::RollbackSpec::Reset { .. } => "reset + replay",
-            venom_scenario::RollbackSpec::Sqlite(_) => "sqlite snapshots",
-        }
+        rollback(&scenario)
     );
     Ok(EXIT_OK)
+}
+
+/// The rollback mechanism(s) the scenario declares, as `explore` will name them.
+fn rollback(scenario: &Scenario) -> String {
+    let database = match &scenario.rollback {
+        RollbackSpec::Reset { .. } => return "reset + replay".to_string(),
+        RollbackSpec::Sqlite(_) => "sqlite snapshots",
+        RollbackSpec::Postgres(spec) => match spec.mechanism {
+            PgMechanism::Snapshot { .. } => "postgres snapshots",
+            PgMechanism::Proxy { .. } => "postgres transaction proxy",
+        },
+    };
+    match &scenario.redis {
+        Some(redis) if redis.rollback => format!("{database} + redis snapshots"),
+        _ => database.to_string(),
+    }
 }

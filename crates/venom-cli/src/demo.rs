@@ -53,7 +53,7 @@ impl RunningDemo {
                 | RollbackSpec::Reset {
                     observe: Some(spec),
                 } => spec.observe_tables,
-                RollbackSpec::Reset { observe: None } => Vec::new(),
+                RollbackSpec::Reset { observe: None } | RollbackSpec::Postgres(_) => Vec::new(),
             },
         };
         scenario.rollback = match rollback {

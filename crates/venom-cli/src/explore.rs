@@ -9,7 +9,7 @@ use std::time::Duration;
 use venom_engine::{Context, Explorer, ExplorerConfig};
 use venom_http::HttpWorld;
 use venom_report::{InvariantInfo, RunReport, Target};
-use venom_scenario::Scenario;
+use venom_scenario::{RollbackSpec, Scenario};
 
 /// The step limit used when neither the scenario nor the command line sets a step or time limit.
 pub const DEFAULT_MAX_STEPS: u64 = 1000;
@@ -26,7 +26,25 @@ pub fn command(args: &ExploreArgs) -> Result<i32, Failure> {
 /// Explores `scenario`, writes the requested reports, prints the summary and returns the exit
 /// status. Reports are written even when the run was interrupted or the API failed mid-run.
 pub fn explore(scenario: &Scenario, target: Target, options: &RunOptions) -> Result<i32, Failure> {
+    if matches!(scenario.rollback, RollbackSpec::Reset { .. }) && scenario.reset.is_none() {
+        return Err(Failure::invalid(format!(
+            "{}: the rollback is reset + replay (the default), which needs a [reset] request or \
+             command to restore the initial state; declare [reset], or a [rollback] mode that \
+             snapshots the database",
+            scenario.file.display()
+        )));
+    }
     let mut config = config(scenario, options)?;
+    if scenario.rollback.is_stack_only() && config.strategy.needs_random_access() {
+        // Refused before the proxy and the server start (the explorer would refuse it too).
+        return Err(Failure::invalid(format!(
+            "{}: strategy `{}` needs random-access checkpoints, but the PostgreSQL transaction \
+             proxy (mechanism = \"proxy\") only rolls back along a stack: use `--strategy dfs`, \
+             or set mechanism = \"snapshot\" in [rollback], which works with every strategy",
+            scenario.file.display(),
+            config.strategy
+        )));
+    }
     let progress = ProgressOutput::new(config.max_steps);
     config.progress_every = progress.every(config.progress_every);
     let interrupted = interrupt::install();

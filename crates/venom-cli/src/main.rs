@@ -1,8 +1,9 @@
 //! `venom`: finds the bugs that only show up after a sequence of API calls.
 //!
 //! Subcommands: `explore` a scenario, `replay` a reported violation, `check` a scenario file,
-//! and `demo` (explore the bundled demo API). Exit codes are documented in [`venom_report`]:
-//! 0 ok, 1 violations at or above `--fail-on`, 2 invalid input, 3 setup failure, 130 interrupted.
+//! `demo` (explore the bundled demo API) and `load` (run the scenario's flows as load). Exit
+//! codes are documented in [`venom_report`]: 0 ok, 1 violations at or above `--fail-on` (load: a
+//! threshold or baseline failed), 2 invalid input, 3 setup failure, 130 interrupted.
 
 mod args;
 mod check;
@@ -10,6 +11,7 @@ mod demo;
 mod explore;
 mod failure;
 mod interrupt;
+mod load;
 mod progress;
 mod replay;
 
@@ -23,6 +25,7 @@ fn main() {
         Command::Replay(args) => replay::command(&args),
         Command::Check(args) => check::command(&args),
         Command::Demo(args) => demo::command(&args),
+        Command::Load(args) => load::command(&args),
     };
     let code = result.unwrap_or_else(|failure| {
         eprintln!("error: {failure}");

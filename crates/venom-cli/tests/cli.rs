@@ -698,12 +698,31 @@ fn invalid_flags_are_invalid_input() {
 // ---------------------------------------------------------------------------------------------
 // h: setup failures
 
-/// A minimal scenario against `base_url` with one read-only action, plus `extra` TOML.
+/// A minimal scenario against `base_url` with one read-only action and a no-op reset, plus
+/// `extra` TOML.
 fn minimal_scenario(base_url: &str, extra: &str) -> String {
     format!(
-        "base_url = {}\n{extra}\n[[actions]]\nname = \"health\"\nmethod = \"GET\"\npath = \"/health\"\n",
+        "base_url = {}\n{extra}\n[reset]\ncommand = \"true\"\n\
+         [[actions]]\nname = \"health\"\nmethod = \"GET\"\npath = \"/health\"\n",
         toml_string(base_url)
     )
+}
+
+#[test]
+fn reset_and_replay_without_a_reset_is_invalid_input() {
+    let dir = tempdir();
+    let scenario = write(
+        &dir,
+        "no-reset.toml",
+        "base_url = \"http://127.0.0.1:9\"\n[[actions]]\nname = \"a\"\nmethod = \"GET\"\npath = \"/\"\n",
+    );
+    let run = venom(["explore", scenario.to_str().unwrap()]);
+    run.expect_code(EXIT_INVALID_INPUT);
+    assert!(
+        run.stderr.contains("needs a [reset] request or command"),
+        "{}",
+        run.stderr
+    );
 }
 
 #[test]
@@ -1003,7 +1022,8 @@ fn ctrl_c_while_waiting_for_the_server_stops_at_once_and_stops_the_server() {
         interrupted.elapsed()
     );
     assert!(
-        run.stderr.contains("interrupted while waiting for the server"),
+        run.stderr
+            .contains("interrupted while waiting for the server"),
         "{}",
         run.stderr
     );

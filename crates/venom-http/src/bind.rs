@@ -3,6 +3,7 @@
 
 use crate::client::SendError;
 use crate::response::last_value;
+use crate::sql_check;
 use crate::world::HttpWorld;
 use serde_json::Value;
 use std::sync::Arc;
@@ -10,7 +11,7 @@ use venom_engine::{
     Action, Context, Exchange, Invariant, Outcome, Precondition, ResponseRecord, Severity,
     StepView, Verdict, WorldError,
 };
-use venom_scenario::{ActionSpec, EvalError, InvariantSpec, Scenario, Vars};
+use venom_scenario::{ActionSpec, Condition, EvalError, InvariantSpec, Scenario, Vars};
 
 /// Name of the built-in invariant that flags 5xx answers and requests without a response.
 pub const NO_SERVER_ERRORS: &str = "no_server_errors";
@@ -186,7 +187,8 @@ fn invariant(spec: &InvariantSpec) -> Invariant<HttpWorld> {
     )
 }
 
-/// Evaluates a user invariant: its guard, its own HTTP check (if any), then its expression.
+/// Evaluates a user invariant: its guard, its own HTTP check (if any), then its expression (or
+/// its SQL query).
 fn check_invariant(
     spec: &InvariantSpec,
     world: &mut HttpWorld,
@@ -204,6 +206,10 @@ fn check_invariant(
             Err(e) => return Ok(Verdict::broken(format!("cannot evaluate `when`: {e}"))),
         }
     }
+    let expr = match &spec.condition {
+        Condition::Expr(expr) => expr,
+        Condition::Sql(sql) => return check_sql(spec, sql, world, view, step_last.as_ref()),
+    };
     let (last, evidence) = match &spec.check {
         Some(check) => {
             let exchange = match world.send(check, None, &Vars::new(view.ctx)) {
@@ -229,22 +235,51 @@ fn check_invariant(
         }
         None => (step_last, view.exchange.cloned().map(Box::new)),
     };
-    if last.is_none() && spec.expr.uses_last() {
+    if last.is_none() && expr.uses_last() {
         // The initial state, or a request without a response (which `no_server_errors` reports).
         return Ok(Verdict::Holds);
     }
     let vars = vars(view.ctx, last.as_ref());
-    let message = match spec.expr.eval_bool(&vars) {
+    let message = match expr.eval_bool(&vars) {
         Ok(true) => return Ok(Verdict::Holds),
-        Ok(false) => match &spec.message {
-            Some(template) => template
-                .render(&vars)
-                .unwrap_or_else(|e| format!("`{}` is false ({e})", spec.expr.source())),
-            None => format!("`{}` is false", spec.expr.source()),
-        },
+        Ok(false) => false_message(spec, expr.source(), &vars),
         Err(e) => format!("cannot evaluate the invariant: {e}"),
     };
     Ok(Verdict::Broken { message, evidence })
+}
+
+/// Evaluates an invariant written as SQL: its query, run against the PostgreSQL store, must
+/// return one row holding `true`. A query that cannot run ends the run (it ran once at setup).
+fn check_sql(
+    spec: &InvariantSpec,
+    sql: &str,
+    world: &mut HttpWorld,
+    view: &StepView<'_>,
+    last: Option<&Value>,
+) -> Result<Verdict, WorldError> {
+    let rows = world
+        .sql(sql)
+        .map_err(|e| WorldError(format!("invariant `{}`: {}", spec.name, e.0)))?;
+    let message = match sql_check::truth(&rows) {
+        Ok(true) => return Ok(Verdict::Holds),
+        Ok(false) => false_message(spec, sql, &vars(view.ctx, last)),
+        Err(e) => format!("`{sql}` {e}"),
+    };
+    Ok(Verdict::Broken {
+        message,
+        evidence: view.exchange.cloned().map(Box::new),
+    })
+}
+
+/// The message of an invariant whose condition `source` is false: its `message` template, or
+/// a plain statement.
+fn false_message(spec: &InvariantSpec, source: &str, vars: &Vars<'_>) -> String {
+    match &spec.message {
+        Some(template) => template
+            .render(vars)
+            .unwrap_or_else(|e| format!("`{source}` is false ({e})")),
+        None => format!("`{source}` is false"),
+    }
 }
 
 fn vars<'a>(ctx: &'a Context, last: Option<&'a Value>) -> Vars<'a> {

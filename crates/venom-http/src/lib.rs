@@ -8,12 +8,14 @@ mod bind;
 mod client;
 mod response;
 mod server;
+mod server_env;
+mod sql_check;
+mod stores;
 mod world;
 
 pub use bind::{actions, apply_response, invariants, EXPECTED_STATUS, NO_SERVER_ERRORS};
 pub use client::{HttpClient, PreparedRequest, SendError};
 pub use response::{body_value, last_value};
-pub use server::{
-    abandon_server_startup, kill_started_servers, ServerError, ServerProcess,
-};
+pub use server::{abandon_server_startup, kill_started_servers, ServerError, ServerProcess};
+pub use stores::PROXY_URL_VAR;
 pub use world::{HttpWorld, WorldSetupError};

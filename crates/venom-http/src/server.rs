@@ -1,6 +1,7 @@
 //! Starting the API under test from the scenario's `[server]` command, waiting until it is
 //! ready, and stopping it (with its whole process group) afterwards.
 
+use crate::server_env::server_env;
 use std::collections::VecDeque;
 use std::io::{BufRead, BufReader, Read};
 use std::os::unix::process::CommandExt;
@@ -52,11 +53,21 @@ impl ServerProcess {
     /// Starts `spec.command` with `sh -c` in its own process group and waits until
     /// `spec.ready_url` answers with a status below 500, at most `spec.ready_timeout`.
     pub fn start(spec: &ServerSpec) -> Result<ServerProcess, ServerError> {
+        ServerProcess::start_with_env(spec, &[])
+    }
+
+    /// [`ServerProcess::start`] with `extra` environment variables (e.g. `VENOM_PROXY_URL`),
+    /// which `[server].env` values can also reference as `${NAME}`.
+    pub fn start_with_env(
+        spec: &ServerSpec,
+        extra: &[(String, String)],
+    ) -> Result<ServerProcess, ServerError> {
+        let env = server_env(&spec.env, extra).map_err(ServerError)?;
         let mut child = Command::new("sh")
             .arg("-c")
             .arg(&spec.command)
             .current_dir(&spec.cwd)
-            .envs(&spec.env)
+            .envs(env)
             .stdin(Stdio::null())
             .stdout(Stdio::piped())
             .stderr(Stdio::piped())

@@ -1,13 +1,15 @@
-//! The HTTP world: the API under test reached over HTTP, its state saved and restored by a
-//! [`StateAdapter`] (or by reset and replay when there is none).
+//! The HTTP world: the API under test reached over HTTP, the state of its stores saved and
+//! restored by their [`StateAdapter`]s (or by reset and replay when there are none).
 
 use crate::client::{HttpClient, SendError};
 use crate::server::ServerProcess;
+use crate::{sql_check, stores};
 use std::path::{Path, PathBuf};
 use std::process::Command;
-use venom_adapters::{Observer, SqliteSnapshots, StateAdapter};
+use venom_adapters::postgres::SqlQuery;
+use venom_adapters::{CompositeAdapter, Observer, StateAdapter};
 use venom_engine::{CheckpointId, CheckpointMode, Exchange, Observation, World, WorldError};
-use venom_scenario::{AuthSpec, RequestSpec, ResetSpec, RollbackSpec, Scenario, SqliteSpec, Vars};
+use venom_scenario::{AuthSpec, Condition, RequestSpec, ResetSpec, Scenario, Vars};
 
 /// The system under test could not be prepared: the server did not start, the API is
 /// unreachable, the database cannot be opened, or the reset failed.
@@ -24,8 +26,11 @@ pub struct HttpWorld {
     client: HttpClient,
     reset: Option<ResetSpec>,
     folder: PathBuf,
-    store: Store,
+    /// Declared before the stores so that, on drop, the API stops before its stores close.
     server: Option<ServerProcess>,
+    /// The stores behind the API: restored ones when the rollback checkpoints, else observed
+    /// only (or none).
+    stores: CompositeAdapter,
 }
 
 impl std::fmt::Debug for HttpWorld {
@@ -38,9 +43,11 @@ impl std::fmt::Debug for HttpWorld {
 }
 
 impl HttpWorld {
-    /// Prepares the world of `scenario`: starts its `[server]` (if any) and waits until it is
-    /// ready, checks that `base_url` answers, opens the rollback adapter and, when a `[reset]`
-    /// is declared, restores the initial state.
+    /// Prepares the world of `scenario`: starts the PostgreSQL transaction proxy (when used, so
+    /// that the API connects through it: its URL is `VENOM_PROXY_URL` in the server's
+    /// environment), starts its `[server]` (if any) and waits until it is ready, checks that
+    /// `base_url` answers, opens the stores (SQLite, PostgreSQL, Redis), runs every SQL
+    /// invariant once to check it and, when a `[reset]` is declared, restores the initial state.
     pub fn connect(scenario: &Scenario) -> Result<HttpWorld, WorldSetupError> {
         let runtime = tokio::runtime::Builder::new_current_thread()
             .enable_all()
@@ -48,10 +55,13 @@ impl HttpWorld {
             .map_err(|e| WorldSetupError(format!("cannot start the async runtime: {e}")))?;
         let client = HttpClient::new(&scenario.base_url, &scenario.defaults)
             .map_err(|e| WorldSetupError(e.to_string()))?;
+        let proxy = stores::start_proxy(&scenario.rollback)?;
+        let env: Vec<(String, String)> = proxy.iter().map(|p| p.env.clone()).collect();
         let server = match &scenario.server {
-            Some(spec) => {
-                Some(ServerProcess::start(spec).map_err(|e| WorldSetupError(e.to_string()))?)
-            }
+            Some(spec) => Some(
+                ServerProcess::start_with_env(spec, &env)
+                    .map_err(|e| WorldSetupError(e.to_string()))?,
+            ),
             None => None,
         };
         let mut world = HttpWorld {
@@ -59,11 +69,12 @@ impl HttpWorld {
             client,
             reset: scenario.reset.clone(),
             folder: folder_of(&scenario.file),
-            store: Store::Unobserved,
             server,
+            stores: CompositeAdapter::default(),
         };
         world.check_reachable()?;
-        world.store = open_store(&scenario.rollback)?;
+        world.stores = stores::open(scenario, proxy.map(|p| p.proxy))?;
+        world.check_sql_invariants(scenario)?;
         if world.reset.is_some() {
             world
                 .reset()
@@ -80,6 +91,32 @@ impl HttpWorld {
         vars: &Vars<'_>,
     ) -> Result<Exchange, SendError> {
         self.runtime.block_on(self.client.send(spec, auth, vars))
+    }
+
+    /// Runs `query` against the API's PostgreSQL database as the API sees it (through the
+    /// transaction proxy's session when the proxy is used); every value in PostgreSQL's text
+    /// format. Fails when the scenario has no PostgreSQL store.
+    pub fn sql(&mut self, query: &str) -> Result<Vec<Vec<Option<String>>>, WorldError> {
+        self.stores.query_text(query)
+    }
+
+    /// Runs every SQL invariant once, so that a query that fails or does not return one
+    /// boolean is reported before the exploration starts.
+    fn check_sql_invariants(&mut self, scenario: &Scenario) -> Result<(), WorldSetupError> {
+        for invariant in &scenario.invariants {
+            if let Condition::Sql(sql) = &invariant.condition {
+                let rows = self.sql(sql).map_err(|e| {
+                    WorldSetupError(format!(
+                        "invariant `{}`: its sql failed: {}",
+                        invariant.name, e.0
+                    ))
+                })?;
+                sql_check::truth(&rows).map_err(|e| {
+                    WorldSetupError(format!("invariant `{}`: its sql {e}", invariant.name))
+                })?;
+            }
+        }
+        Ok(())
     }
 
     /// Stops the server venom started, if any.
@@ -139,28 +176,30 @@ impl HttpWorld {
         )))
     }
 
-    fn adapter(&mut self) -> Result<&mut Box<dyn StateAdapter>, WorldError> {
-        match &mut self.store {
-            Store::Snapshots(adapter) => Ok(adapter),
-            _ => Err(WorldError(
+    fn adapter(&mut self) -> Result<&mut CompositeAdapter, WorldError> {
+        if !self.stores.restores() {
+            return Err(WorldError(
                 "this world has no checkpoints (reset + replay)".into(),
-            )),
+            ));
         }
+        Ok(&mut self.stores)
     }
 }
 
 impl World for HttpWorld {
     fn mechanism(&self) -> String {
-        match &self.store {
-            Store::Snapshots(adapter) => adapter.mechanism(),
-            Store::Observed(_) | Store::Unobserved => "reset + replay".into(),
+        if self.stores.restores() {
+            self.stores.mechanism()
+        } else {
+            "reset + replay".into()
         }
     }
 
     fn checkpoint_mode(&self) -> CheckpointMode {
-        match &self.store {
-            Store::Snapshots(adapter) => adapter.checkpoint_mode(),
-            Store::Observed(_) | Store::Unobserved => CheckpointMode::ResetReplay,
+        if self.stores.restores() {
+            self.stores.checkpoint_mode()
+        } else {
+            CheckpointMode::ResetReplay
         }
     }
 
@@ -173,9 +212,7 @@ impl World for HttpWorld {
     }
 
     fn release(&mut self, id: CheckpointId) {
-        if let Store::Snapshots(adapter) = &mut self.store {
-            adapter.release(id);
-        }
+        self.stores.release(id);
     }
 
     fn reset(&mut self) -> Result<(), WorldError> {
@@ -189,36 +226,8 @@ impl World for HttpWorld {
     }
 
     fn observe(&mut self) -> Result<Observation, WorldError> {
-        match &mut self.store {
-            Store::Snapshots(adapter) => adapter.observe(),
-            Store::Observed(observer) => observer.observe(),
-            Store::Unobserved => Ok(Observation::new()),
-        }
+        self.stores.observe()
     }
-}
-
-/// The store behind the API as the world sees it.
-enum Store {
-    /// Nothing to observe or restore: reset + replay, fingerprints from the context alone.
-    Unobserved,
-    /// Observed only (e.g. SQLite tables read for the fingerprint); restored by reset + replay.
-    Observed(Box<dyn Observer>),
-    /// Checkpointed and restored by a rollback adapter, which also observes it.
-    Snapshots(Box<dyn StateAdapter>),
-}
-
-fn open_store(rollback: &RollbackSpec) -> Result<Store, WorldSetupError> {
-    let open = |spec: &SqliteSpec| {
-        SqliteSnapshots::open(&spec.path, &spec.observe_tables)
-            .map_err(|e| WorldSetupError(format!("rollback sqlite: {}", e.0)))
-    };
-    Ok(match rollback {
-        RollbackSpec::Reset { observe: None } => Store::Unobserved,
-        RollbackSpec::Reset {
-            observe: Some(spec),
-        } => Store::Observed(Box::new(open(spec)?)),
-        RollbackSpec::Sqlite(spec) => Store::Snapshots(Box::new(open(spec)?)),
-    })
 }
 
 fn folder_of(file: &Path) -> PathBuf {

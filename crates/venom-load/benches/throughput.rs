@@ -13,7 +13,8 @@
 //!
 //! Environment: `VENOM_BENCH_SECS` (seconds per run, default 5), `VENOM_BENCH_CONNECTIONS`
 //! (default 32), `VENOM_BENCH_ROUNDS` (default 3), `VENOM_SOAK_SECS` (soak length, default 60;
-//! 0 skips it), `VENOM_SOAK_SAMPLE_SECS` (RSS sampling period, default 5).
+//! 0 skips it; 600 for the 10-minute soak), `VENOM_SOAK_RATE` (iterations/s, default 1000),
+//! `VENOM_SOAK_SAMPLE_SECS` (RSS sampling period, default 5).
 
 use std::io::{BufRead, BufReader};
 use std::path::Path;
@@ -40,6 +41,7 @@ fn main() {
     let connections = env_u64("VENOM_BENCH_CONNECTIONS", 32);
     let rounds = env_u64("VENOM_BENCH_ROUNDS", 3).max(1);
     let soak_secs = env_u64("VENOM_SOAK_SECS", 60);
+    let soak_rate = env_u64("VENOM_SOAK_RATE", 1000).max(1);
     let sample_secs = env_u64("VENOM_SOAK_SAMPLE_SECS", 5).max(1);
 
     let mut server = Server::start();
@@ -53,6 +55,7 @@ fn main() {
     }
     let mut venom_rates = Vec::new();
     let mut wrk_rates = Vec::new();
+    let mut ratios = Vec::new();
     for round in 1..=rounds {
         let venom = venom_rps(&url, connections, secs);
         venom_rates.push(venom);
@@ -60,6 +63,7 @@ fn main() {
             Some(wrk) => match wrk_rps(wrk, &url, connections, secs) {
                 Some(w) => {
                     wrk_rates.push(w);
+                    ratios.push(venom / w);
                     format!("wrk {w:>10.0} req/s   venom/wrk {:.3}", venom / w)
                 }
                 None => "wrk failed".into(),
@@ -71,14 +75,15 @@ fn main() {
     let venom = median(&mut venom_rates);
     match median_opt(&mut wrk_rates) {
         Some(w) => println!(
-            "median: venom {venom:.0} req/s, wrk {w:.0} req/s, venom/wrk {:.3}",
-            venom / w
+            "median: venom {venom:.0} req/s, wrk {w:.0} req/s, venom/wrk {:.3} (median of the rounds' ratios {:.3})",
+            venom / w,
+            median(&mut ratios)
         ),
         None => println!("median: venom {venom:.0} req/s"),
     }
 
     if soak_secs > 0 {
-        soak(&url, soak_secs, sample_secs);
+        soak(&url, soak_secs, soak_rate, sample_secs);
     }
     server.stop();
 }
@@ -134,15 +139,17 @@ fn wrk_rps(wrk: &Path, url: &str, connections: u64, secs: u64) -> Option<f64> {
         .and_then(|v| v.trim().parse().ok())
 }
 
-/// A soak-shaped run (10 users, 10 s intervals) for `secs`, printing this process's RSS every
-/// `sample_secs`.
-fn soak(url: &str, secs: u64, sample_secs: u64) {
-    println!("soak: 10 VUs for {secs} s, RSS every {sample_secs} s");
+/// A soak-shaped run (open model at `rate` iterations/s, 10 s intervals) for `secs`, printing
+/// this process's RSS every `sample_secs`. A steady rate rather than full speed: a soak looks
+/// for drift and leaks over time, and the machine is shared.
+fn soak(url: &str, secs: u64, rate: u64, sample_secs: u64) {
+    println!("soak: {rate} iterations/s for {secs} s, RSS every {sample_secs} s");
     let scenario = scenario(url);
     let plan = LoadPlan::resolve(
         &scenario,
         &PlanOptions {
             mode: Some(Mode::Soak),
+            rate: Some(rate as f64),
             duration: Some(Duration::from_secs(secs)),
             ..PlanOptions::default()
         },
@@ -155,7 +162,11 @@ fn soak(url: &str, secs: u64, sample_secs: u64) {
         let mut samples = Vec::new();
         while sampling.load(Ordering::SeqCst) {
             let kib = rss_kib();
-            println!("  t={:>5.0}s rss {:>7} KiB", start.elapsed().as_secs_f64(), kib);
+            println!(
+                "  t={:>5.0}s rss {:>7} KiB",
+                start.elapsed().as_secs_f64(),
+                kib
+            );
             samples.push(kib);
             let next = Duration::from_secs(sample_secs);
             let until = Instant::now() + next;
@@ -179,11 +190,16 @@ fn soak(url: &str, secs: u64, sample_secs: u64) {
     // Skip the warm-up samples (runtime, connections, histograms growing).
     let steady = &samples[samples.len().min(2)..];
     if let (Some(min), Some(max)) = (steady.iter().min(), steady.iter().max()) {
+        let p99 =
+            |i: &venom_load::IntervalStats| i.overall.latency_ms.as_ref().map_or(0.0, |p| p.p99);
         println!(
-            "soak: {} requests, {:.0} req/s, {} intervals; steady RSS {min}..{max} KiB (spread {} KiB)",
+            "soak: {} requests, {:.0} req/s, {} errors, {} intervals (p99 first {:.2} ms, last {:.2} ms); steady RSS {min}..{max} KiB (spread {} KiB)",
             summary.overall.count,
             summary.overall.rps,
+            summary.overall.errors,
             summary.intervals.len(),
+            summary.intervals.first().map_or(0.0, p99),
+            summary.intervals.last().map_or(0.0, p99),
             max - min
         );
     }

@@ -45,10 +45,22 @@ pub fn compare(
     tolerance: f64,
 ) -> BaselineReport {
     let mut comparisons = Vec::new();
-    scope("http", &current.overall, &baseline.overall, tolerance, &mut comparisons);
+    scope(
+        "http",
+        &current.overall,
+        &baseline.overall,
+        tolerance,
+        &mut comparisons,
+    );
     for action in &current.actions {
         if let Some(then) = baseline.action(&action.name) {
-            scope(&action.name, &action.stats, then, tolerance, &mut comparisons);
+            scope(
+                &action.name,
+                &action.stats,
+                then,
+                tolerance,
+                &mut comparisons,
+            );
         }
     }
     if current.plan.model == baseline.plan.model && baseline.overall.rps > 0.0 {

@@ -105,9 +105,15 @@ pub fn render_console(summary: &LoadSummary, outputs: &[String]) -> String {
                     format!("{:.2} %", c.current * 100.0),
                 )
             } else if c.metric.ends_with("rps") {
-                (format!("{:.1}/s", c.baseline), format!("{:.1}/s", c.current))
+                (
+                    format!("{:.1}/s", c.baseline),
+                    format!("{:.1}/s", c.current),
+                )
             } else {
-                (format!("{:.2} ms", c.baseline), format!("{:.2} ms", c.current))
+                (
+                    format!("{:.2} ms", c.baseline),
+                    format!("{:.2} ms", c.current),
+                )
             };
             let _ = writeln!(
                 out,
@@ -117,8 +123,11 @@ pub fn render_console(summary: &LoadSummary, outputs: &[String]) -> String {
             );
         }
     }
+    if !outputs.is_empty() {
+        out.push('\n');
+    }
     for file in outputs {
-        let _ = writeln!(out, "\nwrote {file}");
+        let _ = writeln!(out, "wrote {file}");
     }
     let failed = summary.failed_thresholds().count();
     let regressed = summary.baseline.as_ref().map_or(0, |b| b.regressions());

@@ -3,9 +3,9 @@
 
 use crate::metrics::{ErrorKind, Recorder, Sample};
 use crate::plan::PlanError;
+use crate::transport::Transport;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
-use crate::transport::Transport;
 use std::time::Instant;
 use venom_engine::Context;
 use venom_scenario::{ActionSpec, FlowSpec, Scenario, Vars};
@@ -31,7 +31,9 @@ impl Flow {
                     .actions
                     .iter()
                     .position(|a| &a.name == name)
-                    .ok_or_else(|| PlanError(format!("flow `{}`: unknown action `{name}`", spec.name)))
+                    .ok_or_else(|| {
+                        PlanError(format!("flow `{}`: unknown action `{name}`", spec.name))
+                    })
             })
             .collect::<Result<Vec<_>, _>>()?;
         if actions.is_empty() {
@@ -145,7 +147,10 @@ impl Executor {
                 Some(t) if step == 0 => t.min(sent),
                 _ => sent,
             };
-            if !self.request(spec, action, shard, start, sent, &mut ctx).await {
+            if !self
+                .request(spec, action, shard, start, sent, &mut ctx)
+                .await
+            {
                 ok = false;
                 break;
             }
@@ -193,7 +198,8 @@ impl Executor {
                 return false;
             }
         };
-        let error = failed_status(spec, reply.status).then_some(ErrorKind::Status(reply.status / 100));
+        let error =
+            failed_status(spec, reply.status).then_some(ErrorKind::Status(reply.status / 100));
         self.recorder.record(
             shard,
             action,

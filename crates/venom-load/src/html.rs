@@ -54,15 +54,21 @@ svg{{display:block;margin:1em 0}}</style></head><body>\n",
     };
     h.push_str(verdict);
 
-    let intervals = &summary.intervals;
+    // A last interval much shorter than the others is kept in the JSON but not plotted: its
+    // few requests would show as a spike or a dip.
+    let intervals: Vec<&IntervalStats> = summary
+        .intervals
+        .iter()
+        .filter(|i| i.full || i.end_s - i.start_s >= summary.plan.interval_s / 2.0)
+        .collect();
+    let intervals = intervals.as_slice();
     let latency_label = if summary.plan.is_open() {
         "latency (ms, from the intended send time)"
     } else {
         "latency (ms)"
     };
-    let pick = |f: fn(&Percentiles) -> f64| {
-        move |i: &IntervalStats| i.overall.latency_ms.as_ref().map(f)
-    };
+    let pick =
+        |f: fn(&Percentiles) -> f64| move |i: &IntervalStats| i.overall.latency_ms.as_ref().map(f);
     h.push_str(&chart(
         "Latency over time",
         latency_label,
@@ -101,7 +107,9 @@ svg{{display:block;margin:1em 0}}</style></head><body>\n",
     }
 
     h.push_str("<h2>Actions</h2>\n<table><tr><th>action</th><th>count</th><th>errors</th><th>errors by kind</th><th>req/s</th>");
-    for col in ["min", "p50", "p90", "p95", "p99", "p99.9", "max", "ttfb p50", "ttfb p95"] {
+    for col in [
+        "min", "p50", "p90", "p95", "p99", "p99.9", "max", "ttfb p50", "ttfb p95",
+    ] {
         let _ = write!(h, "<th>{col}</th>");
     }
     h.push_str("</tr>\n");
@@ -217,7 +225,11 @@ svg{{display:block;margin:1em 0}}</style></head><body>\n",
     h
 }
 
-fn series(name: &str, intervals: &[IntervalStats], value: impl Fn(&IntervalStats) -> Option<f64>) -> Series {
+fn series(
+    name: &str,
+    intervals: &[&IntervalStats],
+    value: impl Fn(&IntervalStats) -> Option<f64>,
+) -> Series {
     Series {
         name: name.to_string(),
         points: intervals
@@ -244,7 +256,7 @@ fn chart(title: &str, y_label: &str, series: &[Series]) -> String {
         s.push_str("<p>No interval data.</p>\n");
         return s;
     }
-    let x_max = nice(x_max);
+    let x_max = if x_max > 0.0 { x_max } else { 1.0 };
     let y_max = nice(y_max);
     let plot_w = WIDTH - LEFT - RIGHT;
     let plot_h = HEIGHT - TOP - BOTTOM;

@@ -33,8 +33,8 @@ pub use flow::Flow;
 pub use html::render_html;
 pub use open::LATE_AFTER;
 pub use plan::{
-    format_duration, parse_duration, parse_percent, parse_stages, LoadPlan, Mode, Model,
-    PlanError, PlanOptions, Stage, DEFAULT_MAX_IN_FLIGHT,
+    format_duration, parse_duration, parse_percent, parse_stages, LoadPlan, Mode, Model, PlanError,
+    PlanOptions, Stage, DEFAULT_MAX_IN_FLIGHT,
 };
 pub use progress::{Live, Progress};
 pub use run::{run, Control, LoadError};

@@ -245,7 +245,9 @@ impl Window {
     pub(crate) fn reset(&mut self) {
         self.actions.iter_mut().for_each(Tally::reset);
         self.overall.reset();
-        self.flows.iter_mut().for_each(|f| *f = FlowCount::default());
+        self.flows
+            .iter_mut()
+            .for_each(|f| *f = FlowCount::default());
     }
 }
 
@@ -346,13 +348,17 @@ mod tests {
             let status = if error.is_some() { 500 } else { 200 };
             recorder.record(i as usize, (i % 2) as usize, &sample(i + 1, status, error));
         }
-        recorder.record(0, 0, &Sample {
-            latency: None,
-            service: None,
-            ttfb: None,
-            status: None,
-            error: Some(ErrorKind::Connect),
-        });
+        recorder.record(
+            0,
+            0,
+            &Sample {
+                latency: None,
+                service: None,
+                ttfb: None,
+                status: None,
+                error: Some(ErrorKind::Connect),
+            },
+        );
         recorder.flow_done(1, 0, true);
         recorder.flow_done(2, 0, false);
         let mut spare = Window::new(2, 1);
@@ -364,7 +370,13 @@ mod tests {
         assert_eq!(totals.overall.errors[ErrorKind::Status(5).index()], 3);
         assert_eq!(totals.overall.errors[ErrorKind::Connect.index()], 1);
         assert_eq!(totals.actions[0].count + totals.actions[1].count, 301);
-        assert_eq!(totals.flows[0], FlowCount { iterations: 2, failed: 1 });
+        assert_eq!(
+            totals.flows[0],
+            FlowCount {
+                iterations: 2,
+                failed: 1
+            }
+        );
         let mut statuses = totals.overall.statuses.clone();
         statuses.sort();
         assert_eq!(statuses, [(200, 297), (500, 3)]);

@@ -86,7 +86,9 @@ pub(crate) async fn schedule(
     }
     let stopped_at = Instant::now().min(end);
     let scheduled = schedule.arrivals_before(stopped_at.saturating_duration_since(start));
-    stats.scheduled = iterations.map_or(scheduled, |n| scheduled.min(n)).max(stats.started);
+    stats.scheduled = iterations
+        .map_or(scheduled, |n| scheduled.min(n))
+        .max(stats.started);
     stats.dropped = stats.scheduled - stats.started;
     stats.max_lag_ms = max_lag.as_secs_f64() * 1000.0;
     (stats, running)

@@ -65,9 +65,7 @@ impl std::str::FromStr for Mode {
             "smoke" => Ok(Mode::Smoke),
             "burst" => Ok(Mode::Burst),
             "soak" => Ok(Mode::Soak),
-            _ => Err(format!(
-                "unknown mode `{s}`, expected smoke, burst or soak"
-            )),
+            _ => Err(format!("unknown mode `{s}`, expected smoke, burst or soak")),
         }
     }
 }
@@ -81,7 +79,7 @@ struct Preset {
 
 /// How load is generated.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(tag = "model", rename_all = "lowercase")]
+#[serde(tag = "type", rename_all = "lowercase")]
 pub enum Model {
     /// A fixed number of virtual users, each running flow iterations back to back.
     Closed {
@@ -223,6 +221,7 @@ impl LoadPlan {
     /// One line for reports: `burst, closed model, 50 VUs, 20s`.
     pub fn describe(&self) -> String {
         let model = match &self.model {
+            Model::Closed { vus: 1 } => "closed model, 1 VU".to_string(),
             Model::Closed { vus } => format!("closed model, {vus} VUs"),
             Model::Open {
                 stages,
@@ -291,7 +290,9 @@ fn stages(start: Option<f64>, ramps: Option<&[(Duration, f64)]>) -> Result<Vec<S
         }]);
     };
     if ramps.is_empty() {
-        return Err(PlanError("--stages: expected at least one DURATION:RATE".into()));
+        return Err(PlanError(
+            "--stages: expected at least one DURATION:RATE".into(),
+        ));
     }
     let mut from = rate(start.unwrap_or(0.0), "--rate")?;
     let mut out = Vec::new();
@@ -306,7 +307,9 @@ fn stages(start: Option<f64>, ramps: Option<&[(Duration, f64)]>) -> Result<Vec<S
         from = target;
     }
     if out.iter().all(|s| s.from == 0.0 && s.target == 0.0) {
-        return Err(PlanError("--stages: every rate is 0, nothing would run".into()));
+        return Err(PlanError(
+            "--stages: every rate is 0, nothing would run".into(),
+        ));
     }
     Ok(out)
 }
@@ -475,7 +478,9 @@ mod tests {
         assert_eq!(parse_duration("30"), Ok(Duration::from_secs(30)));
         assert_eq!(parse_duration("1.5m"), Ok(Duration::from_secs(90)));
         assert_eq!(parse_duration("2h"), Ok(Duration::from_secs(7200)));
-        assert!(parse_duration("10x").unwrap_err().contains("unknown unit `x`"));
+        assert!(parse_duration("10x")
+            .unwrap_err()
+            .contains("unknown unit `x`"));
         assert!(parse_duration("s").is_err());
         assert_eq!(
             parse_stages("10s:50, 30s:200"),

@@ -9,8 +9,8 @@ use crate::plan::{LoadPlan, Model};
 use crate::progress::{Live, Progress};
 use crate::schedule::Schedule;
 use crate::summary::{
-    ActionStats, FlowStats, IntervalStats, LoadSummary, OpenStats, PlanSummary, Stats,
-    StopReason, WindowStats, SUMMARY_KIND,
+    ActionStats, FlowStats, IntervalStats, LoadSummary, OpenStats, PlanSummary, Stats, StopReason,
+    WindowStats, SUMMARY_KIND,
 };
 use crate::threshold::{self, Measured};
 use crate::transport::Transport;
@@ -92,7 +92,11 @@ impl Stop {
 /// Runs `plan` against the API of `scenario` and returns what was measured, with the
 /// scenario's thresholds evaluated. The API must already be running (`[server]` is the
 /// caller's business).
-pub fn run(scenario: &Scenario, plan: &LoadPlan, control: Control) -> Result<LoadSummary, LoadError> {
+pub fn run(
+    scenario: &Scenario,
+    plan: &LoadPlan,
+    control: Control,
+) -> Result<LoadSummary, LoadError> {
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
@@ -161,7 +165,11 @@ async fn run_async(
         stop: Arc::clone(&stop),
         done: Arc::clone(&done),
         control,
-        abort: if abort_on_fail { thresholds.clone() } else { Vec::new() },
+        abort: if abort_on_fail {
+            thresholds.clone()
+        } else {
+            Vec::new()
+        },
     };
     let collecting = tokio::spawn(watch.run(collector));
 

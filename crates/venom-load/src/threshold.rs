@@ -202,7 +202,11 @@ mod tests {
             name: "pay".into(),
             stats: stats(500, 0, 30.0),
         }];
-        let intervals = [interval(10.0, true), interval(11.0, true), interval(50.0, false)];
+        let intervals = [
+            interval(10.0, true),
+            interval(11.0, true),
+            interval(50.0, false),
+        ];
         let m = Measured {
             overall: &overall,
             actions: &actions,

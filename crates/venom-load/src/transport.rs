@@ -145,7 +145,11 @@ impl Direct {
             .ok_or_else(|| format!("invalid base_url `{base_url}`: no host"))?;
         let origin_len = "http://".len() + authority.as_str().len();
         let origin = base_url.get(..origin_len).unwrap_or(base_url).to_string();
-        let address = format!("{}:{}", authority.host(), authority.port_u16().unwrap_or(80));
+        let address = format!(
+            "{}:{}",
+            authority.host(),
+            authority.port_u16().unwrap_or(80)
+        );
         let host = HeaderValue::from_str(authority.as_str())
             .map_err(|e| format!("invalid host in base_url `{base_url}`: {e}"))?;
         Ok(Direct {
@@ -159,16 +163,18 @@ impl Direct {
 
     async fn send(&self, prepared: PreparedRequest, record: bool) -> Result<Reply, Failure> {
         let request = self.request(prepared)?;
-        let what = format!("{} {}", request.method(), request.uri());
+        // Kept for messages only (built when something fails).
+        let (method, uri) = (request.method().clone(), request.uri().clone());
+        let failed = |kind, detail: String| Failure {
+            kind,
+            message: format!("{method} {uri}: {detail}"),
+        };
         match tokio::time::timeout(self.timeout, self.exchange(request, record)).await {
-            Ok(result) => result.map_err(|(kind, detail)| Failure {
-                kind,
-                message: format!("{what}: {detail}"),
-            }),
-            Err(_) => Err(Failure {
-                kind: ErrorKind::Timeout,
-                message: format!("{what}: no response within {:?}", self.timeout),
-            }),
+            Ok(result) => result.map_err(|(kind, detail)| failed(kind, detail)),
+            Err(_) => Err(failed(
+                ErrorKind::Timeout,
+                format!("no response within {:?}", self.timeout),
+            )),
         }
     }
 
@@ -284,8 +290,12 @@ impl Direct {
 
     /// A new connection (its driver runs as a task until the connection closes).
     async fn connect(&self) -> Result<Sender, (ErrorKind, String)> {
-        let connect_error =
-            |e: &dyn std::fmt::Display| (ErrorKind::Connect, format!("cannot connect to {}: {e}", self.address));
+        let connect_error = |e: &dyn std::fmt::Display| {
+            (
+                ErrorKind::Connect,
+                format!("cannot connect to {}: {e}", self.address),
+            )
+        };
         let stream = tokio::net::TcpStream::connect(&self.address)
             .await
             .map_err(|e| connect_error(&e))?;
@@ -317,7 +327,9 @@ mod tests {
             headers: hyper::HeaderMap::new(),
             body: Some(serde_json::json!({"amount": 1})),
         };
-        let r = d.request(prepared).unwrap_or_else(|e| panic!("{}", e.message));
+        let r = d
+            .request(prepared)
+            .unwrap_or_else(|e| panic!("{}", e.message));
         assert_eq!(r.uri(), "/api/orders?x=1");
         assert_eq!(r.headers()[HOST], "127.0.0.1:8080");
         assert_eq!(r.headers()[CONTENT_TYPE], "application/json");

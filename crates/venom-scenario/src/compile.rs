@@ -26,11 +26,15 @@ pub(crate) struct Compiler<'a> {
 }
 
 impl Compiler<'_> {
-    fn err(&self, span: Range<usize>, message: impl Into<String>) -> ScenarioError {
+    pub(crate) fn err(&self, span: Range<usize>, message: impl Into<String>) -> ScenarioError {
         ScenarioError::at_offset(self.file, self.text, span.start, message)
     }
 
-    fn err_at<T>(&self, spanned: &Spanned<T>, message: impl Into<String>) -> ScenarioError {
+    pub(crate) fn err_at<T>(
+        &self,
+        spanned: &Spanned<T>,
+        message: impl Into<String>,
+    ) -> ScenarioError {
         self.err(spanned.span(), message)
     }
 
@@ -61,7 +65,7 @@ impl Compiler<'_> {
         ScenarioError::at_offset(self.file, self.text, offset, e.message)
     }
 
-    fn expr(&self, s: &Spanned<String>) -> Result<Expr> {
+    pub(crate) fn expr(&self, s: &Spanned<String>) -> Result<Expr> {
         Expr::compile_inner(s.get_ref()).map_err(|e| self.compile_err(s.span(), s.get_ref(), e))
     }
 
@@ -129,7 +133,7 @@ impl Compiler<'_> {
         Ok(out)
     }
 
-    fn env_name(&self, s: &Spanned<String>) -> Result<String> {
+    pub(crate) fn env_name(&self, s: &Spanned<String>) -> Result<String> {
         let name = s.get_ref();
         if name.is_empty() || name.contains('=') || name.contains('\0') {
             return Err(self.err_at(
@@ -327,7 +331,7 @@ impl Compiler<'_> {
 
         let rollback = match &raw.rollback {
             None => RollbackSpec::default(),
-            Some(rb) => self.rollback(rb, &base_dir)?,
+            Some(rb) => self.rollback(rb, &raw, &base_dir)?,
         };
 
         let defaults = match &raw.defaults {
@@ -398,7 +402,8 @@ impl Compiler<'_> {
 
         let mut invariants = Vec::new();
         let mut inv_names = HashSet::new();
-        for inv in raw.invariants.iter().flatten() {
+        for spanned in raw.invariants.iter().flatten() {
+            let inv = spanned.get_ref();
             let name = inv.name.get_ref();
             if !is_identifier(name, true) {
                 return Err(self.err_at(
@@ -424,7 +429,7 @@ impl Compiler<'_> {
                     .as_ref()
                     .map(|c| self.raw_request(c))
                     .transpose()?,
-                expr: self.expr(&inv.expr)?,
+                condition: self.condition(spanned, &rollback)?,
                 message: inv.message.as_ref().map(|m| self.template(m)).transpose()?,
             });
         }
@@ -435,6 +440,12 @@ impl Compiler<'_> {
             .map(|l| self.load(l, &names))
             .transpose()?;
 
+        let redis = raw
+            .redis
+            .as_ref()
+            .map(|r| self.redis(r, &rollback))
+            .transpose()?;
+
         Ok(Scenario {
             file: self.file.to_path_buf(),
             base_url,
@@ -443,6 +454,7 @@ impl Compiler<'_> {
             server,
             reset,
             rollback,
+            redis,
             defaults,
             actions,
             invariants,
@@ -608,16 +620,25 @@ impl Compiler<'_> {
         })
     }
 
-    fn rollback(&self, rb: &RawRollback, base_dir: &Path) -> Result<RollbackSpec> {
+    fn rollback(
+        &self,
+        rb: &RawRollback,
+        raw: &RawScenario,
+        base_dir: &Path,
+    ) -> Result<RollbackSpec> {
         let mode = rb
             .mode
             .as_ref()
             .map_or(RawRollbackMode::Reset, |m| *m.get_ref());
+        if mode == RawRollbackMode::Postgres {
+            return Ok(RollbackSpec::Postgres(self.postgres(rb, raw)?));
+        }
+        self.no_postgres_keys(rb)?;
         let sqlite = self.sqlite(rb, base_dir)?;
-        match (mode, sqlite) {
-            (RawRollbackMode::Reset, observe) => Ok(RollbackSpec::Reset { observe }),
-            (RawRollbackMode::Sqlite, Some(spec)) => Ok(RollbackSpec::Sqlite(spec)),
-            (RawRollbackMode::Sqlite, None) => {
+        match (mode == RawRollbackMode::Sqlite, sqlite) {
+            (false, observe) => Ok(RollbackSpec::Reset { observe }),
+            (true, Some(spec)) => Ok(RollbackSpec::Sqlite(spec)),
+            (true, None) => {
                 let span = rb.mode.as_ref().map_or(0..0, |m| m.span());
                 Err(self.err(
                     span,
@@ -754,7 +775,7 @@ fn base_dir(file: &Path) -> PathBuf {
 }
 
 /// `[A-Za-z_][A-Za-z0-9_]*`, plus `.` and `-` after the first character when `extended`.
-fn is_identifier(s: &str, extended: bool) -> bool {
+pub(crate) fn is_identifier(s: &str, extended: bool) -> bool {
     let mut chars = s.chars();
     matches!(chars.next(), Some(c) if c.is_ascii_alphabetic() || c == '_')
         && chars

@@ -7,6 +7,7 @@
 #![warn(missing_docs)]
 
 mod compile;
+mod compile_stores;
 mod error;
 mod expr;
 mod extract;
@@ -22,8 +23,9 @@ pub use load_spec::{
     CompareOp, Dimension, FlowSpec, LoadSpec, Metric, Scope, Stat, ThresholdError, ThresholdSpec,
 };
 pub use model::{
-    ActionSpec, AuthSpec, Builtins, Defaults, ExploreDefaults, InvariantSpec, RequestSpec,
-    Requires, ResetSpec, RollbackSpec, Scenario, ServerSpec, SqliteSpec,
+    ActionSpec, AuthSpec, Builtins, Condition, Defaults, ExploreDefaults, InvariantSpec,
+    PgMechanism, PostgresSpec, RedisSpec, RequestSpec, Requires, ResetSpec, RollbackSpec, Scenario,
+    ServerSpec, SqliteSpec, UrlSource,
 };
 pub use template::{Template, TemplateValue};
 

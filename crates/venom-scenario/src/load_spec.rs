@@ -266,18 +266,6 @@ impl Stat {
         Stat::ALL.into_iter().find(|s| s.name() == name)
     }
 
-    /// The quantile of a percentile statistic (`p95` → 0.95).
-    pub fn quantile(self) -> Option<f64> {
-        match self {
-            Stat::P50 => Some(0.5),
-            Stat::P90 => Some(0.9),
-            Stat::P95 => Some(0.95),
-            Stat::P99 => Some(0.99),
-            Stat::P999 => Some(0.999),
-            _ => None,
-        }
-    }
-
     /// What the statistic measures.
     pub fn dimension(self) -> Dimension {
         match self {
@@ -323,16 +311,6 @@ impl CompareOp {
     pub fn is_upper_bound(self) -> bool {
         matches!(self, CompareOp::Lt | CompareOp::Le)
     }
-
-    /// The operator as written.
-    pub fn symbol(self) -> &'static str {
-        match self {
-            CompareOp::Lt => "<",
-            CompareOp::Le => "<=",
-            CompareOp::Gt => ">",
-            CompareOp::Ge => ">=",
-        }
-    }
 }
 
 /// Parses `op number unit` for `stat`; errors carry the byte offset in `condition`.
@@ -368,19 +346,22 @@ fn parse_condition(condition: &str, stat: Stat) -> Result<(CompareOp, f64), (usi
         .find(|&(i, c)| !(c.is_ascii_digit() || c == '.' || (i == 0 && c == '-')))
         .map_or(body.len(), |(i, _)| i);
     let (number, unit) = body.split_at(number_len);
-    let value: f64 = match number.parse() {
-        Ok(v) if f64::is_finite(v) && !number.ends_with('.') && !number.starts_with('.') => v,
-        _ => {
-            return Err((
-                number_at,
-                format!("invalid threshold condition `{condition}`: missing number, expected {expected}"),
-            ))
-        }
+    let parsed = number
+        .parse::<f64>()
+        .ok()
+        .filter(|v| v.is_finite() && !number.ends_with('.') && !number.starts_with('.'));
+    let Some(value) = parsed else {
+        let message = format!(
+            "invalid threshold condition `{condition}`: missing number, expected {expected}"
+        );
+        return Err((number_at, message));
     };
     if value < 0.0 && stat != Stat::Drift {
         return Err((
             number_at,
-            format!("invalid threshold condition `{condition}`: negative bound, expected {expected}"),
+            format!(
+                "invalid threshold condition `{condition}`: negative bound, expected {expected}"
+            ),
         ));
     }
     let unit_at = number_at + number_len + (unit.len() - unit.trim_start().len());
@@ -500,15 +481,31 @@ mod tests {
         );
         let e = error("http.error_rate", "< 1ms");
         assert_eq!(e.offset, 3);
-        assert!(e.message.contains("unit `ms`, expected a percentage"), "{}", e.message);
+        assert!(
+            e.message.contains("unit `ms`, expected a percentage"),
+            "{}",
+            e.message
+        );
         let e = error("http.rps", "> 10%");
-        assert!(e.message.contains("expected a plain number"), "{}", e.message);
+        assert!(
+            e.message.contains("expected a plain number"),
+            "{}",
+            e.message
+        );
         let e = error("http.p95", "< fast");
         assert_eq!(e.offset, 2);
         assert!(e.message.contains("missing number"), "{}", e.message);
-        assert!(error("http.p95", "< -1ms").message.contains("negative bound"));
-        assert!(error("http.p95", "< 1.ms").message.contains("missing number"));
-        assert!(error("http.p95", "< 1.2.3ms").message.contains("missing number"));
-        assert!(error("http.p95", "< 1ms extra").message.contains("unit `ms extra`"));
+        assert!(error("http.p95", "< -1ms")
+            .message
+            .contains("negative bound"));
+        assert!(error("http.p95", "< 1.ms")
+            .message
+            .contains("missing number"));
+        assert!(error("http.p95", "< 1.2.3ms")
+            .message
+            .contains("missing number"));
+        assert!(error("http.p95", "< 1ms extra")
+            .message
+            .contains("unit `ms extra`"));
     }
 }

@@ -5,6 +5,7 @@ use crate::extract::Extractor;
 use crate::load_spec::LoadSpec;
 use crate::template::{Template, TemplateValue};
 use std::collections::BTreeMap;
+use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::time::Duration;
 use venom_engine::{Severity, Strategy};
@@ -28,6 +29,8 @@ pub struct Scenario {
     pub reset: Option<ResetSpec>,
     /// How to go back to an earlier state, from `[rollback]`.
     pub rollback: RollbackSpec,
+    /// The API's Redis database, from `[redis]`.
+    pub redis: Option<RedisSpec>,
     /// Request defaults from `[defaults]`.
     pub defaults: Defaults,
     /// The actions, in file order (at least one).
@@ -104,6 +107,22 @@ pub enum RollbackSpec {
     },
     /// Snapshot and restore the API's SQLite database file.
     Sqlite(SqliteSpec),
+    /// Checkpoint and restore the API's PostgreSQL database.
+    Postgres(PostgresSpec),
+}
+
+impl RollbackSpec {
+    /// Whether this rollback only restores states along a stack (the PostgreSQL transaction
+    /// proxy), so that only depth-first exploration works.
+    pub fn is_stack_only(&self) -> bool {
+        matches!(
+            self,
+            RollbackSpec::Postgres(PostgresSpec {
+                mechanism: PgMechanism::Proxy { .. },
+                ..
+            })
+        )
+    }
 }
 
 impl Default for RollbackSpec {
@@ -119,6 +138,67 @@ pub struct SqliteSpec {
     pub path: PathBuf,
     /// Tables whose content hashes feed the state fingerprint (SQL identifiers).
     pub observe_tables: Vec<String>,
+}
+
+/// A connection URL, written in the file or read from an environment variable at run time.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum UrlSource {
+    /// The URL itself.
+    Literal(String),
+    /// The name of the environment variable holding the URL.
+    Env(String),
+}
+
+impl UrlSource {
+    /// The URL; fails, naming the variable, when it is not set.
+    pub fn resolve(&self) -> Result<String, String> {
+        match self {
+            UrlSource::Literal(url) => Ok(url.clone()),
+            UrlSource::Env(name) => std::env::var(name)
+                .map_err(|_| format!("environment variable {name} (the URL) is not set")),
+        }
+    }
+}
+
+/// The API's PostgreSQL database, how venom rolls it back and what it observes in it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PostgresSpec {
+    /// The database's URL (upstream of the proxy, when the proxy is used).
+    pub url: UrlSource,
+    /// How states are saved and restored.
+    pub mechanism: PgMechanism,
+    /// Tables (`table` or `schema.table`) whose row counts and content hashes feed the state
+    /// fingerprint.
+    pub observe_tables: Vec<String>,
+    /// Named queries whose results feed the state fingerprint, in file order.
+    pub observe_queries: Vec<(String, String)>,
+}
+
+/// How venom saves and restores a PostgreSQL database.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum PgMechanism {
+    /// Copies of the tables of `schemas` in the database (random access: every strategy).
+    Snapshot {
+        /// The schemas whose tables and sequences are saved (default `["public"]`).
+        schemas: Vec<String>,
+    },
+    /// A transaction proxy between the API and the database, with a savepoint per checkpoint
+    /// (stack-only: depth-first exploration only).
+    Proxy {
+        /// The loopback address the proxy listens on (port 0: any free port).
+        listen: SocketAddr,
+    },
+}
+
+/// The API's Redis database, from `[redis]`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RedisSpec {
+    /// The database's URL (`redis://host:port/db`).
+    pub url: UrlSource,
+    /// `SCAN MATCH` patterns whose keys' content hashes feed the state fingerprint.
+    pub observe_patterns: Vec<String>,
+    /// Whether its keyspace is checkpointed and restored (default true); else only observed.
+    pub rollback: bool,
 }
 
 /// Request defaults from `[defaults]`.
@@ -225,9 +305,28 @@ pub struct InvariantSpec {
     /// Optional HTTP call; `last` is then its response.
     pub check: Option<RequestSpec>,
     /// The condition that must be true.
-    pub expr: Expr,
+    pub condition: Condition,
     /// Message template for violations.
     pub message: Option<Template>,
+}
+
+impl InvariantSpec {
+    /// The CEL expression, for an invariant written with `expr`.
+    pub fn expr(&self) -> Option<&Expr> {
+        match &self.condition {
+            Condition::Expr(expr) => Some(expr),
+            Condition::Sql(_) => None,
+        }
+    }
+}
+
+/// What an invariant checks.
+#[derive(Debug, Clone)]
+pub enum Condition {
+    /// A CEL expression that must be true.
+    Expr(Expr),
+    /// A SQL query, run against the PostgreSQL store, that must return one row holding `true`.
+    Sql(String),
 }
 
 /// Built-in invariants.

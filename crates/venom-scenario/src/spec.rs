@@ -21,9 +21,10 @@ pub(crate) struct RawScenario {
     pub rollback: Option<RawRollback>,
     pub defaults: Option<RawDefaults>,
     pub actions: Option<Spanned<Vec<RawAction>>>,
-    pub invariants: Option<Vec<RawInvariant>>,
+    pub invariants: Option<Vec<Spanned<RawInvariant>>>,
     pub builtins: Option<RawBuiltins>,
     pub load: Option<RawLoad>,
+    pub redis: Option<Spanned<RawRedis>>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -61,6 +62,14 @@ pub(crate) struct RawReset {
 pub(crate) enum RawRollbackMode {
     Reset,
     Sqlite,
+    Postgres,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub(crate) enum RawPgMechanism {
+    Snapshot,
+    Proxy,
 }
 
 #[derive(Debug, Deserialize)]
@@ -69,6 +78,21 @@ pub(crate) struct RawRollback {
     pub mode: Option<Spanned<RawRollbackMode>>,
     pub sqlite_path: Option<Spanned<String>>,
     pub observe_tables: Option<Spanned<Vec<Spanned<String>>>>,
+    pub postgres_url: Option<Spanned<String>>,
+    pub postgres_url_env: Option<Spanned<String>>,
+    pub mechanism: Option<Spanned<RawPgMechanism>>,
+    pub proxy_listen: Option<Spanned<String>>,
+    pub schemas: Option<Spanned<Vec<Spanned<String>>>>,
+    pub observe_queries: Option<Spanned<OrderedMap<Spanned<String>>>>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct RawRedis {
+    pub url: Option<Spanned<String>>,
+    pub url_env: Option<Spanned<String>>,
+    pub observe_patterns: Option<Vec<Spanned<String>>>,
+    pub rollback: Option<Spanned<bool>>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -130,8 +154,9 @@ pub(crate) struct RawInvariant {
     pub severity: Option<Severity>,
     pub when: Option<Spanned<String>>,
     pub check: Option<RawRequest>,
-    pub expr: Spanned<String>,
+    pub expr: Option<Spanned<String>>,
     pub message: Option<Spanned<String>>,
+    pub sql: Option<Spanned<String>>,
 }
 
 #[derive(Debug, Deserialize)]

@@ -146,7 +146,8 @@ fn demo_example_parses() {
     let over = json!({"status": 200, "body": {"amount": 100, "refunded": 120, "paid": 100}});
     let refund = inv("refund_within_amount");
     assert!(!refund
-        .expr
+        .expr()
+        .unwrap()
         .eval_bool(&Vars::with_last(&plain, &over))
         .unwrap());
     assert_eq!(
@@ -160,7 +161,8 @@ fn demo_example_parses() {
     );
     let gone = json!({"status": 404, "body": {"error": "not found"}});
     assert!(refund
-        .expr
+        .expr()
+        .unwrap()
         .eval_bool(&Vars::with_last(&plain, &gone))
         .unwrap());
     assert!(refund
@@ -182,11 +184,12 @@ fn demo_example_parses() {
     ]}});
     let vars = Vars::with_last(&idem, &list);
     assert!(inv("list_total_matches_items")
-        .expr
+        .expr()
+        .unwrap()
         .eval_bool(&vars)
         .unwrap());
     let once = inv("one_order_per_idempotency_key");
-    assert!(!once.expr.eval_bool(&vars).unwrap());
+    assert!(!once.expr().unwrap().eval_bool(&vars).unwrap());
     assert_eq!(
         once.message.as_ref().unwrap().render(&vars).unwrap(),
         "2 orders share Idempotency-Key demo-key"
@@ -387,11 +390,15 @@ fn full_fixture_every_field() {
     assert!(check.body.is_none());
     assert!(check.headers.is_empty());
     assert_eq!(
-        refund.expr.source(),
+        refund.expr().unwrap().source(),
         "last.body.refunded <= last.body.amount"
     );
     let last = json!({"status": 200, "body": {"refunded": 150, "amount": 100}});
-    assert!(!refund.expr.eval_bool(&Vars::with_last(&c, &last)).unwrap());
+    assert!(!refund
+        .expr()
+        .unwrap()
+        .eval_bool(&Vars::with_last(&c, &last))
+        .unwrap());
     assert_eq!(
         refund
             .message
@@ -406,7 +413,7 @@ fn full_fixture_every_field() {
     assert!(known.when.is_none());
     assert!(known.check.is_none());
     assert!(known.message.is_none());
-    assert!(known.expr.eval_bool(&vars).unwrap());
+    assert!(known.expr().unwrap().eval_bool(&vars).unwrap());
 
     assert!(!s.builtins.no_server_errors);
 }
@@ -650,7 +657,7 @@ fn missing_required_fields() {
     );
     assert_err(
         &case("[[invariants]]\nname = \"i\"\n"),
-        "t.toml:6:1: missing field `expr`",
+        "t.toml:6:1: invariant `i` has neither `expr` nor `sql`, expected exactly one of them",
         &[],
     );
     assert_err(
@@ -719,7 +726,7 @@ fn wrong_types() {
     );
     assert_err(
         &case("[rollback]\nmode = \"git\"\n"),
-        "t.toml:7:8: unknown variant `git`, expected `reset` or `sqlite`",
+        "t.toml:7:8: unknown variant `git`, expected one of `reset`, `sqlite`, `postgres`",
         &[],
     );
 }
@@ -1240,7 +1247,9 @@ fn load_table_parses_flows_and_thresholds() {
     let empty = ok(&load_case("[load]\n")).load.expect("[load]");
     assert!(empty.flows.is_empty() && empty.thresholds.is_empty() && !empty.abort_on_fail);
     // [[load.flows]] tables work too.
-    let tables = ok(&load_case("[[load.flows]]\nname = \"f\"\nactions = [\"b\"]\n"));
+    let tables = ok(&load_case(
+        "[[load.flows]]\nname = \"f\"\nactions = [\"b\"]\n",
+    ));
     assert_eq!(tables.load.expect("[load]").flows[0].actions, ["b"]);
 }
 
@@ -1268,5 +1277,290 @@ fn load_table_errors_point_at_the_problem() {
     ];
     for (extra, prefix) in cases {
         assert_err(&load_case(extra), prefix, &[]);
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// PostgreSQL, Redis and SQL invariants
+
+/// `[rollback]` for PostgreSQL: `mode` on line 7, `postgres_url` on line 8, `extra` from line 9.
+fn pg_case(extra: &str) -> String {
+    case(&format!(
+        "[rollback]\nmode = \"postgres\"\npostgres_url = \"postgres://app@127.0.0.1/shop\"\n{extra}"
+    ))
+}
+
+const PG_ROLLBACK: &str =
+    "[rollback]\nmode = \"postgres\"\npostgres_url = \"postgres://app@127.0.0.1/shop\"\n";
+
+#[test]
+fn postgres_snapshot_rollback_and_redis_parse() {
+    use venom_scenario::{Condition, PgMechanism, PostgresSpec, RedisSpec, UrlSource};
+    let s = ok(&case(concat!(
+        "[rollback]\n",
+        "mode = \"postgres\"\n",
+        "postgres_url_env = \"DATABASE_URL\"\n",
+        "schemas = [\"public\", \"billing\"]\n",
+        "observe_tables = [\"orders\", \"billing.invoices\"]\n",
+        "observe_queries = { max_order_id = \"SELECT COALESCE(MAX(id),0) FROM orders\", n = \"SELECT 1\" }\n",
+        "[redis]\n",
+        "url = \"redis://127.0.0.1:6379/2\"\n",
+        "observe_patterns = [\"session:*\"]\n",
+        "[[invariants]]\n",
+        "name = \"refunds_within_amount\"\n",
+        "sql = \"SELECT count(*) = 0 FROM refunds\"\n",
+    )));
+    assert_eq!(
+        s.rollback,
+        RollbackSpec::Postgres(PostgresSpec {
+            url: UrlSource::Env("DATABASE_URL".into()),
+            mechanism: PgMechanism::Snapshot {
+                schemas: vec!["public".into(), "billing".into()],
+            },
+            observe_tables: vec!["orders".into(), "billing.invoices".into()],
+            observe_queries: vec![
+                (
+                    "max_order_id".into(),
+                    "SELECT COALESCE(MAX(id),0) FROM orders".into()
+                ),
+                ("n".into(), "SELECT 1".into()),
+            ],
+        })
+    );
+    assert!(!s.rollback.is_stack_only());
+    assert_eq!(
+        s.redis,
+        Some(RedisSpec {
+            url: UrlSource::Literal("redis://127.0.0.1:6379/2".into()),
+            observe_patterns: vec!["session:*".into()],
+            rollback: true,
+        })
+    );
+    assert!(matches!(
+        &s.invariants[0].condition,
+        Condition::Sql(sql) if sql == "SELECT count(*) = 0 FROM refunds"
+    ));
+    assert!(s.invariants[0].expr().is_none());
+}
+
+#[test]
+fn postgres_defaults_and_the_proxy() {
+    use venom_scenario::{PgMechanism, UrlSource};
+    let RollbackSpec::Postgres(spec) = ok(&pg_case("")).rollback else {
+        panic!("postgres rollback expected");
+    };
+    assert_eq!(
+        spec.url,
+        UrlSource::Literal("postgres://app@127.0.0.1/shop".into())
+    );
+    assert_eq!(
+        spec.mechanism,
+        PgMechanism::Snapshot {
+            schemas: vec!["public".into()]
+        }
+    );
+    // A key=value connection string is accepted too.
+    let kv = ok(&case(
+        "[rollback]\nmode = \"postgres\"\npostgres_url = \"host=127.0.0.1 dbname=shop\"\n",
+    ));
+    assert!(matches!(kv.rollback, RollbackSpec::Postgres(_)));
+
+    // With [server], the proxy may listen on any free loopback port.
+    let proxied = ok(&case(&format!(
+        "[server]\ncommand = \"./api\"\n{PG_ROLLBACK}mechanism = \"proxy\"\n"
+    )));
+    assert!(proxied.rollback.is_stack_only());
+    let RollbackSpec::Postgres(spec) = proxied.rollback else {
+        panic!("postgres rollback expected");
+    };
+    assert_eq!(
+        spec.mechanism,
+        PgMechanism::Proxy {
+            listen: "127.0.0.1:0".parse().unwrap()
+        }
+    );
+    let fixed = ok(&pg_case(
+        "mechanism = \"proxy\"\nproxy_listen = \"127.0.0.1:6543\"\n[explore]\nstrategy = \"dfs\"\n",
+    ));
+    let RollbackSpec::Postgres(spec) = fixed.rollback else {
+        panic!("postgres rollback expected");
+    };
+    assert_eq!(
+        spec.mechanism,
+        PgMechanism::Proxy {
+            listen: "127.0.0.1:6543".parse().unwrap()
+        }
+    );
+}
+
+#[test]
+fn redis_rollback_follows_the_rollback_mode() {
+    let redis = |text: &str| ok(text).redis.expect("[redis]");
+    let url = "[redis]\nurl = \"redis://127.0.0.1:6379/0\"\n";
+    // With reset + replay, [reset] restores Redis too: it is only observed.
+    assert!(!redis(&case(url)).rollback);
+    assert!(!redis(&case(&format!("{url}rollback = false\n"))).rollback);
+    assert!(redis(&pg_case(url)).rollback);
+    assert!(!redis(&pg_case(&format!("{url}rollback = false\n"))).rollback);
+    let from_env = redis(&case("[redis]\nurl_env = \"REDIS_URL\"\n"));
+    assert_eq!(
+        from_env.url,
+        venom_scenario::UrlSource::Env("REDIS_URL".into())
+    );
+}
+
+#[test]
+fn postgres_rollback_errors_point_at_the_problem() {
+    let pg = |extra: &str| pg_case(extra);
+    let cases: Vec<(String, &str)> = vec![
+        (
+            case("[rollback]\nmode = \"postgres\"\n"),
+            "t.toml:7:8: mode = \"postgres\" needs `postgres_url` or `postgres_url_env`",
+        ),
+        (
+            pg("postgres_url_env = \"DB\"\n"),
+            "t.toml:9:20: both `postgres_url` and `postgres_url_env`, expected exactly one of them",
+        ),
+        (
+            case("[rollback]\nmode = \"postgres\"\npostgres_url = \"mysql://h/db\"\n"),
+            "t.toml:8:16: invalid postgres_url `mysql://h/db`, expected a URL starting with postgres:// or postgresql://",
+        ),
+        (
+            case("[rollback]\nmode = \"postgres\"\npostgres_url_env = \"A=B\"\n"),
+            "t.toml:8:20: invalid environment variable name `A=B`",
+        ),
+        (
+            pg("mechanism = \"proxy\"\nproxy_listen = \"0.0.0.0:6543\"\n"),
+            "t.toml:10:16: invalid proxy_listen `0.0.0.0:6543`, expected a loopback address and port",
+        ),
+        (
+            pg("mechanism = \"proxy\"\nproxy_listen = \"localhost\"\n"),
+            "t.toml:10:16: invalid proxy_listen `localhost`, expected a loopback address and port",
+        ),
+        (
+            pg("proxy_listen = \"127.0.0.1:6543\"\n"),
+            "t.toml:9:16: `proxy_listen` needs mechanism = \"proxy\"",
+        ),
+        (
+            pg("mechanism = \"proxy\"\nproxy_listen = \"127.0.0.1:6543\"\nschemas = [\"public\"]\n"),
+            "t.toml:11:11: `schemas` is for mechanism = \"snapshot\"",
+        ),
+        (
+            pg("mechanism = \"proxy\"\n"),
+            "t.toml:9:13: mechanism = \"proxy\" without [server] needs `proxy_listen`",
+        ),
+        (
+            pg("mechanism = \"savepoint\"\n"),
+            "t.toml:9:13: unknown variant `savepoint`, expected `snapshot` or `proxy`",
+        ),
+        (
+            case("[rollback]\nmode = \"sqlite\"\nsqlite_path = \"a.db\"\npostgres_url = \"postgres://h/db\"\n"),
+            "t.toml:9:16: `postgres_url` needs mode = \"postgres\"",
+        ),
+        (
+            case("[rollback]\nobserve_queries = { n = \"SELECT 1\" }\n"),
+            "t.toml:7:19: `observe_queries` needs mode = \"postgres\"",
+        ),
+        (
+            case("[rollback]\nmode = \"postgres\"\nsqlite_path = \"a.db\"\n"),
+            "t.toml:8:15: `sqlite_path` is for mode = \"sqlite\" or \"reset\"",
+        ),
+        (pg("schemas = []\n"), "t.toml:9:11: no schemas, expected at least one schema name"),
+        (
+            pg("schemas = [\"venom_snap_1\"]\n"),
+            "t.toml:9:12: invalid schema `venom_snap_1`, expected a schema of the API",
+        ),
+        (pg("schemas = [\"a\", \"a\"]\n"), "t.toml:9:17: duplicate schema `a`"),
+        (
+            pg("observe_tables = [\"a.b.c\"]\n"),
+            "t.toml:9:19: invalid table name `a.b.c`, expected `table` or `schema.table`",
+        ),
+        (
+            pg("observe_queries = { 1x = \"SELECT 1\" }\n"),
+            "t.toml:9:21: invalid query name `1x`, expected [A-Za-z_][A-Za-z0-9_]*",
+        ),
+        (
+            pg("observe_queries = { q = \" \" }\n"),
+            "t.toml:9:25: empty query, expected a SQL query",
+        ),
+        (
+            case("[rollback]\npostgres_uri = \"x\"\n"),
+            "t.toml:7:1: unknown field `postgres_uri`, expected one of `mode`, `sqlite_path`, `observe_tables`, `postgres_url`, `postgres_url_env`, `mechanism`, `proxy_listen`, `schemas`, `observe_queries`",
+        ),
+    ];
+    for (text, prefix) in &cases {
+        assert_err(text, prefix, &[]);
+    }
+}
+
+#[test]
+fn the_proxy_refuses_a_strategy_other_than_dfs_naming_the_snapshot_mechanism() {
+    let text = case(&format!(
+        "[explore]\nstrategy = \"bfs\"\n{PG_ROLLBACK}mechanism = \"proxy\"\nproxy_listen = \"127.0.0.1:6543\"\n"
+    ));
+    assert_err(
+        &text,
+        "t.toml:11:13: mechanism = \"proxy\" rolls back along a stack, so it only works with strategy \"dfs\", but [explore] sets strategy \"bfs\"",
+        &["mechanism = \"snapshot\""],
+    );
+}
+
+#[test]
+fn redis_errors_point_at_the_problem() {
+    let cases: &[(&str, &str)] = &[
+        (
+            "[redis]\nobserve_patterns = [\"s:*\"]\n",
+            "t.toml:6:1: [redis] needs `url` or `url_env`",
+        ),
+        (
+            "[redis]\nurl = \"http://x\"\n",
+            "t.toml:7:7: invalid url `http://x`, expected a URL starting with redis://",
+        ),
+        (
+            "[redis]\nurl = \"redis://h\"\nurl_env = \"R\"\n",
+            "t.toml:8:11: both `url` and `url_env`, expected exactly one of them",
+        ),
+        (
+            "[redis]\nurl = \"redis://h\"\nrollback = true\n",
+            "t.toml:8:12: `rollback = true` needs a [rollback] mode that checkpoints",
+        ),
+        (
+            "[redis]\nurl = \"redis://h\"\nobserve_patterns = [\"\"]\n",
+            "t.toml:8:21: empty pattern",
+        ),
+        (
+            "[redis]\nurl = \"redis://h\"\npatterns = []\n",
+            "t.toml:8:1: unknown field `patterns`, expected one of `url`, `url_env`, `observe_patterns`, `rollback`",
+        ),
+    ];
+    for (extra, prefix) in cases {
+        assert_err(&case(extra), prefix, &[]);
+    }
+}
+
+#[test]
+fn sql_invariant_errors_point_at_the_problem() {
+    let cases: Vec<(String, &str)> = vec![
+        (
+            invariant("sql = \"SELECT true\"\n"),
+            "t.toml:8:7: `sql` invariants run against the API's PostgreSQL database, expected [rollback] mode = \"postgres\"",
+        ),
+        (
+            invariant(&format!("expr = \"true\"\nsql = \"SELECT true\"\n{PG_ROLLBACK}")),
+            "t.toml:9:7: invariant `i` has both `expr` and `sql`, expected exactly one of them",
+        ),
+        (
+            invariant(&format!(
+                "check = {{ method = \"GET\", path = \"/\" }}\nsql = \"SELECT true\"\n{PG_ROLLBACK}"
+            )),
+            "t.toml:9:7: invariant `i` has both `check` and `sql`",
+        ),
+        (
+            invariant(&format!("sql = \" \"\n{PG_ROLLBACK}")),
+            "t.toml:8:7: empty sql, expected a query returning one boolean",
+        ),
+    ];
+    for (text, prefix) in &cases {
+        assert_err(text, prefix, &[]);
     }
 }

@@ -4,16 +4,28 @@
 //! folder deleted) when dropped. Binaries come from Debian's packages (`postgresql`,
 //! `redis-server`); `.ci/run` installs them. A missing binary is reported with the package to
 //! install, never skipped silently.
+//!
+//! Tests that only need a database use [`PgDatabase`]: a fresh database on the cluster named by
+//! `VENOM_TEST_PG_URL` when it is set (`.ci/run` starts one for the whole run), else on a
+//! cluster of its own. Tests that stop or restart PostgreSQL start a [`PgServer`]; Redis tests
+//! start a [`RedisServer`] each (it takes milliseconds, and a shared server cannot give every
+//! test a keyspace of its own). `VENOM_TEST_REDIS_URL`, also set by `.ci/run`, is for
+//! end-to-end runs outside the Rust tests.
 #![warn(missing_docs)]
 
+use std::io::{Read, Write};
 use std::net::TcpListener;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
+use std::sync::atomic::{AtomicU32, Ordering};
 use std::thread;
 use std::time::{Duration, Instant};
 
 /// How long a server may take to accept connections.
 const START_TIMEOUT: Duration = Duration::from_secs(30);
+
+/// How many free ports a server start tries before giving up.
+const START_ATTEMPTS: u32 = 5;
 
 /// A free TCP port on 127.0.0.1 (bound, read, released).
 pub fn free_port() -> u16 {
@@ -44,18 +56,29 @@ impl PgServer {
             run(Command::new("chown").arg("postgres:").arg(folder.path()));
         }
         let data = folder.path().join("data");
-        run(pg_command(&bin, "initdb")
-            .args(["-D"])
-            .arg(&data)
-            .args(["-U", "venom", "-A", "trust", "--no-sync", "-E", "UTF8"]));
-        let port = free_port();
-        let server = PgServer {
-            port,
+        run(pg_command(&bin, "initdb").args(["-D"]).arg(&data).args([
+            "-U",
+            "venom",
+            "-A",
+            "trust",
+            "--no-sync",
+            "-E",
+            "UTF8",
+        ]));
+        let mut server = PgServer {
+            port: free_port(),
             bin,
             data,
             folder,
         };
-        server.restart();
+        // The free port may be taken by another process before the server binds it.
+        for attempt in 1..=START_ATTEMPTS {
+            match server.launch() {
+                Ok(()) => break,
+                Err(e) if attempt == START_ATTEMPTS => panic!("{e}"),
+                Err(_) => server.port = free_port(),
+            }
+        }
         server
     }
 
@@ -85,21 +108,30 @@ impl PgServer {
 
     /// Starts the server (again, after [`PgServer::stop`]) on its port.
     pub fn restart(&self) {
+        if let Err(e) = self.launch() {
+            panic!("{e}");
+        }
+    }
+
+    fn launch(&self) -> Result<(), String> {
         let folder = self.folder.path();
-        run(pg_command(&self.bin, "pg_ctl")
-            .args(["-D"])
-            .arg(&self.data)
-            .args(["-l"])
-            .arg(folder.join("log"))
-            .args(["-w", "-t", "30", "-o"])
-            .arg(format!(
-                "-p {} -k {} -c listen_addresses=127.0.0.1 -c fsync=off \
+        try_run(
+            pg_command(&self.bin, "pg_ctl")
+                .args(["-D"])
+                .arg(&self.data)
+                .args(["-l"])
+                .arg(folder.join("log"))
+                .args(["-w", "-t", "30", "-o"])
+                .arg(format!(
+                    "-p {} -k {} -c listen_addresses=127.0.0.1 -c fsync=off \
                  -c synchronous_commit=off -c full_page_writes=off -c max_connections=200",
-                self.port,
-                folder.display()
-            ))
-            .arg("start"));
+                    self.port,
+                    folder.display()
+                ))
+                .arg("start"),
+        )?;
         wait_for_port(self.port);
+        Ok(())
     }
 }
 
@@ -107,6 +139,103 @@ impl Drop for PgServer {
     fn drop(&mut self) {
         self.stop();
     }
+}
+
+/// The environment variable naming a running PostgreSQL cluster (a superuser URL) that
+/// [`PgDatabase`] creates its databases in; `.ci/run` starts one and sets it.
+pub const PG_URL_VAR: &str = "VENOM_TEST_PG_URL";
+
+/// A fresh, empty database for one test, dropped with it.
+///
+/// It lives on the cluster named by [`PG_URL_VAR`] when that is set (CI starts one cluster for
+/// the whole run), else on a [`PgServer`] started for this database alone. Tests that stop or
+/// restart the server use a [`PgServer`] of their own instead.
+#[derive(Debug)]
+pub struct PgDatabase {
+    url: String,
+    name: String,
+    /// Where the database was created: a shared cluster's URL (to drop it), or our own server.
+    home: Home,
+}
+
+#[derive(Debug)]
+enum Home {
+    Shared {
+        admin_url: String,
+    },
+    /// Kept so that the server lives as long as the database.
+    Own {
+        _server: PgServer,
+    },
+}
+
+impl PgDatabase {
+    /// Creates the database. Panics with the command's output when a step fails.
+    pub fn create() -> PgDatabase {
+        static NEXT: AtomicU32 = AtomicU32::new(0);
+        let name = format!(
+            "venom_test_{}_{}",
+            std::process::id(),
+            NEXT.fetch_add(1, Ordering::Relaxed)
+        );
+        match std::env::var(PG_URL_VAR) {
+            Ok(admin_url) if !admin_url.is_empty() => {
+                psql(&admin_url, &format!("CREATE DATABASE {name}"));
+                PgDatabase {
+                    url: with_database(&admin_url, &name),
+                    name,
+                    home: Home::Shared { admin_url },
+                }
+            }
+            _ => {
+                let server = PgServer::start();
+                server.create_database(&name);
+                PgDatabase {
+                    url: server.url(&name),
+                    name,
+                    home: Home::Own { _server: server },
+                }
+            }
+        }
+    }
+
+    /// The database's connection URL (superuser, no password).
+    pub fn url(&self) -> &str {
+        &self.url
+    }
+}
+
+impl Drop for PgDatabase {
+    fn drop(&mut self) {
+        if let Home::Shared { admin_url } = &self.home {
+            let _ = Command::new("psql")
+                .args(["-X", "-q", "-c"])
+                .arg(format!(
+                    "DROP DATABASE IF EXISTS {} WITH (FORCE)",
+                    self.name
+                ))
+                .arg(admin_url)
+                .output();
+        }
+    }
+}
+
+/// `url` (`postgres://…/db`, without query) pointing at `database` instead.
+fn with_database(url: &str, database: &str) -> String {
+    let scheme_end = url.find("://").map_or(0, |i| i + 3);
+    let base = match url[scheme_end..].find('/') {
+        Some(slash) => &url[..scheme_end + slash],
+        None => url,
+    };
+    format!("{base}/{database}")
+}
+
+/// Runs `sql` with `psql` against `url`; panics with its output when it fails.
+fn psql(url: &str, sql: &str) {
+    run(Command::new("psql")
+        .args(["-X", "-q", "-v", "ON_ERROR_STOP=1", "-c"])
+        .arg(sql)
+        .arg(url));
 }
 
 /// A Redis server without persistence on a free loopback port.
@@ -120,26 +249,38 @@ pub struct RedisServer {
 
 impl RedisServer {
     /// Starts `redis-server`. Panics with a hint when it is not installed.
+    ///
+    /// A free port can be taken by another process between the moment it is picked and the
+    /// moment the server binds it: the start is retried on another port when the server exits,
+    /// and the listener is only trusted once it reports the server's own process id.
     pub fn start() -> RedisServer {
         let folder = tempfile::tempdir().expect("temporary folder");
-        let port = free_port();
-        let child = Command::new("redis-server")
-            .args(["--bind", "127.0.0.1", "--port"])
-            .arg(port.to_string())
-            .args(["--save", "", "--appendonly", "no", "--dir"])
-            .arg(folder.path())
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .unwrap_or_else(|e| {
-                panic!("cannot start redis-server ({e}); install Debian's `redis-server` package")
-            });
-        wait_for_port(port);
-        RedisServer {
-            port,
-            child,
-            _folder: folder,
+        for _ in 0..START_ATTEMPTS {
+            let port = free_port();
+            let mut child = Command::new("redis-server")
+                .args(["--bind", "127.0.0.1", "--port"])
+                .arg(port.to_string())
+                .args(["--save", "", "--appendonly", "no", "--dir"])
+                .arg(folder.path())
+                .stdout(Stdio::null())
+                .stderr(Stdio::null())
+                .spawn()
+                .unwrap_or_else(|e| {
+                    panic!(
+                        "cannot start redis-server ({e}); install Debian's `redis-server` package"
+                    )
+                });
+            if wait_for_redis(&mut child, port) {
+                return RedisServer {
+                    port,
+                    child,
+                    _folder: folder,
+                };
+            }
+            let _ = child.kill();
+            let _ = child.wait();
         }
+        panic!("redis-server did not start after {START_ATTEMPTS} attempts on free ports");
     }
 
     /// The server's URL, database 0.
@@ -177,7 +318,9 @@ fn pg_bin() -> PathBuf {
 fn pg_command(bin: &Path, program: &str) -> Command {
     if is_root() {
         let mut command = Command::new("runuser");
-        command.args(["-u", "postgres", "--"]).arg(bin.join(program));
+        command
+            .args(["-u", "postgres", "--"])
+            .arg(bin.join(program));
         command
     } else {
         Command::new(bin.join(program))
@@ -190,16 +333,58 @@ fn is_root() -> bool {
 }
 
 fn run(command: &mut Command) {
+    if let Err(e) = try_run(command) {
+        panic!("{e}");
+    }
+}
+
+fn try_run(command: &mut Command) -> Result<(), String> {
     let output = command
         .output()
-        .unwrap_or_else(|e| panic!("cannot run {command:?}: {e}"));
-    assert!(
-        output.status.success(),
+        .map_err(|e| format!("cannot run {command:?}: {e}"))?;
+    if output.status.success() {
+        return Ok(());
+    }
+    Err(format!(
         "{command:?} failed ({}):\n{}\n{}",
         output.status,
         String::from_utf8_lossy(&output.stdout),
         String::from_utf8_lossy(&output.stderr)
-    );
+    ))
+}
+
+/// Waits until `child` (a `redis-server`) answers on `port`; false when it exits first (its port
+/// was taken) or another process answers there.
+fn wait_for_redis(child: &mut Child, port: u16) -> bool {
+    let deadline = Instant::now() + START_TIMEOUT;
+    let own = format!("process_id:{}\r\n", child.id());
+    while Instant::now() < deadline {
+        if !matches!(child.try_wait(), Ok(None)) {
+            return false;
+        }
+        if let Some(info) = redis_info(port) {
+            return info.contains(&own);
+        }
+        thread::sleep(Duration::from_millis(20));
+    }
+    false
+}
+
+/// The reply to `INFO server` on `port`, if something answers there.
+fn redis_info(port: u16) -> Option<String> {
+    let mut stream = std::net::TcpStream::connect(("127.0.0.1", port)).ok()?;
+    stream.set_read_timeout(Some(Duration::from_secs(2))).ok()?;
+    stream.write_all(b"INFO server\r\n").ok()?;
+    let mut reply = Vec::new();
+    let mut chunk = [0u8; 4096];
+    while !reply.ends_with(b"\r\n\r\n") {
+        let n = stream.read(&mut chunk).ok()?;
+        if n == 0 {
+            break;
+        }
+        reply.extend_from_slice(&chunk[..n]);
+    }
+    Some(String::from_utf8_lossy(&reply).into_owned())
 }
 
 fn wait_for_port(port: u16) {

@@ -15,7 +15,11 @@ fn postgres_cluster_accepts_queries_and_restarts() {
             .arg(pg.url("app"))
             .output()
             .expect("psql");
-        assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
         String::from_utf8_lossy(&out.stdout).trim().to_string()
     };
     assert_eq!(query("SELECT 40 + 2"), "42");
@@ -33,4 +37,31 @@ fn redis_server_answers_ping() {
     let mut reply = [0u8; 7];
     stream.read_exact(&mut reply).expect("read");
     assert_eq!(&reply, b"+PONG\r\n");
+}
+
+#[test]
+fn fresh_databases_are_distinct_and_empty() {
+    let a = venom_testkit::PgDatabase::create();
+    let b = venom_testkit::PgDatabase::create();
+    assert_ne!(a.url(), b.url());
+    let query = |url: &str, sql: &str| {
+        let out = Command::new("psql")
+            .args(["-X", "-A", "-t", "-c", sql, url])
+            .output()
+            .expect("psql");
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        String::from_utf8_lossy(&out.stdout).trim().to_string()
+    };
+    query(a.url(), "CREATE TABLE t (x int)");
+    assert_eq!(
+        query(
+            b.url(),
+            "SELECT count(*) FROM pg_tables WHERE tablename = 't'"
+        ),
+        "0"
+    );
 }

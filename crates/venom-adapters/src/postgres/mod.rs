@@ -4,9 +4,15 @@
 //! connection to the database; with the transaction proxy it is only the proxy's own upstream
 //! session (the state is uncommitted), so both go through [`SqlQuery`].
 
+mod conn;
 mod observe;
+mod proxy;
+mod snapshot;
 
+pub use conn::url_via;
 pub use observe::{observe_postgres, PgObserveSpec};
+pub use proxy::{PgProxy, PgProxyOptions};
+pub use snapshot::PgSnapshots;
 
 use venom_engine::WorldError;
 

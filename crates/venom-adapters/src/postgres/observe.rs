@@ -32,7 +32,11 @@ pub fn observe_postgres(
             .map_err(|e| WorldError(format!("observing table {table}: {}", e.0)))?;
         let (count, hash) = match rows.first().map(Vec::as_slice) {
             Some([Some(count), Some(hash)]) => (count.clone(), hash.clone()),
-            _ => return Err(WorldError(format!("observing table {table}: unexpected result"))),
+            _ => {
+                return Err(WorldError(format!(
+                    "observing table {table}: unexpected result"
+                )))
+            }
         };
         let rows: u64 = count
             .parse()

@@ -1,0 +1,229 @@
+//! Several stores behind one API (e.g. PostgreSQL and Redis) seen as one: checkpointed, restored
+//! and observed together.
+
+use crate::postgres::SqlQuery;
+use crate::{Observer, StateAdapter};
+use std::collections::HashMap;
+use venom_engine::{CheckpointId, CheckpointMode, Observation, WorldError};
+
+/// A [`StateAdapter`] that also answers SQL (a PostgreSQL store, through which SQL invariants
+/// see the database as the API does).
+pub trait SqlStateAdapter: StateAdapter + SqlQuery {
+    /// This store as a plain state adapter.
+    fn as_adapter(&mut self) -> &mut dyn StateAdapter;
+}
+
+impl<T: StateAdapter + SqlQuery> SqlStateAdapter for T {
+    fn as_adapter(&mut self) -> &mut dyn StateAdapter {
+        self
+    }
+}
+
+/// One store of a [`CompositeAdapter`].
+pub enum Store {
+    /// Checkpointed, restored and observed.
+    Restored(Box<dyn StateAdapter>),
+    /// Checkpointed, restored and observed, and the session SQL invariants run in.
+    Sql(Box<dyn SqlStateAdapter>),
+    /// Observed only: never checkpointed nor restored.
+    Observed(Box<dyn Observer>),
+}
+
+/// Stores combined: a checkpoint is a checkpoint of every restored store, a rollback restores
+/// every one of them, and the observation is the union of all their observations.
+///
+/// Its checkpoint mode is the weakest of its restored stores' (stack-only when any is), and its
+/// mechanism names theirs joined with ` + `.
+#[derive(Default)]
+pub struct CompositeAdapter {
+    stores: Vec<Store>,
+    /// For every composite checkpoint, the checkpoint of each restored store, by store index.
+    checkpoints: HashMap<CheckpointId, Vec<(usize, CheckpointId)>>,
+    next_id: u64,
+}
+
+impl std::fmt::Debug for CompositeAdapter {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("CompositeAdapter")
+            .field("mechanism", &self.mechanism())
+            .field("stores", &self.stores.len())
+            .field("checkpoints", &self.checkpoints.len())
+            .finish()
+    }
+}
+
+impl CompositeAdapter {
+    /// Combines `stores`, in order (observations are gathered and checkpoints taken in it).
+    pub fn new(stores: Vec<Store>) -> CompositeAdapter {
+        CompositeAdapter {
+            stores,
+            ..CompositeAdapter::default()
+        }
+    }
+
+    /// Whether some store is checkpointed and restored (else only observed).
+    pub fn restores(&self) -> bool {
+        self.stores.iter().any(|s| !matches!(s, Store::Observed(_)))
+    }
+
+    /// Whether a store answers SQL (see [`SqlQuery`]).
+    pub fn has_sql(&self) -> bool {
+        self.stores.iter().any(|s| matches!(s, Store::Sql(_)))
+    }
+
+    /// The restored stores, with their indices.
+    fn restored(&mut self) -> impl Iterator<Item = (usize, &mut dyn StateAdapter)> {
+        self.stores
+            .iter_mut()
+            .enumerate()
+            .filter_map(|(i, store)| match store {
+                Store::Restored(adapter) => Some((i, adapter.as_mut() as &mut dyn StateAdapter)),
+                Store::Sql(adapter) => Some((i, adapter.as_adapter())),
+                Store::Observed(_) => None,
+            })
+    }
+
+    fn adapter_at(&mut self, index: usize) -> Option<&mut dyn StateAdapter> {
+        match self.stores.get_mut(index)? {
+            Store::Restored(adapter) => Some(adapter.as_mut()),
+            Store::Sql(adapter) => Some(adapter.as_adapter()),
+            Store::Observed(_) => None,
+        }
+    }
+
+    fn release_parts(&mut self, parts: Vec<(usize, CheckpointId)>) {
+        for (index, id) in parts {
+            if let Some(adapter) = self.adapter_at(index) {
+                adapter.release(id);
+            }
+        }
+    }
+}
+
+impl StateAdapter for CompositeAdapter {
+    fn mechanism(&self) -> String {
+        let names: Vec<String> = self
+            .stores
+            .iter()
+            .filter_map(|store| match store {
+                Store::Restored(adapter) => Some(adapter.mechanism()),
+                Store::Sql(adapter) => Some(adapter.mechanism()),
+                Store::Observed(_) => None,
+            })
+            .collect();
+        names.join(" + ")
+    }
+
+    fn checkpoint_mode(&self) -> CheckpointMode {
+        let modes = self.stores.iter().filter_map(|store| match store {
+            Store::Restored(adapter) => Some(adapter.checkpoint_mode()),
+            Store::Sql(adapter) => Some(adapter.checkpoint_mode()),
+            Store::Observed(_) => None,
+        });
+        modes.fold(CheckpointMode::RandomAccess, weakest)
+    }
+
+    fn checkpoint(&mut self) -> Result<CheckpointId, WorldError> {
+        let mut parts = Vec::new();
+        let mut failure = None;
+        for (index, adapter) in self.restored() {
+            match adapter.checkpoint() {
+                Ok(id) => parts.push((index, id)),
+                Err(e) => {
+                    failure = Some(e);
+                    break;
+                }
+            }
+        }
+        if let Some(e) = failure {
+            self.release_parts(parts);
+            return Err(e);
+        }
+        let id = CheckpointId(self.next_id);
+        self.next_id += 1;
+        self.checkpoints.insert(id, parts);
+        Ok(id)
+    }
+
+    fn rollback(&mut self, id: CheckpointId) -> Result<(), WorldError> {
+        let Some(parts) = self.checkpoints.get(&id).cloned() else {
+            return Err(WorldError(format!(
+                "unknown checkpoint {} (never taken, or released)",
+                id.0
+            )));
+        };
+        for (index, part) in parts {
+            if let Some(adapter) = self.adapter_at(index) {
+                adapter.rollback(part)?;
+            }
+        }
+        Ok(())
+    }
+
+    fn release(&mut self, id: CheckpointId) {
+        if let Some(parts) = self.checkpoints.remove(&id) {
+            self.release_parts(parts);
+        }
+    }
+}
+
+impl Observer for CompositeAdapter {
+    fn observe(&mut self) -> Result<Observation, WorldError> {
+        let mut union = Observation::new();
+        for store in &mut self.stores {
+            let observation = match store {
+                Store::Restored(adapter) => adapter.observe()?,
+                Store::Sql(adapter) => adapter.observe()?,
+                Store::Observed(observer) => observer.observe()?,
+            };
+            for (key, value) in observation {
+                if union.contains_key(&key) {
+                    return Err(WorldError(format!(
+                        "two stores report the observation `{key}`"
+                    )));
+                }
+                union.insert(key, value);
+            }
+        }
+        Ok(union)
+    }
+}
+
+impl SqlQuery for CompositeAdapter {
+    /// Runs `sql` in the first SQL store; fails when there is none.
+    fn query_text(&mut self, sql: &str) -> Result<Vec<Vec<Option<String>>>, WorldError> {
+        for store in &mut self.stores {
+            if let Store::Sql(adapter) = store {
+                return adapter.query_text(sql);
+            }
+        }
+        Err(WorldError(
+            "no PostgreSQL store to run SQL in (SQL invariants need [rollback] mode = \"postgres\")"
+                .into(),
+        ))
+    }
+}
+
+/// The weaker of two checkpoint modes: reset + replay, then stack-only, then random access.
+fn weakest(a: CheckpointMode, b: CheckpointMode) -> CheckpointMode {
+    use CheckpointMode::*;
+    match (a, b) {
+        (ResetReplay, _) | (_, ResetReplay) => ResetReplay,
+        (StackOnly, _) | (_, StackOnly) => StackOnly,
+        _ => RandomAccess,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_weakest_mode_wins() {
+        use CheckpointMode::*;
+        assert_eq!(weakest(RandomAccess, RandomAccess), RandomAccess);
+        assert_eq!(weakest(RandomAccess, StackOnly), StackOnly);
+        assert_eq!(weakest(StackOnly, RandomAccess), StackOnly);
+        assert_eq!(weakest(ResetReplay, StackOnly), ResetReplay);
+    }
+}

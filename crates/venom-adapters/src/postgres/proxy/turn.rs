@@ -1,0 +1,766 @@
+//! One client turn on the shared upstream session: from the client's first message after
+//! `ReadyForQuery` until the upstream's `ReadyForQuery` for its `Sync` or `Query`.
+//!
+//! Client messages are forwarded as they arrive (statement and portal names made private to the
+//! client), except the execution of transaction-control statements, which are mapped onto the
+//! savepoint `venom_tx` (see [`super::tx`]). Every forwarded message leaves an [`Entry`] in a
+//! queue saying which upstream responses it will get and what to do with them (forward, swallow,
+//! rewrite the command tag), so that the proxy's own statements are interleaved invisibly and its
+//! own answers come out in order. Like the server, the queue skips to the next `Sync` after an
+//! error.
+
+use super::sql::{self, Control};
+use super::tx::{self, Op, Plan, TxState};
+use super::upstream::{check_fatal, Upstream};
+use super::wire::{self, Msg, MsgReader};
+use super::Shared;
+use bytes::BytesMut;
+use std::collections::{HashMap, VecDeque};
+use std::io;
+use std::time::Duration;
+use tokio::io::AsyncWriteExt;
+use tokio::net::tcp::{OwnedReadHalf, OwnedWriteHalf};
+use tokio::time::timeout;
+
+/// A client connection: its socket halves and the answers waiting to be sent.
+#[derive(Debug)]
+pub(super) struct ClientIo {
+    pub reader: MsgReader<OwnedReadHalf>,
+    writer: OwnedWriteHalf,
+    out: BytesMut,
+    /// The client closed its connection, or stopped reading: answers are dropped.
+    pub gone: bool,
+    /// The connection ends after the current turn (the client left, or broke the protocol).
+    pub closing: bool,
+    write_timeout: Duration,
+}
+
+impl ClientIo {
+    pub fn new(reader: OwnedReadHalf, writer: OwnedWriteHalf, write_timeout: Duration) -> Self {
+        ClientIo {
+            reader: MsgReader::new(reader),
+            writer,
+            out: BytesMut::with_capacity(8192),
+            gone: false,
+            closing: false,
+            write_timeout,
+        }
+    }
+
+    /// Queues `msg` for the client.
+    pub fn push(&mut self, msg: &Msg) {
+        if !self.gone {
+            msg.encode(&mut self.out);
+        }
+    }
+
+    /// Writes `bytes` at once (the answer to an `SSLRequest`).
+    pub async fn write_raw(&mut self, bytes: &[u8]) -> io::Result<()> {
+        timeout(self.write_timeout, self.writer.write_all(bytes))
+            .await
+            .map_err(|_| io::Error::from(io::ErrorKind::TimedOut))?
+    }
+
+    /// Sends what is queued, then closes the connection gracefully: the client's unread
+    /// messages are drained (for a bounded time) so that the close does not reset the
+    /// connection and destroy the last answer (typically a FATAL error) before it is read.
+    pub async fn close(mut self) {
+        self.flush().await;
+        if self.gone {
+            return;
+        }
+        let _ = timeout(self.write_timeout, self.writer.shutdown()).await;
+        let drain = async { while let Ok(Some(_)) = self.reader.next().await {} };
+        let _ = timeout(Duration::from_secs(1), drain).await;
+    }
+
+    /// Sends what is queued; a client that cannot take it is considered gone.
+    pub async fn flush(&mut self) {
+        if self.gone || self.out.is_empty() {
+            return;
+        }
+        let out = self.out.split();
+        match timeout(self.write_timeout, self.writer.write_all(&out)).await {
+            Ok(Ok(())) => {}
+            _ => self.gone = true,
+        }
+    }
+}
+
+/// A client's prepared statements and portals, named privately on the shared upstream session
+/// (`c<id>_<name>`), with what their statement does to the transaction.
+#[derive(Debug)]
+pub(super) struct Names {
+    prefix: String,
+    statements: HashMap<String, Option<Control>>,
+    portals: HashMap<String, Option<Control>>,
+}
+
+impl Names {
+    pub fn new(client: i32) -> Names {
+        Names {
+            prefix: format!("c{client}_"),
+            statements: HashMap::new(),
+            portals: HashMap::new(),
+        }
+    }
+
+    /// The upstream name of the client's statement or portal `name` (the unnamed ones are
+    /// shared: turns never interleave).
+    fn upstream(&self, name: &str) -> String {
+        if name.is_empty() {
+            String::new()
+        } else {
+            format!("{}{name}", self.prefix)
+        }
+    }
+
+    /// `Close` messages for every named statement and portal of the client.
+    pub fn close_all(&self) -> Vec<Msg> {
+        let statements = self.statements.keys().map(|n| (b'S', n));
+        let portals = self.portals.keys().map(|n| (b'P', n));
+        statements
+            .chain(portals)
+            .filter(|(_, name)| !name.is_empty())
+            .map(|(kind, name)| wire::close(kind, &self.upstream(name)))
+            .collect()
+    }
+}
+
+/// What the upstream answers to one message.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Kind {
+    Parse,
+    Bind,
+    Close,
+    Describe,
+    Execute,
+    FunctionCall,
+    /// `Sync` or `Query`: everything up to `ReadyForQuery`.
+    Ready,
+}
+
+impl Kind {
+    /// Whether response `tag` is the last one for a message of this kind.
+    fn completed_by(self, tag: u8) -> bool {
+        match self {
+            Kind::Parse => tag == b'1',
+            Kind::Bind => tag == b'2',
+            Kind::Close => tag == b'3',
+            Kind::Describe => matches!(tag, b'n' | b'T'),
+            Kind::Execute => matches!(tag, b'C' | b'I' | b's'),
+            Kind::FunctionCall => tag == b'V',
+            Kind::Ready => false,
+        }
+    }
+}
+
+/// What to do with the responses to one message.
+#[derive(Debug, Clone)]
+struct Act {
+    /// Forward them to the client (a client message); otherwise swallow them (the proxy's own),
+    /// errors excepted.
+    forward: bool,
+    /// Report this command tag to the client instead of the upstream's.
+    tag: Option<&'static str>,
+    /// The client's state once the message succeeded.
+    then: TxState,
+    /// The client's state if the message fails (unchanged when `None`).
+    on_error: Option<TxState>,
+    /// Characters to add to error positions (a statement cut out of a longer query string).
+    shift: usize,
+    /// Hold back the last `CommandComplete` until the implicit commit at the end of the turn
+    /// succeeded, as PostgreSQL reports commit errors instead of it.
+    hold: bool,
+}
+
+#[derive(Debug)]
+enum Entry {
+    /// The responses of one message sent upstream.
+    Reply { kind: Kind, act: Act },
+    /// Answers of the proxy itself, sent once everything before them is answered.
+    Local {
+        msgs: Vec<Msg>,
+        error: bool,
+        then: TxState,
+    },
+}
+
+/// How a turn ended, when the upstream session survived it.
+#[derive(Debug)]
+pub(super) struct TurnEnd {
+    /// The client's transaction state after the turn.
+    pub state: TxState,
+    /// The upstream's transaction status after the turn (`E`: the client's transaction failed).
+    pub status: u8,
+}
+
+/// One turn of one client on the upstream session.
+pub(super) struct Turn<'a> {
+    up: &'a mut Upstream,
+    client: &'a mut ClientIo,
+    names: &'a mut Names,
+    shared: &'a Shared,
+    queue: VecDeque<Entry>,
+    /// The client's state as the responses received so far left it.
+    state: TxState,
+    /// The client's state once every message sent so far has succeeded.
+    planned: TxState,
+    /// The upstream's transaction status at its last `ReadyForQuery`.
+    status: u8,
+    /// Client messages are read (until its `Sync`, or during `COPY FROM STDIN`).
+    reading: bool,
+    copy_in: bool,
+    /// After an error: the client's messages are dropped until its `Sync`.
+    skipping: bool,
+    /// The client's explicit transaction is in the failed state (until a control statement).
+    failed: bool,
+    /// A simple `Query` that arrived in the middle of an extended-protocol turn.
+    query: Option<Msg>,
+    /// A `CommandComplete` held back until the implicit commit (see [`Act::hold`]).
+    held: Option<Msg>,
+}
+
+impl<'a> Turn<'a> {
+    pub fn new(
+        up: &'a mut Upstream,
+        client: &'a mut ClientIo,
+        names: &'a mut Names,
+        shared: &'a Shared,
+        state: TxState,
+        status: u8,
+    ) -> Self {
+        Turn {
+            up,
+            client,
+            names,
+            shared,
+            queue: VecDeque::new(),
+            state,
+            planned: state,
+            status,
+            reading: false,
+            copy_in: false,
+            skipping: false,
+            failed: state == TxState::Explicit && status == b'E',
+            query: None,
+            held: None,
+        }
+    }
+
+    /// Serves the turn that starts with `first`. Fails only when the upstream connection fails.
+    pub async fn run(mut self, first: Msg) -> io::Result<TurnEnd> {
+        if self.state == TxState::Idle {
+            self.push_ops(tx::OPEN, None, TxState::Implicit);
+            self.push_internal_sync();
+            self.planned = TxState::Implicit;
+        }
+        if first.tag == b'Q' {
+            self.simple(first).await?;
+        } else {
+            self.reading = true;
+            self.client_msg(first);
+            self.relay().await?;
+            if let Some(query) = self.query.take() {
+                self.simple(query).await?;
+            }
+        }
+        self.finish().await
+    }
+
+    /// Ends the turn: the implicit transaction is committed (or rolled back when it failed),
+    /// then the client gets its `ReadyForQuery`.
+    async fn finish(mut self) -> io::Result<TurnEnd> {
+        if self.state == TxState::Implicit {
+            // A client that leaves before its Sync does not commit what it started.
+            let failed = self.status == b'E' || self.client.closing;
+            let ops = if failed { tx::ROLLBACK } else { tx::COMMIT };
+            self.push_ops(ops, None, TxState::Idle);
+            self.push_internal_sync();
+            self.relay().await?;
+            if self.status == b'E' {
+                self.held = None;
+                if !failed {
+                    // The deferred-constraint check failed: the error went to the client.
+                    self.push_ops(tx::ROLLBACK, None, TxState::Idle);
+                    self.push_internal_sync();
+                    self.relay().await?;
+                }
+            }
+            self.state = TxState::Idle;
+        }
+        let status = match self.state {
+            TxState::Explicit => self.status,
+            _ => b'I',
+        };
+        if !self.client.closing {
+            self.send(&wire::ready_for_query(status));
+        }
+        self.client.flush().await;
+        Ok(TurnEnd {
+            state: self.state,
+            status: self.status,
+        })
+    }
+
+    /// A simple-protocol `Query`. Without transaction control it is forwarded whole; otherwise
+    /// it runs piece by piece (runs of ordinary statements, then each control statement mapped
+    /// onto savepoints), stopping at the first error as PostgreSQL does.
+    async fn simple(&mut self, msg: Msg) -> io::Result<()> {
+        let text = msg.fields().cstr()?;
+        let ranges = sql::statements(&text);
+        let controls: Vec<Option<Control>> = ranges
+            .iter()
+            .map(|r| sql::control(&text[r.clone()]))
+            .collect();
+        if controls.iter().all(Option::is_none) {
+            self.up.push(&msg);
+            self.push_reply(Kind::Ready, self.client_act(0, true));
+            return self.relay().await;
+        }
+        let mut i = 0;
+        let mut stop = false;
+        while i < ranges.len() && !stop {
+            if i > 0 && (self.status == b'E' || self.client.closing) {
+                break;
+            }
+            let last = i + 1 == ranges.len();
+            let plan = match controls[i] {
+                Some(control) => {
+                    let plan = tx::plan(control, self.planned, self.failed, last);
+                    self.failed &= plan == Plan::Forward;
+                    plan
+                }
+                None => Plan::Forward,
+            };
+            match plan {
+                Plan::Forward => {
+                    let mut end = i + 1;
+                    while end < ranges.len() && controls[end].is_none() {
+                        end += 1;
+                    }
+                    let start = ranges[i].start;
+                    let chunk = &text[start..ranges[end - 1].end];
+                    self.up.push(&wire::query(chunk));
+                    let shift = text[..start].chars().count();
+                    let hold = end == ranges.len();
+                    self.push_reply(Kind::Ready, self.client_act(shift, hold));
+                    i = end;
+                }
+                Plan::Local { msgs, error, then } => {
+                    self.queue.push_back(Entry::Local { msgs, error, then });
+                    self.planned = then;
+                    stop = error;
+                    i += 1;
+                }
+                Plan::Ops {
+                    ops,
+                    warning,
+                    tag,
+                    then,
+                    on_error,
+                } => {
+                    self.push_warning(warning);
+                    self.push_ops(ops, Some((tag, on_error)), then);
+                    self.push_internal_sync();
+                    i += 1;
+                }
+            }
+            self.pump();
+            self.relay().await?;
+        }
+        Ok(())
+    }
+
+    /// Handles one client message of an extended-protocol turn.
+    fn client_msg(&mut self, msg: Msg) {
+        if let Err(e) = self.try_client_msg(msg) {
+            self.client.push(&wire::report(
+                b'E',
+                "FATAL",
+                "08P01",
+                &format!("venom proxy: invalid message: {e}"),
+            ));
+            self.client_left();
+        }
+    }
+
+    fn try_client_msg(&mut self, msg: Msg) -> io::Result<()> {
+        if self.skipping && msg.tag != b'S' {
+            return Ok(());
+        }
+        let kind = match msg.tag {
+            b'P' => {
+                let mut fields = msg.fields();
+                let name = fields.cstr()?;
+                let text = fields.cstr()?;
+                let ranges = sql::statements(&text);
+                let control = match ranges.as_slice() {
+                    [only] => sql::control(&text[only.clone()]),
+                    _ => None,
+                };
+                self.names.statements.insert(name, control);
+                Some(Kind::Parse)
+            }
+            b'B' => {
+                let mut fields = msg.fields();
+                let portal = fields.cstr()?;
+                let statement = fields.cstr()?;
+                let control = self.names.statements.get(&statement).copied().flatten();
+                self.names.portals.insert(portal, control);
+                Some(Kind::Bind)
+            }
+            b'D' => Some(Kind::Describe),
+            b'C' => {
+                let mut fields = msg.fields();
+                let kind = fields.u8()?;
+                let name = fields.cstr()?;
+                if kind == b'S' {
+                    self.names.statements.remove(&name);
+                } else {
+                    self.names.portals.remove(&name);
+                }
+                Some(Kind::Close)
+            }
+            b'E' => {
+                let portal = msg.fields().cstr()?;
+                if let Some(control) = self.names.portals.get(&portal).copied().flatten() {
+                    let plan = tx::plan(control, self.planned, self.failed, false);
+                    if plan != Plan::Forward {
+                        self.failed = false;
+                        self.apply(plan);
+                        return Ok(());
+                    }
+                }
+                Some(Kind::Execute)
+            }
+            b'S' if self.copy_in => {
+                // The server ignores Sync during COPY FROM STDIN.
+                self.up.push(&msg);
+                return Ok(());
+            }
+            b'S' => {
+                self.skipping = false;
+                self.reading = false;
+                self.up.push(&msg);
+                self.push_reply(Kind::Ready, self.client_act(0, false));
+                return Ok(());
+            }
+            b'F' => {
+                self.reading = false;
+                self.up.push(&msg);
+                self.push_reply(Kind::FunctionCall, self.client_act(0, false));
+                self.push_reply(Kind::Ready, self.client_act(0, false));
+                return Ok(());
+            }
+            b'Q' => {
+                self.reading = false;
+                self.query = Some(msg);
+                return Ok(());
+            }
+            b'c' | b'f' => {
+                self.copy_in = false;
+                None
+            }
+            b'H' | b'd' => None,
+            b'X' => {
+                self.client_vanished();
+                return Ok(());
+            }
+            other => {
+                return Err(io::Error::other(format!(
+                    "unexpected message type {:?}",
+                    other as char
+                )))
+            }
+        };
+        let names = &self.names;
+        self.up
+            .push(&wire::rename(&msg, |name| names.upstream(name))?);
+        if let Some(kind) = kind {
+            self.push_reply(kind, self.client_act(0, false));
+        }
+        Ok(())
+    }
+
+    /// Runs the plan for a transaction-control `Execute` of the extended protocol.
+    fn apply(&mut self, plan: Plan) {
+        match plan {
+            Plan::Forward => {}
+            Plan::Local { msgs, error, then } => {
+                self.queue.push_back(Entry::Local { msgs, error, then });
+                self.planned = then;
+                self.skipping = error;
+                self.pump();
+            }
+            Plan::Ops {
+                ops,
+                warning,
+                tag,
+                then,
+                on_error,
+            } => {
+                self.push_warning(warning);
+                self.push_ops(ops, Some((tag, on_error)), then);
+            }
+        }
+    }
+
+    /// The client's connection ended (or it sent `Terminate`) in the middle of the turn.
+    fn client_vanished(&mut self) {
+        self.client.gone = true;
+        self.client_left();
+    }
+
+    /// The client stops being served in the middle of the turn: the upstream is brought back
+    /// to a request boundary (`COPY` aborted, `Sync` sent) and the turn is finished.
+    fn client_left(&mut self) {
+        self.client.closing = true;
+        self.skipping = false;
+        if self.copy_in {
+            let mut body = BytesMut::new();
+            body.extend_from_slice(b"client disconnected\0");
+            self.up.push(&Msg::new(b'f', body));
+            self.copy_in = false;
+        }
+        if self.reading {
+            self.reading = false;
+            self.up.push(&wire::sync());
+            self.push_reply(Kind::Ready, self.client_act(0, false));
+        }
+    }
+
+    /// Forwards responses (and, while [`Turn::reading`], client messages) until everything
+    /// sent upstream is answered.
+    async fn relay(&mut self) -> io::Result<()> {
+        loop {
+            self.up.flush().await?;
+            if !self.up.has_message() {
+                self.client.flush().await;
+            }
+            let read_client = self.reading || self.copy_in;
+            if self.queue.is_empty() && !read_client {
+                return Ok(());
+            }
+            if self.queue.is_empty() {
+                // Only the client can move things on.
+                match self.client.reader.next().await {
+                    Ok(Some(msg)) => self.client_msg(msg),
+                    _ => self.client_vanished(),
+                }
+                continue;
+            }
+            let event = tokio::select! {
+                biased;
+                msg = self.up.recv() => Ok(msg?),
+                msg = self.client.reader.next(), if read_client => Err(msg),
+            };
+            match event {
+                Ok(msg) => self.upstream_msg(msg)?,
+                Err(Ok(Some(msg))) => self.client_msg(msg),
+                Err(_) => self.client_vanished(),
+            }
+        }
+    }
+
+    /// Handles one upstream response.
+    fn upstream_msg(&mut self, msg: Msg) -> io::Result<()> {
+        match msg.tag {
+            b'N' | b'A' => self.send(&msg),
+            b'S' => {
+                let mut fields = msg.fields();
+                let name = fields.cstr()?;
+                self.shared.set_param(name, fields.cstr()?);
+                self.send(&msg);
+            }
+            b'E' => {
+                check_fatal(&msg)?;
+                self.upstream_error(&msg)?;
+            }
+            b'Z' => {
+                let Some(Entry::Reply {
+                    kind: Kind::Ready, ..
+                }) = self.queue.pop_front()
+                else {
+                    return Err(unexpected(&msg));
+                };
+                self.status = msg.body.first().copied().unwrap_or(b'E');
+            }
+            tag => {
+                let Some(Entry::Reply { kind, act }) = self.queue.front() else {
+                    return Err(unexpected(&msg));
+                };
+                let (kind, act) = (*kind, act.clone());
+                if tag == b'G' {
+                    self.copy_in = true;
+                    if kind == Kind::Execute {
+                        // The server ignores the Syncs it reads during the copy (clients send
+                        // one before the data without knowing the statement was a COPY); the
+                        // client's Sync after the data ends the turn.
+                        self.queue.truncate(1);
+                        self.reading = true;
+                    }
+                }
+                match act.tag {
+                    Some(tag) if msg.tag == b'C' => {
+                        self.send(&wire::command_complete(tag));
+                    }
+                    _ if act.forward && act.hold && tag == b'C' => {
+                        if let Some(previous) = self.held.replace(msg.clone()) {
+                            self.client.push(&previous);
+                        }
+                    }
+                    _ if act.forward => self.send(&msg),
+                    _ => {}
+                }
+                if kind.completed_by(tag) {
+                    self.state = act.then;
+                    self.queue.pop_front();
+                }
+            }
+        }
+        self.pump();
+        Ok(())
+    }
+
+    /// An `ErrorResponse`: forwarded; the failed message's state applies and, outside a simple
+    /// query, the messages up to the next `Sync` are skipped, as the server skips them.
+    fn upstream_error(&mut self, msg: &Msg) -> io::Result<()> {
+        let Some(Entry::Reply { kind, act }) = self.queue.front() else {
+            return Err(unexpected(msg));
+        };
+        let shifted = match act.shift {
+            0 => msg.clone(),
+            shift => wire::shift_position(msg, shift),
+        };
+        if !act.forward {
+            // The implicit commit failed: PostgreSQL reports the error instead of the
+            // command's completion.
+            self.held = None;
+        }
+        if let Some(state) = act.on_error {
+            self.state = state;
+        }
+        // An error ends a COPY FROM STDIN: the server drops the rest of the data.
+        self.copy_in = false;
+        let kind = *kind;
+        self.send(&shifted);
+        if kind != Kind::Ready {
+            self.skip_to_sync();
+        }
+        Ok(())
+    }
+
+    /// Drops the expectations up to the next `Sync`: the server skips those messages after an
+    /// error. When the client has not sent its `Sync` yet, its messages are dropped until then.
+    fn skip_to_sync(&mut self) {
+        while let Some(entry) = self.queue.front() {
+            if matches!(
+                entry,
+                Entry::Reply {
+                    kind: Kind::Ready,
+                    ..
+                }
+            ) {
+                return;
+            }
+            self.queue.pop_front();
+        }
+        self.skipping = self.reading;
+    }
+
+    /// Queues `msg` for the client, after the `CommandComplete` held back, if any.
+    fn send(&mut self, msg: &Msg) {
+        if let Some(held) = self.held.take() {
+            self.client.push(&held);
+        }
+        self.client.push(msg);
+    }
+
+    /// Sends the proxy's own answers that are due (everything before them answered).
+    fn pump(&mut self) {
+        while let Some(Entry::Local { .. }) = self.queue.front() {
+            let Some(Entry::Local { msgs, error, then }) = self.queue.pop_front() else {
+                return;
+            };
+            for msg in &msgs {
+                self.send(msg);
+            }
+            self.state = then;
+            if error {
+                self.skip_to_sync();
+            }
+        }
+    }
+
+    fn client_act(&self, shift: usize, hold: bool) -> Act {
+        Act {
+            forward: true,
+            tag: None,
+            then: self.planned,
+            on_error: None,
+            shift,
+            hold,
+        }
+    }
+
+    fn push_reply(&mut self, kind: Kind, act: Act) {
+        self.queue.push_back(Entry::Reply { kind, act });
+    }
+
+    /// Queues the proxy's statements `ops`; the last one reports `tag` (else all are silent).
+    fn push_ops(&mut self, ops: &[Op], report: Option<(&'static str, TxState)>, then: TxState) {
+        self.up.push_ops(ops);
+        for (i, _) in ops.iter().enumerate() {
+            let last = i + 1 == ops.len();
+            let bind = Act {
+                forward: false,
+                tag: None,
+                then: self.planned,
+                on_error: report.map(|(_, on_error)| on_error),
+                shift: 0,
+                hold: false,
+            };
+            let execute = Act {
+                tag: report.filter(|_| last).map(|(tag, _)| tag),
+                then: if last { then } else { self.planned },
+                ..bind.clone()
+            };
+            self.push_reply(Kind::Bind, bind);
+            self.push_reply(Kind::Execute, execute);
+        }
+        self.planned = then;
+    }
+
+    fn push_warning(&mut self, warning: Option<Msg>) {
+        if let Some(warning) = warning {
+            self.queue.push_back(Entry::Local {
+                msgs: vec![warning],
+                error: false,
+                then: self.planned,
+            });
+        }
+    }
+
+    fn push_internal_sync(&mut self) {
+        self.up.push(&wire::sync());
+        self.push_reply(
+            Kind::Ready,
+            Act {
+                forward: false,
+                tag: None,
+                then: self.planned,
+                on_error: None,
+                shift: 0,
+                hold: false,
+            },
+        );
+    }
+}
+
+fn unexpected(msg: &Msg) -> io::Error {
+    io::Error::other(format!(
+        "unexpected message {:?} from the server",
+        msg.tag as char
+    ))
+}

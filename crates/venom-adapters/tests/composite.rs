@@ -1,0 +1,96 @@
+//! `CompositeAdapter` over a real PostgreSQL database and a real Redis server.
+
+use postgres::{Client, NoTls};
+use venom_adapters::postgres::{PgObserveSpec, SqlQuery};
+use venom_adapters::{
+    CompositeAdapter, Observer, PgSnapshots, RedisSnapshots, StateAdapter, Store,
+};
+use venom_engine::CheckpointMode;
+use venom_testkit::{PgDatabase, RedisServer};
+
+fn count(api: &mut Client) -> i64 {
+    api.query_one("SELECT count(*) FROM orders", &[])
+        .unwrap()
+        .get(0)
+}
+
+fn session(redis: &mut redis::Connection) -> Option<String> {
+    redis::cmd("GET").arg("session:1").query(redis).unwrap()
+}
+
+#[test]
+fn postgres_and_redis_are_checkpointed_restored_and_observed_together() {
+    let db = PgDatabase::create();
+    let mut api = Client::connect(db.url(), NoTls).unwrap();
+    api.batch_execute("CREATE TABLE orders (id serial PRIMARY KEY, amount int)")
+        .unwrap();
+    let server = RedisServer::start();
+    let mut cache = redis::Client::open(server.url())
+        .and_then(|c| c.get_connection())
+        .unwrap();
+
+    let observe = PgObserveSpec {
+        tables: vec!["orders".into()],
+        queries: vec![],
+    };
+    let pg = PgSnapshots::open(db.url(), vec![], observe).unwrap();
+    let redis_store = RedisSnapshots::open(&server.url(), vec!["session:*".into()]).unwrap();
+    let observed_only = RedisSnapshots::open(&server.url(), vec!["other:*".into()]).unwrap();
+    let mut stores = CompositeAdapter::new(vec![
+        Store::Sql(Box::new(pg)),
+        Store::Restored(Box::new(redis_store)),
+        Store::Observed(Box::new(observed_only)),
+    ]);
+    assert!(stores.restores());
+    assert!(stores.has_sql());
+    assert_eq!(stores.mechanism(), "postgres snapshots + redis snapshots");
+    assert_eq!(stores.checkpoint_mode(), CheckpointMode::RandomAccess);
+    let keys: Vec<String> = stores.observe().unwrap().into_keys().collect();
+    assert_eq!(keys, ["redis:other:*", "redis:session:*", "table:orders"]);
+
+    let empty = stores.checkpoint().unwrap();
+    let seen_empty = stores.observe().unwrap();
+    api.batch_execute("INSERT INTO orders (amount) VALUES (5)")
+        .unwrap();
+    redis::cmd("SET")
+        .arg("session:1")
+        .arg("a")
+        .query::<()>(&mut cache)
+        .unwrap();
+    let full = stores.checkpoint().unwrap();
+    let seen_full = stores.observe().unwrap();
+    assert_ne!(seen_full, seen_empty);
+
+    stores.rollback(empty).unwrap();
+    assert_eq!((count(&mut api), session(&mut cache)), (0, None));
+    assert_eq!(stores.observe().unwrap(), seen_empty);
+    stores.rollback(full).unwrap();
+    assert_eq!(
+        (count(&mut api), session(&mut cache)),
+        (1, Some("a".to_string()))
+    );
+    assert_eq!(stores.observe().unwrap(), seen_full);
+
+    // SQL runs in the PostgreSQL store.
+    assert_eq!(
+        stores
+            .query_text("SELECT count(*) = 1 FROM orders")
+            .unwrap(),
+        vec![vec![Some("t".to_string())]]
+    );
+    stores.release(full);
+    let err = stores.rollback(full).unwrap_err();
+    assert!(err.0.contains("unknown checkpoint"), "{err}");
+}
+
+#[test]
+fn without_a_sql_store_sql_is_refused() {
+    let server = RedisServer::start();
+    let redis_store = RedisSnapshots::open(&server.url(), vec![]).unwrap();
+    let mut stores = CompositeAdapter::new(vec![Store::Restored(Box::new(redis_store))]);
+    assert_eq!(stores.mechanism(), "redis snapshots");
+    let err = stores.query_text("SELECT 1").unwrap_err();
+    assert!(err.0.contains("no PostgreSQL store"), "{err}");
+    let observed = CompositeAdapter::new(vec![]);
+    assert!(!observed.restores());
+}
