@@ -618,6 +618,208 @@ fn errors_pass_through_exactly_and_the_session_survives() {
 }
 
 #[test]
+fn deallocate_drops_only_the_clients_own_prepared_statements() {
+    let mut fx = Fixture::start();
+    // Another connection's prepared statement (client 1's), which must survive.
+    let mut other = fx.client();
+    let shared = other.prepare("SELECT count(*) FROM items").unwrap();
+    let mut proxied = fx.raw();
+    let mut direct = Raw::connect(SocketAddr::from(([127, 0, 0, 1], fx.pg.port)), "app");
+    enum Step {
+        Simple(&'static str),
+        Extended(Vec<Message>),
+    }
+    use Step::{Extended as X, Simple as Q};
+    let steps = [
+        // psycopg 3 after a ROLLBACK: DEALLOCATE ALL in the simple protocol.
+        (
+            X(vec![parse("s1", "SELECT 1"), parse("s2", "SELECT 2")]),
+            &["1", "1"][..],
+            b'I',
+        ),
+        (Q("ROLLBACK"), &["N:25P01", "C:ROLLBACK"], b'I'),
+        (Q("DEALLOCATE ALL"), &["C:DEALLOCATE ALL"], b'I'),
+        (X(vec![bind("", "s1"), execute("")]), &["E:26000"], b'I'),
+        // A name can be prepared again (a new Parse), then dropped by name.
+        (
+            X(run("SELECT 3").to_vec()),
+            &["1", "2", "D", "C:SELECT 1"],
+            b'I',
+        ),
+        (X(vec![parse("s1", "SELECT 3")]), &["1"], b'I'),
+        (Q("deallocate prepare S1;"), &["C:DEALLOCATE"], b'I'),
+        (Q("DEALLOCATE s1"), &["E:26000"], b'I'),
+        (Q("DEALLOCATE \"s2\""), &["E:26000"], b'I'),
+        // The proxy's statements cannot be dropped (nor another client's: below).
+        (Q("DEALLOCATE venom_op_savepoint_tx"), &["E:26000"], b'I'),
+        // In a transaction, and in a failed one.
+        (Q("BEGIN"), &["C:BEGIN"], b'T'),
+        (X(vec![parse("s3", "SELECT 1")]), &["1"], b'T'),
+        (Q("DEALLOCATE ALL"), &["C:DEALLOCATE ALL"], b'T'),
+        (Q("DEALLOCATE s3"), &["E:26000"], b'E'),
+        (Q("DEALLOCATE ALL"), &["E:25P02"], b'E'),
+        (Q("ROLLBACK"), &["C:ROLLBACK"], b'I'),
+        // Inside a query string of several statements.
+        (X(vec![parse("s4", "SELECT 4")]), &["1"], b'I'),
+        (
+            Q("SELECT 1; DEALLOCATE ALL; SELECT 2"),
+            &[
+                "T",
+                "D",
+                "C:SELECT 1",
+                "C:DEALLOCATE ALL",
+                "T",
+                "D",
+                "C:SELECT 1",
+            ],
+            b'I',
+        ),
+        (X(vec![bind("", "s4"), execute("")]), &["E:26000"], b'I'),
+        (
+            Q("INSERT INTO items VALUES (1, 'a', 1); DEALLOCATE nope"),
+            &["C:INSERT 0 1", "E:26000"],
+            b'I',
+        ),
+        // An error of the proxy's own also ends the implicit transaction.
+        (
+            Q("INSERT INTO items VALUES (2, 'b', 2); SAVEPOINT s"),
+            &["C:INSERT 0 1", "E:25P01"],
+            b'I',
+        ),
+        // Through the extended protocol.
+        (X(vec![parse("s5", "SELECT 5")]), &["1"], b'I'),
+        (
+            X(run("DEALLOCATE s5").to_vec()),
+            &["1", "2", "C:DEALLOCATE"],
+            b'I',
+        ),
+        (
+            X(run("DEALLOCATE s5").to_vec()),
+            &["1", "2", "E:26000"],
+            b'I',
+        ),
+        (
+            X(vec![
+                parse("s6", "SELECT 6"),
+                parse("d", "DEALLOCATE ALL"),
+                bind("", "d"),
+                execute(""),
+                bind("", "s6"),
+            ]),
+            &["1", "1", "2", "C:DEALLOCATE ALL", "E:26000"],
+            b'I',
+        ),
+        (X(vec![bind("", "d")]), &["E:26000"], b'I'),
+        // DISCARD ALL alone outside a transaction; refused inside one.
+        (X(vec![parse("s7", "SELECT 7")]), &["1"], b'I'),
+        (Q("DISCARD ALL"), &["C:DISCARD ALL"], b'I'),
+        (X(vec![bind("", "s7"), execute("")]), &["E:26000"], b'I'),
+        (
+            Q("SELECT 1; DISCARD ALL"),
+            &["T", "D", "C:SELECT 1", "E:25001"],
+            b'I',
+        ),
+        (Q("BEGIN"), &["C:BEGIN"], b'T'),
+        (Q("DISCARD ALL"), &["E:25001"], b'E'),
+        (Q("ROLLBACK"), &["C:ROLLBACK"], b'I'),
+        // SQL-level PREPARE: DEALLOCATE name drops it.
+        (Q("PREPARE q AS SELECT 1"), &["C:PREPARE"], b'I'),
+        (Q("EXECUTE q"), &["T", "D", "C:SELECT 1"], b'I'),
+        (Q("DEALLOCATE q"), &["C:DEALLOCATE"], b'I'),
+        (Q("EXECUTE q"), &["E:26000"], b'I'),
+    ];
+    for (step, summary, status) in &steps {
+        let outcomes: Vec<_> = [&mut proxied, &mut direct]
+            .into_iter()
+            .map(|raw| match step {
+                Q(sql) => raw.simple(sql),
+                X(messages) => raw.extended(messages),
+            })
+            .collect();
+        let what = match step {
+            Q(sql) => sql.to_string(),
+            X(messages) => format!("{messages:?}"),
+        };
+        assert_eq!(
+            outcomes[0], outcomes[1],
+            "through the proxy, then direct: {what}"
+        );
+        assert_eq!(
+            outcomes[0],
+            (
+                summary.iter().map(|s| s.to_string()).collect::<Vec<_>>(),
+                *status
+            ),
+            "{what}"
+        );
+    }
+    // The errors name the statement as the client does.
+    let upstream_names = |fx: &mut Fixture| -> Vec<String> {
+        fx.proxy
+            .query_text("SELECT name FROM pg_prepared_statements ORDER BY name")
+            .unwrap()
+            .into_iter()
+            .map(|row| row[0].clone().unwrap())
+            .collect()
+    };
+    let names = upstream_names(&mut fx);
+    let theirs: Vec<&String> = names.iter().filter(|n| n.starts_with("c1_")).collect();
+    let [theirs] = theirs[..] else {
+        panic!("client 1's statement upstream: {names:?}");
+    };
+    let theirs = theirs.clone();
+    for sql in [
+        "DEALLOCATE nope".to_string(),
+        "DEALLOCATE venom_op_check_savepoint".to_string(),
+        format!("DEALLOCATE PREPARE {theirs}"),
+    ] {
+        let (errors, status) = reports(&mut proxied, &sql);
+        assert_eq!(errors[0][2], (b'C', "26000".to_string()), "{sql}");
+        assert_eq!((errors, status), reports(&mut direct, &sql), "{sql}");
+    }
+    proxied.extended(&[parse("s8", "SELECT 8")]);
+    assert_eq!(
+        reports(&mut proxied, "BEGIN; DEALLOCATE s8; DEALLOCATE s8"),
+        reports(&mut direct, "BEGIN; DEALLOCATE s8; DEALLOCATE s8"),
+    );
+    proxied.simple("ROLLBACK");
+    direct.simple("ROLLBACK");
+    // Unicode-escaped names are refused rather than forwarded unread.
+    assert_eq!(
+        proxied
+            .simple("INSERT INTO items VALUES (3, 'c', 3); DEALLOCATE U&\"venom_op_check_undo\""),
+        (["C:INSERT 0 1", "E:0A000"].map(String::from).to_vec(), b'I')
+    );
+    // Nothing was committed by the query strings that failed.
+    assert_eq!(count(&mut other, "SELECT count(*) FROM items"), 0);
+    // The other client's statement and the proxy's own are still there, the client's are gone.
+    assert_eq!(other.query_one(&shared, &[]).unwrap().get::<_, i64>(0), 0);
+    let names = upstream_names(&mut fx);
+    assert!(names.contains(&theirs), "{names:?}");
+    assert_eq!(
+        names.iter().filter(|n| n.starts_with("venom_op_")).count(),
+        7
+    );
+    assert!(!names.iter().any(|n| n.starts_with("c2_")), "{names:?}");
+    // Transactions (the deferred-constraint check included), checkpoints, rollbacks and
+    // observations work as before.
+    let checkpoint = fx.proxy.checkpoint().unwrap();
+    assert_eq!(
+        proxied
+            .simple("BEGIN; INSERT INTO items VALUES (7, 'g', 7); COMMIT")
+            .1,
+        b'I'
+    );
+    assert_eq!(fx.proxy.observe().unwrap()["table:items"]["rows"], 1);
+    proxied.extended(&[parse("s9", "SELECT 9")]);
+    assert_eq!(proxied.simple("DEALLOCATE ALL").0, ["C:DEALLOCATE ALL"]);
+    fx.proxy.rollback(checkpoint).unwrap();
+    assert_eq!(fx.proxy.observe().unwrap()["table:items"]["rows"], 0);
+    assert_eq!(other.query_one(&shared, &[]).unwrap().get::<_, i64>(0), 0);
+    assert_eq!(count(&mut fx.client(), "SELECT count(*) FROM items"), 0);
+}
+
+#[test]
 fn rollback_restores_the_checkpoint_and_checkpoints_form_a_stack() {
     let mut fx = Fixture::start();
     assert_eq!(fx.proxy.checkpoint_mode(), CheckpointMode::StackOnly);

@@ -212,7 +212,7 @@ fn check_invariant(
     };
     let (last, evidence) = match &spec.check {
         Some(check) => {
-            let exchange = match world.send(check, None, &Vars::new(view.ctx)) {
+            let exchange = match world.send_check(check, &Vars::new(view.ctx)) {
                 Ok(exchange) => exchange,
                 Err(SendError::Timeout { request, timeout }) => {
                     return Ok(Verdict::Broken {

@@ -4,6 +4,7 @@
 use crate::client::{HttpClient, SendError};
 use crate::server::ServerProcess;
 use crate::{sql_check, stores};
+use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 use venom_adapters::postgres::SqlQuery;
@@ -31,6 +32,9 @@ pub struct HttpWorld {
     /// The stores behind the API: restored ones when the rollback checkpoints, else observed
     /// only (or none).
     stores: CompositeAdapter,
+    /// Answers to the invariants' GET checks since the state last changed: several invariants
+    /// reading the same resource after one step send one request.
+    check_answers: HashMap<String, Exchange>,
 }
 
 impl std::fmt::Debug for HttpWorld {
@@ -71,6 +75,7 @@ impl HttpWorld {
             folder: folder_of(&scenario.file),
             server,
             stores: CompositeAdapter::default(),
+            check_answers: HashMap::new(),
         };
         world.check_reachable()?;
         world.stores = stores::open(scenario, proxy.map(|p| p.proxy))?;
@@ -83,14 +88,36 @@ impl HttpWorld {
         Ok(world)
     }
 
-    /// Sends `spec` rendered with `vars` and waits for the exchange.
+    /// Sends `spec` rendered with `vars` and waits for the exchange. Any request may change the
+    /// API's state, so the remembered check answers are forgotten.
     pub fn send(
         &mut self,
         spec: &RequestSpec,
         auth: Option<&AuthSpec>,
         vars: &Vars<'_>,
     ) -> Result<Exchange, SendError> {
+        self.check_answers.clear();
         self.runtime.block_on(self.client.send(spec, auth, vars))
+    }
+
+    /// Sends an invariant's check request. A GET without a body is safe (RFC 9110), so while no
+    /// other request, rollback or reset happened, an identical one is answered from memory.
+    pub fn send_check(
+        &mut self,
+        spec: &RequestSpec,
+        vars: &Vars<'_>,
+    ) -> Result<Exchange, SendError> {
+        if !spec.method.eq_ignore_ascii_case("GET") || spec.body.is_some() {
+            return self.send(spec, None, vars);
+        }
+        let prepared = self.client.prepare(spec, None, vars)?;
+        let key = format!("{} {:?}", prepared.url, prepared.headers);
+        if let Some(answer) = self.check_answers.get(&key) {
+            return Ok(answer.clone());
+        }
+        let exchange = self.runtime.block_on(self.client.send(spec, None, vars))?;
+        self.check_answers.insert(key, exchange.clone());
+        Ok(exchange)
     }
 
     /// Runs `query` against the API's PostgreSQL database as the API sees it (through the
@@ -208,6 +235,7 @@ impl World for HttpWorld {
     }
 
     fn rollback(&mut self, id: CheckpointId) -> Result<(), WorldError> {
+        self.check_answers.clear();
         self.adapter()?.rollback(id)
     }
 
@@ -216,6 +244,7 @@ impl World for HttpWorld {
     }
 
     fn reset(&mut self) -> Result<(), WorldError> {
+        self.check_answers.clear();
         match self.reset.clone() {
             Some(ResetSpec::Request(spec)) => self.reset_by_request(&spec),
             Some(ResetSpec::Command(command)) => self.reset_by_command(&command),

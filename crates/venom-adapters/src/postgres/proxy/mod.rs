@@ -81,6 +81,17 @@ impl Default for PgProxyOptions {
 /// - Simple and extended query protocols, `COPY`, pipelining. Named prepared statements and
 ///   portals are private to each connection (renamed `c<id>_<name>` upstream, closed when the
 ///   connection ends); the unnamed ones do not survive another client's turn.
+/// - `DEALLOCATE [PREPARE] ALL` (as drivers send after a `ROLLBACK`, e.g. psycopg 3) closes the
+///   connection's own prepared statements only, with PostgreSQL's tag `DEALLOCATE ALL` (and its
+///   error 25P02 in a failed transaction). `DEALLOCATE name` drops the connection's statement
+///   `name` when it prepared one with `Parse`; otherwise `name` is a SQL-level `PREPARE`d
+///   statement (see the limitations) and is dropped as such, the server answering 26000 when
+///   there is none. Names starting with `venom_` or shaped like `c<n>_…` always designate the
+///   connection's own statements, so a client can never drop the proxy's or another client's.
+/// - `DISCARD ALL` alone in a query string, outside a transaction block, closes the connection's
+///   own prepared statements and portals and answers `DISCARD ALL` (what connection pools
+///   expect of it); the rest of the session state it would reset is shared (see below). In a
+///   transaction block it fails as PostgreSQL does (25001).
 /// - `BEGIN`/`START TRANSACTION`, `COMMIT`/`END`, `ROLLBACK`/`ABORT` (also `AND CHAIN`) behave as
 ///   on a real server, with the same command tags, warnings and transaction status; statements
 ///   outside a transaction are atomic, and their errors (SQLSTATE, message, position…) are passed
@@ -91,14 +102,15 @@ impl Default for PgProxyOptions {
 /// # Limitations
 ///
 /// - Session state is shared by all clients: `SET`, temporary tables, advisory locks, `LISTEN`,
-///   SQL-level `PREPARE` (`DEALLOCATE ALL` also drops the other clients' statements and the
-///   proxy's own); startup options sent by clients (`options`, `client_encoding`…) are ignored
-///   (the upstream session uses UTF8).
+///   SQL-level `PREPARE`/`EXECUTE` names (not renamed; `DEALLOCATE ALL` and `DISCARD ALL` leave
+///   them alone, `DEALLOCATE name` drops them); startup options sent by clients (`options`,
+///   `client_encoding`…) are ignored (the upstream session uses UTF8).
 /// - `NOTIFY` is never delivered (nothing commits); statements that cannot run in a transaction
-///   block (`VACUUM`, `CREATE DATABASE`, `CREATE INDEX CONCURRENTLY`, `DISCARD ALL`) fail as
-///   they would inside one; `BEGIN ISOLATION LEVEL …` runs at the upstream transaction's level;
+///   block (`VACUUM`, `CREATE DATABASE`, `CREATE INDEX CONCURRENTLY`) fail as they would inside
+///   one; `BEGIN ISOLATION LEVEL …` runs at the upstream transaction's level;
 ///   `PREPARE TRANSACTION` is refused; sequences are not rolled back (as in PostgreSQL).
-/// - Savepoint and statement names starting with `venom_` are the proxy's.
+/// - Savepoint and statement names starting with `venom_` are the proxy's; `DEALLOCATE` of a
+///   Unicode-escaped name (`U&"…"`) is refused (0A000).
 /// - Upstream: one TCP host, no TLS.
 ///
 /// It is also the [`StateAdapter`] of that state. It runs on a thread of its own with its own

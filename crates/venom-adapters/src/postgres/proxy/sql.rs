@@ -1,5 +1,7 @@
-//! Just enough SQL lexing to find the statements of a query string and recognise the ones that
-//! control transactions, which the proxy maps onto savepoints.
+//! Just enough SQL lexing to find the statements of a query string and recognise the ones the
+//! proxy does not forward as written: those that control transactions, which it maps onto
+//! savepoints, and those that drop prepared statements (`DEALLOCATE`, `DISCARD ALL`), which it
+//! keeps to the client's own.
 
 use std::ops::Range;
 
@@ -16,6 +18,27 @@ pub(super) enum Control {
     Savepoint { command: &'static str },
     /// `PREPARE TRANSACTION` (two-phase commit), which the proxy cannot provide.
     Prepare,
+}
+
+/// A statement the proxy does not forward as the client wrote it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(super) enum Special {
+    Control(Control),
+    Deallocate(Deallocate),
+    /// `DISCARD ALL`.
+    DiscardAll,
+}
+
+/// What a `DEALLOCATE [PREPARE] …` statement drops.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(super) enum Deallocate {
+    /// `ALL`.
+    All,
+    /// One prepared statement, its name read as PostgreSQL reads it (folded to lower case
+    /// unless quoted).
+    Name(String),
+    /// A Unicode-escaped name (`U&"…"`), which the proxy does not decode.
+    Unicode,
 }
 
 /// The statements of `sql` as byte ranges, in order, without their terminating `;` and skipping
@@ -113,6 +136,121 @@ pub(super) fn control(statement: &str) -> Option<Control> {
         }),
         "PREPARE" if word(1) == Some("TRANSACTION") => Some(Control::Prepare),
         _ => None,
+    }
+}
+
+/// What `statement` (one statement, as returned by [`statements`]) is, when the proxy runs it
+/// otherwise than as written. A `DEALLOCATE` that is not valid SQL is not special: the server
+/// reports its syntax error.
+pub(super) fn special(statement: &str) -> Option<Special> {
+    if let Some(control) = control(statement) {
+        return Some(Special::Control(control));
+    }
+    let tokens = tokens(statement);
+    match tokens.as_slice() {
+        [first, rest @ ..] if is_word(first, "DEALLOCATE") => {
+            deallocate(rest).map(Special::Deallocate)
+        }
+        [first, second] if is_word(first, "DISCARD") && is_word(second, "ALL") => {
+            Some(Special::DiscardAll)
+        }
+        _ => None,
+    }
+}
+
+/// The target of `DEALLOCATE` followed by `tokens`.
+fn deallocate(tokens: &[Token]) -> Option<Deallocate> {
+    if tokens.contains(&Token::Unicode) {
+        return Some(Deallocate::Unicode);
+    }
+    let tokens = match tokens {
+        // `DEALLOCATE prepare` names a statement "prepare".
+        [first, rest @ ..] if is_word(first, "PREPARE") && !rest.is_empty() => rest,
+        _ => tokens,
+    };
+    match tokens {
+        [word] if is_word(word, "ALL") => Some(Deallocate::All),
+        [Token::Word(name)] => Some(Deallocate::Name(name.to_ascii_lowercase())),
+        [Token::Quoted(name)] if !name.is_empty() => Some(Deallocate::Name(name.clone())),
+        _ => None,
+    }
+}
+
+/// `name` as a quoted identifier.
+pub(super) fn quote_ident(name: &str) -> String {
+    format!("\"{}\"", name.replace('"', "\"\""))
+}
+
+/// A token of a statement, as far as [`special`] needs them.
+#[derive(Debug, Clone, PartialEq, Eq)]
+enum Token {
+    /// A keyword or unquoted identifier, as written.
+    Word(String),
+    /// A quoted identifier, unescaped.
+    Quoted(String),
+    /// A Unicode-escaped identifier (`U&"…"`).
+    Unicode,
+    /// Anything else; nothing is read after it.
+    Other,
+}
+
+fn is_word(token: &Token, keyword: &str) -> bool {
+    matches!(token, Token::Word(word) if word.eq_ignore_ascii_case(keyword))
+}
+
+/// The tokens of `statement`, skipping whitespace and comments, up to the first [`Token::Other`].
+fn tokens(statement: &str) -> Vec<Token> {
+    let bytes = statement.as_bytes();
+    let mut out = Vec::new();
+    let mut i = 0;
+    while i < bytes.len() {
+        let b = bytes[i];
+        if b.is_ascii_whitespace() {
+            i += 1;
+        } else if b == b'-' && bytes.get(i + 1) == Some(&b'-') {
+            i = bytes[i..]
+                .iter()
+                .position(|&c| c == b'\n')
+                .map_or(bytes.len(), |p| i + p + 1);
+        } else if b == b'/' && bytes.get(i + 1) == Some(&b'*') {
+            i = skip_block_comment(bytes, i);
+        } else if matches!(b, b'u' | b'U') && bytes[i + 1..].starts_with(b"&\"") {
+            out.push(Token::Unicode);
+            i = skip_quoted(bytes, i + 2, b'"', false);
+        } else if is_ident_start(b) {
+            let end = bytes[i..]
+                .iter()
+                .position(|&c| !is_ident_char(c))
+                .map_or(bytes.len(), |p| i + p);
+            out.push(Token::Word(statement[i..end].to_string()));
+            i = end;
+        } else if let Some((name, end)) = (b == b'"').then(|| quoted_ident(statement, i)).flatten()
+        {
+            out.push(Token::Quoted(name));
+            i = end;
+        } else {
+            out.push(Token::Other);
+            break;
+        }
+    }
+    out
+}
+
+/// The quoted identifier opening at `i`, unescaped, and the index after it; `None` when it is
+/// not closed.
+fn quoted_ident(statement: &str, i: usize) -> Option<(String, usize)> {
+    let bytes = statement.as_bytes();
+    let mut name = String::new();
+    let mut start = i + 1;
+    loop {
+        let quote = start + bytes[start..].iter().position(|&c| c == b'"')?;
+        if bytes.get(quote + 1) == Some(&b'"') {
+            name.push_str(&statement[start..=quote]);
+            start = quote + 2;
+        } else {
+            name.push_str(&statement[start..quote]);
+            return Some((name, quote + 1));
+        }
     }
 }
 
@@ -344,5 +482,46 @@ mod tests {
         assert_eq!(control("SELECT 1"), None);
         assert_eq!(control("begin_x()"), None);
         assert_eq!(control("INSERT INTO t VALUES ('COMMIT')"), None);
+    }
+
+    #[test]
+    fn deallocate_and_discard_all_are_recognised() {
+        let name = |n: &str| Some(Special::Deallocate(Deallocate::Name(n.to_string())));
+        let all = Some(Special::Deallocate(Deallocate::All));
+        assert_eq!(special("DEALLOCATE ALL"), all);
+        assert_eq!(special("deallocate prepare all"), all);
+        assert_eq!(special(" /* x */ Deallocate -- y\n All "), all);
+        assert_eq!(special("DEALLOCATE _pg3_0"), name("_pg3_0"));
+        assert_eq!(special("DEALLOCATE PREPARE S1"), name("s1"));
+        assert_eq!(special("DEALLOCATE \"S1\""), name("S1"));
+        assert_eq!(special("DEALLOCATE \"all\""), name("all"));
+        assert_eq!(special("DEALLOCATE \"a\"\"b\""), name("a\"b"));
+        assert_eq!(special("DEALLOCATE prepare"), name("prepare"));
+        assert_eq!(special("DEALLOCATE venom_op_x"), name("venom_op_x"));
+        assert_eq!(
+            special("DEALLOCATE u&\"venom\" UESCAPE '!'"),
+            Some(Special::Deallocate(Deallocate::Unicode))
+        );
+        // Syntax errors are the server's to report.
+        assert_eq!(special("DEALLOCATE"), None);
+        assert_eq!(special("DEALLOCATE a b"), None);
+        assert_eq!(special("DEALLOCATE \"\""), None);
+        assert_eq!(special("DEALLOCATE \"open"), None);
+        assert_eq!(special("DEALLOCATE 1"), None);
+        assert_eq!(special("discard all"), Some(Special::DiscardAll));
+        assert_eq!(special("DISCARD PLANS"), None);
+        assert_eq!(special("DISCARD ALL x"), None);
+        assert_eq!(special("SELECT 'DEALLOCATE ALL'"), None);
+        assert_eq!(
+            special("rollback"),
+            Some(Special::Control(Control::Rollback { chain: false }))
+        );
+        let sql = "SELECT 1; DEALLOCATE ALL;";
+        let found: Vec<_> = statements(sql)
+            .into_iter()
+            .map(|r| special(&sql[r]))
+            .collect();
+        assert_eq!(found, [None, all]);
+        assert_eq!(quote_ident("c1_a\"b"), "\"c1_a\"\"b\"");
     }
 }

@@ -3,13 +3,14 @@
 //!
 //! Client messages are forwarded as they arrive (statement and portal names made private to the
 //! client), except the execution of transaction-control statements, which are mapped onto the
-//! savepoint `venom_tx` (see [`super::tx`]). Every forwarded message leaves an [`Entry`] in a
+//! savepoint `venom_tx` (see [`super::tx`]), and of the statements that drop prepared statements
+//! (`DEALLOCATE`, `DISCARD ALL`), which drop only the client's own. Every forwarded message leaves an [`Entry`] in a
 //! queue saying which upstream responses it will get and what to do with them (forward, swallow,
 //! rewrite the command tag), so that the proxy's own statements are interleaved invisibly and its
 //! own answers come out in order. Like the server, the queue skips to the next `Sync` after an
 //! error.
 
-use super::sql::{self, Control};
+use super::sql::{self, Deallocate, Special};
 use super::tx::{self, Op, Plan, TxState};
 use super::upstream::{check_fatal, Upstream};
 use super::wire::{self, Msg, MsgReader};
@@ -88,12 +89,12 @@ impl ClientIo {
 }
 
 /// A client's prepared statements and portals, named privately on the shared upstream session
-/// (`c<id>_<name>`), with what their statement does to the transaction.
+/// (`c<id>_<name>`), with their statement when the proxy runs it specially.
 #[derive(Debug)]
 pub(super) struct Names {
     prefix: String,
-    statements: HashMap<String, Option<Control>>,
-    portals: HashMap<String, Option<Control>>,
+    statements: HashMap<String, Option<Special>>,
+    portals: HashMap<String, Option<Special>>,
 }
 
 impl Names {
@@ -113,6 +114,34 @@ impl Names {
         } else {
             format!("{}{name}", self.prefix)
         }
+    }
+
+    /// Whether `DEALLOCATE name` is about the client's own statement: one it prepared with
+    /// `Parse`, or a name reserved by the proxy (`venom_…`, and `c<n>_…` like the other clients'
+    /// statements upstream), which the client can only have prepared that way. Other names are
+    /// SQL-level `PREPARE`d statements, shared by the session.
+    fn owns(&self, name: &str) -> bool {
+        let renamed = name
+            .strip_prefix('c')
+            .and_then(|rest| rest.split_once('_'))
+            .is_some_and(|(id, _)| !id.is_empty() && id.bytes().all(|b| b.is_ascii_digit()));
+        self.statements.contains_key(name) || name.starts_with("venom_") || renamed
+    }
+
+    /// `Close` messages for the client's named statements (or also portals), now forgotten.
+    fn close_named(&mut self, portals: bool) -> Vec<Msg> {
+        let mut closes = Vec::new();
+        let mut kinds = vec![(b'S', &mut self.statements)];
+        if portals {
+            kinds.push((b'P', &mut self.portals));
+        }
+        for (kind, names) in kinds {
+            for name in names.keys().filter(|name| !name.is_empty()) {
+                closes.push(wire::close(kind, &format!("{}{name}", self.prefix)));
+            }
+            names.retain(|name, _| name.is_empty());
+        }
+        closes
     }
 
     /// `Close` messages for every named statement and portal of the client.
@@ -169,6 +198,9 @@ struct Act {
     on_error: Option<TxState>,
     /// Characters to add to error positions (a statement cut out of a longer query string).
     shift: usize,
+    /// The upstream name of a statement and the client's name for it, to put back in error
+    /// messages (a `DEALLOCATE` renamed for the client).
+    rename: Option<(String, String)>,
     /// Hold back the last `CommandComplete` until the implicit commit at the end of the turn
     /// succeeded, as PostgreSQL reports commit errors instead of it.
     hold: bool,
@@ -183,8 +215,31 @@ enum Entry {
         msgs: Vec<Msg>,
         error: bool,
         then: TxState,
+        /// The `CommandComplete` is held back as [`Act::hold`] says.
+        hold: bool,
     },
 }
+
+/// How the proxy runs a `DEALLOCATE` or `DISCARD ALL` of the client.
+#[derive(Debug)]
+enum Run {
+    /// As the client wrote it: a SQL-level statement, or an error the server reports.
+    Forward,
+    /// This statement instead (the client's statement renamed); the server's errors name the
+    /// upstream statement (first) as the client knows it (second).
+    Renamed {
+        sql: String,
+        rename: (String, String),
+    },
+    /// These `Close` messages, then the command tag.
+    Close { closes: Vec<Msg>, tag: &'static str },
+    /// A transaction-control plan, or an error of the proxy's ([`Plan::Local`]).
+    Plan(Plan),
+}
+
+/// What the upstream prepares for a `Parse` of `DEALLOCATE ALL` or of a name the proxy cannot
+/// read: its execution is the proxy's, and would be harmless if it ever reached the server.
+const NOT_DEALLOCATE: &str = "DO $$BEGIN NULL; END$$";
 
 /// How a turn ended, when the upstream session survived it.
 #[derive(Debug)]
@@ -219,6 +274,8 @@ pub(super) struct Turn<'a> {
     query: Option<Msg>,
     /// A `CommandComplete` held back until the implicit commit (see [`Act::hold`]).
     held: Option<Msg>,
+    /// The proxy answered an error in the implicit transaction, which is rolled back.
+    aborted: bool,
 }
 
 impl<'a> Turn<'a> {
@@ -245,6 +302,7 @@ impl<'a> Turn<'a> {
             failed: state == TxState::Explicit && status == b'E',
             query: None,
             held: None,
+            aborted: false,
         }
     }
 
@@ -273,7 +331,7 @@ impl<'a> Turn<'a> {
     async fn finish(mut self) -> io::Result<TurnEnd> {
         if self.state == TxState::Implicit {
             // A client that leaves before its Sync does not commit what it started.
-            let failed = self.status == b'E' || self.client.closing;
+            let failed = self.status == b'E' || self.aborted || self.client.closing;
             let ops = if failed { tx::ROLLBACK } else { tx::COMMIT };
             self.push_ops(ops, None, TxState::Idle);
             self.push_internal_sync();
@@ -303,17 +361,17 @@ impl<'a> Turn<'a> {
         })
     }
 
-    /// A simple-protocol `Query`. Without transaction control it is forwarded whole; otherwise
-    /// it runs piece by piece (runs of ordinary statements, then each control statement mapped
-    /// onto savepoints), stopping at the first error as PostgreSQL does.
+    /// A simple-protocol `Query`. Without special statements it is forwarded whole; otherwise
+    /// it runs piece by piece (runs of ordinary statements, then each special statement: control
+    /// mapped onto savepoints, `DEALLOCATE`…), stopping at the first error as PostgreSQL does.
     async fn simple(&mut self, msg: Msg) -> io::Result<()> {
         let text = msg.fields().cstr()?;
         let ranges = sql::statements(&text);
-        let controls: Vec<Option<Control>> = ranges
+        let specials: Vec<Option<Special>> = ranges
             .iter()
-            .map(|r| sql::control(&text[r.clone()]))
+            .map(|r| sql::special(&text[r.clone()]))
             .collect();
-        if controls.iter().all(Option::is_none) {
+        if specials.iter().all(Option::is_none) {
             self.up.push(&msg);
             self.push_reply(Kind::Ready, self.client_act(0, true));
             return self.relay().await;
@@ -325,18 +383,23 @@ impl<'a> Turn<'a> {
                 break;
             }
             let last = i + 1 == ranges.len();
-            let plan = match controls[i] {
-                Some(control) => {
-                    let plan = tx::plan(control, self.planned, self.failed, last);
+            let run = match &specials[i] {
+                Some(Special::Control(control)) => {
+                    let plan = tx::plan(*control, self.planned, self.failed, last);
                     self.failed &= plan == Plan::Forward;
-                    plan
+                    Run::Plan(plan)
                 }
-                None => Plan::Forward,
+                Some(special) => {
+                    // Everything before is answered: the status is the transaction's.
+                    let failed = self.planned == TxState::Explicit && self.status == b'E';
+                    self.drop_statements(special, failed, ranges.len() == 1)
+                }
+                None => Run::Forward,
             };
-            match plan {
-                Plan::Forward => {
+            match run {
+                Run::Forward | Run::Plan(Plan::Forward) => {
                     let mut end = i + 1;
-                    while end < ranges.len() && controls[end].is_none() {
+                    while end < ranges.len() && specials[end].is_none() {
                         end += 1;
                     }
                     let start = ranges[i].start;
@@ -347,22 +410,40 @@ impl<'a> Turn<'a> {
                     self.push_reply(Kind::Ready, self.client_act(shift, hold));
                     i = end;
                 }
-                Plan::Local { msgs, error, then } => {
-                    self.queue.push_back(Entry::Local { msgs, error, then });
+                Run::Plan(Plan::Local { msgs, error, then }) => {
+                    self.queue.push_back(Entry::Local {
+                        msgs,
+                        error,
+                        then,
+                        hold: false,
+                    });
                     self.planned = then;
                     stop = error;
                     i += 1;
                 }
-                Plan::Ops {
+                Run::Plan(Plan::Ops {
                     ops,
                     warning,
                     tag,
                     then,
                     on_error,
-                } => {
+                }) => {
                     self.push_warning(warning);
                     self.push_ops(ops, Some((tag, on_error)), then);
                     self.push_internal_sync();
+                    i += 1;
+                }
+                Run::Renamed { sql, rename } => {
+                    self.up.push(&wire::query(&sql));
+                    let act = Act {
+                        rename: Some(rename),
+                        ..self.client_act(0, last)
+                    };
+                    self.push_reply(Kind::Ready, act);
+                    i += 1;
+                }
+                Run::Close { closes, tag } => {
+                    self.push_closes(closes, tag, last, true);
                     i += 1;
                 }
             }
@@ -395,19 +476,44 @@ impl<'a> Turn<'a> {
                 let name = fields.cstr()?;
                 let text = fields.cstr()?;
                 let ranges = sql::statements(&text);
-                let control = match ranges.as_slice() {
-                    [only] => sql::control(&text[only.clone()]),
+                let special = match ranges.as_slice() {
+                    [only] => sql::special(&text[only.clone()]),
                     _ => None,
                 };
-                self.names.statements.insert(name, control);
+                // What the server prepares instead of a DEALLOCATE of the client's statements.
+                let (special, replace) = match special {
+                    Some(Special::Deallocate(Deallocate::Name(target))) => {
+                        if self.names.owns(&target) {
+                            let upstream = sql::quote_ident(&self.names.upstream(&target));
+                            let sql = format!("DEALLOCATE {upstream}");
+                            (
+                                Some(Special::Deallocate(Deallocate::Name(target))),
+                                Some(sql),
+                            )
+                        } else {
+                            (None, None)
+                        }
+                    }
+                    Some(special @ Special::Deallocate(_)) => {
+                        (Some(special), Some(NOT_DEALLOCATE.to_string()))
+                    }
+                    special => (special, None),
+                };
+                let upstream = self.names.upstream(&name);
+                self.names.statements.insert(name, special);
+                if let Some(sql) = replace {
+                    self.up.push(&wire::replace_parse(&msg, &upstream, &sql)?);
+                    self.push_reply(Kind::Parse, self.client_act(0, false));
+                    return Ok(());
+                }
                 Some(Kind::Parse)
             }
             b'B' => {
                 let mut fields = msg.fields();
                 let portal = fields.cstr()?;
                 let statement = fields.cstr()?;
-                let control = self.names.statements.get(&statement).copied().flatten();
-                self.names.portals.insert(portal, control);
+                let special = self.names.statements.get(&statement).cloned().flatten();
+                self.names.portals.insert(portal, special);
                 Some(Kind::Bind)
             }
             b'D' => Some(Kind::Describe),
@@ -424,13 +530,42 @@ impl<'a> Turn<'a> {
             }
             b'E' => {
                 let portal = msg.fields().cstr()?;
-                if let Some(control) = self.names.portals.get(&portal).copied().flatten() {
-                    let plan = tx::plan(control, self.planned, self.failed, false);
-                    if plan != Plan::Forward {
-                        self.failed = false;
-                        self.apply(plan);
+                match self.names.portals.get(&portal).cloned().flatten() {
+                    Some(Special::Control(control)) => {
+                        let plan = tx::plan(control, self.planned, self.failed, false);
+                        if plan != Plan::Forward {
+                            self.failed = false;
+                            self.apply(plan);
+                            return Ok(());
+                        }
+                    }
+                    Some(Special::Deallocate(Deallocate::Name(target))) => {
+                        // Its Parse was renamed: the client's own statement (see Parse).
+                        let upstream = self.names.upstream(&target);
+                        if !self.failed {
+                            self.names.statements.remove(&target);
+                        }
+                        self.up
+                            .push(&wire::rename(&msg, |name| self.names.upstream(name))?);
+                        let act = Act {
+                            rename: Some((upstream, target)),
+                            ..self.client_act(0, false)
+                        };
+                        self.push_reply(Kind::Execute, act);
                         return Ok(());
                     }
+                    Some(special) => match self.drop_statements(&special, self.failed, true) {
+                        Run::Forward | Run::Renamed { .. } => {}
+                        Run::Plan(plan) => {
+                            self.apply(plan);
+                            return Ok(());
+                        }
+                        Run::Close { closes, tag } => {
+                            self.push_closes(closes, tag, false, false);
+                            return Ok(());
+                        }
+                    },
+                    None => {}
                 }
                 Some(Kind::Execute)
             }
@@ -483,12 +618,86 @@ impl<'a> Turn<'a> {
         Ok(())
     }
 
+    /// How the client's `special` statement (a `DEALLOCATE` or `DISCARD ALL`) runs: it drops
+    /// the client's own prepared statements only, never the proxy's nor the other clients'.
+    /// `failed`: the client's transaction is in the failed state; `alone`: the statement is the
+    /// whole query string (`DISCARD ALL` cannot run in a multi-statement one).
+    fn drop_statements(&mut self, special: &Special, failed: bool, alone: bool) -> Run {
+        let error = |code, message: &str| {
+            Run::Plan(Plan::Local {
+                msgs: vec![wire::report(b'E', "ERROR", code, message)],
+                error: true,
+                then: self.planned,
+            })
+        };
+        match special {
+            Special::Control(_) => Run::Forward,
+            Special::Deallocate(Deallocate::Name(name)) if self.names.owns(name) => {
+                let upstream = self.names.upstream(name);
+                if !failed {
+                    self.names.statements.remove(name);
+                }
+                Run::Renamed {
+                    sql: format!("DEALLOCATE {}", sql::quote_ident(&upstream)),
+                    rename: (upstream, name.clone()),
+                }
+            }
+            // A SQL-level prepared statement, shared by the session.
+            Special::Deallocate(Deallocate::Name(_)) => Run::Forward,
+            Special::Deallocate(Deallocate::All) if failed => error(
+                "25P02",
+                "current transaction is aborted, commands ignored until end of transaction block",
+            ),
+            Special::Deallocate(Deallocate::All) => Run::Close {
+                closes: self.names.close_named(false),
+                tag: "DEALLOCATE ALL",
+            },
+            Special::Deallocate(Deallocate::Unicode) => error(
+                "0A000",
+                "venom's transaction proxy does not support Unicode-escaped names (U&\"…\") in \
+                 DEALLOCATE",
+            ),
+            // Outside a transaction block, it resets what is the client's own: its prepared
+            // statements and portals. Inside one, the server reports the error as PostgreSQL.
+            Special::DiscardAll if alone && self.planned == TxState::Implicit => Run::Close {
+                closes: self.names.close_named(true),
+                tag: "DISCARD ALL",
+            },
+            Special::DiscardAll => Run::Forward,
+        }
+    }
+
+    /// Closes `closes` upstream silently (then `Sync`s when `sync`), then answers `tag` (held
+    /// back like the last statement of a query string when `hold`).
+    fn push_closes(&mut self, closes: Vec<Msg>, tag: &'static str, hold: bool, sync: bool) {
+        let any = !closes.is_empty();
+        for close in &closes {
+            self.up.push(close);
+            self.push_reply(Kind::Close, self.silent_act());
+        }
+        if sync && any {
+            self.push_internal_sync();
+        }
+        self.queue.push_back(Entry::Local {
+            msgs: vec![wire::command_complete(tag)],
+            error: false,
+            then: self.planned,
+            hold,
+        });
+        self.pump();
+    }
+
     /// Runs the plan for a transaction-control `Execute` of the extended protocol.
     fn apply(&mut self, plan: Plan) {
         match plan {
             Plan::Forward => {}
             Plan::Local { msgs, error, then } => {
-                self.queue.push_back(Entry::Local { msgs, error, then });
+                self.queue.push_back(Entry::Local {
+                    msgs,
+                    error,
+                    then,
+                    hold: false,
+                });
                 self.planned = then;
                 self.skipping = error;
                 self.pump();
@@ -605,11 +814,7 @@ impl<'a> Turn<'a> {
                     Some(tag) if msg.tag == b'C' => {
                         self.send(&wire::command_complete(tag));
                     }
-                    _ if act.forward && act.hold && tag == b'C' => {
-                        if let Some(previous) = self.held.replace(msg.clone()) {
-                            self.client.push(&previous);
-                        }
-                    }
+                    _ if act.forward && act.hold && tag == b'C' => self.hold(msg.clone()),
                     _ if act.forward => self.send(&msg),
                     _ => {}
                 }
@@ -629,10 +834,13 @@ impl<'a> Turn<'a> {
         let Some(Entry::Reply { kind, act }) = self.queue.front() else {
             return Err(unexpected(msg));
         };
-        let shifted = match act.shift {
+        let mut shifted = match act.shift {
             0 => msg.clone(),
             shift => wire::shift_position(msg, shift),
         };
+        if let Some((upstream, client)) = &act.rename {
+            shifted = wire::rename_in_message(&shifted, upstream, client);
+        }
         if !act.forward {
             // The implicit commit failed: PostgreSQL reports the error instead of the
             // command's completion.
@@ -669,6 +877,13 @@ impl<'a> Turn<'a> {
         self.skipping = self.reading;
     }
 
+    /// Holds back `msg` (a `CommandComplete`), sending the one held before, if any.
+    fn hold(&mut self, msg: Msg) {
+        if let Some(previous) = self.held.replace(msg) {
+            self.client.push(&previous);
+        }
+    }
+
     /// Queues `msg` for the client, after the `CommandComplete` held back, if any.
     fn send(&mut self, msg: &Msg) {
         if let Some(held) = self.held.take() {
@@ -680,14 +895,26 @@ impl<'a> Turn<'a> {
     /// Sends the proxy's own answers that are due (everything before them answered).
     fn pump(&mut self) {
         while let Some(Entry::Local { .. }) = self.queue.front() {
-            let Some(Entry::Local { msgs, error, then }) = self.queue.pop_front() else {
+            let Some(Entry::Local {
+                msgs,
+                error,
+                then,
+                hold,
+            }) = self.queue.pop_front()
+            else {
                 return;
             };
-            for msg in &msgs {
-                self.send(msg);
+            for msg in msgs {
+                if hold && msg.tag == b'C' {
+                    self.hold(msg);
+                } else {
+                    self.send(&msg);
+                }
             }
             self.state = then;
             if error {
+                // As the server's errors, it ends the implicit transaction.
+                self.aborted |= then == TxState::Implicit;
                 self.skip_to_sync();
             }
         }
@@ -700,7 +927,16 @@ impl<'a> Turn<'a> {
             then: self.planned,
             on_error: None,
             shift,
+            rename: None,
             hold,
+        }
+    }
+
+    /// For a message of the proxy's own whose answers the client does not see.
+    fn silent_act(&self) -> Act {
+        Act {
+            forward: false,
+            ..self.client_act(0, false)
         }
     }
 
@@ -714,12 +950,8 @@ impl<'a> Turn<'a> {
         for (i, _) in ops.iter().enumerate() {
             let last = i + 1 == ops.len();
             let bind = Act {
-                forward: false,
-                tag: None,
-                then: self.planned,
                 on_error: report.map(|(_, on_error)| on_error),
-                shift: 0,
-                hold: false,
+                ..self.silent_act()
             };
             let execute = Act {
                 tag: report.filter(|_| last).map(|(tag, _)| tag),
@@ -738,23 +970,14 @@ impl<'a> Turn<'a> {
                 msgs: vec![warning],
                 error: false,
                 then: self.planned,
+                hold: false,
             });
         }
     }
 
     fn push_internal_sync(&mut self) {
         self.up.push(&wire::sync());
-        self.push_reply(
-            Kind::Ready,
-            Act {
-                forward: false,
-                tag: None,
-                then: self.planned,
-                on_error: None,
-                shift: 0,
-                hold: false,
-            },
-        );
+        self.push_reply(Kind::Ready, self.silent_act());
     }
 }
 

@@ -290,16 +290,30 @@ pub(super) fn report_field(msg: &Msg, code: u8) -> Option<String> {
 /// `msg` (an `ErrorResponse`) with its cursor position (`P`, in characters) moved by `shift`:
 /// the error came from a statement that started `shift` characters into the client's query.
 pub(super) fn shift_position(msg: &Msg, shift: usize) -> Msg {
+    map_report(msg, |code, value| match (code, value.parse::<usize>()) {
+        (b'P', Ok(position)) => (position + shift).to_string(),
+        _ => value,
+    })
+}
+
+/// `msg` (an `ErrorResponse`) with `"from"` replaced by `"to"` in its message: the error names
+/// an upstream statement that the client knows as `to`.
+pub(super) fn rename_in_message(msg: &Msg, from: &str, to: &str) -> Msg {
+    map_report(msg, |code, value| match code {
+        b'M' => value.replace(&format!("\"{from}\""), &format!("\"{to}\"")),
+        _ => value,
+    })
+}
+
+/// `msg` (an `ErrorResponse` or `NoticeResponse`) with each field's value passed through `map`.
+fn map_report(msg: &Msg, map: impl Fn(u8, String) -> String) -> Msg {
     let Ok(fields) = report_fields(msg) else {
         return msg.clone();
     };
     let mut body = BytesMut::new();
     for (code, value) in fields {
         body.put_u8(code);
-        match (code, value.parse::<usize>()) {
-            (b'P', Ok(position)) => put_cstr(&mut body, &(position + shift).to_string()),
-            _ => put_cstr(&mut body, &value),
-        }
+        put_cstr(&mut body, &map(code, value));
     }
     body.put_u8(0);
     Msg::new(msg.tag, body)
@@ -319,6 +333,18 @@ pub(super) fn parse(statement: &str, sql: &str) -> Msg {
     put_cstr(&mut body, sql);
     body.put_i16(0);
     Msg::new(b'P', body)
+}
+
+/// `msg` (a `Parse`) with its statement name and query text replaced, its parameter types kept.
+pub(super) fn replace_parse(msg: &Msg, statement: &str, sql: &str) -> io::Result<Msg> {
+    let mut fields = msg.fields();
+    fields.cstr()?;
+    fields.cstr()?;
+    let mut body = BytesMut::new();
+    put_cstr(&mut body, statement);
+    put_cstr(&mut body, sql);
+    body.put_slice(&fields.rest());
+    Ok(Msg::new(b'P', body))
 }
 
 /// `Bind` of the unnamed portal to `statement`, without parameters, results in text.
@@ -443,5 +469,23 @@ mod tests {
         let shifted = shift_position(&Msg::new(b'E', body), 10);
         assert_eq!(report_field(&shifted, b'P').as_deref(), Some("18"));
         assert_eq!(report_field(&shifted, b'M').as_deref(), Some("boom"));
+    }
+
+    #[test]
+    fn messages_and_parses_are_rewritten() {
+        let error = report(
+            b'E',
+            "ERROR",
+            "26000",
+            "prepared statement \"c1_x\" does not exist",
+        );
+        let renamed = rename_in_message(&error, "c1_x", "x");
+        assert_eq!(
+            report_field(&renamed, b'M').as_deref(),
+            Some("prepared statement \"x\" does not exist")
+        );
+        assert_eq!(report_field(&renamed, b'C').as_deref(), Some("26000"));
+        let replaced = replace_parse(&parse("s", "DEALLOCATE x"), "c1_s", "SELECT 1").unwrap();
+        assert_eq!(replaced, parse("c1_s", "SELECT 1"));
     }
 }
