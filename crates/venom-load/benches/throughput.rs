@@ -11,10 +11,11 @@
 //! medians of three rounds and their ratio are printed. `wrk` missing (install it with
 //! `apt-get install -y wrk`) skips the comparison with a message.
 //!
-//! Environment: `VENOM_BENCH_SECS` (seconds per run, default 5), `VENOM_BENCH_CONNECTIONS`
-//! (default 32), `VENOM_BENCH_ROUNDS` (default 3), `VENOM_SOAK_SECS` (soak length, default 60;
-//! 0 skips it; 600 for the 10-minute soak), `VENOM_SOAK_RATE` (iterations/s, default 1000),
-//! `VENOM_SOAK_SAMPLE_SECS` (RSS sampling period, default 5).
+//! Environment: `VENOM_BENCH_URL` (use a server started elsewhere), `VENOM_BENCH_SECS` (seconds
+//! per run, default 5), `VENOM_BENCH_CONNECTIONS` (default 32), `VENOM_BENCH_ROUNDS` (default 3;
+//! 0 skips the comparison), `VENOM_SOAK_SECS` (soak length, default 60; 0 skips it; 600 for the
+//! 10-minute soak), `VENOM_SOAK_RATE` (iterations/s, default 1000), `VENOM_SOAK_SAMPLE_SECS` (RSS
+//! sampling period, default 5).
 
 use std::io::{BufRead, BufReader};
 use std::path::Path;
@@ -36,16 +37,22 @@ fn main() {
         serve();
         return;
     }
-    // `cargo bench` passes `--bench`; `cargo test --benches` would pass nothing else useful.
     let secs = env_u64("VENOM_BENCH_SECS", 5);
     let connections = env_u64("VENOM_BENCH_CONNECTIONS", 32);
-    let rounds = env_u64("VENOM_BENCH_ROUNDS", 3).max(1);
+    let rounds = env_u64("VENOM_BENCH_ROUNDS", 3);
     let soak_secs = env_u64("VENOM_SOAK_SECS", 60);
     let soak_rate = env_u64("VENOM_SOAK_RATE", 1000).max(1);
     let sample_secs = env_u64("VENOM_SOAK_SAMPLE_SECS", 5).max(1);
 
-    let mut server = Server::start();
-    let url = format!("http://127.0.0.1:{}", server.port);
+    // `VENOM_BENCH_URL` points at a server started elsewhere (e.g. to profile the client alone).
+    let mut server = match std::env::var("VENOM_BENCH_URL") {
+        Ok(url) => Err(url),
+        Err(_) => Ok(Server::start()),
+    };
+    let url = match &server {
+        Ok(server) => format!("http://127.0.0.1:{}", server.port),
+        Err(url) => url.clone(),
+    };
     println!(
         "server: axum on {url} (separate process); {connections} connections, {secs} s per run, {rounds} rounds"
     );
@@ -74,6 +81,7 @@ fn main() {
     }
     let venom = median(&mut venom_rates);
     match median_opt(&mut wrk_rates) {
+        _ if rounds == 0 => {}
         Some(w) => println!(
             "median: venom {venom:.0} req/s, wrk {w:.0} req/s, venom/wrk {:.3} (median of the rounds' ratios {:.3})",
             venom / w,
@@ -85,7 +93,9 @@ fn main() {
     if soak_secs > 0 {
         soak(&url, soak_secs, soak_rate, sample_secs);
     }
-    server.stop();
+    if let Ok(server) = &mut server {
+        server.stop();
+    }
 }
 
 /// One closed-model run of venom against `url`; its requests per second.

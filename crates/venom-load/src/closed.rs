@@ -25,6 +25,7 @@ pub(crate) fn spawn(
         let claimed = Arc::clone(&claimed);
         users.spawn(async move {
             let shard = vu % executor.recorder().shards();
+            let mut connection = executor.transport().checkout();
             loop {
                 if stop.is_set() {
                     break;
@@ -39,12 +40,13 @@ pub(crate) fn spawn(
                         break;
                     }
                 }
-                if !executor.iteration(shard, None).await {
+                if !executor.iteration(shard, None, &mut connection).await {
                     // A failure may come back without any I/O (a template error): let the
                     // other tasks, the collector among them, run.
                     tokio::task::yield_now().await;
                 }
             }
+            executor.transport().checkin(connection);
         });
     }
     users

@@ -3,7 +3,7 @@
 
 use crate::metrics::{ErrorKind, Recorder, Sample};
 use crate::plan::PlanError;
-use crate::transport::Transport;
+use crate::transport::{Connection, Transport};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::Instant;
@@ -97,8 +97,14 @@ pub(crate) struct Executor {
     flows: Vec<Flow>,
     picker: FlowPicker,
     recorder: Arc<Recorder>,
-    in_flight: AtomicU64,
+    /// Requests waiting for their response, per shard (each on its own cache line).
+    in_flight: Vec<Padded>,
 }
+
+/// A counter alone on its cache line, so that threads updating neighbours do not contend.
+#[derive(Debug, Default)]
+#[repr(align(64))]
+struct Padded(AtomicU64);
 
 impl Executor {
     pub(crate) fn new(
@@ -112,14 +118,22 @@ impl Executor {
             actions: scenario.actions.clone(),
             flows: flows.to_vec(),
             picker: FlowPicker::new(flows),
+            in_flight: (0..recorder.shards()).map(|_| Padded::default()).collect(),
             recorder,
-            in_flight: AtomicU64::new(0),
         }
     }
 
     /// Requests currently waiting for their response.
     pub(crate) fn in_flight(&self) -> u64 {
-        self.in_flight.load(Ordering::Relaxed)
+        self.in_flight
+            .iter()
+            .map(|c| c.0.load(Ordering::Relaxed))
+            .sum()
+    }
+
+    /// The transport requests go through.
+    pub(crate) fn transport(&self) -> &Transport {
+        &self.transport
     }
 
     /// The recorder every request lands in.
@@ -130,87 +144,100 @@ impl Executor {
     /// Runs one iteration of a flow picked by weight, recording into `shard`. The first
     /// request's latency counts from `intended` when given (the open model's scheduled start),
     /// so time spent waiting to be sent is not hidden. Returns whether every action succeeded.
-    pub(crate) async fn iteration(&self, shard: usize, intended: Option<Instant>) -> bool {
-        let flow_index = self.picker.pick();
-        let Some(flow) = self.flows.get(flow_index) else {
+    pub(crate) async fn iteration(
+        &self,
+        shard: usize,
+        intended: Option<Instant>,
+        connection: &mut Connection,
+    ) -> bool {
+        let flow = self.picker.pick();
+        let Some(actions) = self.flows.get(flow).map(|f| f.actions.as_slice()) else {
             return false;
         };
         let mut ctx = Context::new();
-        let mut ok = true;
-        for (step, &action) in flow.actions.iter().enumerate() {
+        for (step, &action) in actions.iter().enumerate() {
             let Some(spec) = self.actions.get(action) else {
-                ok = false;
-                break;
+                self.recorder.flow_done(shard, flow, false);
+                return false;
             };
             let sent = Instant::now();
             let start = match intended {
                 Some(t) if step == 0 => t.min(sent),
                 _ => sent,
             };
-            if !self
-                .request(spec, action, shard, start, sent, &mut ctx)
-                .await
-            {
-                ok = false;
-                break;
+            let request = Request {
+                spec,
+                action,
+                shard,
+                start,
+                sent,
+                flow: (flow, step + 1 == actions.len()),
+            };
+            if !self.request(&request, &mut ctx, connection).await {
+                return false;
             }
         }
-        self.recorder.flow_done(shard, flow_index, ok);
-        ok
+        true
     }
 
-    /// Sends one action's request, records it and updates `ctx`; whether it succeeded.
+    /// Sends one action's request, updates `ctx` and records both the request and, when it
+    /// ends the iteration (it failed, or it is the flow's last), the iteration; whether it
+    /// succeeded.
     async fn request(
         &self,
-        spec: &ActionSpec,
-        action: usize,
-        shard: usize,
-        start: Instant,
-        sent: Instant,
+        r: &Request<'_>,
         ctx: &mut Context,
+        connection: &mut Connection,
     ) -> bool {
+        let spec = r.spec;
         let wants_record = !spec.extract.is_empty() || !spec.set.is_empty();
-        self.in_flight.fetch_add(1, Ordering::Relaxed);
+        let in_flight = &self.in_flight[r.shard % self.in_flight.len()].0;
+        in_flight.fetch_add(1, Ordering::Relaxed);
         let result = self
             .transport
-            .send(spec, &Vars::new(ctx), wants_record)
+            .send((spec, r.action), &Vars::new(ctx), wants_record, connection)
             .await;
-        self.in_flight.fetch_sub(1, Ordering::Relaxed);
+        in_flight.fetch_sub(1, Ordering::Relaxed);
         let done = Instant::now();
+        let (flow, last) = r.flow;
         let reply = match result {
             Ok(reply) => reply,
             Err(failure) => {
                 // A timeout is a (very) slow answer: its wait counts in the latencies.
                 let timed = failure.kind == ErrorKind::Timeout;
-                self.recorder.record(
-                    shard,
-                    action,
-                    &Sample {
-                        latency: timed.then(|| done - start),
-                        service: timed.then(|| done - sent),
-                        ttfb: None,
-                        status: None,
-                        error: Some(failure.kind),
-                    },
-                );
+                let sample = Sample {
+                    latency: timed.then(|| done - r.start),
+                    service: timed.then(|| done - r.sent),
+                    ttfb: None,
+                    status: None,
+                    error: Some(failure.kind),
+                };
                 self.recorder
-                    .note(|| format!("{}: {}", spec.name, failure.message));
+                    .record(r.shard, r.action, &sample, Some((flow, false)));
+                self.recorder.note(|| {
+                    let request = &spec.request;
+                    let (method, path) = (&request.method, request.path.source());
+                    format!("{}: {method} {path}: {}", spec.name, failure.message)
+                });
                 return false;
             }
         };
         let error =
             failed_status(spec, reply.status).then_some(ErrorKind::Status(reply.status / 100));
-        self.recorder.record(
-            shard,
-            action,
-            &Sample {
-                latency: Some(done - start),
-                service: Some(done - sent),
-                ttfb: Some(reply.ttfb),
-                status: Some(reply.status),
-                error,
-            },
-        );
+        let applied = match (&reply.record, error) {
+            (Some(record), None) => venom_http::apply_response(spec, ctx, record).err(),
+            _ => None,
+        };
+        let ok = error.is_none() && applied.is_none();
+        let sample = Sample {
+            latency: Some(done - r.start),
+            service: Some(done - r.sent),
+            ttfb: Some(reply.ttfb),
+            status: Some(reply.status),
+            error,
+        };
+        let ends = (!ok || last).then_some((flow, ok));
+        self.recorder.record(r.shard, r.action, &sample, ends);
         if error.is_some() {
             self.recorder.note(|| {
                 let expected = match &spec.expect {
@@ -229,16 +256,27 @@ impl Executor {
                     reply.status
                 )
             });
-            return false;
         }
-        if let Some(record) = &reply.record {
-            if let Err(e) = venom_http::apply_response(spec, ctx, record) {
-                self.recorder.note(|| format!("{}: {e}", spec.name));
-                return false;
-            }
+        if let Some(e) = applied {
+            self.recorder.note(|| format!("{}: {e}", spec.name));
         }
-        true
+        ok
     }
+}
+
+/// One request of an iteration: which action, where it is recorded, its clocks.
+struct Request<'a> {
+    spec: &'a ActionSpec,
+    /// Index of the action in the scenario.
+    action: usize,
+    /// Shard of the recorder.
+    shard: usize,
+    /// When its latency starts (the intended send time in the open model).
+    start: Instant,
+    /// When it was actually sent.
+    sent: Instant,
+    /// The flow's index, and whether this is the flow's last action.
+    flow: (usize, bool),
 }
 
 /// Whether `status` fails the action: outside its `expect` list, or >= 400 without one.

@@ -281,15 +281,28 @@ impl Recorder {
         self.shards.len()
     }
 
-    /// Records one request of `action` in `shard` (taken modulo the shard count).
-    pub(crate) fn record(&self, shard: usize, action: usize, sample: &Sample) {
+    /// Records one request of `action` in `shard` (taken modulo the shard count) and, when it
+    /// ended an iteration, that iteration: `(flow, whether it succeeded)`.
+    pub(crate) fn record(
+        &self,
+        shard: usize,
+        action: usize,
+        sample: &Sample,
+        iteration: Option<(usize, bool)>,
+    ) {
         let mut window = lock(&self.shards[shard % self.shards.len()]);
         if let Some(tally) = window.actions.get_mut(action) {
             tally.record(sample);
         }
+        if let Some((flow, ok)) = iteration {
+            if let Some(count) = window.flows.get_mut(flow) {
+                count.iterations += 1;
+                count.failed += u64::from(!ok);
+            }
+        }
     }
 
-    /// Records a finished iteration of `flow`.
+    /// Records an iteration of `flow` that ended without a request.
     pub(crate) fn flow_done(&self, shard: usize, flow: usize, ok: bool) {
         let mut window = lock(&self.shards[shard % self.shards.len()]);
         if let Some(count) = window.flows.get_mut(flow) {
@@ -346,7 +359,13 @@ mod tests {
         for i in 0..300u64 {
             let error = (i % 100 == 99).then_some(ErrorKind::Status(5));
             let status = if error.is_some() { 500 } else { 200 };
-            recorder.record(i as usize, (i % 2) as usize, &sample(i + 1, status, error));
+            let ends = (i % 2 == 1).then_some((0, error.is_none()));
+            recorder.record(
+                i as usize,
+                (i % 2) as usize,
+                &sample(i + 1, status, error),
+                ends,
+            );
         }
         recorder.record(
             0,
@@ -358,6 +377,7 @@ mod tests {
                 status: None,
                 error: Some(ErrorKind::Connect),
             },
+            Some((0, false)),
         );
         recorder.flow_done(1, 0, true);
         recorder.flow_done(2, 0, false);
@@ -372,9 +392,11 @@ mod tests {
         assert_eq!(totals.actions[0].count + totals.actions[1].count, 301);
         assert_eq!(
             totals.flows[0],
+            // 150 iterations ended by odd requests (3 of them failed), the connect failure,
+            // and two without a request.
             FlowCount {
-                iterations: 2,
-                failed: 1
+                iterations: 153,
+                failed: 5
             }
         );
         let mut statuses = totals.overall.statuses.clone();

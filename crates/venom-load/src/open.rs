@@ -79,7 +79,11 @@ pub(crate) async fn schedule(
         let executor = Arc::clone(executor);
         let shard = (k % shards) as usize;
         running.spawn(async move {
-            executor.iteration(shard, Some(intended.into_std())).await;
+            let mut connection = executor.transport().checkout();
+            executor
+                .iteration(shard, Some(intended.into_std()), &mut connection)
+                .await;
+            executor.transport().checkin(connection);
             drop(permit);
         });
         k += 1;

@@ -123,7 +123,7 @@ async fn run_async(
         scenario.actions.len(),
         plan.flows.len(),
     ));
-    let transport = Transport::new(client, scenario.defaults.timeout).map_err(LoadError::Setup)?;
+    let transport = Transport::new(client, scenario).map_err(LoadError::Setup)?;
     let executor = Arc::new(Executor::new(
         transport,
         scenario,

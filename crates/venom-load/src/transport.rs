@@ -1,24 +1,25 @@
 //! Sending a load run's requests.
 //!
 //! Requests are rendered by venom-http ([`HttpClient::prepare`]: templates, default headers,
-//! authentication), so they are exactly what exploration sends. Plain `http://` APIs are then
-//! reached through a pool of HTTP/1.1 keep-alive connections (hyper), one per concurrent request
-//! like `wrk`: the generic pooled client costs about three times more CPU per request, which on
-//! a shared machine is taken from the server under test. `https://` APIs go through venom-http's
-//! pooled client (rustls).
+//! authentication), so they are exactly what exploration sends; a request without any
+//! placeholder or authentication is rendered once and cloned. Plain `http://` APIs are then
+//! reached over HTTP/1.1 keep-alive connections (hyper): each virtual user keeps its own, like a
+//! `wrk` connection (the open model's iterations borrow idle ones). The generic pooled client
+//! costs about three times more CPU per request, which on a shared machine is taken from the
+//! server under test. `https://` APIs go through venom-http's pooled client (rustls).
 
 use crate::metrics::ErrorKind;
 use http_body_util::{BodyExt, Full};
 use hyper::body::Bytes;
 use hyper::client::conn::http1::SendRequest;
 use hyper::header::{HeaderValue, CONTENT_TYPE, HOST};
-use hyper::{Request, Uri};
+use hyper::{HeaderMap, Method, Request, Uri};
 use hyper_util::rt::TokioIo;
 use std::sync::{Mutex, PoisonError};
 use std::time::{Duration, Instant};
-use venom_engine::ResponseRecord;
+use venom_engine::{Context, ResponseRecord};
 use venom_http::{HttpClient, PreparedRequest, SendError};
-use venom_scenario::{ActionSpec, Vars};
+use venom_scenario::{ActionSpec, Defaults, Scenario, Vars};
 
 /// Why a request produced no usable response.
 #[derive(Debug, Clone)]
@@ -45,35 +46,102 @@ pub(crate) struct Reply {
 pub(crate) struct Transport {
     client: HttpClient,
     direct: Option<Direct>,
+    /// By action index: the request, built once, of actions whose request has no placeholder
+    /// and no authentication (read from the environment at each request otherwise).
+    fixed: Vec<Option<Fixed>>,
+}
+
+/// A request that is the same every time, ready to be cloned onto the wire.
+#[derive(Debug, Clone)]
+struct Fixed {
+    method: Method,
+    uri: Uri,
+    headers: HeaderMap,
+    body: Bytes,
+}
+
+impl Fixed {
+    fn request(&self) -> Request<Full<Bytes>> {
+        let mut request = Request::new(Full::new(self.body.clone()));
+        *request.method_mut() = self.method.clone();
+        *request.uri_mut() = self.uri.clone();
+        *request.headers_mut() = self.headers.clone();
+        request
+    }
 }
 
 impl Transport {
-    /// A transport for `client`'s API: direct connections for `http://`, the client for
-    /// `https://`.
-    pub(crate) fn new(client: HttpClient, timeout: Duration) -> Result<Transport, String> {
+    /// A transport for `client`'s API and `scenario`'s actions: direct connections for
+    /// `http://`, the client for `https://`.
+    pub(crate) fn new(client: HttpClient, scenario: &Scenario) -> Result<Transport, String> {
         let direct = if client.base_url().starts_with("http://") {
-            Some(Direct::new(client.base_url(), timeout)?)
+            Some(Direct::new(client.base_url(), scenario.defaults.timeout)?)
         } else {
             None
         };
-        Ok(Transport { client, direct })
+        let fixed = scenario
+            .actions
+            .iter()
+            .map(|spec| {
+                let direct = direct.as_ref()?;
+                if !is_fixed(spec, &scenario.defaults) {
+                    return None;
+                }
+                let ctx = Context::new();
+                let prepared = client.prepare(&spec.request, None, &Vars::new(&ctx)).ok()?;
+                direct.parts(prepared).ok()
+            })
+            .collect();
+        Ok(Transport {
+            client,
+            direct,
+            fixed,
+        })
     }
 
-    /// Sends `spec` rendered with `vars`; `record` asks for the full response.
+    /// Sends `spec` (action number `action`) rendered with `vars` on `connection` (a new one
+    /// when it has none or it was closed); `record` asks for the full response.
     pub(crate) async fn send(
         &self,
-        spec: &ActionSpec,
+        (spec, action): (&ActionSpec, usize),
         vars: &Vars<'_>,
         record: bool,
+        connection: &mut Connection,
     ) -> Result<Reply, Failure> {
         let Some(direct) = &self.direct else {
             return self.send_with_client(spec, vars, record).await;
         };
-        let prepared = self
-            .client
-            .prepare(&spec.request, spec.auth.as_ref(), vars)
-            .map_err(failure)?;
-        direct.send(prepared, record).await
+        let request = match self.fixed.get(action).and_then(Option::as_ref) {
+            Some(fixed) => fixed.request(),
+            None => {
+                let prepared = self
+                    .client
+                    .prepare(&spec.request, spec.auth.as_ref(), vars)
+                    .map_err(failure)?;
+                direct.parts(prepared)?.request()
+            }
+        };
+        direct.send(request, record, connection).await
+    }
+
+    /// An idle connection for a new user (or an empty slot, filled at the first request).
+    pub(crate) fn checkout(&self) -> Connection {
+        Connection(
+            self.direct
+                .as_ref()
+                .and_then(|d| d.idle.lock().unwrap_or_else(PoisonError::into_inner).pop()),
+        )
+    }
+
+    /// Keeps `connection` for a later user.
+    pub(crate) fn checkin(&self, connection: Connection) {
+        if let (Some(direct), Some(sender)) = (&self.direct, connection.0) {
+            direct
+                .idle
+                .lock()
+                .unwrap_or_else(PoisonError::into_inner)
+                .push(sender);
+        }
     }
 
     async fn send_with_client(
@@ -99,6 +167,21 @@ impl Transport {
     }
 }
 
+/// Whether `spec` always sends the same request: no placeholder in its path, headers (its own
+/// and the defaults) or body, and no authentication.
+fn is_fixed(spec: &ActionSpec, defaults: &Defaults) -> bool {
+    let request = &spec.request;
+    request.path.is_literal()
+        && request
+            .headers
+            .iter()
+            .chain(&defaults.headers)
+            .all(|(_, t)| t.is_literal())
+        && request.body.as_ref().is_none_or(|b| b.is_constant())
+        && spec.auth.is_none()
+        && defaults.auth.is_none()
+}
+
 fn failure(e: SendError) -> Failure {
     let kind = match &e {
         SendError::Build(_) => ErrorKind::Build,
@@ -114,6 +197,11 @@ fn failure(e: SendError) -> Failure {
 
 type Sender = SendRequest<Full<Bytes>>;
 
+/// The keep-alive connection a user sends its requests on, one request at a time (empty until
+/// the first request, or after a failure closed it).
+#[derive(Default)]
+pub(crate) struct Connection(Option<Sender>);
+
 /// Keep-alive HTTP/1.1 connections to one `http://` origin.
 struct Direct {
     /// `http://host:port` as written in `base_url` (stripped from URLs to get the target).
@@ -122,7 +210,7 @@ struct Direct {
     address: String,
     /// The `Host` header.
     host: HeaderValue,
-    /// Idle connections, most recently used last.
+    /// Connections of users that ended (open model: of finished iterations).
     idle: Mutex<Vec<Sender>>,
     timeout: Duration,
 }
@@ -161,25 +249,23 @@ impl Direct {
         })
     }
 
-    async fn send(&self, prepared: PreparedRequest, record: bool) -> Result<Reply, Failure> {
-        let request = self.request(prepared)?;
-        // Kept for messages only (built when something fails).
-        let (method, uri) = (request.method().clone(), request.uri().clone());
-        let failed = |kind, detail: String| Failure {
-            kind,
-            message: format!("{method} {uri}: {detail}"),
-        };
-        match tokio::time::timeout(self.timeout, self.exchange(request, record)).await {
-            Ok(result) => result.map_err(|(kind, detail)| failed(kind, detail)),
-            Err(_) => Err(failed(
-                ErrorKind::Timeout,
-                format!("no response within {:?}", self.timeout),
-            )),
+    async fn send(
+        &self,
+        request: Request<Full<Bytes>>,
+        record: bool,
+        connection: &mut Connection,
+    ) -> Result<Reply, Failure> {
+        match tokio::time::timeout(self.timeout, self.exchange(request, record, connection)).await {
+            Ok(result) => result.map_err(|(kind, message)| Failure { kind, message }),
+            Err(_) => Err(Failure {
+                kind: ErrorKind::Timeout,
+                message: format!("no response within {:?}", self.timeout),
+            }),
         }
     }
 
-    /// The hyper request for `prepared`: origin-form target, `Host`, JSON body.
-    fn request(&self, prepared: PreparedRequest) -> Result<Request<Full<Bytes>>, Failure> {
+    /// The parts of the hyper request for `prepared`: origin-form target, `Host`, JSON body.
+    fn parts(&self, prepared: PreparedRequest) -> Result<Fixed, Failure> {
         let build = |message: String| Failure {
             kind: ErrorKind::Build,
             message,
@@ -199,29 +285,35 @@ impl Direct {
             ),
             None => Bytes::new(),
         };
-        let has_body = prepared.body.is_some();
-        let mut request = Request::new(Full::new(body));
-        *request.method_mut() = prepared.method;
-        *request.uri_mut() = uri;
-        *request.headers_mut() = prepared.headers;
-        let headers = request.headers_mut();
+        let mut headers = prepared.headers;
         if !headers.contains_key(HOST) {
             headers.insert(HOST, self.host.clone());
         }
-        if has_body && !headers.contains_key(CONTENT_TYPE) {
+        if prepared.body.is_some() && !headers.contains_key(CONTENT_TYPE) {
             headers.insert(CONTENT_TYPE, HeaderValue::from_static("application/json"));
         }
-        Ok(request)
+        Ok(Fixed {
+            method: prepared.method,
+            uri,
+            headers,
+            body,
+        })
     }
 
-    /// Sends `request` on an idle connection (or a new one) and reads the whole response; a
-    /// request that a stale idle connection refused before sending is retried once on a new one.
+    /// Sends `request` on `connection` (or a new one) and reads the whole response; a request
+    /// that a stale kept-alive connection refused before sending is retried once on a new one.
+    /// The connection goes back into `connection` only when the exchange completed.
     async fn exchange(
         &self,
         request: Request<Full<Bytes>>,
         record: bool,
+        connection: &mut Connection,
     ) -> Result<Reply, (ErrorKind, String)> {
-        let (mut sender, reused) = match self.idle_connection().await {
+        let kept = match connection.0.take() {
+            Some(mut sender) => sender.ready().await.is_ok().then_some(sender),
+            None => None,
+        };
+        let (mut sender, reused) = match kept {
             Some(sender) => (sender, true),
             None => (self.connect().await?, false),
         };
@@ -246,11 +338,7 @@ impl Direct {
             .await
             .map_err(|e| (ErrorKind::Transport, format!("reading the body: {e}")))?
             .to_bytes();
-        let elapsed = started.elapsed();
-        self.idle
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner)
-            .push(sender);
+        connection.0 = Some(sender);
         let status = parts.status.as_u16();
         Ok(Reply {
             status,
@@ -269,23 +357,9 @@ impl Direct {
                     .collect(),
                 body: venom_http::body_value(&bytes),
                 ttfb_ms: ttfb.as_secs_f64() * 1000.0,
-                elapsed_ms: elapsed.as_secs_f64() * 1000.0,
+                elapsed_ms: started.elapsed().as_secs_f64() * 1000.0,
             }),
         })
-    }
-
-    /// An idle connection that is ready for a request, if any.
-    async fn idle_connection(&self) -> Option<Sender> {
-        loop {
-            let mut sender = self
-                .idle
-                .lock()
-                .unwrap_or_else(PoisonError::into_inner)
-                .pop()?;
-            if sender.ready().await.is_ok() {
-                return Some(sender);
-            }
-        }
     }
 
     /// A new connection (its driver runs as a task until the connection closes).
@@ -328,8 +402,9 @@ mod tests {
             body: Some(serde_json::json!({"amount": 1})),
         };
         let r = d
-            .request(prepared)
-            .unwrap_or_else(|e| panic!("{}", e.message));
+            .parts(prepared)
+            .unwrap_or_else(|e| panic!("{}", e.message))
+            .request();
         assert_eq!(r.uri(), "/api/orders?x=1");
         assert_eq!(r.headers()[HOST], "127.0.0.1:8080");
         assert_eq!(r.headers()[CONTENT_TYPE], "application/json");

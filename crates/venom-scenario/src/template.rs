@@ -193,6 +193,16 @@ impl TemplateValue {
         })
     }
 
+    /// Whether the value holds no placeholder (it always renders to the same JSON).
+    pub fn is_constant(&self) -> bool {
+        match &self.node {
+            Node::Const(_) => true,
+            Node::Str(_) => false,
+            Node::Array(items) => items.iter().all(TemplateValue::is_constant),
+            Node::Object(fields) => fields.iter().all(|(_, v)| v.is_constant()),
+        }
+    }
+
     /// Renders every template inside the value.
     pub fn render(&self, vars: &Vars) -> Result<Value, EvalError> {
         Ok(match &self.node {

@@ -1564,3 +1564,16 @@ fn sql_invariant_errors_point_at_the_problem() {
         assert_err(text, prefix, &[]);
     }
 }
+
+#[test]
+fn template_values_know_when_they_are_constant() {
+    let text = HEAD.to_string()
+        + "[[actions]]\nname = \"a\"\nmethod = \"POST\"\npath = \"/x\"\n"
+        + "body = { n = 1, s = \"t\", l = [1, \"x\"] }\n"
+        + "[[actions]]\nname = \"b\"\nmethod = \"POST\"\npath = \"/y\"\n"
+        + "body = { n = 1, l = [\"{{ ctx.x }}\"] }\n";
+    let s = ok(&text);
+    let constant = |i: usize| s.actions[i].request.body.as_ref().map(|b| b.is_constant());
+    assert_eq!(constant(0), Some(true));
+    assert_eq!(constant(1), Some(false));
+}
