@@ -8,51 +8,25 @@
 //! date) into the same target and profile folders as `venom`, then uses it from there. Tests
 //! that only need an API to talk to start the demo in-process with [`DemoServer`].
 
+mod common;
+
+use common::{
+    read_report, tempdir, toml_string, write, Run, Running, EXIT_INTERRUPTED, EXIT_INVALID_INPUT,
+    EXIT_OK, EXIT_SETUP, EXIT_VIOLATIONS, VENOM,
+};
 use serde_json::Value;
 use std::collections::BTreeSet;
-use std::io::{BufRead, BufReader, Read};
 use std::net::{TcpListener, TcpStream};
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, ExitStatus, Stdio};
-use std::sync::{mpsc, OnceLock};
-use std::thread::{self, JoinHandle};
+use std::process::{Command, Stdio};
+use std::sync::OnceLock;
+use std::thread;
 use std::time::{Duration, Instant};
 use tempfile::TempDir;
 use venom_demo::{DemoServer, DEMO_SCENARIO};
 
-const VENOM: &str = env!("CARGO_BIN_EXE_venom");
-
 /// A run that takes longer than this is hung; it is killed and the test fails.
 const RUN_TIMEOUT: Duration = Duration::from_secs(120);
-
-const EXIT_OK: i32 = 0;
-const EXIT_VIOLATIONS: i32 = 1;
-const EXIT_INVALID_INPUT: i32 = 2;
-const EXIT_SETUP: i32 = 3;
-const EXIT_INTERRUPTED: i32 = 130;
-
-// ---------------------------------------------------------------------------------------------
-// Running venom
-
-/// What a finished `venom` run left behind.
-struct Run {
-    code: i32,
-    stdout: String,
-    stderr: String,
-    elapsed: Duration,
-}
-
-impl Run {
-    /// Fails the test, showing the whole output, unless the exit status is `expected`.
-    fn expect_code(&self, expected: i32) -> &Self {
-        assert_eq!(
-            self.code, expected,
-            "unexpected exit status\n--- stdout\n{}\n--- stderr\n{}",
-            self.stdout, self.stderr
-        );
-        self
-    }
-}
 
 /// Runs `venom ARGS` to completion (at most [`RUN_TIMEOUT`]).
 fn venom<I, S>(args: I) -> Run
@@ -60,149 +34,13 @@ where
     I: IntoIterator<Item = S>,
     S: AsRef<std::ffi::OsStr>,
 {
-    Running::spawn(args).finish(RUN_TIMEOUT)
-}
-
-/// A `venom` process still running, its output being collected.
-struct Running {
-    child: Child,
-    start: Instant,
-    stdout: JoinHandle<String>,
-    stderr: JoinHandle<String>,
-    /// stderr, line by line, as it arrives.
-    stderr_lines: mpsc::Receiver<String>,
-}
-
-impl Running {
-    fn spawn<I, S>(args: I) -> Running
-    where
-        I: IntoIterator<Item = S>,
-        S: AsRef<std::ffi::OsStr>,
-    {
-        let start = Instant::now();
-        let mut child = Command::new(VENOM)
-            .args(args)
-            .stdin(Stdio::null())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .spawn()
-            .expect("cannot start venom");
-        let stdout = read_all(child.stdout.take().expect("piped stdout"));
-        let (lines_tx, stderr_lines) = mpsc::channel();
-        let pipe = child.stderr.take().expect("piped stderr");
-        let stderr = thread::spawn(move || {
-            let mut all = String::new();
-            for line in BufReader::new(pipe).lines().map_while(Result::ok) {
-                all.push_str(&line);
-                all.push('\n');
-                let _ = lines_tx.send(line);
-            }
-            all
-        });
-        Running {
-            child,
-            start,
-            stdout,
-            stderr,
-            stderr_lines,
-        }
-    }
-
-    /// Waits (at most `limit`) for a line of stderr starting with `prefix`.
-    fn wait_for_stderr_line(&self, prefix: &str, limit: Duration) {
-        let deadline = Instant::now() + limit;
-        loop {
-            let left = deadline.saturating_duration_since(Instant::now());
-            match self.stderr_lines.recv_timeout(left) {
-                Ok(line) if line.starts_with(prefix) => return,
-                Ok(_) => {}
-                Err(_) => panic!("venom printed no line starting with `{prefix}` in {limit:?}"),
-            }
-        }
-    }
-
-    /// Sends SIGINT, as Ctrl-C in a terminal does.
-    fn interrupt(&self) {
-        let pid = libc::pid_t::try_from(self.child.id()).expect("pid");
-        // SAFETY: kill(2) has no memory-safety preconditions; `pid` is our unreaped child.
-        assert_eq!(unsafe { libc::kill(pid, libc::SIGINT) }, 0);
-    }
-
-    /// Waits for the exit (at most `limit`, else kills venom and fails the test).
-    fn finish(mut self, limit: Duration) -> Run {
-        let status = wait_or_kill(&mut self.child, limit);
-        let elapsed = self.start.elapsed();
-        let stdout = self.stdout.join().expect("stdout reader");
-        let stderr = self.stderr.join().expect("stderr reader");
-        let Some(status) = status else {
-            panic!(
-                "venom did not finish within {limit:?}\n--- stdout\n{stdout}\n--- stderr\n{stderr}"
-            );
-        };
-        Run {
-            code: exit_code(status, &stderr),
-            stdout,
-            stderr,
-            elapsed,
-        }
-    }
-}
-
-fn exit_code(status: ExitStatus, stderr: &str) -> i32 {
-    status
-        .code()
-        .unwrap_or_else(|| panic!("venom was killed by a signal ({status})\n--- stderr\n{stderr}"))
-}
-
-fn read_all(mut stream: impl Read + Send + 'static) -> JoinHandle<String> {
-    thread::spawn(move || {
-        let mut text = String::new();
-        let _ = stream.read_to_string(&mut text);
-        text
-    })
-}
-
-/// Waits for `child` at most `limit`; kills it and returns `None` when it is still running.
-fn wait_or_kill(child: &mut Child, limit: Duration) -> Option<ExitStatus> {
-    let deadline = Instant::now() + limit;
-    loop {
-        if let Some(status) = child.try_wait().expect("cannot wait for venom") {
-            return Some(status);
-        }
-        if Instant::now() >= deadline {
-            let _ = child.kill();
-            let _ = child.wait();
-            return None;
-        }
-        thread::sleep(Duration::from_millis(20));
-    }
-}
-
-fn read_report(path: &Path) -> Value {
-    let text = std::fs::read_to_string(path)
-        .unwrap_or_else(|e| panic!("cannot read the report {}: {e}", path.display()));
-    serde_json::from_str(&text).unwrap_or_else(|e| panic!("{}: {e}", path.display()))
-}
-
-fn write(dir: &TempDir, name: &str, text: &str) -> PathBuf {
-    let path = dir.path().join(name);
-    std::fs::write(&path, text).expect("cannot write a test file");
-    path
-}
-
-fn tempdir() -> TempDir {
-    tempfile::tempdir().expect("cannot create a temporary folder")
+    common::venom(args, RUN_TIMEOUT)
 }
 
 /// A loopback port nothing listens on (bound, then released).
 fn free_port() -> u16 {
     let listener = TcpListener::bind("127.0.0.1:0").expect("cannot bind a loopback port");
     listener.local_addr().expect("local address").port()
-}
-
-/// A TOML basic string holding `text`.
-fn toml_string(text: &str) -> String {
-    format!("\"{}\"", text.replace('\\', "\\\\").replace('"', "\\\""))
 }
 
 /// Whether a process other than this one has `marker` in its command line (Linux `/proc`).
@@ -923,16 +761,19 @@ fn ctrl_c_stops_an_endless_exploration_and_still_writes_the_report() {
         ),
     );
     let json = dir.path().join("report.json");
-    let running = Running::spawn([
-        "explore",
-        scenario.to_str().unwrap(),
-        "--json",
-        json.to_str().unwrap(),
-        "--time-limit",
-        "60",
-        "--progress-every",
-        "10",
-    ]);
+    let running = Running::spawn(
+        [
+            "explore",
+            scenario.to_str().unwrap(),
+            "--json",
+            json.to_str().unwrap(),
+            "--time-limit",
+            "60",
+            "--progress-every",
+            "10",
+        ],
+        &[],
+    );
     // Once the exploration is under way (a progress line), and about 1.5 s in: Ctrl-C.
     running.wait_for_stderr_line("step ", Duration::from_secs(60));
     thread::sleep(Duration::from_millis(1500).saturating_sub(running.start.elapsed()));
@@ -978,7 +819,7 @@ fn ctrl_c_during_replay_stops_the_server_it_started() {
     run.expect_code(EXIT_VIOLATIONS);
     assert_server_gone(port, &db);
 
-    let running = Running::spawn(["replay", json.to_str().unwrap()]);
+    let running = Running::spawn(["replay", json.to_str().unwrap()], &[]);
     let deadline = Instant::now() + Duration::from_secs(30);
     while process_with(db.to_str().unwrap()).is_none() {
         assert!(Instant::now() < deadline, "venom did not start the server");
@@ -1006,7 +847,7 @@ fn ctrl_c_while_waiting_for_the_server_stops_at_once_and_stops_the_server() {
         "[server]\ncommand = \"sleep {marker}\"\nready_url = \"/health\"\nready_timeout = 60\n"
     );
     let scenario = write(&dir, "never-ready.toml", &minimal_scenario(&url, &server));
-    let running = Running::spawn(["explore", scenario.to_str().unwrap()]);
+    let running = Running::spawn(["explore", scenario.to_str().unwrap()], &[]);
     let deadline = Instant::now() + Duration::from_secs(30);
     while process_with(&format!("sleep {marker}")).is_none() {
         assert!(Instant::now() < deadline, "venom did not start the server");
@@ -1042,18 +883,21 @@ fn a_second_ctrl_c_quits_at_once_and_kills_the_server() {
         .replace("max_calls = 1\n", "")
         .replace("requires = { expr = \"!has(ctx.order_id)\" }\n", "");
     let scenario = write(&dir, "endless-demo.toml", &endless);
-    let running = Running::spawn([
-        "explore",
-        scenario.to_str().unwrap(),
-        "--strategy",
-        "dfs",
-        "--time-limit",
-        "120",
-        "--max-steps",
-        "1000000",
-        "--progress-every",
-        "5",
-    ]);
+    let running = Running::spawn(
+        [
+            "explore",
+            scenario.to_str().unwrap(),
+            "--strategy",
+            "dfs",
+            "--time-limit",
+            "120",
+            "--max-steps",
+            "1000000",
+            "--progress-every",
+            "5",
+        ],
+        &[],
+    );
     running.wait_for_stderr_line("step ", Duration::from_secs(60));
     // Freeze the API: the step under way now hangs until the 10 s request timeout, so the first
     // Ctrl-C ("stop after the current step") cannot end the run quickly.

@@ -10,23 +10,19 @@
 //! `examples/pyorders/requirements.txt` (`.ci/run` installs them): without them they fail, saying
 //! so, instead of being skipped.
 
+mod common;
+
+use common::{toml_string, Run, Running, EXIT_INVALID_INPUT, EXIT_VIOLATIONS};
 use serde_json::Value;
 use std::collections::BTreeSet;
-use std::io::Read;
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
-use std::thread::{self, JoinHandle};
-use std::time::{Duration, Instant};
+use std::process::Command;
+use std::time::Duration;
 use tempfile::TempDir;
 use venom_testkit::{free_port, PgServer};
 
-const VENOM: &str = env!("CARGO_BIN_EXE_venom");
-
 /// A run that takes longer than this is hung; it is killed and the test fails.
 const RUN_TIMEOUT: Duration = Duration::from_secs(300);
-
-const EXIT_VIOLATIONS: i32 = 1;
-const EXIT_INVALID_INPUT: i32 = 2;
 
 /// The app's port in the shipped scenario, replaced in the copies.
 const SCENARIO_APP_PORT: &str = "18081";
@@ -124,81 +120,9 @@ impl Target {
     }
 }
 
-// ---------------------------------------------------------------------------------------------
-// Running venom
-
-struct Run {
-    code: Option<i32>,
-    stdout: String,
-    stderr: String,
-    elapsed: Duration,
-}
-
-impl Run {
-    fn expect_code(&self, expected: i32) {
-        assert_eq!(
-            self.code,
-            Some(expected),
-            "unexpected exit status\n--- stdout\n{}\n--- stderr\n{}",
-            self.stdout,
-            self.stderr
-        );
-    }
-}
-
 /// Runs `venom ARGS` with `PYORDERS_DATABASE_URL=database_url` (at most [`RUN_TIMEOUT`]).
 fn venom(args: &[&str], database_url: &str) -> Run {
-    let start = Instant::now();
-    let mut child = Command::new(VENOM)
-        .args(args)
-        .env("PYORDERS_DATABASE_URL", database_url)
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("cannot start venom");
-    let stdout = read_all(child.stdout.take().expect("piped stdout"));
-    let stderr = read_all(child.stderr.take().expect("piped stderr"));
-    let status = wait_or_kill(&mut child, RUN_TIMEOUT);
-    let elapsed = start.elapsed();
-    let (stdout, stderr) = (stdout.join().unwrap(), stderr.join().unwrap());
-    let Some(status) = status else {
-        panic!("venom did not finish within {RUN_TIMEOUT:?}\n--- stdout\n{stdout}\n--- stderr\n{stderr}");
-    };
-    Run {
-        code: status.code(),
-        stdout,
-        stderr,
-        elapsed,
-    }
-}
-
-fn read_all(mut stream: impl Read + Send + 'static) -> JoinHandle<String> {
-    thread::spawn(move || {
-        let mut text = String::new();
-        let _ = stream.read_to_string(&mut text);
-        text
-    })
-}
-
-fn wait_or_kill(child: &mut Child, limit: Duration) -> Option<std::process::ExitStatus> {
-    let deadline = Instant::now() + limit;
-    loop {
-        if let Some(status) = child.try_wait().expect("cannot wait for venom") {
-            return Some(status);
-        }
-        if Instant::now() >= deadline {
-            let _ = child.kill();
-            let _ = child.wait();
-            return None;
-        }
-        thread::sleep(Duration::from_millis(20));
-    }
-}
-
-/// A TOML basic string holding `text`.
-fn toml_string(text: &str) -> String {
-    format!("\"{}\"", text.replace('\\', "\\\\").replace('"', "\\\""))
+    Running::spawn(args, &[("PYORDERS_DATABASE_URL", database_url)]).finish(RUN_TIMEOUT)
 }
 
 // ---------------------------------------------------------------------------------------------

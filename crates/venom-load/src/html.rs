@@ -55,12 +55,16 @@ svg{{display:block;margin:1em 0}}</style></head><body>\n",
     h.push_str(verdict);
 
     // A last interval much shorter than the others is kept in the JSON but not plotted: its
-    // few requests would show as a spike or a dip.
-    let intervals: Vec<&IntervalStats> = summary
+    // few requests would show as a spike or a dip. A run shorter than that has only such an
+    // interval, which is then all there is to plot.
+    let mut intervals: Vec<&IntervalStats> = summary
         .intervals
         .iter()
         .filter(|i| i.full || i.end_s - i.start_s >= summary.plan.interval_s / 2.0)
         .collect();
+    if intervals.is_empty() {
+        intervals = summary.intervals.iter().collect();
+    }
     let intervals = intervals.as_slice();
     let latency_label = if summary.plan.is_open() {
         "latency (ms, from the intended send time)"

@@ -1,0 +1,195 @@
+//! Running the `venom` binary from end-to-end tests: spawning it with its output collected,
+#![allow(dead_code)]
+//! waiting with a limit, Ctrl-C, and small file helpers.
+//!
+//! Each test crate of this folder includes this module and uses part of it; what one crate
+//! leaves unused is used by another, hence the `dead_code` allowance on the module.
+
+use serde_json::Value;
+use std::io::{BufRead, BufReader, Read};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, ExitStatus, Stdio};
+use std::sync::mpsc;
+use std::thread::{self, JoinHandle};
+use std::time::{Duration, Instant};
+use tempfile::TempDir;
+
+/// The binary under test.
+pub const VENOM: &str = env!("CARGO_BIN_EXE_venom");
+
+/// The documented exit statuses (`venom --help`).
+pub const EXIT_OK: i32 = 0;
+pub const EXIT_VIOLATIONS: i32 = 1;
+pub const EXIT_INVALID_INPUT: i32 = 2;
+pub const EXIT_SETUP: i32 = 3;
+pub const EXIT_INTERRUPTED: i32 = 130;
+
+/// What a finished `venom` run left behind.
+pub struct Run {
+    pub code: i32,
+    pub stdout: String,
+    pub stderr: String,
+    pub elapsed: Duration,
+}
+
+impl Run {
+    /// Fails the test, showing the whole output, unless the exit status is `expected`.
+    pub fn expect_code(&self, expected: i32) -> &Self {
+        assert_eq!(
+            self.code, expected,
+            "unexpected exit status\n--- stdout\n{}\n--- stderr\n{}",
+            self.stdout, self.stderr
+        );
+        self
+    }
+}
+
+/// Runs `venom ARGS` to completion (at most `limit`).
+pub fn venom<I, S>(args: I, limit: Duration) -> Run
+where
+    I: IntoIterator<Item = S>,
+    S: AsRef<std::ffi::OsStr>,
+{
+    Running::spawn(args, &[]).finish(limit)
+}
+
+/// A `venom` process still running, its output being collected.
+pub struct Running {
+    child: Child,
+    pub start: Instant,
+    stdout: JoinHandle<String>,
+    stderr: JoinHandle<String>,
+    /// stderr, line by line, as it arrives.
+    stderr_lines: mpsc::Receiver<String>,
+}
+
+impl Running {
+    /// Starts `venom ARGS` with the environment variables `env` added.
+    pub fn spawn<I, S>(args: I, env: &[(&str, &str)]) -> Running
+    where
+        I: IntoIterator<Item = S>,
+        S: AsRef<std::ffi::OsStr>,
+    {
+        let start = Instant::now();
+        let mut child = Command::new(VENOM)
+            .args(args)
+            .envs(env.iter().copied())
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("cannot start venom");
+        let stdout = read_all(child.stdout.take().expect("piped stdout"));
+        let (lines_tx, stderr_lines) = mpsc::channel();
+        let pipe = child.stderr.take().expect("piped stderr");
+        let stderr = thread::spawn(move || {
+            let mut all = String::new();
+            for line in BufReader::new(pipe).lines().map_while(Result::ok) {
+                all.push_str(&line);
+                all.push('\n');
+                let _ = lines_tx.send(line);
+            }
+            all
+        });
+        Running {
+            child,
+            start,
+            stdout,
+            stderr,
+            stderr_lines,
+        }
+    }
+
+    /// Waits (at most `limit`) for a line of stderr starting with `prefix`.
+    pub fn wait_for_stderr_line(&self, prefix: &str, limit: Duration) {
+        let deadline = Instant::now() + limit;
+        loop {
+            let left = deadline.saturating_duration_since(Instant::now());
+            match self.stderr_lines.recv_timeout(left) {
+                Ok(line) if line.starts_with(prefix) => return,
+                Ok(_) => {}
+                Err(_) => panic!("venom printed no line starting with `{prefix}` in {limit:?}"),
+            }
+        }
+    }
+
+    /// Sends SIGINT, as Ctrl-C in a terminal does.
+    pub fn interrupt(&self) {
+        let pid = libc::pid_t::try_from(self.child.id()).expect("pid");
+        // SAFETY: kill(2) has no memory-safety preconditions; `pid` is our unreaped child.
+        assert_eq!(unsafe { libc::kill(pid, libc::SIGINT) }, 0);
+    }
+
+    /// Waits for the exit (at most `limit`, else kills venom and fails the test).
+    pub fn finish(mut self, limit: Duration) -> Run {
+        let status = wait_or_kill(&mut self.child, limit);
+        let elapsed = self.start.elapsed();
+        let stdout = self.stdout.join().expect("stdout reader");
+        let stderr = self.stderr.join().expect("stderr reader");
+        let Some(status) = status else {
+            panic!(
+                "venom did not finish within {limit:?}\n--- stdout\n{stdout}\n--- stderr\n{stderr}"
+            );
+        };
+        Run {
+            code: exit_code(status, &stderr),
+            stdout,
+            stderr,
+            elapsed,
+        }
+    }
+}
+
+fn exit_code(status: ExitStatus, stderr: &str) -> i32 {
+    status
+        .code()
+        .unwrap_or_else(|| panic!("venom was killed by a signal ({status})\n--- stderr\n{stderr}"))
+}
+
+fn read_all(mut stream: impl Read + Send + 'static) -> JoinHandle<String> {
+    thread::spawn(move || {
+        let mut text = String::new();
+        let _ = stream.read_to_string(&mut text);
+        text
+    })
+}
+
+/// Waits for `child` at most `limit`; kills it and returns `None` when it is still running.
+pub fn wait_or_kill(child: &mut Child, limit: Duration) -> Option<ExitStatus> {
+    let deadline = Instant::now() + limit;
+    loop {
+        if let Some(status) = child.try_wait().expect("cannot wait for the child process") {
+            return Some(status);
+        }
+        if Instant::now() >= deadline {
+            let _ = child.kill();
+            let _ = child.wait();
+            return None;
+        }
+        thread::sleep(Duration::from_millis(20));
+    }
+}
+
+/// The JSON file at `path`, parsed.
+pub fn read_report(path: &Path) -> Value {
+    let text = std::fs::read_to_string(path)
+        .unwrap_or_else(|e| panic!("cannot read the report {}: {e}", path.display()));
+    serde_json::from_str(&text).unwrap_or_else(|e| panic!("{}: {e}", path.display()))
+}
+
+/// Writes `text` to `dir/name`; its path.
+pub fn write(dir: &TempDir, name: &str, text: &str) -> PathBuf {
+    let path = dir.path().join(name);
+    std::fs::write(&path, text).expect("cannot write a test file");
+    path
+}
+
+/// A new temporary folder.
+pub fn tempdir() -> TempDir {
+    tempfile::tempdir().expect("cannot create a temporary folder")
+}
+
+/// A TOML basic string holding `text`.
+pub fn toml_string(text: &str) -> String {
+    format!("\"{}\"", text.replace('\\', "\\\\").replace('"', "\\\""))
+}

@@ -1,0 +1,304 @@
+//! End-to-end tests of `venom load`, run as a subprocess against the demo API (started in-process
+//! with [`DemoServer`]): the exit status follows the thresholds and the baseline, the reports
+//! are written (also after Ctrl-C), and bad input or an unreachable API get their own statuses.
+//!
+//! The measuring itself (percentiles against injected delays, exact error counts, the open
+//! model's stalls) is tested in `venom-load`'s own tests; these check the command around it.
+
+mod common;
+
+use common::{
+    read_report, tempdir, toml_string, venom, write, Run, Running, EXIT_INTERRUPTED,
+    EXIT_INVALID_INPUT, EXIT_OK, EXIT_SETUP, EXIT_VIOLATIONS,
+};
+use serde_json::Value;
+use std::path::PathBuf;
+use std::time::{Duration, Instant};
+use tempfile::TempDir;
+use venom_demo::{DemoServer, DEMO_SCENARIO};
+
+/// A run that takes longer than this is hung; it is killed and the test fails.
+const RUN_TIMEOUT: Duration = Duration::from_secs(120);
+
+/// The demo API (its database in `dir`) and a copy of `examples/demo.toml` pointing at it, with
+/// `extra` appended (e.g. more thresholds).
+fn demo_target(dir: &TempDir, extra: &str) -> (DemoServer, PathBuf) {
+    let server = DemoServer::start(&dir.path().join("api.db")).expect("cannot start the demo");
+    let mut text = String::new();
+    let mut replaced = 0;
+    for line in DEMO_SCENARIO.lines() {
+        if line.starts_with("base_url = ") {
+            text.push_str(&format!("base_url = {}\n", toml_string(&server.base_url())));
+            replaced += 1;
+        } else {
+            text.push_str(line);
+            text.push('\n');
+        }
+    }
+    assert_eq!(replaced, 1, "examples/demo.toml has one base_url line");
+    text.push_str(extra);
+    let scenario = write(dir, "demo.toml", &text);
+    (server, scenario)
+}
+
+/// `venom load SCENARIO ARGS`.
+fn load(scenario: &std::path::Path, args: &[&str]) -> Run {
+    let mut all = vec!["load", scenario.to_str().unwrap()];
+    all.extend_from_slice(args);
+    venom(all, RUN_TIMEOUT)
+}
+
+/// The `thresholds` array of a JSON summary, as (key, status, measured) triples.
+fn thresholds(summary: &Value) -> Vec<(String, String, Option<f64>)> {
+    summary["thresholds"]
+        .as_array()
+        .expect("thresholds in the JSON summary")
+        .iter()
+        .map(|t| {
+            (
+                t["key"].as_str().expect("key").to_string(),
+                t["status"].as_str().expect("status").to_string(),
+                t["measured"].as_f64(),
+            )
+        })
+        .collect()
+}
+
+#[test]
+fn a_smoke_run_that_holds_its_thresholds_exits_zero_and_writes_every_report() {
+    let dir = tempdir();
+    let (_server, scenario) = demo_target(&dir, "");
+    let (json, html, baseline) = (
+        dir.path().join("summary.json"),
+        dir.path().join("report.html"),
+        dir.path().join("baseline.json"),
+    );
+    let run = load(
+        &scenario,
+        &[
+            "--mode",
+            "smoke",
+            "--json",
+            json.to_str().unwrap(),
+            "--html",
+            html.to_str().unwrap(),
+            "--save-baseline",
+            baseline.to_str().unwrap(),
+        ],
+    );
+    run.expect_code(EXIT_OK);
+    assert!(run.stdout.contains("result: PASS"), "{}", run.stdout);
+    // Every threshold is named with its measured value.
+    assert!(
+        run.stdout.lines().any(|l| l.contains("PASS")
+            && l.contains("create_order.p95 < 300ms")
+            && l.contains("measured")),
+        "{}",
+        run.stdout
+    );
+
+    let summary = read_report(&json);
+    // The smoke preset: 5 iterations of the demo's flows, none failing.
+    assert_eq!(summary["stop"], "iterations");
+    let iterations: u64 = summary["flows"]
+        .as_array()
+        .expect("flows")
+        .iter()
+        .map(|f| f["iterations"].as_u64().expect("iterations"))
+        .sum();
+    assert_eq!(iterations, 5);
+    assert_eq!(summary["overall"]["errors"], 0);
+    let found = thresholds(&summary);
+    assert_eq!(found.len(), 5, "{found:?}");
+    for (key, status, measured) in &found {
+        if key == "drift" {
+            // Five quick iterations fit in one interval: no drift to measure yet.
+            assert_eq!(status, "no_data");
+        } else {
+            assert_eq!(status, "pass", "{key}");
+            assert!(measured.is_some(), "{key} has a measured value");
+        }
+    }
+    let page = std::fs::read_to_string(&html).expect("the HTML report");
+    assert!(page.contains("<svg"), "the HTML report has plots");
+    let saved = read_report(&baseline);
+    assert_eq!(saved["overall"]["count"], summary["overall"]["count"]);
+}
+
+#[test]
+fn a_failed_threshold_exits_one_and_names_its_measured_value() {
+    let dir = tempdir();
+    let (_server, scenario) = demo_target(&dir, "\"http.count\" = \"> 1000000\"\n");
+    let json = dir.path().join("summary.json");
+    let run = load(
+        &scenario,
+        &["--mode", "smoke", "--json", json.to_str().unwrap()],
+    );
+    run.expect_code(EXIT_VIOLATIONS);
+    assert!(run.stdout.contains("result: FAIL"), "{}", run.stdout);
+    let summary = read_report(&json);
+    let count = summary["overall"]["count"].as_f64().expect("count");
+    let failed: Vec<_> = thresholds(&summary)
+        .into_iter()
+        .filter(|(_, status, _)| status == "fail")
+        .collect();
+    assert_eq!(
+        failed,
+        [("http.count".to_string(), "fail".to_string(), Some(count))]
+    );
+    assert!(
+        run.stdout.contains("FAIL  http.count > 1000000"),
+        "{}",
+        run.stdout
+    );
+}
+
+/// Multiplies every latency figure (`p50`, `max`, …) of a summary by `factor`.
+fn scale_latencies(value: &mut Value, factor: f64) {
+    match value {
+        Value::Object(fields) => {
+            for (key, field) in fields.iter_mut() {
+                let is_latency = ["min", "mean", "p50", "p90", "p95", "p99", "p99_9", "max"]
+                    .contains(&key.as_str());
+                match field.as_f64() {
+                    Some(x) if is_latency => *field = serde_json::json!(x * factor),
+                    _ => scale_latencies(field, factor),
+                }
+            }
+        }
+        Value::Array(items) => items.iter_mut().for_each(|v| scale_latencies(v, factor)),
+        _ => {}
+    }
+}
+
+#[test]
+fn a_baseline_regression_fails_the_run_and_a_matching_baseline_passes() {
+    let dir = tempdir();
+    let (_server, scenario) = demo_target(&dir, "");
+    let saved = dir.path().join("baseline.json");
+    load(
+        &scenario,
+        &[
+            "--mode",
+            "smoke",
+            "--save-baseline",
+            saved.to_str().unwrap(),
+        ],
+    )
+    .expect_code(EXIT_OK);
+
+    // Against itself, with a tolerance wide enough for a noisy shared machine: no regression.
+    let run = load(
+        &scenario,
+        &[
+            "--mode",
+            "smoke",
+            "--baseline",
+            saved.to_str().unwrap(),
+            "--tolerance",
+            "1000%",
+        ],
+    );
+    run.expect_code(EXIT_OK);
+
+    // A baseline a hundred times faster than anything this API does: every latency regressed.
+    let mut fast = read_report(&saved);
+    scale_latencies(&mut fast, 0.01);
+    let fast_path = write(&dir, "fast.json", &fast.to_string());
+    let json = dir.path().join("summary.json");
+    let run = load(
+        &scenario,
+        &[
+            "--mode",
+            "smoke",
+            "--baseline",
+            fast_path.to_str().unwrap(),
+            "--json",
+            json.to_str().unwrap(),
+        ],
+    );
+    run.expect_code(EXIT_VIOLATIONS);
+    assert!(run.stdout.contains("REGRESSION"), "{}", run.stdout);
+    let summary = read_report(&json);
+    let regressed: Vec<&str> = summary["baseline"]["comparisons"]
+        .as_array()
+        .expect("baseline comparisons")
+        .iter()
+        .filter(|c| c["regressed"] == true)
+        .map(|c| c["metric"].as_str().expect("metric"))
+        .collect();
+    assert!(regressed.contains(&"http.p95"), "{regressed:?}");
+    assert!(regressed.contains(&"create_order.p95"), "{regressed:?}");
+}
+
+#[test]
+fn ctrl_c_stops_a_soak_and_still_writes_the_summary() {
+    let dir = tempdir();
+    let (_server, scenario) = demo_target(&dir, "");
+    let json = dir.path().join("summary.json");
+    let running = Running::spawn(
+        [
+            "load",
+            scenario.to_str().unwrap(),
+            "--mode",
+            "soak",
+            "--vus",
+            "2",
+            "--duration",
+            "60s",
+            "--interval",
+            "1s",
+            "--json",
+            json.to_str().unwrap(),
+        ],
+        &[],
+    );
+    // Plain progress lines (stderr is not a terminal) start with the elapsed time.
+    running.wait_for_stderr_line("[", Duration::from_secs(30));
+    running.interrupt();
+    let interrupted = Instant::now();
+    let run = running.finish(Duration::from_secs(30));
+    assert!(
+        interrupted.elapsed() < Duration::from_secs(10),
+        "stopped {:?} after Ctrl-C",
+        interrupted.elapsed()
+    );
+    run.expect_code(EXIT_INTERRUPTED);
+    let summary = read_report(&json);
+    assert_eq!(summary["stop"], "interrupted");
+    assert!(
+        summary["overall"]["count"].as_u64().expect("count") > 0,
+        "what ran before Ctrl-C is reported"
+    );
+}
+
+#[test]
+fn bad_knobs_are_invalid_input_naming_the_flag() {
+    let dir = tempdir();
+    let (_server, scenario) = demo_target(&dir, "");
+    for (args, expected) in [
+        (&["--stages", "10s"][..], "--stages"),
+        (&["--duration", "soon"][..], "--duration"),
+        (&["--tolerance", "lots"][..], "--tolerance"),
+        (&["--flow", "no_such_flow"][..], "no_such_flow"),
+    ] {
+        let run = load(&scenario, args);
+        run.expect_code(EXIT_INVALID_INPUT);
+        assert!(run.stderr.contains(expected), "{args:?}: {}", run.stderr);
+    }
+}
+
+#[test]
+fn an_unreachable_api_is_a_setup_failure() {
+    let dir = tempdir();
+    let (server, scenario) = demo_target(&dir, "");
+    // The port stays unused once the demo is gone.
+    drop(server);
+    let run = load(&scenario, &["--mode", "smoke"]);
+    run.expect_code(EXIT_SETUP);
+    assert!(
+        run.stderr.contains("cannot reach the API"),
+        "{}",
+        run.stderr
+    );
+}
