@@ -60,34 +60,50 @@ fn main() {
     if wrk.is_none() {
         println!("wrk not found: install it with `apt-get install -y wrk`; venom runs alone");
     }
-    let mut venom_rates = Vec::new();
-    let mut wrk_rates = Vec::new();
+    // Requests/s depend on how the two cores are shared with the server; the client's own CPU
+    // time per request (user + system) is the steadier figure of its efficiency.
+    let (mut venom_rates, mut venom_cpu) = (Vec::new(), Vec::new());
+    let (mut wrk_rates, mut wrk_cpu) = (Vec::new(), Vec::new());
     let mut ratios = Vec::new();
     for round in 1..=rounds {
-        let venom = venom_rps(&url, connections, secs);
-        venom_rates.push(venom);
+        let venom = venom_run(&url, connections, secs);
+        venom_rates.push(venom.rps);
+        venom_cpu.push(venom.cpu_us);
         let line = match &wrk {
-            Some(wrk) => match wrk_rps(wrk, &url, connections, secs) {
+            Some(wrk) => match wrk_run(wrk, &url, connections, secs) {
                 Some(w) => {
-                    wrk_rates.push(w);
-                    ratios.push(venom / w);
-                    format!("wrk {w:>10.0} req/s   venom/wrk {:.3}", venom / w)
+                    wrk_rates.push(w.rps);
+                    wrk_cpu.push(w.cpu_us);
+                    ratios.push(venom.rps / w.rps);
+                    format!(
+                        "wrk {:>8.0} req/s {:>5.1} µs CPU/req   venom/wrk {:.3}",
+                        w.rps,
+                        w.cpu_us,
+                        venom.rps / w.rps
+                    )
                 }
                 None => "wrk failed".into(),
             },
             None => String::new(),
         };
-        println!("round {round}: venom {venom:>10.0} req/s   {line}");
+        println!(
+            "round {round}: venom {:>8.0} req/s {:>5.1} µs CPU/req   {line}",
+            venom.rps, venom.cpu_us
+        );
     }
-    let venom = median(&mut venom_rates);
+    let (venom, venom_cpu) = (median(&mut venom_rates), median(&mut venom_cpu));
     match median_opt(&mut wrk_rates) {
         _ if rounds == 0 => {}
-        Some(w) => println!(
-            "median: venom {venom:.0} req/s, wrk {w:.0} req/s, venom/wrk {:.3} (median of the rounds' ratios {:.3})",
-            venom / w,
-            median(&mut ratios)
-        ),
-        None => println!("median: venom {venom:.0} req/s"),
+        Some(w) => {
+            let wrk_cpu = median(&mut wrk_cpu);
+            println!(
+                "median: venom {venom:.0} req/s, wrk {w:.0} req/s, venom/wrk {:.3} (median of the rounds' ratios {:.3}); \
+                 CPU per request: venom {venom_cpu:.1} µs, wrk {wrk_cpu:.1} µs",
+                venom / w,
+                median(&mut ratios)
+            )
+        }
+        None => println!("median: venom {venom:.0} req/s, {venom_cpu:.1} µs CPU/req"),
     }
 
     if soak_secs > 0 {
@@ -98,8 +114,27 @@ fn main() {
     }
 }
 
-/// One closed-model run of venom against `url`; its requests per second.
-fn venom_rps(url: &str, connections: u64, secs: u64) -> f64 {
+/// Requests per second of one run, and the client's CPU time (user + system) per request.
+struct Figures {
+    rps: f64,
+    cpu_us: f64,
+}
+
+/// CPU time (user + system) used so far, in µs, by this process (`RUSAGE_SELF`) or by its
+/// reaped children (`RUSAGE_CHILDREN`).
+fn cpu_us(who: libc::c_int) -> f64 {
+    // SAFETY: getrusage(2) only writes the struct it is given.
+    let mut usage: libc::rusage = unsafe { std::mem::zeroed() };
+    if unsafe { libc::getrusage(who, &mut usage) } != 0 {
+        return f64::NAN;
+    }
+    let us = |t: libc::timeval| t.tv_sec as f64 * 1e6 + t.tv_usec as f64;
+    us(usage.ru_utime) + us(usage.ru_stime)
+}
+
+/// One closed-model run of venom against `url` (in this process; the server is another one).
+fn venom_run(url: &str, connections: u64, secs: u64) -> Figures {
+    let cpu_before = cpu_us(libc::RUSAGE_SELF);
     let scenario = scenario(url);
     let plan = LoadPlan::resolve(
         &scenario,
@@ -121,7 +156,10 @@ fn venom_rps(url: &str, connections: u64, secs: u64) -> f64 {
     )
     .unwrap_or_else(|e| panic!("venom load: {e}"));
     assert_eq!(summary.overall.errors, 0, "{:?}", summary.failures);
-    summary.overall.rps
+    Figures {
+        rps: summary.overall.rps,
+        cpu_us: (cpu_us(libc::RUSAGE_SELF) - cpu_before) / summary.overall.count.max(1) as f64,
+    }
 }
 
 fn scenario(url: &str) -> venom_scenario::Scenario {
@@ -132,8 +170,9 @@ fn scenario(url: &str) -> venom_scenario::Scenario {
     venom_scenario::parse(&text, Path::new("bench.toml")).unwrap_or_else(|e| panic!("{e}"))
 }
 
-/// `wrk` with two threads and the same connections and duration; its requests per second.
-fn wrk_rps(wrk: &Path, url: &str, connections: u64, secs: u64) -> Option<f64> {
+/// `wrk` with two threads and the same connections and duration.
+fn wrk_run(wrk: &Path, url: &str, connections: u64, secs: u64) -> Option<Figures> {
+    let cpu_before = cpu_us(libc::RUSAGE_CHILDREN);
     let output = Command::new(wrk)
         .args([
             "-t2",
@@ -143,10 +182,22 @@ fn wrk_rps(wrk: &Path, url: &str, connections: u64, secs: u64) -> Option<f64> {
         ])
         .output()
         .ok()?;
+    let cpu = cpu_us(libc::RUSAGE_CHILDREN) - cpu_before;
     let text = String::from_utf8_lossy(&output.stdout);
-    text.lines()
+    let rps: f64 = text
+        .lines()
         .find_map(|l| l.strip_prefix("Requests/sec:"))
-        .and_then(|v| v.trim().parse().ok())
+        .and_then(|v| v.trim().parse().ok())?;
+    // "  123456 requests in 5.00s, 15.00MB read"
+    let requests: f64 = text
+        .lines()
+        .find(|l| l.contains(" requests in "))
+        .and_then(|l| l.split_whitespace().next())
+        .and_then(|n| n.parse().ok())?;
+    Some(Figures {
+        rps,
+        cpu_us: cpu / requests.max(1.0),
+    })
 }
 
 /// A soak-shaped run (open model at `rate` iterations/s, 10 s intervals) for `secs`, printing

@@ -223,6 +223,21 @@ impl Compiler<'_> {
         Ok(key.get_ref().clone())
     }
 
+    /// A `weight` (of an action or a flow): 1 when absent, else a finite number > 0.
+    fn weight(&self, weight: &Option<Spanned<f64>>) -> Result<f64> {
+        let Some(w) = weight else {
+            return Ok(1.0);
+        };
+        let v = *w.get_ref();
+        if !(v.is_finite() && v > 0.0) {
+            return Err(self.err_at(
+                w,
+                format!("invalid weight `{v}`, expected a finite number > 0"),
+            ));
+        }
+        Ok(v)
+    }
+
     /// `name` when `known` holds it; else an error naming `place` and listing `known`.
     fn known(
         &self,
@@ -513,19 +528,7 @@ impl Compiler<'_> {
             .iter()
             .map(|a| self.known(a, &names.actions, "action", &place, "one of"))
             .collect::<Result<Vec<_>>>()?;
-        let weight = match &f.weight {
-            None => 1.0,
-            Some(w) => {
-                let v = *w.get_ref();
-                if !(v.is_finite() && v > 0.0) {
-                    return Err(self.err_at(
-                        w,
-                        format!("invalid weight `{v}`, expected a finite number > 0"),
-                    ));
-                }
-                v
-            }
-        };
+        let weight = self.weight(&f.weight)?;
         Ok(FlowSpec {
             name: name.clone(),
             actions,
@@ -732,19 +735,7 @@ impl Compiler<'_> {
                 }
             }
         };
-        let weight = match &a.weight {
-            None => 1.0,
-            Some(w) => {
-                let v = *w.get_ref();
-                if !(v.is_finite() && v > 0.0) {
-                    return Err(self.err_at(
-                        w,
-                        format!("invalid weight `{v}`, expected a finite number > 0"),
-                    ));
-                }
-                v
-            }
-        };
+        let weight = self.weight(&a.weight)?;
         Ok(ActionSpec {
             name: a.name.get_ref().clone(),
             request,

@@ -146,7 +146,7 @@ pub(super) fn special(statement: &str) -> Option<Special> {
     if let Some(control) = control(statement) {
         return Some(Special::Control(control));
     }
-    let tokens = tokens(statement);
+    let tokens = tokens(statement, usize::MAX);
     match tokens.as_slice() {
         [first, rest @ ..] if is_word(first, "DEALLOCATE") => {
             deallocate(rest).map(Special::Deallocate)
@@ -198,12 +198,13 @@ fn is_word(token: &Token, keyword: &str) -> bool {
     matches!(token, Token::Word(word) if word.eq_ignore_ascii_case(keyword))
 }
 
-/// The tokens of `statement`, skipping whitespace and comments, up to the first [`Token::Other`].
-fn tokens(statement: &str) -> Vec<Token> {
+/// The tokens of `statement`, skipping whitespace and comments, up to the first [`Token::Other`]
+/// and at most `max` of them.
+fn tokens(statement: &str, max: usize) -> Vec<Token> {
     let bytes = statement.as_bytes();
     let mut out = Vec::new();
     let mut i = 0;
-    while i < bytes.len() {
+    while i < bytes.len() && out.len() < max {
         let b = bytes[i];
         if b.is_ascii_whitespace() {
             i += 1;
@@ -270,35 +271,15 @@ fn defines_routine(words: &[String]) -> bool {
 }
 
 /// The first `n` words of `statement`, upper-cased, skipping whitespace and comments; stops at
-/// the first token that is not a word.
+/// the first token that is not a word. Anything else first (a literal, a parenthesis…) is not a
+/// keyword but makes the statement non-empty: it gives one empty word.
 fn first_words(statement: &str, n: usize) -> Vec<String> {
-    let bytes = statement.as_bytes();
     let mut words = Vec::new();
-    let mut i = 0;
-    while i < bytes.len() && words.len() < n {
-        let b = bytes[i];
-        if b.is_ascii_whitespace() {
-            i += 1;
-        } else if b == b'-' && bytes.get(i + 1) == Some(&b'-') {
-            i = bytes[i..]
-                .iter()
-                .position(|&c| c == b'\n')
-                .map_or(bytes.len(), |p| i + p + 1);
-        } else if b == b'/' && bytes.get(i + 1) == Some(&b'*') {
-            i = skip_block_comment(bytes, i);
-        } else if is_ident_start(b) {
-            let end = bytes[i..]
-                .iter()
-                .position(|&c| !is_ident_char(c))
-                .map_or(bytes.len(), |p| i + p);
-            words.push(statement[i..end].to_ascii_uppercase());
-            i = end;
-        } else {
-            // Anything else (a literal, a parenthesis…) is not a keyword: a non-empty statement.
-            if words.is_empty() {
-                words.push(String::new());
-            }
-            break;
+    for token in tokens(statement, n) {
+        match token {
+            Token::Word(word) => words.push(word.to_ascii_uppercase()),
+            _ if words.is_empty() => words.push(String::new()),
+            _ => break,
         }
     }
     words
