@@ -176,7 +176,7 @@ async fn run_async(
     let (open_stats, mut tasks) = match &plan.model {
         Model::Closed { vus } => (
             None,
-            closed::spawn(&executor, *vus, plan.iterations, end, &stop),
+            closed::spawn(&executor, *vus, plan.iterations, (end, hard_end), &stop),
         ),
         Model::Open {
             stages,

@@ -693,3 +693,31 @@ fn plans_resolve_presets_and_overrides() {
         .to_string()
         .contains("no flow to run"));
 }
+
+/// An iteration still running one request timeout (plus a grace second) after the duration is
+/// cancelled: the run ends at that deadline, not when the long flow would have finished.
+#[test]
+fn iterations_past_the_deadline_are_cancelled() {
+    let _turn = serial();
+    let server = start_server();
+    // Each request takes ~0.42 s, under the 0.5 s timeout; an iteration of 8 takes ~3.4 s. The
+    // deadline is 0.1 s (duration) + 0.5 s (timeout) + 1 s (grace) = 1.6 s.
+    let text = format!(
+        "base_url = \"{}\"\n[defaults]\ntimeout = 0.5\n{}[load]\nflows = [ {{ name = \"long\", actions = {:?} }} ]\n",
+        server.url,
+        action("slow", "GET", "/delay?extra=400", ""),
+        ["slow"; 8]
+    );
+    let s =
+        venom_scenario::parse(&text, Path::new("deadline.toml")).unwrap_or_else(|e| panic!("{e}"));
+    let summary = run(&s, closed(2, 100));
+    assert_eq!(summary.stop, StopReason::Deadline);
+    assert!(
+        (1.5..3.0).contains(&summary.elapsed_s),
+        "ended after {} s",
+        summary.elapsed_s
+    );
+    let sent = summary.action("slow").map_or(0, |a| a.count);
+    assert!((2..16).contains(&sent), "{sent} requests completed");
+    assert_eq!(summary.flows[0].iterations, 0, "no iteration finished");
+}
