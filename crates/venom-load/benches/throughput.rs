@@ -14,7 +14,8 @@
 //! Environment: `VENOM_BENCH_URL` (use a server started elsewhere), `VENOM_BENCH_SECS` (seconds
 //! per run, default 5), `VENOM_BENCH_CONNECTIONS` (default 32), `VENOM_BENCH_ROUNDS` (default 3;
 //! 0 skips the comparison), `VENOM_SOAK_SECS` (soak length, default 60; 0 skips it; 600 for the
-//! 10-minute soak), `VENOM_SOAK_RATE` (iterations/s, default 1000), `VENOM_SOAK_SAMPLE_SECS` (RSS
+//! 10-minute soak), `VENOM_SOAK_RATE` (iterations/s, default 1000), `VENOM_SOAK_VUS` (run the soak as
+//! the closed model with this many users at full speed instead), `VENOM_SOAK_SAMPLE_SECS` (RSS
 //! sampling period, default 5).
 
 use std::io::{BufRead, BufReader};
@@ -42,6 +43,7 @@ fn main() {
     let rounds = env_u64("VENOM_BENCH_ROUNDS", 3);
     let soak_secs = env_u64("VENOM_SOAK_SECS", 60);
     let soak_rate = env_u64("VENOM_SOAK_RATE", 1000).max(1);
+    let soak_vus = env_u64("VENOM_SOAK_VUS", 0);
     let sample_secs = env_u64("VENOM_SOAK_SAMPLE_SECS", 5).max(1);
 
     // `VENOM_BENCH_URL` points at a server started elsewhere (e.g. to profile the client alone).
@@ -107,7 +109,7 @@ fn main() {
     }
 
     if soak_secs > 0 {
-        soak(&url, soak_secs, soak_rate, sample_secs);
+        soak(&url, soak_secs, (soak_rate, soak_vus), sample_secs);
     }
     if let Ok(server) = &mut server {
         server.stop();
@@ -200,17 +202,23 @@ fn wrk_run(wrk: &Path, url: &str, connections: u64, secs: u64) -> Option<Figures
     })
 }
 
-/// A soak-shaped run (open model at `rate` iterations/s, 10 s intervals) for `secs`, printing
-/// this process's RSS every `sample_secs`. A steady rate rather than full speed: a soak looks
-/// for drift and leaks over time, and the machine is shared.
-fn soak(url: &str, secs: u64, rate: u64, sample_secs: u64) {
-    println!("soak: {rate} iterations/s for {secs} s, RSS every {sample_secs} s");
+/// A soak-shaped run (10 s intervals) for `secs`, printing this process's RSS every
+/// `sample_secs`: the open model at `rate` iterations/s, or with `vus` > 0 the closed model
+/// with that many users. A steady rate is the default rather than full speed: a soak looks for
+/// drift and leaks over time, and the machine is shared.
+fn soak(url: &str, secs: u64, (rate, vus): (u64, u64), sample_secs: u64) {
+    let (load, rate, vus) = match vus {
+        0 => (format!("{rate} iterations/s"), Some(rate as f64), None),
+        n => (format!("{n} users (closed model)"), None, Some(n as usize)),
+    };
+    println!("soak: {load} for {secs} s, RSS every {sample_secs} s");
     let scenario = scenario(url);
     let plan = LoadPlan::resolve(
         &scenario,
         &PlanOptions {
             mode: Some(Mode::Soak),
-            rate: Some(rate as f64),
+            rate,
+            vus,
             duration: Some(Duration::from_secs(secs)),
             ..PlanOptions::default()
         },

@@ -1,9 +1,10 @@
 //! Running the `venom` binary from end-to-end tests: spawning it with its output collected,
-#![allow(dead_code)]
 //! waiting with a limit, Ctrl-C, and small file helpers.
 //!
 //! Each test crate of this folder includes this module and uses part of it; what one crate
 //! leaves unused is used by another, hence the `dead_code` allowance on the module.
+
+#![allow(dead_code)]
 
 use serde_json::Value;
 use std::io::{BufRead, BufReader, Read};
