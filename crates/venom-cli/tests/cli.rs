@@ -2,24 +2,23 @@
 //! bugs, replay, strategies, the JUnit report, `--fail-on`, invalid input, setup failures, a
 //! scenario whose `[server]` is the separate `venom-demo` binary, and Ctrl-C.
 //!
-//! The `venom-demo` binary belongs to another package, so Cargo neither builds it for these tests
-//! nor passes its path (`CARGO_BIN_EXE_*` only names the package's own binaries). The test that
-//! needs it runs `cargo build -p venom-demo --bin venom-demo` once (a no-op when it is up to
-//! date) into the same target and profile folders as `venom`, then uses it from there. Tests
-//! that only need an API to talk to start the demo in-process with [`DemoServer`].
+//! The tests that need the separate `venom-demo` binary build it with
+//! [`common::demo::demo_binary`]. Tests that only need an API to talk to start the demo
+//! in-process with [`DemoServer`].
 
 mod common;
 
+use common::demo::{
+    assert_planted_bugs, demo_binary, found_bugs, planted_bugs, severity_of_planted, violations,
+};
 use common::{
     read_report, tempdir, toml_string, write, Run, Running, EXIT_INTERRUPTED, EXIT_INVALID_INPUT,
-    EXIT_OK, EXIT_SETUP, EXIT_VIOLATIONS, VENOM,
+    EXIT_OK, EXIT_SETUP, EXIT_VIOLATIONS,
 };
 use serde_json::Value;
 use std::collections::BTreeSet;
 use std::net::{TcpListener, TcpStream};
 use std::path::{Path, PathBuf};
-use std::process::{Command, Stdio};
-use std::sync::OnceLock;
 use std::thread;
 use std::time::{Duration, Instant};
 use tempfile::TempDir;
@@ -77,109 +76,6 @@ fn assert_no_process_with(marker: &str) {
 
 // ---------------------------------------------------------------------------------------------
 // The demo's planted bugs
-
-/// (invariant, shortest path) of every planted bug, as listed in examples/demo.toml.
-fn planted_bugs() -> BTreeSet<(String, Vec<String>)> {
-    let bugs: [(&str, &[&str]); 5] = [
-        (
-            "refund_within_amount",
-            &["create_order", "pay", "refund_partial", "refund_partial"],
-        ),
-        (
-            "no_server_errors",
-            &["create_order", "pay", "refund_partial", "cancel"],
-        ),
-        (
-            "list_total_matches_items",
-            &["create_order", "delete_order"],
-        ),
-        (
-            "one_order_per_idempotency_key",
-            &[
-                "create_order_idempotent",
-                "create_order_idempotent",
-                "create_order_idempotent",
-            ],
-        ),
-        ("paid_within_amount", &["create_order", "pay", "pay"]),
-    ];
-    bugs.iter()
-        .map(|(invariant, path)| {
-            (
-                invariant.to_string(),
-                path.iter().map(|a| a.to_string()).collect(),
-            )
-        })
-        .collect()
-}
-
-fn severity_of_planted(invariant: &str) -> &'static str {
-    match invariant {
-        "refund_within_amount" | "no_server_errors" => "critical",
-        _ => "high",
-    }
-}
-
-fn violations(report: &Value) -> &Vec<Value> {
-    report["exploration"]["violations"]
-        .as_array()
-        .expect("exploration.violations is an array")
-}
-
-/// (invariant, path action names) of every violation in `report`; fails on duplicates.
-fn found_bugs(report: &Value) -> BTreeSet<(String, Vec<String>)> {
-    let list = violations(report);
-    let found: BTreeSet<(String, Vec<String>)> = list
-        .iter()
-        .map(|v| {
-            let invariant = v["invariant"].as_str().expect("invariant").to_string();
-            let path = v["path"]
-                .as_array()
-                .expect("path")
-                .iter()
-                .map(|step| step["action"].as_str().expect("action").to_string())
-                .collect();
-            (invariant, path)
-        })
-        .collect();
-    assert_eq!(found.len(), list.len(), "duplicate violations: {list:#?}");
-    found
-}
-
-/// The report lists exactly the planted bugs with their minimal paths, severities, the action
-/// that broke each invariant and the captured HTTP exchange of every step.
-fn assert_planted_bugs(report: &Value) {
-    assert_eq!(found_bugs(report), planted_bugs());
-    for violation in violations(report) {
-        let invariant = violation["invariant"].as_str().unwrap();
-        assert_eq!(
-            violation["severity"],
-            severity_of_planted(invariant),
-            "{invariant}"
-        );
-        let path = violation["path"].as_array().unwrap();
-        assert_eq!(
-            violation["action"],
-            path.last().unwrap()["action"],
-            "{invariant}: the breaking action is the path's last step"
-        );
-        for step in path {
-            let exchange = &step["exchange"];
-            let status = exchange["response"]["status"].as_u64().unwrap_or_else(|| {
-                panic!("{invariant}: step without a captured response status: {step:#}")
-            });
-            assert!((100..600).contains(&status), "{invariant}: status {status}");
-            assert!(
-                exchange["request"]["url"].as_str().is_some(),
-                "{invariant}: step without a request URL: {step:#}"
-            );
-        }
-        let last_status = &path.last().unwrap()["exchange"]["response"]["status"];
-        if invariant == "no_server_errors" {
-            assert_eq!(*last_status, 500, "the cancel after a refund answers 500");
-        }
-    }
-}
 
 /// `venom demo --json F ARGS`: the run and the parsed report.
 fn demo(dir: &TempDir, args: &[&str]) -> (Run, Value, PathBuf) {
@@ -633,34 +529,6 @@ fn a_server_that_exits_at_once_is_a_setup_failure() {
 
 // ---------------------------------------------------------------------------------------------
 // i: examples/demo.toml against the separate venom-demo binary, started by venom
-
-/// The `venom-demo` binary, built (once per test process) next to `venom`.
-fn demo_binary() -> &'static Path {
-    static BINARY: OnceLock<PathBuf> = OnceLock::new();
-    BINARY.get_or_init(|| {
-        let profile_dir = Path::new(VENOM).parent().expect("venom is in a folder");
-        let target_dir = profile_dir
-            .parent()
-            .expect("the profile folder has a parent");
-        let profile = match profile_dir.file_name().and_then(|n| n.to_str()) {
-            Some("debug") => "dev",
-            Some(name) => name,
-            None => panic!("unexpected binary folder {}", profile_dir.display()),
-        };
-        let status = Command::new(env!("CARGO"))
-            .args(["build", "--quiet", "--package", "venom-demo", "--bin"])
-            .args(["venom-demo", "--profile", profile, "--target-dir"])
-            .arg(target_dir)
-            .current_dir(env!("CARGO_MANIFEST_DIR"))
-            .stdin(Stdio::null())
-            .status()
-            .expect("cannot run cargo");
-        assert!(status.success(), "cargo build -p venom-demo failed");
-        let binary = profile_dir.join(format!("venom-demo{}", std::env::consts::EXE_SUFFIX));
-        assert!(binary.is_file(), "{} was not built", binary.display());
-        binary
-    })
-}
 
 /// examples/demo.toml pointed at a `venom-demo` process that venom starts on a free port, with
 /// its database in `dir` (where the scenario's `sqlite_path = "demo.db"` also points); the

@@ -3,12 +3,14 @@
 //!
 //! ```text
 //! venom-demo --listen 127.0.0.1:8080 --db /tmp/demo.db
+//! venom-demo --listen 127.0.0.1:8080 --database-url postgres://USER@127.0.0.1:5432/demo
 //! ```
 //!
-//! The database file is (re)initialised with fresh, empty tables. The server runs until SIGTERM
-//! or SIGINT (Ctrl-C), then stops gracefully. Only loopback addresses are accepted.
+//! The database (a SQLite file, or a PostgreSQL database) is (re)initialised with fresh, empty
+//! tables. The server runs until SIGTERM or SIGINT (Ctrl-C), then stops gracefully. Only
+//! loopback addresses are accepted.
 
-use clap::Parser;
+use clap::{ArgGroup, Parser};
 use std::net::{SocketAddr, ToSocketAddrs};
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -18,9 +20,11 @@ use venom_demo::DemoServer;
 /// or Ctrl-C.
 #[derive(Debug, Parser)]
 #[command(name = "venom-demo", version, about, long_about = None)]
+#[command(group = ArgGroup::new("database").required(true).multiple(false))]
 #[command(
     after_help = "Point a scenario at it: base_url = \"http://ADDR\" and, for the sqlite rollback, \
-sqlite_path = FILE (examples/demo.toml).\n\nExit status: 0 stopped by a signal; 1 the server \
+sqlite_path = FILE (examples/demo.toml); with --database-url, use the postgres rollback \
+instead.\n\nExit status: 0 stopped by a signal; 1 the server \
 could not start; 2 invalid arguments."
 )]
 struct Args {
@@ -28,8 +32,13 @@ struct Args {
     #[arg(long, value_name = "ADDR", default_value = "127.0.0.1:8080", value_parser = loopback_addr)]
     listen: SocketAddr,
     /// The SQLite file holding the API's state; it is reset to empty tables at start.
-    #[arg(long, value_name = "FILE")]
-    db: PathBuf,
+    #[arg(long, value_name = "FILE", group = "database")]
+    db: Option<PathBuf>,
+    /// Instead of --db: the PostgreSQL database holding the API's state
+    /// (`postgres://USER[:PASSWORD]@HOST:PORT/DB`); its demo tables are dropped and created
+    /// again, empty, at start.
+    #[arg(long, value_name = "URL", group = "database")]
+    database_url: Option<String>,
 }
 
 /// Parses `HOST:PORT` and accepts it only when every address it names is a loopback address.
@@ -76,11 +85,18 @@ fn run(args: &Args) -> Result<(), String> {
             tokio::signal::unix::signal(tokio::signal::unix::SignalKind::interrupt())
                 .map_err(|e| format!("cannot handle SIGINT: {e}"))?;
 
-        let server = DemoServer::start_at(&args.db, args.listen).map_err(|e| {
+        let started = match (&args.db, &args.database_url) {
+            (Some(db), _) => {
+                DemoServer::start_at(db, args.listen).map_err(|e| (db.display().to_string(), e))
+            }
+            (None, Some(url)) => DemoServer::start_postgres_at(url, args.listen)
+                .map_err(|e| ("at --database-url".to_string(), e)),
+            (None, None) => unreachable!("clap requires --db or --database-url"),
+        };
+        let server = started.map_err(|(database, e)| {
             format!(
-                "cannot serve on {} with database {}: {e}",
-                args.listen,
-                args.db.display()
+                "cannot serve on {} with database {database}: {e}",
+                args.listen
             )
         })?;
         println!("venom-demo listening on {}", server.base_url());

@@ -1,5 +1,7 @@
 //! The `venom-demo` binary as a separate process: the announced address, a fresh database,
-//! stopping on SIGTERM / SIGINT, and refusing non-loopback addresses.
+//! stopping on SIGTERM / SIGINT, refusing non-loopback addresses, and the choice between a
+//! SQLite file and a PostgreSQL database (the demo on PostgreSQL is explored in venom-cli's
+//! `demo_postgres` tests).
 
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::{TcpListener, TcpStream};
@@ -179,5 +181,53 @@ fn a_database_that_cannot_be_opened_is_an_error() {
     let stderr = String::from_utf8_lossy(&output.stderr);
     assert_eq!(output.status.code(), Some(1), "{stderr}");
     assert!(stderr.contains(db.to_str().unwrap()), "{stderr}");
+    assert!(output.stdout.is_empty());
+}
+
+#[test]
+fn needs_exactly_one_of_db_and_database_url() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let db = dir.path().join("demo.db");
+    let neither = Command::new(DEMO)
+        .args(["--listen", "127.0.0.1:0"])
+        .output()
+        .expect("cannot run venom-demo");
+    let stderr = String::from_utf8_lossy(&neither.stderr);
+    assert_eq!(neither.status.code(), Some(2), "{stderr}");
+    assert!(
+        stderr.contains("--db <FILE>|--database-url <URL>"),
+        "{stderr}"
+    );
+
+    let both = Command::new(DEMO)
+        .args(["--listen", "127.0.0.1:0", "--db"])
+        .arg(&db)
+        .args(["--database-url", "postgres://venom@127.0.0.1:9/demo"])
+        .output()
+        .expect("cannot run venom-demo");
+    let stderr = String::from_utf8_lossy(&both.stderr);
+    assert_eq!(both.status.code(), Some(2), "{stderr}");
+    assert!(stderr.contains("cannot be used with"), "{stderr}");
+    assert!(!db.exists(), "the database is not touched");
+}
+
+#[test]
+fn an_unreachable_database_url_is_an_error() {
+    // A port nothing listens on (bound, then released).
+    let port = TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .expect("cannot bind a loopback port")
+        .port();
+    let output = Command::new(DEMO)
+        .args(["--listen", "127.0.0.1:0", "--database-url"])
+        .arg(format!("postgres://venom@127.0.0.1:{port}/demo"))
+        .output()
+        .expect("cannot run venom-demo");
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert_eq!(output.status.code(), Some(1), "{stderr}");
+    assert!(
+        stderr.contains("cannot connect to the database"),
+        "{stderr}"
+    );
     assert!(output.stdout.is_empty());
 }

@@ -6,6 +6,8 @@
 
 #![allow(dead_code)]
 
+pub mod demo;
+
 use serde_json::Value;
 use std::io::{BufRead, BufReader, Read};
 use std::path::{Path, PathBuf};
