@@ -12,6 +12,7 @@ mod common;
 use common::demo::{assert_planted_bugs, demo_binary};
 use common::{read_report, tempdir, toml_string, write, Running, EXIT_VIOLATIONS};
 use std::time::Duration;
+use std::time::Instant;
 use venom_demo::DEMO_SCENARIO;
 use venom_testkit::{free_port, PgServer};
 
@@ -129,4 +130,62 @@ fn snapshots_find_the_five_planted_bugs_breadth_first() {
 #[test]
 fn the_proxy_finds_the_five_planted_bugs_depth_first() {
     finds_the_planted_bugs("proxy", "dfs", "postgres transaction proxy");
+}
+
+/// PostgreSQL stops in the middle of an exploration: the run ends with a clear error naming the
+/// lost connection, and the violations found before are still in the report.
+#[test]
+fn losing_postgres_mid_run_still_reports_the_findings_so_far() {
+    let pg = PgServer::start();
+    pg.create_database("demo");
+    let dir = tempdir();
+    let scenario = write(
+        &dir,
+        "demo.toml",
+        &postgres_scenario(free_port(), "snapshot", "bfs"),
+    );
+    let json = dir.path().join("report.json");
+    let running = Running::spawn(
+        [
+            "explore",
+            scenario.to_str().unwrap(),
+            "--json",
+            json.to_str().unwrap(),
+            "--progress-every",
+            "1",
+        ],
+        &[(URL_ENV, &pg.url("demo"))],
+    );
+    // Once a first violation is found (progress lines end with `violations N`): stop PostgreSQL.
+    let progress = running.wait_for_stderr("reporting a violation", RUN_TIMEOUT, |line| {
+        line.starts_with("step ") && !line.ends_with("violations 0")
+    });
+    let stopped = Instant::now();
+    pg.stop();
+    let run = running.finish(RUN_TIMEOUT);
+    assert!(
+        stopped.elapsed() < Duration::from_secs(60),
+        "the run ended {:?} after PostgreSQL stopped",
+        stopped.elapsed()
+    );
+    // The planted bugs found so far are high or critical: they decide the exit status.
+    run.expect_code(EXIT_VIOLATIONS);
+    let report = read_report(&json);
+    let stop = &report["exploration"]["stop"];
+    assert_eq!(stop["reason"], "aborted", "{stop}");
+    let detail = stop["detail"].as_str().expect("the reason it was aborted");
+    assert!(detail.contains("PostgreSQL"), "{detail}");
+    // Every violation seen before PostgreSQL stopped is in the report (the API's answers
+    // without its database may add `no_server_errors` ones).
+    let seen: usize = progress
+        .rsplit(' ')
+        .next()
+        .and_then(|n| n.parse().ok())
+        .unwrap_or_else(|| panic!("no violation count in `{progress}`"));
+    let found = report["exploration"]["violations"]
+        .as_array()
+        .expect("violations")
+        .len();
+    assert!(found >= seen, "{found} violations reported, {seen} seen");
+    assert!(run.stdout.contains("aborted"), "{}", run.stdout);
 }

@@ -105,13 +105,26 @@ impl Running {
 
     /// Waits (at most `limit`) for a line of stderr starting with `prefix`.
     pub fn wait_for_stderr_line(&self, prefix: &str, limit: Duration) {
+        self.wait_for_stderr(&format!("starting with `{prefix}`"), limit, |line| {
+            line.starts_with(prefix)
+        });
+    }
+
+    /// Waits (at most `limit`) for a line of stderr for which `wanted` holds (`what` describes
+    /// it in the failure message); that line.
+    pub fn wait_for_stderr(
+        &self,
+        what: &str,
+        limit: Duration,
+        wanted: impl Fn(&str) -> bool,
+    ) -> String {
         let deadline = Instant::now() + limit;
         loop {
             let left = deadline.saturating_duration_since(Instant::now());
             match self.stderr_lines.recv_timeout(left) {
-                Ok(line) if line.starts_with(prefix) => return,
+                Ok(line) if wanted(&line) => return line,
                 Ok(_) => {}
-                Err(_) => panic!("venom printed no line starting with `{prefix}` in {limit:?}"),
+                Err(_) => panic!("venom printed no line {what} in {limit:?}"),
             }
         }
     }
