@@ -11,8 +11,10 @@ mod common;
 
 use common::demo::{assert_planted_bugs, demo_binary};
 use common::{read_report, tempdir, toml_string, write, Running, EXIT_VIOLATIONS};
+use std::path::PathBuf;
 use std::time::Duration;
 use std::time::Instant;
+use tempfile::TempDir;
 use venom_demo::DEMO_SCENARIO;
 use venom_testkit::{free_port, PgServer};
 
@@ -82,30 +84,52 @@ fn postgres_scenario(port: u16, mechanism: &str, strategy: &str) -> String {
     text
 }
 
-/// Explores the demo on a fresh PostgreSQL cluster with `mechanism` and `strategy` and checks
-/// that exactly the planted bugs are found, each with its minimal path.
-fn finds_the_planted_bugs(mechanism: &str, strategy: &str, mechanism_name: &str) {
-    let pg = PgServer::start();
-    pg.create_database("demo");
-    let dir = tempdir();
-    let scenario = write(
-        &dir,
-        "demo.toml",
-        &postgres_scenario(free_port(), mechanism, strategy),
-    );
-    let json = dir.path().join("report.json");
-    let run = Running::spawn(
-        [
+/// `venom explore` of the demo on a fresh PostgreSQL cluster, under way.
+struct Exploration {
+    pg: PgServer,
+    /// Holds the scenario and the report.
+    _dir: TempDir,
+    json: PathBuf,
+    running: Running,
+}
+
+impl Exploration {
+    /// Starts `venom explore SCENARIO --json F ARGS` with the demo rolled back by `mechanism` and
+    /// explored with `strategy`.
+    fn start(mechanism: &str, strategy: &str, args: &[&str]) -> Exploration {
+        let pg = PgServer::start();
+        pg.create_database("demo");
+        let dir = tempdir();
+        let scenario = write(
+            &dir,
+            "demo.toml",
+            &postgres_scenario(free_port(), mechanism, strategy),
+        );
+        let json = dir.path().join("report.json");
+        let mut all = vec![
             "explore",
             scenario.to_str().unwrap(),
             "--json",
             json.to_str().unwrap(),
-        ],
-        &[(URL_ENV, &pg.url("demo"))],
-    )
-    .finish(RUN_TIMEOUT);
+        ];
+        all.extend_from_slice(args);
+        let running = Running::spawn(all, &[(URL_ENV, &pg.url("demo"))]);
+        Exploration {
+            pg,
+            _dir: dir,
+            json,
+            running,
+        }
+    }
+}
+
+/// Explores the demo on a fresh PostgreSQL cluster with `mechanism` and `strategy` and checks
+/// that exactly the planted bugs are found, each with its minimal path.
+fn finds_the_planted_bugs(mechanism: &str, strategy: &str, mechanism_name: &str) {
+    let exploration = Exploration::start(mechanism, strategy, &[]);
+    let run = exploration.running.finish(RUN_TIMEOUT);
     run.expect_code(EXIT_VIOLATIONS);
-    let report = read_report(&json);
+    let report = read_report(&exploration.json);
     let exploration = &report["exploration"];
     eprintln!(
         "demo on postgres, {mechanism} + {strategy}: {} steps, {} states, {:.1} s",
@@ -136,26 +160,12 @@ fn the_proxy_finds_the_five_planted_bugs_depth_first() {
 /// lost connection, and the violations found before are still in the report.
 #[test]
 fn losing_postgres_mid_run_still_reports_the_findings_so_far() {
-    let pg = PgServer::start();
-    pg.create_database("demo");
-    let dir = tempdir();
-    let scenario = write(
-        &dir,
-        "demo.toml",
-        &postgres_scenario(free_port(), "snapshot", "bfs"),
-    );
-    let json = dir.path().join("report.json");
-    let running = Running::spawn(
-        [
-            "explore",
-            scenario.to_str().unwrap(),
-            "--json",
-            json.to_str().unwrap(),
-            "--progress-every",
-            "1",
-        ],
-        &[(URL_ENV, &pg.url("demo"))],
-    );
+    let Exploration {
+        pg,
+        _dir,
+        json,
+        running,
+    } = Exploration::start("snapshot", "bfs", &["--progress-every", "1"]);
     // Once a first violation is found (progress lines end with `violations N`): stop PostgreSQL.
     let progress = running.wait_for_stderr("reporting a violation", RUN_TIMEOUT, |line| {
         line.starts_with("step ") && !line.ends_with("violations 0")
