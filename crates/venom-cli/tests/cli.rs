@@ -8,12 +8,10 @@
 
 mod common;
 
-use common::demo::{
-    assert_planted_bugs, demo_binary, found_bugs, planted_bugs, severity_of_planted, violations,
-};
+use common::demo::{assert_planted_bugs, demo_binary, planted_bugs, severity_of_planted};
 use common::{
-    read_report, tempdir, toml_string, write, Run, Running, EXIT_INTERRUPTED, EXIT_INVALID_INPUT,
-    EXIT_OK, EXIT_SETUP, EXIT_VIOLATIONS,
+    found_bugs, read_report, tempdir, toml_string, violations, write, Run, Running,
+    EXIT_INTERRUPTED, EXIT_INVALID_INPUT, EXIT_OK, EXIT_SETUP, EXIT_VIOLATIONS,
 };
 use serde_json::Value;
 use std::collections::BTreeSet;

@@ -12,7 +12,9 @@
 
 mod common;
 
-use common::{toml_string, Run, Running, EXIT_INVALID_INPUT, EXIT_VIOLATIONS};
+use common::{
+    found_bugs, toml_string, violations, Run, Running, EXIT_INVALID_INPUT, EXIT_VIOLATIONS,
+};
 use serde_json::Value;
 use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
@@ -173,23 +175,12 @@ fn planted_bugs() -> BTreeSet<(String, Vec<String>)> {
 /// The report lists exactly the planted bugs, each once, with its shortest path, its severity,
 /// the path's last action as the breaking one and a captured response for every step.
 fn assert_planted_bugs(report: &Value) {
-    let violations = report["exploration"]["violations"]
-        .as_array()
-        .expect("exploration.violations is an array");
-    let found: BTreeSet<(String, Vec<String>)> = violations
-        .iter()
-        .map(|v| {
-            let path = v["path"].as_array().expect("path");
-            (
-                v["invariant"].as_str().expect("invariant").to_string(),
-                path.iter()
-                    .map(|step| step["action"].as_str().expect("action").to_string())
-                    .collect(),
-            )
-        })
-        .collect();
-    assert_eq!(found.len(), violations.len(), "duplicates: {violations:#?}");
-    assert_eq!(found, planted_bugs(), "violations: {violations:#?}");
+    let violations = violations(report);
+    assert_eq!(
+        found_bugs(report),
+        planted_bugs(),
+        "violations: {violations:#?}"
+    );
     for violation in violations {
         let invariant = violation["invariant"].as_str().unwrap();
         let (_, severity, _) = PLANTED.iter().find(|(n, _, _)| *n == invariant).unwrap();

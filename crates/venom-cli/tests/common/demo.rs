@@ -7,7 +7,7 @@
 //! [`demo_binary`] runs `cargo build -p venom-demo --bin venom-demo` once per test process (a
 //! no-op when it is up to date) into the same target and profile folders as `venom`.
 
-use super::VENOM;
+use super::{found_bugs, violations, VENOM};
 use serde_json::Value;
 use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
@@ -54,32 +54,6 @@ pub fn severity_of_planted(invariant: &str) -> &'static str {
         "refund_within_amount" | "no_server_errors" => "critical",
         _ => "high",
     }
-}
-
-pub fn violations(report: &Value) -> &Vec<Value> {
-    report["exploration"]["violations"]
-        .as_array()
-        .expect("exploration.violations is an array")
-}
-
-/// (invariant, path action names) of every violation in `report`; fails on duplicates.
-pub fn found_bugs(report: &Value) -> BTreeSet<(String, Vec<String>)> {
-    let list = violations(report);
-    let found: BTreeSet<(String, Vec<String>)> = list
-        .iter()
-        .map(|v| {
-            let invariant = v["invariant"].as_str().expect("invariant").to_string();
-            let path = v["path"]
-                .as_array()
-                .expect("path")
-                .iter()
-                .map(|step| step["action"].as_str().expect("action").to_string())
-                .collect();
-            (invariant, path)
-        })
-        .collect();
-    assert_eq!(found.len(), list.len(), "duplicate violations: {list:#?}");
-    found
 }
 
 /// The report lists exactly the planted bugs with their minimal paths, severities, the action

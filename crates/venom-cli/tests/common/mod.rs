@@ -9,6 +9,7 @@
 pub mod demo;
 
 use serde_json::Value;
+use std::collections::BTreeSet;
 use std::io::{BufRead, BufReader, Read};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, ExitStatus, Stdio};
@@ -208,4 +209,31 @@ pub fn tempdir() -> TempDir {
 /// A TOML basic string holding `text`.
 pub fn toml_string(text: &str) -> String {
     format!("\"{}\"", text.replace('\\', "\\\\").replace('"', "\\\""))
+}
+
+/// The violations of a `venom explore` JSON report.
+pub fn violations(report: &Value) -> &Vec<Value> {
+    report["exploration"]["violations"]
+        .as_array()
+        .expect("exploration.violations is an array")
+}
+
+/// (invariant, path action names) of every violation in `report`; fails on duplicates.
+pub fn found_bugs(report: &Value) -> BTreeSet<(String, Vec<String>)> {
+    let list = violations(report);
+    let found: BTreeSet<(String, Vec<String>)> = list
+        .iter()
+        .map(|v| {
+            let invariant = v["invariant"].as_str().expect("invariant").to_string();
+            let path = v["path"]
+                .as_array()
+                .expect("path")
+                .iter()
+                .map(|step| step["action"].as_str().expect("action").to_string())
+                .collect();
+            (invariant, path)
+        })
+        .collect();
+    assert_eq!(found.len(), list.len(), "duplicate violations: {list:#?}");
+    found
 }
