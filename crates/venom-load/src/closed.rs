@@ -54,10 +54,13 @@ pub(crate) fn spawn(
                     };
                     users.spawn(user.run(iterations, end));
                 }
-                let _ = tokio::time::timeout_at(hard_end, async {
+                let finished = tokio::time::timeout_at(hard_end, async {
                     while users.join_next().await.is_some() {}
                 })
                 .await;
+                if finished.is_err() {
+                    stop.cut_off();
+                }
             });
             // Dropping the runtime cancels the users still running past `hard_end`.
         });

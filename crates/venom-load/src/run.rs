@@ -50,6 +50,8 @@ pub enum LoadError {
 #[derive(Debug, Default)]
 pub(crate) struct Stop {
     set: AtomicBool,
+    /// Set when some work was still running at the hard deadline and was cancelled.
+    cut_off: AtomicBool,
     reason: Mutex<Option<StopReason>>,
     notify: Notify,
 }
@@ -79,6 +81,16 @@ impl Stop {
             return;
         }
         notified.await;
+    }
+
+    /// Records that work still running at the hard deadline was cancelled.
+    pub(crate) fn cut_off(&self) {
+        self.cut_off.store(true, Ordering::SeqCst);
+    }
+
+    /// Whether work was cancelled at the hard deadline.
+    fn was_cut_off(&self) -> bool {
+        self.cut_off.load(Ordering::SeqCst)
     }
 
     fn reason(&self) -> Option<StopReason> {
@@ -199,7 +211,8 @@ async fn run_async(
         while tasks.join_next().await.is_some() {}
     })
     .await
-    .is_ok();
+    .is_ok()
+        && !stop.was_cut_off();
     if !finished {
         tasks.abort_all();
         while tasks.join_next().await.is_some() {}
