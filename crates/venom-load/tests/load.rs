@@ -153,7 +153,7 @@ async fn get_item(State((c, _)): Shared, UrlPath(id): UrlPath<u64>) -> (StatusCo
 // ---------------------------------------------------------------------------------------------
 // Helpers
 
-/// Timing-sensitive runs take turns.
+/// Runs that generate load take turns, so that none skews the latencies another measures.
 fn serial() -> MutexGuard<'static, ()> {
     static LOCK: Mutex<()> = Mutex::new(());
     LOCK.lock().unwrap_or_else(|p| p.into_inner())
@@ -278,6 +278,7 @@ fn percentiles_match_the_injected_delay() {
 /// Every 100th request fails: 1000 iterations give exactly 10 errors, as the server counted.
 #[test]
 fn error_rate_is_counted_exactly() {
+    let _turn = serial();
     let server = start_server();
     let s = scenario(
         &server.url,
@@ -409,6 +410,7 @@ fn open_model_reports_a_stall() {
 /// one read back by the next action.
 #[test]
 fn flows_extract_into_per_iteration_context() {
+    let _turn = serial();
     let server = start_server();
     let s = scenario(
         &server.url,
@@ -442,6 +444,7 @@ fn flows_extract_into_per_iteration_context() {
 /// A failed action stops its iteration: the next action is never sent.
 #[test]
 fn a_failed_action_ends_the_iteration() {
+    let _turn = serial();
     let server = start_server();
     let s = scenario(
         &server.url,
@@ -585,6 +588,7 @@ fn unreachable_api_is_a_setup_error() {
 /// The demo scenario's flows run clean against the demo API (smoke: 1 user, 5 iterations).
 #[test]
 fn demo_flows_smoke() {
+    let _turn = serial();
     let dir = tempfile::tempdir().expect("tempdir");
     let server = venom_demo::DemoServer::start(&dir.path().join("demo.db")).expect("demo");
     let mut s = venom_scenario::parse(venom_demo::DEMO_SCENARIO, Path::new("demo.toml"))
