@@ -1,7 +1,8 @@
 //! Latency of `PgProxy` checkpoints (`SAVEPOINT`) and rollbacks (`ROLLBACK TO SAVEPOINT`) on
 //! databases of 1k and 100k rows inserted through the proxy, with "the API"'s connection open
-//! and a few rows changed through it between checkpoint and rollback (as a depth-first
-//! exploration does). For context it also times one autocommit statement of the API, through
+//! and a few rows changed and a sequence advanced through it between checkpoint and rollback (as
+//! a depth-first exploration does). The database has three sequences, which every checkpoint
+//! reads and every rollback sets back. For context it also times one autocommit statement of the API, through
 //! the proxy and directly.
 //!
 //! Run with `cargo bench -p venom-adapters --bench pg_proxy` (PostgreSQL from venom-testkit).
@@ -34,7 +35,9 @@ fn figures(pg: &PgServer, rows: usize) -> Result<(), Box<dyn std::error::Error>>
     pg.create_database(&name);
     let mut direct = Client::connect(&pg.url(&name), NoTls)?;
     direct.batch_execute(
-        "CREATE TABLE orders (id int PRIMARY KEY, customer text, amount int, status text)",
+        "CREATE TABLE orders (id int PRIMARY KEY, customer text, amount int, status text); \
+         CREATE SEQUENCE order_numbers; CREATE SEQUENCE invoice_numbers; \
+         CREATE SEQUENCE event_ids",
     )?;
     let listen: SocketAddr = "127.0.0.1:0".parse()?;
     let mut proxy = PgProxy::start(&pg.url(&name), listen, PgObserveSpec::default())?;
@@ -59,13 +62,14 @@ fn figures(pg: &PgServer, rows: usize) -> Result<(), Box<dyn std::error::Error>>
             let id = ((i * 7 + k * 13) % rows + 1) as i32;
             api.execute(&update, &[&id])?;
         }
+        api.execute("SELECT nextval('order_numbers')", &[])?;
         let start = Instant::now();
         proxy.rollback(checkpoint)?;
         rollbacks.push(start.elapsed());
         proxy.release(checkpoint);
     }
-    report("checkpoint (SAVEPOINT)", rows, checkpoints);
-    report("rollback (ROLLBACK TO SAVEPOINT)", rows, rollbacks);
+    report("checkpoint (SAVEPOINT + sequences)", rows, checkpoints);
+    report("rollback (ROLLBACK TO + setval)", rows, rollbacks);
     // Deeper stacks, as a depth-first search keeps one checkpoint per level.
     let mut stack = Vec::new();
     let mut deep = Vec::new();

@@ -68,7 +68,8 @@ impl Fixture {
         Client::connect(&self.pg.url("app"), NoTls).expect("direct connection")
     }
 
-    /// Every table of the database, rows in order, as the proxy's session sees it.
+    /// Every table of the database, rows in order, and every sequence's next value, as the
+    /// proxy's session sees them.
     fn dump(&mut self) -> String {
         let tables = self
             .proxy
@@ -87,6 +88,20 @@ impl Fixture {
             for row in rows {
                 dump.push_str(&format!("  {}\n", row[0].clone().unwrap_or_default()));
             }
+        }
+        // What the next `nextval` of each sequence answers, without calling it.
+        let sequences = self
+            .proxy
+            .query_text(
+                "SELECT sequencename, coalesce(last_value + increment_by, start_value) \
+                 FROM pg_sequences WHERE schemaname = 'public' ORDER BY sequencename",
+            )
+            .expect("sequences");
+        for row in sequences {
+            let [name, next] = row.as_slice() else {
+                panic!("sequence row {row:?}")
+            };
+            dump.push_str(&format!("{name:?} next {next:?}\n"));
         }
         dump
     }
@@ -868,6 +883,54 @@ fn rollback_restores_the_checkpoint_and_checkpoints_form_a_stack() {
     assert_eq!(fx.dump(), dump_a);
     // The client's connection survived every rollback.
     assert_eq!(count(&mut client, "SELECT count(*) FROM items"), 2);
+}
+
+/// `nextval` is never undone by a rollback, so the proxy sets the sequences back itself: after a
+/// rollback the API hands out the ids it handed out the first time.
+#[test]
+fn rollback_sets_the_sequences_back() {
+    let mut fx = Fixture::start();
+    let mut client = fx.client();
+    let note = |client: &mut Client| -> i32 {
+        client
+            .query_one("INSERT INTO notes (body) VALUES ('n') RETURNING id", &[])
+            .unwrap()
+            .get(0)
+    };
+    // At A, `notes_id_seq` has never been called; at B it stands at 2.
+    let a = fx.proxy.checkpoint().unwrap();
+    let dump_a = fx.dump();
+    assert_eq!(note(&mut client), 1);
+    assert_eq!(note(&mut client), 2);
+    let b = fx.proxy.checkpoint().unwrap();
+    let dump_b = fx.dump();
+    assert_eq!(note(&mut client), 3);
+    // Rolled back client transactions consume sequence values too.
+    let mut tx = client.transaction().unwrap();
+    tx.execute("INSERT INTO notes (body) VALUES ('gone')", &[])
+        .unwrap();
+    tx.rollback().unwrap();
+    fx.proxy.rollback(b).unwrap();
+    assert_eq!(fx.dump(), dump_b);
+    assert_eq!(
+        note(&mut client),
+        3,
+        "the id handed out after B the first time"
+    );
+    fx.proxy.rollback(a).unwrap();
+    assert_eq!(fx.dump(), dump_a);
+    assert_eq!(note(&mut client), 1, "a never-called sequence starts again");
+    // A sequence created after the checkpoint goes with the rollback; one moved by `setval`
+    // comes back.
+    fx.proxy.rollback(a).unwrap();
+    client
+        .batch_execute(
+            "CREATE SEQUENCE later; SELECT nextval('later'); SELECT setval('notes_id_seq', 40)",
+        )
+        .unwrap();
+    fx.proxy.rollback(a).unwrap();
+    assert_eq!(fx.dump(), dump_a);
+    assert_eq!(note(&mut client), 1);
 }
 
 /// One step of a random run.

@@ -197,6 +197,12 @@ fn assert_planted_bugs(report: &Value) {
                 "{invariant}: a step without a captured response: {step:#}"
             );
         }
+        // Every path starts with alice's first purchase on the initial state: an identity
+        // sequence left where a sibling branch had moved it would hand out a later id.
+        assert_eq!(
+            path[0]["exchange"]["response"]["body"]["id"], 1,
+            "{invariant}: the first order of its path"
+        );
         if invariant == "no_server_errors" {
             let last = &path.last().unwrap()["exchange"]["response"]["status"];
             assert_eq!(*last, 500, "the delete after a cancel answers 500");

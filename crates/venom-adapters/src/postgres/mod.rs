@@ -7,6 +7,7 @@
 mod conn;
 mod observe;
 mod proxy;
+mod sequence;
 mod snapshot;
 
 pub use conn::url_via;

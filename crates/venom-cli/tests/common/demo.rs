@@ -84,6 +84,11 @@ pub fn assert_planted_bugs(report: &Value) {
                 "{invariant}: step without a request URL: {step:#}"
             );
         }
+        // Every path starts from the initial state, where no order was ever created: a rollback
+        // that left the id counter (a SQLite AUTOINCREMENT, a PostgreSQL sequence) where a
+        // sibling branch had moved it would hand out a later id.
+        let first_id = &path[0]["exchange"]["response"]["body"]["id"];
+        assert_eq!(*first_id, 1, "{invariant}: the first order of its path");
         let last_status = &path.last().unwrap()["exchange"]["response"]["status"];
         if invariant == "no_server_errors" {
             assert_eq!(*last_status, 500, "the cancel after a refund answers 500");

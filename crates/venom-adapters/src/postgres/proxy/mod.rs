@@ -10,6 +10,7 @@ mod tx;
 mod upstream;
 mod wire;
 
+use super::sequence::{self, Position};
 use super::{observe_postgres, PgObserveSpec, SqlQuery};
 use crate::{Observer, StateAdapter};
 use std::collections::hash_map::RandomState;
@@ -63,6 +64,9 @@ impl Default for PgProxyOptions {
 /// `SAVEPOINT venom_cp_<n>` and a rollback is `ROLLBACK TO SAVEPOINT venom_cp_<n>`: restoring a
 /// state costs one round trip whatever the size of the database, but only the checkpoints on
 /// the current path can be restored ([`CheckpointMode::StackOnly`]: depth-first strategies).
+/// Sequences, which no rollback undoes, are read in the checkpoint's round trip and set back in
+/// the rollback's, so the ids the API hands out after a rollback are those it handed out the
+/// first time.
 ///
 /// # Scheduling
 ///
@@ -108,7 +112,8 @@ impl Default for PgProxyOptions {
 /// - `NOTIFY` is never delivered (nothing commits); statements that cannot run in a transaction
 ///   block (`VACUUM`, `CREATE DATABASE`, `CREATE INDEX CONCURRENTLY`) fail as they would inside
 ///   one; `BEGIN ISOLATION LEVEL …` runs at the upstream transaction's level;
-///   `PREPARE TRANSACTION` is refused; sequences are not rolled back (as in PostgreSQL).
+///   `PREPARE TRANSACTION` is refused; a sequence not called since its start (or a `RESTART`) is
+///   rolled back to its start value, even if `setval(…, false)` had moved it.
 /// - Savepoint and statement names starting with `venom_` are the proxy's; `DEALLOCATE` of a
 ///   Unicode-escaped name (`U&"…"`) is refused (0A000).
 /// - Upstream: one TCP host, no TLS.
@@ -123,9 +128,19 @@ pub struct PgProxy {
     stop: Option<oneshot::Sender<()>>,
     thread: Option<JoinHandle<()>>,
     observe: PgObserveSpec,
-    /// Checkpoints taken and not discarded, oldest first, with whether venom released them.
-    stack: Vec<(CheckpointId, bool)>,
+    /// Checkpoints taken and not discarded, oldest first.
+    stack: Vec<Saved>,
     next_id: u64,
+}
+
+/// A checkpoint on the savepoint stack.
+#[derive(Debug)]
+struct Saved {
+    id: CheckpointId,
+    /// Whether venom released it (it goes once nothing above it is kept).
+    released: bool,
+    /// The sequences' positions when it was taken, set back by a rollback to it.
+    sequences: Vec<(u32, Position)>,
 }
 
 impl std::fmt::Debug for PgProxy {
@@ -223,7 +238,10 @@ impl PgProxy {
     /// Releases the released checkpoints on top of the stack, which merges their changes into
     /// the checkpoint below (or the upstream transaction) and frees their subtransactions.
     fn release_top(&mut self) {
-        while let Some(&(id, true)) = self.stack.last() {
+        while let Some(&Saved {
+            id, released: true, ..
+        }) = self.stack.last()
+        {
             if self.call(Command::Release(id.0)).is_err() {
                 return;
             }
@@ -269,9 +287,13 @@ impl StateAdapter for PgProxy {
 
     fn checkpoint(&mut self) -> Result<CheckpointId, WorldError> {
         let id = CheckpointId(self.next_id);
-        self.call(Command::Savepoint(id.0))?;
+        let positions = self.call(Command::Savepoint(id.0))?;
         self.next_id += 1;
-        self.stack.push((id, false));
+        self.stack.push(Saved {
+            id,
+            released: false,
+            sequences: sequence::positions_by_oid(&positions),
+        });
         Ok(id)
     }
 
@@ -279,7 +301,7 @@ impl StateAdapter for PgProxy {
         let Some(position) = self
             .stack
             .iter()
-            .position(|&(c, released)| c == id && !released)
+            .position(|saved| saved.id == id && !saved.released)
         else {
             return Err(WorldError(format!(
                 "checkpoint {} is not on the transaction proxy's savepoint stack: it was released, \
@@ -288,15 +310,16 @@ impl StateAdapter for PgProxy {
                 id.0
             )));
         };
-        self.call(Command::RollbackTo(id.0))?;
+        let restore = sequence::restore_by_oid(&self.stack[position].sequences);
+        self.call(Command::RollbackTo(id.0, restore))?;
         // PostgreSQL destroyed the savepoints taken after it.
         self.stack.truncate(position + 1);
         Ok(())
     }
 
     fn release(&mut self, id: CheckpointId) {
-        if let Some(entry) = self.stack.iter_mut().find(|(c, _)| *c == id) {
-            entry.1 = true;
+        if let Some(saved) = self.stack.iter_mut().find(|saved| saved.id == id) {
+            saved.released = true;
         }
         self.release_top();
     }
@@ -305,8 +328,11 @@ impl StateAdapter for PgProxy {
 /// What venom asks of the upstream session.
 #[derive(Debug)]
 enum Command {
+    /// Takes savepoint `venom_cp_<n>`; answers the sequences' positions.
     Savepoint(u64),
-    RollbackTo(u64),
+    /// Rolls back to savepoint `venom_cp_<n>`, then runs the statement that sets the sequences
+    /// back, if any.
+    RollbackTo(u64, Option<String>),
     Release(u64),
     Query(String),
 }
@@ -320,19 +346,44 @@ async fn execute(shared: Arc<Shared>, command: Command) -> Result<Rows, WorldErr
     if let Some(lost) = shared.lost() {
         return Err(WorldError(lost));
     }
-    let (sql, what) = match &command {
-        Command::Savepoint(id) => (format!("SAVEPOINT venom_cp_{id}"), "checkpoint"),
-        Command::RollbackTo(id) => (format!("ROLLBACK TO SAVEPOINT venom_cp_{id}"), "rollback"),
-        Command::Release(id) => (format!("RELEASE SAVEPOINT venom_cp_{id}"), "release"),
-        Command::Query(sql) => return query(&shared, &mut up, sql).await,
+    // Each batch: its first statement, then statements that fail only in unusual cases (a
+    // privilege revoked mid-run), undone by `recover` so the session stays usable.
+    let (batch, recover, what) = match command {
+        Command::Savepoint(id) => (
+            vec![
+                format!("SAVEPOINT venom_cp_{id}"),
+                sequence::POSITIONS_BY_OID.to_string(),
+            ],
+            format!("ROLLBACK TO SAVEPOINT venom_cp_{id}; RELEASE SAVEPOINT venom_cp_{id}"),
+            "checkpoint",
+        ),
+        Command::RollbackTo(id, restore) => {
+            let rollback = format!("ROLLBACK TO SAVEPOINT venom_cp_{id}");
+            let batch = std::iter::once(rollback.clone()).chain(restore).collect();
+            (batch, rollback, "rollback")
+        }
+        Command::Release(id) => (
+            vec![format!("RELEASE SAVEPOINT venom_cp_{id}")],
+            String::new(),
+            "release",
+        ),
+        Command::Query(sql) => return query(&shared, &mut up, &sql).await,
     };
-    match up.simple(&[&sql]).await {
-        Ok(outcomes) => match outcomes.into_iter().find_map(|o| o.error) {
-            Some(error) => Err(WorldError(format!("transaction proxy {what}: {error}"))),
-            None => Ok(Vec::new()),
-        },
-        Err(e) => Err(WorldError(shared.lose(&e))),
+    let statements: Vec<&str> = batch.iter().map(String::as_str).collect();
+    let mut outcomes = match up.simple(&statements).await {
+        Ok(outcomes) => outcomes,
+        Err(e) => return Err(WorldError(shared.lose(&e))),
+    };
+    let Some(error) = outcomes.iter().find_map(|o| o.error.clone()) else {
+        return Ok(outcomes.pop().map(|o| o.rows).unwrap_or_default());
+    };
+    let first_ran = outcomes.first().is_some_and(|o| o.error.is_none());
+    if first_ran && !recover.is_empty() {
+        if let Err(e) = up.simple(&[&recover]).await {
+            return Err(WorldError(shared.lose(&e)));
+        }
     }
+    Err(WorldError(format!("transaction proxy {what}: {error}")))
 }
 
 /// Runs `sql` inside a savepoint of its own, rolled back to if the query fails.

@@ -13,11 +13,11 @@ mod catalog;
 mod sql;
 
 use super::conn::{self, describe_on, query_text};
+use super::sequence::Position;
 use super::{observe_postgres, PgObserveSpec, SqlQuery};
 use crate::{redact_url, Observer, StateAdapter};
 use catalog::{Sequence, Table};
 use postgres::Client;
-use sql::Position;
 use std::collections::HashMap;
 use std::fmt;
 use venom_engine::{CheckpointId, CheckpointMode, Observation, WorldError};

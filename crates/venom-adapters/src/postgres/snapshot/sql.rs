@@ -2,6 +2,7 @@
 //! trip, one transaction).
 
 use super::catalog::{literal, Sequence, Table};
+use crate::postgres::sequence::Position;
 
 /// How long a checkpoint or a rollback waits for a lock held by another session (the API's)
 /// before it fails, instead of waiting forever behind a transaction left open.
@@ -77,13 +78,6 @@ pub(crate) fn checkpoint(snapshot: &str, tables: &[Table], sequences: &[Sequence
     }
     sql.push_str("COMMIT;");
     sql
-}
-
-/// A sequence's recorded position: what `setval(seq, value, is_called)` restores.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub(crate) struct Position {
-    pub value: i64,
-    pub is_called: bool,
 }
 
 /// Restores the tables and sequences saved in schema `snapshot`, in one transaction: triggers and
