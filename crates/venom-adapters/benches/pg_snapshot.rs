@@ -4,6 +4,10 @@
 //! comparison, it also times `CREATE DATABASE … TEMPLATE`, which needs the source database to
 //! have no other session (so cannot serve a running API).
 //!
+//! PostgreSQL snapshots copy and restore only the tables that changed, so their figures come in
+//! pairs: a step that writes to the big `orders` table, and one that writes only to the small
+//! `carts` table (100 rows), leaving the rest alone.
+//!
 //! Run with `cargo bench -p venom-adapters --bench pg_snapshot` (servers from venom-testkit).
 
 use postgres::{Client, NoTls};
@@ -24,7 +28,7 @@ fn samples(size: usize) -> usize {
 fn main() -> Result<(), Box<dyn std::error::Error>> {
     println!("median and p99 (the slowest sample when there are fewer than 100), in ms");
     println!(
-        "{:<34} {:>8} {:>8} {:>10} {:>10}",
+        "{:<36} {:>8} {:>8} {:>10} {:>10}",
         "operation", "size", "samples", "median", "p99"
     );
     let pg = PgServer::start();
@@ -46,27 +50,42 @@ fn postgres_figures(pg: &PgServer, rows: usize) -> Result<(), Box<dyn std::error
     let n = samples(rows);
     {
         let mut adapter = PgSnapshots::open(&pg.url(&name), vec![], PgObserveSpec::default())?;
-        let mut checkpoints = Vec::new();
-        for _ in 0..n {
-            let started = Instant::now();
-            let id = adapter.checkpoint()?;
-            checkpoints.push(started.elapsed());
-            adapter.release(id);
-        }
-        report("postgres snapshot checkpoint", rows, &mut checkpoints);
         let base = adapter.checkpoint()?;
-        let mut rollbacks = Vec::new();
-        for i in 0..n {
-            api.batch_execute(&format!(
-                "UPDATE orders SET status = 'paid' WHERE id = {}; \
-                 INSERT INTO orders (customer_id, amount, status) VALUES (1, {i}, 'new')",
-                i % rows + 1
-            ))?;
-            let started = Instant::now();
-            adapter.rollback(base)?;
-            rollbacks.push(started.elapsed());
+        for (label, table) in [("orders changed", "orders"), ("carts changed", "carts")] {
+            let step = |api: &mut Client, i: usize| {
+                api.batch_execute(&if table == "orders" {
+                    format!(
+                        "UPDATE orders SET status = 'paid' WHERE id = {}; \
+                         INSERT INTO orders (customer_id, amount, status) VALUES (1, {i}, 'new')",
+                        i % rows + 1
+                    )
+                } else {
+                    format!(
+                        "UPDATE carts SET items = items + 1 WHERE id = {}; \
+                         INSERT INTO carts (items) VALUES ({i})",
+                        i % 100 + 1
+                    )
+                })
+            };
+            let mut checkpoints = Vec::new();
+            for i in 0..n {
+                step(&mut api, i)?;
+                let started = Instant::now();
+                let id = adapter.checkpoint()?;
+                checkpoints.push(started.elapsed());
+                adapter.release(id);
+                adapter.rollback(base)?;
+            }
+            report(&format!("pg checkpoint, {label}"), rows, &mut checkpoints);
+            let mut rollbacks = Vec::new();
+            for i in 0..n {
+                step(&mut api, i)?;
+                let started = Instant::now();
+                adapter.rollback(base)?;
+                rollbacks.push(started.elapsed());
+            }
+            report(&format!("pg rollback, {label}"), rows, &mut rollbacks);
         }
-        report("postgres snapshot rollback", rows, &mut rollbacks);
     }
     // CREATE DATABASE … TEMPLATE copies the whole database, but only while nobody is connected.
     drop(api);
@@ -82,7 +101,8 @@ fn postgres_figures(pg: &PgServer, rows: usize) -> Result<(), Box<dyn std::error
     Ok(())
 }
 
-/// `rows` rows in all: customers (a tenth) and their orders, linked by a foreign key.
+/// `rows` rows in all: customers (a tenth) and their orders, linked by a foreign key; plus 100
+/// carts.
 fn fill(api: &mut Client, rows: usize) -> Result<(), postgres::Error> {
     let customers = (rows / 10).max(1);
     api.batch_execute(&format!(
@@ -96,7 +116,9 @@ fn fill(api: &mut Client, rows: usize) -> Result<(), postgres::Error> {
          INSERT INTO customers (name)
              SELECT 'customer-' || g || '-padding-padding' FROM generate_series(1, {customers}) g;
          INSERT INTO orders (customer_id, amount, status)
-             SELECT g % {customers} + 1, g, 'created' FROM generate_series(1, {}) g;",
+             SELECT g % {customers} + 1, g, 'created' FROM generate_series(1, {}) g;
+         CREATE TABLE carts (id serial PRIMARY KEY, items int NOT NULL);
+         INSERT INTO carts (items) SELECT g FROM generate_series(1, 100) g;",
         rows - customers
     ))?;
     api.batch_execute("VACUUM ANALYZE")
@@ -159,7 +181,7 @@ fn report(operation: &str, size: usize, samples: &mut [Duration]) {
     let median = samples[samples.len() / 2];
     let p99 = samples[((samples.len() as f64 * 0.99).ceil() as usize).min(samples.len()) - 1];
     println!(
-        "{operation:<34} {size:>8} {:>8} {:>10.2} {:>10.2}",
+        "{operation:<36} {size:>8} {:>8} {:>10.2} {:>10.2}",
         samples.len(),
         ms(median),
         ms(p99)

@@ -237,6 +237,69 @@ fn rollback_restores_the_exact_dump() {
     }
 }
 
+/// One step of a random exploration.
+#[derive(Debug, Clone)]
+enum Step {
+    Change(Change),
+    Checkpoint,
+    /// Roll back to the held checkpoint at this index (modulo their number).
+    Rollback(usize),
+    /// Release the held checkpoint at this index (modulo their number).
+    Release(usize),
+}
+
+fn step() -> impl Strategy<Value = Step> {
+    prop_oneof![
+        4 => change().prop_map(Step::Change),
+        2 => Just(Step::Checkpoint),
+        3 => any::<usize>().prop_map(Step::Rollback),
+        1 => any::<usize>().prop_map(Step::Release),
+    ]
+}
+
+/// Checkpoints, changes, rollbacks to any held checkpoint and releases in random order, as the
+/// strategies interleave them: every rollback restores its checkpoint's exact dump, whichever
+/// tables the adapter decided it could leave alone.
+#[test]
+fn random_explorations_restore_every_checkpoint_exactly() {
+    let db = PgDatabase::create();
+    let state = RefCell::new(setup(&db, PgObserveSpec::default()));
+    let mut runner = TestRunner::new(ProptestConfig {
+        cases: 12,
+        ..ProptestConfig::default()
+    });
+    let result = runner.run(&prop::collection::vec(step(), 1..30), |steps| {
+        let (api, adapter) = &mut *state.borrow_mut();
+        let mut held: Vec<(CheckpointId, Dump)> = Vec::new();
+        for step in steps {
+            match step {
+                Step::Change(c) => apply(api, &c),
+                Step::Checkpoint => {
+                    let id = adapter.checkpoint().expect("checkpoint");
+                    held.push((id, dump(api)));
+                }
+                Step::Rollback(pick) if !held.is_empty() => {
+                    let (id, expected) = &held[pick % held.len()];
+                    adapter.rollback(*id).expect("rollback");
+                    prop_assert_eq!(&dump(api), expected);
+                }
+                Step::Release(pick) if !held.is_empty() => {
+                    let (id, _) = held.remove(pick % held.len());
+                    adapter.release(id);
+                }
+                Step::Rollback(_) | Step::Release(_) => {}
+            }
+        }
+        for (id, _) in held {
+            adapter.release(id);
+        }
+        Ok(())
+    });
+    if let Err(e) = result {
+        panic!("{e}");
+    }
+}
+
 #[test]
 fn checkpoints_restore_in_any_order() {
     let db = PgDatabase::create();
@@ -391,32 +454,109 @@ fn observations_follow_contents_and_sql_sees_the_database() {
     assert!(adapter.query_text("SELECT 1").is_ok());
 }
 
+/// Copies are shared by the checkpoints at which a table held the same rows, and dropped once
+/// no checkpoint holds them and no table equals them any more; the session's schema goes with
+/// the adapter, and a session that is gone leaves nothing behind for long.
 #[test]
-fn snapshots_are_dropped_on_release_and_stale_ones_on_open() {
+fn copies_are_shared_and_dropped_once_unused_and_stale_ones_on_open() {
     let db = PgDatabase::create();
     let (mut api, mut adapter) = setup(&db, PgObserveSpec::default());
-    let schemas = |api: &mut Client| -> i64 {
-        api.query_one(
+    let count = |api: &mut Client, sql: &str| -> i64 { api.query_one(sql, &[]).unwrap().get(0) };
+    let schemas = |api: &mut Client| {
+        count(
+            api,
             "SELECT count(*) FROM pg_namespace WHERE nspname LIKE 'venom\\_snap\\_%'",
-            &[],
         )
-        .unwrap()
-        .get(0)
     };
+    let copies = |api: &mut Client| {
+        count(
+            api,
+            "SELECT count(*) FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace \
+             WHERE n.nspname LIKE 'venom\\_snap\\_%' AND c.relkind = 'r'",
+        )
+    };
+    // customers, orders, refunds, audit, the odd one, events, nothing, billing.invoices.
+    let tables = 8;
+    assert_eq!(schemas(&mut api), 0, "nothing before the first checkpoint");
     let a = adapter.checkpoint().unwrap();
-    let _b = adapter.checkpoint().unwrap();
-    assert_eq!(schemas(&mut api), 2);
+    assert_eq!((schemas(&mut api), copies(&mut api)), (1, tables));
+    let b = adapter.checkpoint().unwrap();
+    assert_eq!(
+        copies(&mut api),
+        tables,
+        "nothing changed: b shares a's copies"
+    );
+    // A new order changes `orders` and, through its trigger, `audit`.
+    apply(&mut api, &Change::AddOrder(0, 500));
+    let c = adapter.checkpoint().unwrap();
+    assert_eq!(copies(&mut api), tables + 2);
+    adapter.release(b);
+    assert_eq!(copies(&mut api), tables + 2, "a still holds b's copies");
+    adapter.rollback(a).unwrap();
+    assert_eq!(copies(&mut api), tables + 2, "c still holds its copies");
+    adapter.release(c);
+    assert_eq!(copies(&mut api), tables, "c's copies: no holder left");
     adapter.release(a);
-    assert_eq!(schemas(&mut api), 1);
+    assert_eq!(
+        copies(&mut api),
+        tables,
+        "the tables still equal a's copies, which a next checkpoint will share"
+    );
     drop(adapter);
     assert_eq!(schemas(&mut api), 0);
     // A snapshot left by a session that is gone (no such backend pid) is dropped on open.
     api.batch_execute(
-        "CREATE SCHEMA venom_snap_999999999_1; CREATE TABLE venom_snap_999999999_1.t0 (x int)",
+        "CREATE SCHEMA venom_snap_999999999; CREATE TABLE venom_snap_999999999.c1 (x int)",
     )
     .unwrap();
     let _adapter = PgSnapshots::open(db.url(), vec![], PgObserveSpec::default()).unwrap();
     assert_eq!(schemas(&mut api), 0);
+}
+
+/// A rollback rewrites only the tables whose rows changed since the checkpoint: the others keep
+/// their row versions (the `xmin` of every row stays), whatever the strategy's order.
+#[test]
+fn rollbacks_rewrite_only_the_tables_that_changed() {
+    let db = PgDatabase::create();
+    let (mut api, mut adapter) = setup(&db, PgObserveSpec::default());
+    let versions = |api: &mut Client, table: &str| -> Vec<String> {
+        api.query(&format!("SELECT xmin::text FROM {table} ORDER BY 1"), &[])
+            .unwrap()
+            .iter()
+            .map(|r| r.get(0))
+            .collect()
+    };
+    let a = adapter.checkpoint().unwrap();
+    let at_a = dump(&mut api);
+    let customers = versions(&mut api, "customers");
+    let orders = versions(&mut api, "orders");
+    apply(&mut api, &Change::Annotate(0, "changed".into()));
+    adapter.rollback(a).unwrap();
+    assert_eq!(dump(&mut api), at_a);
+    assert_eq!(versions(&mut api, "customers"), customers, "left alone");
+    let restored = versions(&mut api, "orders");
+    assert_ne!(restored, orders, "rewritten from the copy");
+    // Rolling back again with nothing changed rewrites nothing.
+    adapter.rollback(a).unwrap();
+    assert_eq!(versions(&mut api, "orders"), restored);
+    // A branch taken elsewhere and back: b differs from a only in `orders`.
+    apply(&mut api, &Change::Annotate(1, "b".into()));
+    let b = adapter.checkpoint().unwrap();
+    let at_b = dump(&mut api);
+    adapter.rollback(a).unwrap();
+    assert_eq!(dump(&mut api), at_a);
+    adapter.rollback(b).unwrap();
+    assert_eq!(dump(&mut api), at_b);
+    assert_eq!(
+        versions(&mut api, "customers"),
+        customers,
+        "still left alone"
+    );
+    // A deletion leaves no newer row behind; the row count tells.
+    api.batch_execute("DELETE FROM customers WHERE name = 'bob'")
+        .unwrap();
+    adapter.rollback(b).unwrap();
+    assert_eq!(dump(&mut api), at_b);
 }
 
 #[test]

@@ -6,7 +6,7 @@ use crate::postgres::conn::query_text;
 use postgres::Client;
 
 /// A table whose rows a snapshot copies.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub(crate) struct Table {
     pub schema: String,
     pub name: String,
@@ -25,11 +25,28 @@ pub(crate) struct Sequence {
     pub name: String,
 }
 
-/// The tables and sequences of `schemas`, in a stable order.
+/// A foreign key: table `from` (schema, name) references table `to`. Partitions stand for their
+/// partitioned table.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct Reference {
+    pub from: (String, String),
+    pub to: (String, String),
+}
+
+/// What a checkpoint saves, and the foreign keys that bear on restoring it.
+#[derive(Debug, Clone, Default)]
+pub(crate) struct Catalog {
+    pub tables: Vec<Table>,
+    pub sequences: Vec<Sequence>,
+    /// Every foreign key referencing one of the tables, from whatever schema.
+    pub references: Vec<Reference>,
+}
+
+/// The tables and sequences of `schemas`, in a stable order, and the foreign keys to them.
 pub(crate) fn discover(
     client: &mut Client,
     schemas: &[String],
-) -> Result<(Vec<Table>, Vec<Sequence>), postgres::Error> {
+) -> Result<Catalog, postgres::Error> {
     let list = schema_list(schemas);
     let tables = query_text(
         client,
@@ -74,7 +91,59 @@ pub(crate) fn discover(
         _ => None,
     })
     .collect();
-    Ok((tables, sequences))
+    let references = query_text(
+        client,
+        &format!(
+            "SELECT fn.nspname, f.relname, tn.nspname, t.relname FROM pg_constraint k \
+             JOIN pg_class f ON f.oid = coalesce(pg_partition_root(k.conrelid), k.conrelid) \
+             JOIN pg_namespace fn ON fn.oid = f.relnamespace \
+             JOIN pg_class t ON t.oid = coalesce(pg_partition_root(k.confrelid), k.confrelid) \
+             JOIN pg_namespace tn ON tn.oid = t.relnamespace \
+             WHERE k.contype = 'f' AND tn.nspname IN ({list})"
+        ),
+    )?
+    .into_iter()
+    .filter_map(|row| match row.as_slice() {
+        [Some(from_schema), Some(from), Some(to_schema), Some(to)] => Some(Reference {
+            from: (from_schema.clone(), from.clone()),
+            to: (to_schema.clone(), to.clone()),
+        }),
+        _ => None,
+    })
+    .collect();
+    Ok(Catalog {
+        tables,
+        sequences,
+        references,
+    })
+}
+
+/// Splits `restored` into the tables one `TRUNCATE` may empty and those to empty with `DELETE`:
+/// PostgreSQL refuses to truncate a table that a table outside the `TRUNCATE` references, even
+/// with foreign-key checks off.
+pub(crate) fn truncatable<'t>(
+    restored: &[&'t Table],
+    references: &[Reference],
+) -> (Vec<&'t Table>, Vec<&'t Table>) {
+    let key = |t: &Table| (t.schema.clone(), t.name.clone());
+    let mut truncate: Vec<&Table> = restored.to_vec();
+    let mut delete = Vec::new();
+    // Taking a table out can strand the tables it references: repeat until nothing moves.
+    loop {
+        let kept: Vec<(String, String)> = truncate.iter().map(|t| key(t)).collect();
+        let (stay, go): (Vec<&Table>, Vec<&Table>) = truncate.iter().partition(|t| {
+            let this = key(t);
+            references
+                .iter()
+                .filter(|r| r.to == this)
+                .all(|r| kept.contains(&r.from))
+        });
+        if go.is_empty() {
+            return (stay, delete);
+        }
+        delete.extend(go);
+        truncate = stay;
+    }
 }
 
 /// The configured schemas that do not exist.
@@ -136,6 +205,50 @@ pub(crate) fn literal(text: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn table(name: &str) -> Table {
+        Table {
+            schema: "public".into(),
+            name: name.into(),
+            partitioned: false,
+            columns: vec!["id".into()],
+        }
+    }
+
+    fn reference(from: &str, to: &str) -> Reference {
+        Reference {
+            from: ("public".into(), from.into()),
+            to: ("public".into(), to.into()),
+        }
+    }
+
+    fn names(tables: &[&Table]) -> Vec<String> {
+        tables.iter().map(|t| t.name.clone()).collect()
+    }
+
+    #[test]
+    fn only_tables_referenced_from_outside_the_truncate_are_deleted() {
+        let (customers, orders, refunds, notes) = (
+            table("customers"),
+            table("orders"),
+            table("refunds"),
+            table("notes"),
+        );
+        let references = [
+            reference("orders", "customers"),
+            reference("refunds", "orders"),
+            reference("orders", "orders"),
+        ];
+        // Everything referencing `orders` goes too: one TRUNCATE.
+        let (truncate, delete) = truncatable(&[&orders, &refunds, &notes], &references);
+        assert_eq!(names(&truncate), ["orders", "refunds", "notes"]);
+        assert!(delete.is_empty());
+        // `refunds` stays, so `orders` must be deleted from; `customers` is referenced by
+        // `orders`, which is no longer truncated, so it must be too.
+        let (truncate, delete) = truncatable(&[&customers, &orders, &notes], &references);
+        assert_eq!(names(&truncate), ["notes"]);
+        assert_eq!(names(&delete), ["orders", "customers"]);
+    }
 
     #[test]
     fn literals_double_inner_quotes() {

@@ -2,12 +2,18 @@
 //! and restored in place while the API keeps its own connections open.
 //!
 //! `CREATE DATABASE … TEMPLATE` cannot copy a database that has other sessions (the API's), so a
-//! checkpoint copies the rows of every table of the configured schemas into unlogged tables of a
-//! schema of its own, `venom_snap_<session>_<n>`, in one repeatable-read transaction, and records
+//! checkpoint copies the rows of the tables of the configured schemas into unlogged tables of a
+//! schema of venom's own, `venom_snap_<session>`, in one repeatable-read transaction, and records
 //! the sequences' positions. A rollback restores them in one transaction: with triggers and
-//! foreign-key checks switched off (`session_replication_role = replica`), it truncates the
+//! foreign-key checks switched off (`session_replication_role = replica`), it empties the
 //! tables, copies the saved rows back (identity values included) and sets the sequences back.
-//! Releasing a checkpoint drops its schema.
+//!
+//! Only what changed is copied or restored. venom remembers, for each table, which copy its rows
+//! last equalled and in which transaction ([`sql::Since`]); a checkpoint or rollback first probes
+//! every table (its row count, and whether any visible row was written by a later transaction)
+//! and leaves the tables that still hold those rows alone: a checkpoint shares their copy with
+//! the earlier checkpoints, a rollback to a checkpoint holding that same copy skips them. A copy
+//! is dropped once no checkpoint holds it and no table equals it any more.
 
 mod catalog;
 mod sql;
@@ -16,14 +22,15 @@ use super::conn::{self, describe_on, query_text};
 use super::sequence::Position;
 use super::{observe_postgres, PgObserveSpec, SqlQuery};
 use crate::{redact_url, Observer, StateAdapter};
-use catalog::{Sequence, Table};
+use catalog::{Reference, Sequence, Table};
 use postgres::Client;
+use sql::{Probed, Since};
 use std::collections::HashMap;
 use std::fmt;
 use venom_engine::{CheckpointId, CheckpointMode, Observation, WorldError};
 
 /// The name of every snapshot schema starts with this prefix, then the backend pid of the
-/// session that made it and the checkpoint number.
+/// session that made it.
 const SNAPSHOT_SCHEMA_PREFIX: &str = "venom_snap_";
 
 /// Checkpoints of the tables and sequences of some schemas of a PostgreSQL database, kept as
@@ -39,17 +46,30 @@ pub struct PgSnapshots {
     client: Client,
     schemas: Vec<String>,
     observe: PgObserveSpec,
-    /// The backend pid of our session, which names our snapshot schemas.
-    session: String,
+    /// The schema of our copies, named after our session's backend pid.
+    schema: String,
     snapshots: HashMap<CheckpointId, Snapshot>,
     next_id: u64,
+    copies: HashMap<u64, Copy>,
+    next_copy: u64,
+    /// For each table: the copy its rows equalled when last seen, and since when.
+    live: HashMap<Table, (u64, Since)>,
 }
 
-/// One checkpoint: where its rows are and what it holds.
+/// One checkpoint: the copy of each of its tables, its sequences' positions, and the foreign
+/// keys to its tables (which decide how a rollback may empty them).
+#[derive(Clone)]
 struct Snapshot {
-    schema: String,
-    tables: Vec<Table>,
+    tables: Vec<(Table, u64)>,
     sequences: Vec<(Sequence, Position)>,
+    references: Vec<Reference>,
+}
+
+/// A copy of a table's rows, shared by every checkpoint at which the table held them.
+struct Copy {
+    rows: i64,
+    /// The checkpoints holding it, plus one while its table is known to hold these rows.
+    holders: usize,
 }
 
 impl fmt::Debug for PgSnapshots {
@@ -84,15 +104,19 @@ impl PgSnapshots {
             client,
             schemas,
             observe,
-            session: String::new(),
+            schema: String::new(),
             snapshots: HashMap::new(),
             next_id: 1,
+            copies: HashMap::new(),
+            next_copy: 1,
+            live: HashMap::new(),
         };
         snapshots.check_schemas()?;
         snapshots.check_replication_role()?;
-        snapshots.session = snapshots
+        let session = snapshots
             .query_one("SELECT pg_backend_pid()")
             .map_err(|e| snapshots.error(format_args!("cannot identify the session: {e}")))?;
+        snapshots.schema = format!("{SNAPSHOT_SCHEMA_PREFIX}{session}");
         snapshots.drop_stale_snapshots()?;
         snapshots.observe()?;
         Ok(snapshots)
@@ -148,7 +172,7 @@ impl PgSnapshots {
             .map_err(|e| self.failure("cannot list old snapshots", &e))?;
         for schema in stale {
             self.client
-                .batch_execute(&sql::release(&schema))
+                .batch_execute(&sql::drop_schema(&schema))
                 .map_err(|e| self.failure(&format!("cannot drop old snapshot {schema}"), &e))?;
         }
         Ok(())
@@ -164,12 +188,93 @@ impl PgSnapshots {
         }
     }
 
-    fn take_snapshot(&mut self, schema: &str) -> Result<Snapshot, postgres::Error> {
-        let (tables, sequences) = catalog::discover(&mut self.client, &self.schemas)?;
-        let rows = query_text(
-            &mut self.client,
-            &sql::checkpoint(schema, &tables, &sequences),
-        )?;
+    /// Opens the checkpoint's or rollback's transaction and probes `tables`: what each holds,
+    /// and whether it still holds the rows of the copy it was last seen to equal.
+    fn begin_and_probe(
+        &mut self,
+        tables: &[&Table],
+        restoring: bool,
+    ) -> Result<(Since, Vec<Probed>), String> {
+        let known: Vec<(&Table, Option<Since>)> = tables
+            .iter()
+            .map(|&t| (t, self.live.get(t).map(|&(_, since)| since)))
+            .collect();
+        let rows = self.run(&sql::begin_and_probe(&known, restoring))?;
+        sql::probed(&rows, tables.len()).ok_or_else(|| {
+            let _ = self.client.batch_execute("ROLLBACK");
+            format!("unexpected answer to the table probe: {rows:?}")
+        })
+    }
+
+    /// Runs `batch`, rolling back the transaction it is part of when it fails.
+    fn run(&mut self, batch: &str) -> Result<Vec<Vec<Option<String>>>, String> {
+        query_text(&mut self.client, batch).map_err(|e| describe_on(&self.client, &e))
+    }
+
+    /// Whether `table`, as `probed`, still holds the rows of the copy it was last seen to equal.
+    fn unchanged(&self, table: &Table, probed: Probed) -> Option<u64> {
+        let &(copy, _) = self.live.get(table)?;
+        let rows = self.copies.get(&copy)?.rows;
+        (probed.written == Some(false) && probed.rows == rows).then_some(copy)
+    }
+
+    /// Records that `table` holds the rows of `copy` as of `since`.
+    fn set_live(&mut self, table: &Table, copy: u64, since: Since) {
+        self.hold(copy);
+        if let Some((before, _)) = self.live.insert(table.clone(), (copy, since)) {
+            self.let_go(before);
+        }
+    }
+
+    fn hold(&mut self, copy: u64) {
+        if let Some(c) = self.copies.get_mut(&copy) {
+            c.holders += 1;
+        }
+    }
+
+    /// Drops a holder of `copy`, and the copy with its last holder. A copy that cannot be dropped
+    /// now (connection lost) goes with the schema, which the next session that opens the
+    /// database drops.
+    fn let_go(&mut self, copy: u64) {
+        let Some(c) = self.copies.get_mut(&copy) else {
+            return;
+        };
+        c.holders -= 1;
+        if c.holders == 0 {
+            self.copies.remove(&copy);
+            let _ = self
+                .client
+                .batch_execute(&sql::drop_copy(&self.schema, copy));
+        }
+    }
+
+    fn take_snapshot(&mut self) -> Result<Snapshot, String> {
+        let catalog = catalog::discover(&mut self.client, &self.schemas)
+            .map_err(|e| describe_on(&self.client, &e))?;
+        let (tables, sequences) = (catalog.tables, catalog.sequences);
+        let (since, probed) = self.begin_and_probe(&tables.iter().collect::<Vec<_>>(), false)?;
+        let mut copies = Vec::new();
+        let mut saved = Vec::with_capacity(tables.len());
+        for (table, probed) in tables.iter().zip(&probed) {
+            match self.unchanged(table, *probed) {
+                Some(copy) => saved.push(copy),
+                None => {
+                    let copy = self.next_copy;
+                    self.next_copy += 1;
+                    copies.push((copy, table, probed.rows));
+                    saved.push(copy);
+                }
+            }
+        }
+        let to_copy: Vec<(u64, &Table)> = copies.iter().map(|&(c, t, _)| (c, t)).collect();
+        let rows = self.run(&sql::copy_and_commit(&self.schema, &to_copy, &sequences))?;
+        for &(copy, _, rows) in &copies {
+            self.copies.insert(copy, Copy { rows, holders: 0 });
+        }
+        for (table, &copy) in tables.iter().zip(&saved) {
+            self.hold(copy);
+            self.set_live(table, copy, since);
+        }
         let mut positions: Vec<Option<Position>> = vec![None; sequences.len()];
         for row in rows {
             if let [Some(index), Some(value), Some(called)] = row.as_slice() {
@@ -189,10 +294,36 @@ impl PgSnapshots {
             .filter_map(|(sequence, position)| Some((sequence, position?)))
             .collect();
         Ok(Snapshot {
-            schema: schema.to_string(),
-            tables,
+            tables: tables.into_iter().zip(saved).collect(),
             sequences,
+            references: catalog.references,
         })
+    }
+
+    /// Restores the tables of `snapshot` that no longer hold their copy's rows, and its
+    /// sequences.
+    fn restore(&mut self, snapshot: &Snapshot) -> Result<(), String> {
+        let tables = &snapshot.tables;
+        let (since, probed) =
+            self.begin_and_probe(&tables.iter().map(|(t, _)| t).collect::<Vec<_>>(), true)?;
+        let restores: Vec<(u64, &Table)> = tables
+            .iter()
+            .zip(&probed)
+            .filter(|((table, copy), probed)| self.unchanged(table, **probed) != Some(*copy))
+            .map(|((table, copy), _)| (*copy, table))
+            .collect();
+        let restored: Vec<&Table> = restores.iter().map(|&(_, t)| t).collect();
+        let (truncate, _) = catalog::truncatable(&restored, &snapshot.references);
+        self.run(&sql::restore_and_commit(
+            &self.schema,
+            &restores,
+            &truncate,
+            &snapshot.sequences,
+        ))?;
+        for (table, copy) in tables {
+            self.set_live(table, *copy, since);
+        }
+        Ok(())
     }
 
     fn error(&self, what: impl fmt::Display) -> WorldError {
@@ -215,10 +346,9 @@ impl StateAdapter for PgSnapshots {
 
     fn checkpoint(&mut self) -> Result<CheckpointId, WorldError> {
         let id = CheckpointId(self.next_id);
-        let schema = format!("{SNAPSHOT_SCHEMA_PREFIX}{}_{}", self.session, id.0);
         let snapshot = self
-            .take_snapshot(&schema)
-            .map_err(|e| self.failure("checkpoint failed", &e))?;
+            .take_snapshot()
+            .map_err(|e| self.error(format_args!("checkpoint failed: {e}")))?;
         self.next_id += 1;
         self.snapshots.insert(id, snapshot);
         Ok(id)
@@ -231,17 +361,16 @@ impl StateAdapter for PgSnapshots {
                 id.0
             )));
         };
-        let batch = sql::rollback(&snapshot.schema, &snapshot.tables, &snapshot.sequences);
-        query_text(&mut self.client, &batch)
-            .map_err(|e| self.failure(&format!("rollback to checkpoint {} failed", id.0), &e))?;
-        Ok(())
+        let snapshot = snapshot.clone();
+        self.restore(&snapshot)
+            .map_err(|e| self.error(format_args!("rollback to checkpoint {} failed: {e}", id.0)))
     }
 
     fn release(&mut self, id: CheckpointId) {
         if let Some(snapshot) = self.snapshots.remove(&id) {
-            // A schema that cannot be dropped now (connection lost) is dropped by the next
-            // session that opens the database.
-            let _ = self.client.batch_execute(&sql::release(&snapshot.schema));
+            for (_, copy) in snapshot.tables {
+                self.let_go(copy);
+            }
         }
     }
 }
@@ -264,9 +393,8 @@ impl Drop for PgSnapshots {
         if self.client.is_closed() {
             return;
         }
-        let ids: Vec<CheckpointId> = self.snapshots.keys().copied().collect();
-        for id in ids {
-            self.release(id);
-        }
+        // A schema that cannot be dropped now (connection lost) is dropped by the next session
+        // that opens the database.
+        let _ = self.client.batch_execute(&sql::drop_schema(&self.schema));
     }
 }

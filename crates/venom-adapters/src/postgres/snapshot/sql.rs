@@ -1,5 +1,7 @@
-//! The SQL of a checkpoint and of a rollback, each sent as one multi-statement batch (one round
-//! trip, one transaction).
+//! The SQL of checkpoints and rollbacks. Each is one repeatable-read transaction sent in two
+//! multi-statement batches: the first opens it and *probes* the tables (row counts, and whether
+//! any row is newer than the last time the table was seen to equal a copy), the second copies or
+//! restores the tables that need it and commits.
 
 use super::catalog::{literal, Sequence, Table};
 use crate::postgres::sequence::Position;
@@ -7,6 +9,29 @@ use crate::postgres::sequence::Position;
 /// How long a checkpoint or a rollback waits for a lock held by another session (the API's)
 /// before it fails, instead of waiting forever behind a transaction left open.
 pub(crate) const LOCK_TIMEOUT: &str = "10s";
+
+/// A point at which a table's rows were seen to equal one of its copies: inside the transaction
+/// whose snapshot had `horizon` as its oldest running transaction id, and whose own id is `own`
+/// (the rows it wrote, when it restored the table, are not changes).
+///
+/// Rows written later are exactly those whose `xmin` is not older than `horizon` and is not
+/// `own`; together with an unchanged row count (deletions leave no row behind) they tell whether
+/// the table still holds the same rows.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct Since {
+    /// The snapshot's `xmin`, as a 32-bit transaction id.
+    pub horizon: u32,
+    /// The transaction's own id, as a 32-bit transaction id.
+    pub own: u32,
+}
+
+/// What the probe found of one table.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct Probed {
+    pub rows: i64,
+    /// Whether a row was written since the table's [`Since`]; `None` when it had none.
+    pub written: Option<bool>,
+}
 
 /// `name` as a quoted SQL identifier.
 pub(crate) fn ident(name: &str) -> String {
@@ -18,9 +43,9 @@ fn qualified(schema: &str, name: &str) -> String {
     format!("{}.{}", ident(schema), ident(name))
 }
 
-/// The name of the copy of the `index`-th table in a snapshot schema.
-fn copy_name(snapshot: &str, index: usize) -> String {
-    qualified(snapshot, &format!("t{index}"))
+/// The name of copy number `copy` in the session's schema `schema`.
+fn copy_name(schema: &str, copy: u64) -> String {
+    qualified(schema, &format!("c{copy}"))
 }
 
 fn column_list(table: &Table) -> String {
@@ -43,21 +68,84 @@ fn target(table: &Table) -> String {
     }
 }
 
-/// Copies every table into unlogged tables of the new schema `snapshot` and reads the sequences'
-/// positions, all in one repeatable-read transaction (so the copy is consistent across tables).
+/// Opens a repeatable-read transaction (for a rollback, with triggers and foreign-key checks
+/// off) and probes `tables`, each with the point it was last seen equal to a copy, if any.
 ///
-/// The batch's only rows are those of the sequence query: `(index, last_value, is_called)`.
-pub(crate) fn checkpoint(snapshot: &str, tables: &[Table], sequences: &[Sequence]) -> String {
+/// Its rows: first `(-1, NULL, NULL, horizon, own)` for the transaction itself (see [`Since`]),
+/// then `(index, row count, written since, NULL, NULL)` per table; read them with [`probed`].
+pub(crate) fn begin_and_probe(tables: &[(&Table, Option<Since>)], restoring: bool) -> String {
     let mut sql = format!(
         "BEGIN ISOLATION LEVEL REPEATABLE READ;\n\
-         SET LOCAL lock_timeout = '{LOCK_TIMEOUT}';\n\
-         CREATE SCHEMA {};\n",
-        ident(snapshot)
+         SET LOCAL lock_timeout = '{LOCK_TIMEOUT}';\n"
     );
-    for (index, table) in tables.iter().enumerate() {
+    if restoring {
+        sql.push_str("SET LOCAL session_replication_role = replica;\n");
+    }
+    let mut parts = vec!["SELECT -1, NULL::text, NULL::text, \
+         (pg_snapshot_xmin(pg_current_snapshot())::text::numeric % 4294967296)::text, \
+         (pg_current_xact_id()::text::numeric % 4294967296)::text"
+        .to_string()];
+    for (index, (table, since)) in tables.iter().enumerate() {
+        let written = match since {
+            Some(Since { horizon, own }) => format!(
+                "coalesce(bool_or(age(xmin) <= age('{horizon}'::xid) \
+                 AND xmin <> '{own}'::xid), false)::text"
+            ),
+            None => "NULL::text".to_string(),
+        };
+        parts.push(format!(
+            "SELECT {index}, count(*)::text, {written}, NULL, NULL FROM {}",
+            target(table)
+        ));
+    }
+    sql.push_str(&parts.join("\nUNION ALL "));
+    sql.push_str(";\n");
+    sql
+}
+
+/// The transaction's [`Since`] and what was found of each of the `tables` probed, from the rows
+/// of [`begin_and_probe`]; `None` when a row is missing or malformed.
+pub(crate) fn probed(rows: &[Vec<Option<String>>], tables: usize) -> Option<(Since, Vec<Probed>)> {
+    let mut since = None;
+    let mut found: Vec<Option<Probed>> = vec![None; tables];
+    for row in rows {
+        match row.as_slice() {
+            [Some(index), None, None, Some(horizon), Some(own)] if index == "-1" => {
+                since = Some(Since {
+                    horizon: horizon.parse().ok()?,
+                    own: own.parse().ok()?,
+                });
+            }
+            [Some(index), Some(rows), written, None, None] => {
+                let slot = found.get_mut(index.parse::<usize>().ok()?)?;
+                *slot = Some(Probed {
+                    rows: rows.parse().ok()?,
+                    written: written.as_deref().map(|w| w == "true"),
+                });
+            }
+            _ => return None,
+        }
+    }
+    Some((since?, found.into_iter().collect::<Option<Vec<_>>>()?))
+}
+
+/// Copies `copies` (copy number, table) into unlogged tables of the session's schema `schema`
+/// and reads the sequences' positions, then commits the transaction [`begin_and_probe`] opened.
+///
+/// The batch's only rows are those of the sequence query: `(index, last_value, is_called)`.
+pub(crate) fn copy_and_commit(
+    schema: &str,
+    copies: &[(u64, &Table)],
+    sequences: &[Sequence],
+) -> String {
+    let mut sql = String::new();
+    if !copies.is_empty() {
+        sql.push_str(&format!("CREATE SCHEMA IF NOT EXISTS {};\n", ident(schema)));
+    }
+    for (copy, table) in copies {
         sql.push_str(&format!(
             "CREATE UNLOGGED TABLE {} AS SELECT {} FROM {};\n",
-            copy_name(snapshot, index),
+            copy_name(schema, *copy),
             column_list(table),
             target(table)
         ));
@@ -80,24 +168,27 @@ pub(crate) fn checkpoint(snapshot: &str, tables: &[Table], sequences: &[Sequence
     sql
 }
 
-/// Restores the tables and sequences saved in schema `snapshot`, in one transaction: triggers and
-/// foreign-key checks are skipped (`session_replication_role = replica`), every table is emptied
-/// by one `TRUNCATE`, refilled from its copy (identity values kept), and every sequence set back.
-pub(crate) fn rollback(
-    snapshot: &str,
-    tables: &[Table],
+/// Empties the tables of `restores` (copy number, table) — those of `truncate` with one
+/// `TRUNCATE`, the others with `DELETE` — refills each from its copy in `schema`, identity values
+/// kept, and sets the sequences back, then commits the transaction [`begin_and_probe`] opened
+/// (with triggers and foreign-key checks off).
+pub(crate) fn restore_and_commit(
+    schema: &str,
+    restores: &[(u64, &Table)],
+    truncate: &[&Table],
     sequences: &[(Sequence, Position)],
 ) -> String {
-    let mut sql = format!(
-        "BEGIN;\n\
-         SET LOCAL lock_timeout = '{LOCK_TIMEOUT}';\n\
-         SET LOCAL session_replication_role = replica;\n"
-    );
-    if !tables.is_empty() {
-        let targets: Vec<String> = tables.iter().map(target).collect();
+    let mut sql = String::new();
+    if !truncate.is_empty() {
+        let targets: Vec<String> = truncate.iter().map(|t| target(t)).collect();
         sql.push_str(&format!("TRUNCATE {};\n", targets.join(", ")));
     }
-    for (index, table) in tables.iter().enumerate() {
+    for (_, table) in restores {
+        if !truncate.contains(table) {
+            sql.push_str(&format!("DELETE FROM {};\n", target(table)));
+        }
+    }
+    for (copy, table) in restores {
         let columns = column_list(table);
         // A table without stored columns takes its (column-less) rows as they are.
         let into = if columns.is_empty() {
@@ -108,7 +199,7 @@ pub(crate) fn rollback(
         sql.push_str(&format!(
             "INSERT INTO {}{into} SELECT {columns} FROM {};\n",
             qualified(&table.schema, &table.name),
-            copy_name(snapshot, index),
+            copy_name(schema, *copy),
         ));
     }
     if !sequences.is_empty() {
@@ -129,9 +220,14 @@ pub(crate) fn rollback(
     sql
 }
 
-/// Drops the snapshot schema `snapshot` and its copies.
-pub(crate) fn release(snapshot: &str) -> String {
-    format!("DROP SCHEMA IF EXISTS {} CASCADE", ident(snapshot))
+/// Drops copy number `copy` of the session's schema `schema`.
+pub(crate) fn drop_copy(schema: &str, copy: u64) -> String {
+    format!("DROP TABLE IF EXISTS {}", copy_name(schema, copy))
+}
+
+/// Drops the snapshot schema `schema` and every copy in it.
+pub(crate) fn drop_schema(schema: &str) -> String {
+    format!("DROP SCHEMA IF EXISTS {} CASCADE", ident(schema))
 }
 
 #[cfg(test)]
@@ -162,46 +258,114 @@ mod tests {
         }
     }
 
+    fn row(values: &[Option<&str>]) -> Vec<Option<String>> {
+        values.iter().map(|v| v.map(str::to_string)).collect()
+    }
+
     #[test]
-    fn checkpoint_copies_every_table_and_reads_sequences() {
-        let sql = checkpoint("venom_snap_1_2", &tables(), &[sequence()]);
+    fn the_probe_counts_rows_and_looks_for_newer_ones_where_a_point_is_known() {
+        let tables = tables();
+        let since = Since {
+            horizon: 740,
+            own: 741,
+        };
+        let sql = begin_and_probe(&[(&tables[0], Some(since)), (&tables[1], None)], true);
         assert_eq!(
             sql,
             "BEGIN ISOLATION LEVEL REPEATABLE READ;\n\
              SET LOCAL lock_timeout = '10s';\n\
-             CREATE SCHEMA \"venom_snap_1_2\";\n\
-             CREATE UNLOGGED TABLE \"venom_snap_1_2\".\"t0\" AS SELECT \"id\", \"amount\" FROM ONLY \"public\".\"orders\";\n\
-             CREATE UNLOGGED TABLE \"venom_snap_1_2\".\"t1\" AS SELECT \"k\" FROM \"app\".\"we\"\"ird\";\n\
-             SELECT 0, last_value, is_called FROM \"public\".\"orders_id_seq\";\n\
-             COMMIT;"
+             SET LOCAL session_replication_role = replica;\n\
+             SELECT -1, NULL::text, NULL::text, \
+             (pg_snapshot_xmin(pg_current_snapshot())::text::numeric % 4294967296)::text, \
+             (pg_current_xact_id()::text::numeric % 4294967296)::text\n\
+             UNION ALL SELECT 0, count(*)::text, coalesce(bool_or(age(xmin) <= age('740'::xid) \
+             AND xmin <> '741'::xid), false)::text, NULL, NULL FROM ONLY \"public\".\"orders\"\n\
+             UNION ALL SELECT 1, count(*)::text, NULL::text, NULL, NULL FROM \"app\".\"we\"\"ird\";\n"
         );
+        assert!(!begin_and_probe(&[], false).contains("session_replication_role"));
     }
 
     #[test]
-    fn rollback_truncates_refills_and_sets_sequences_in_one_transaction() {
+    fn probe_rows_are_read_back_whole_or_not_at_all() {
+        let rows = [
+            row(&[Some("1"), Some("0"), None, None, None]),
+            row(&[Some("-1"), None, None, Some("900"), Some("901")]),
+            row(&[Some("0"), Some("12"), Some("true"), None, None]),
+        ];
+        let (since, found) = probed(&rows, 2).expect("complete");
+        assert_eq!(
+            since,
+            Since {
+                horizon: 900,
+                own: 901
+            }
+        );
+        assert_eq!(
+            found,
+            [
+                Probed {
+                    rows: 12,
+                    written: Some(true)
+                },
+                Probed {
+                    rows: 0,
+                    written: None
+                }
+            ]
+        );
+        assert_eq!(probed(&rows[..2], 2), None, "table 0 missing");
+        assert_eq!(probed(&rows, 1), None, "index out of range");
+        assert_eq!(probed(&rows[..1], 1), None, "no transaction row");
+    }
+
+    #[test]
+    fn a_checkpoint_copies_what_it_must_and_reads_sequences() {
+        let tables = tables();
+        let sql = copy_and_commit(
+            "venom_snap_1",
+            &[(3, &tables[0]), (4, &tables[1])],
+            &[sequence()],
+        );
+        assert_eq!(
+            sql,
+            "CREATE SCHEMA IF NOT EXISTS \"venom_snap_1\";\n\
+             CREATE UNLOGGED TABLE \"venom_snap_1\".\"c3\" AS SELECT \"id\", \"amount\" FROM ONLY \"public\".\"orders\";\n\
+             CREATE UNLOGGED TABLE \"venom_snap_1\".\"c4\" AS SELECT \"k\" FROM \"app\".\"we\"\"ird\";\n\
+             SELECT 0, last_value, is_called FROM \"public\".\"orders_id_seq\";\n\
+             COMMIT;"
+        );
+        assert_eq!(copy_and_commit("s", &[], &[]), "COMMIT;");
+    }
+
+    #[test]
+    fn a_rollback_empties_and_refills_what_it_must_and_sets_sequences() {
+        let tables = tables();
         let position = Position {
             value: 41,
             is_called: true,
         };
-        let sql = rollback("s", &tables(), &[(sequence(), position)]);
+        let both = [(3, &tables[0]), (4, &tables[1])];
+        let sql = restore_and_commit(
+            "s",
+            &both,
+            &[&tables[0], &tables[1]],
+            &[(sequence(), position)],
+        );
         assert_eq!(
             sql,
-            "BEGIN;\n\
-             SET LOCAL lock_timeout = '10s';\n\
-             SET LOCAL session_replication_role = replica;\n\
-             TRUNCATE ONLY \"public\".\"orders\", \"app\".\"we\"\"ird\";\n\
-             INSERT INTO \"public\".\"orders\" (\"id\", \"amount\") OVERRIDING SYSTEM VALUE SELECT \"id\", \"amount\" FROM \"s\".\"t0\";\n\
-             INSERT INTO \"app\".\"we\"\"ird\" (\"k\") OVERRIDING SYSTEM VALUE SELECT \"k\" FROM \"s\".\"t1\";\n\
+            "TRUNCATE ONLY \"public\".\"orders\", \"app\".\"we\"\"ird\";\n\
+             INSERT INTO \"public\".\"orders\" (\"id\", \"amount\") OVERRIDING SYSTEM VALUE SELECT \"id\", \"amount\" FROM \"s\".\"c3\";\n\
+             INSERT INTO \"app\".\"we\"\"ird\" (\"k\") OVERRIDING SYSTEM VALUE SELECT \"k\" FROM \"s\".\"c4\";\n\
              SELECT setval('\"public\".\"orders_id_seq\"'::regclass, 41, true);\n\
              COMMIT;"
         );
-    }
-
-    #[test]
-    fn an_empty_database_still_makes_a_valid_batch() {
+        let sql = restore_and_commit("s", &both[..1], &[], &[]);
         assert_eq!(
-            rollback("s", &[], &[]),
-            "BEGIN;\nSET LOCAL lock_timeout = '10s';\nSET LOCAL session_replication_role = replica;\nCOMMIT;"
+            sql,
+            "DELETE FROM ONLY \"public\".\"orders\";\n\
+             INSERT INTO \"public\".\"orders\" (\"id\", \"amount\") OVERRIDING SYSTEM VALUE SELECT \"id\", \"amount\" FROM \"s\".\"c3\";\n\
+             COMMIT;"
         );
+        assert_eq!(restore_and_commit("s", &[], &[], &[]), "COMMIT;");
     }
 }
