@@ -12,17 +12,14 @@ pub(crate) struct Position {
 /// statement (no per-sequence query to build): rows of `(oid, last_value, start_value)`, where
 /// `last_value` is NULL while the sequence has not been called since its start.
 ///
-/// The privilege checks fail on relations that are not sequences, and the planner may run them
-/// before the join has kept only sequences: the `CASE` makes them run after the `relkind` test.
+/// It starts from `pg_sequence`, which lists sequences only (the privilege checks fail on other
+/// relations), and skips the temporary sequences of other sessions, which cannot be read.
 pub(crate) const POSITIONS_BY_OID: &str =
-    "SELECT c.oid, pg_sequence_last_value(c.oid), s.seqstart \
-     FROM pg_sequence s JOIN pg_class c ON c.oid = s.seqrelid \
-     WHERE NOT pg_is_other_temp_schema(c.relnamespace) \
-       AND CASE WHEN c.relkind = 'S' \
-           THEN has_sequence_privilege(c.oid, 'SELECT') \
-            AND has_sequence_privilege(c.oid, 'UPDATE') \
-           ELSE false END \
-     ORDER BY c.oid";
+    "SELECT s.seqrelid, pg_sequence_last_value(s.seqrelid), s.seqstart FROM pg_sequence s \
+     WHERE has_sequence_privilege(s.seqrelid, 'SELECT') \
+       AND has_sequence_privilege(s.seqrelid, 'UPDATE') \
+       AND NOT pg_is_other_temp_schema( \
+           (SELECT c.relnamespace FROM pg_class c WHERE c.oid = s.seqrelid))";
 
 /// The positions in the rows of [`POSITIONS_BY_OID`]. A sequence not called since its start
 /// (or since `ALTER SEQUENCE … RESTART`) is recorded at its start value, not yet called.
@@ -49,7 +46,8 @@ pub(crate) fn positions_by_oid(rows: &[Vec<Option<String>>]) -> Vec<(u32, Positi
 }
 
 /// One statement that sets every sequence of `positions` (by oid) back; `None` when there is
-/// none.
+/// none. (Setting back only those that moved, found by reading them in the same statement, was
+/// measured no faster.)
 pub(crate) fn restore_by_oid(positions: &[(u32, Position)]) -> Option<String> {
     if positions.is_empty() {
         return None;
