@@ -118,31 +118,26 @@ pub(crate) fn discover(
     })
 }
 
-/// Splits `restored` into the tables one `TRUNCATE` may empty and those to empty with `DELETE`:
-/// PostgreSQL refuses to truncate a table that a table outside the `TRUNCATE` references, even
-/// with foreign-key checks off.
-pub(crate) fn truncatable<'t>(
-    restored: &[&'t Table],
-    references: &[Reference],
-) -> (Vec<&'t Table>, Vec<&'t Table>) {
+/// The tables of `restored` that one `TRUNCATE` may empty (the others are emptied with
+/// `DELETE`): PostgreSQL refuses to truncate a table that a table outside the `TRUNCATE`
+/// references, even with foreign-key checks off.
+pub(crate) fn truncatable<'t>(restored: &[&'t Table], references: &[Reference]) -> Vec<&'t Table> {
     let key = |t: &Table| (t.schema.clone(), t.name.clone());
     let mut truncate: Vec<&Table> = restored.to_vec();
-    let mut delete = Vec::new();
     // Taking a table out can strand the tables it references: repeat until nothing moves.
     loop {
         let kept: Vec<(String, String)> = truncate.iter().map(|t| key(t)).collect();
-        let (stay, go): (Vec<&Table>, Vec<&Table>) = truncate.iter().partition(|t| {
+        let before = truncate.len();
+        truncate.retain(|t| {
             let this = key(t);
             references
                 .iter()
                 .filter(|r| r.to == this)
                 .all(|r| kept.contains(&r.from))
         });
-        if go.is_empty() {
-            return (stay, delete);
+        if truncate.len() == before {
+            return truncate;
         }
-        delete.extend(go);
-        truncate = stay;
     }
 }
 
@@ -240,14 +235,12 @@ mod tests {
             reference("orders", "orders"),
         ];
         // Everything referencing `orders` goes too: one TRUNCATE.
-        let (truncate, delete) = truncatable(&[&orders, &refunds, &notes], &references);
+        let truncate = truncatable(&[&orders, &refunds, &notes], &references);
         assert_eq!(names(&truncate), ["orders", "refunds", "notes"]);
-        assert!(delete.is_empty());
         // `refunds` stays, so `orders` must be deleted from; `customers` is referenced by
         // `orders`, which is no longer truncated, so it must be too.
-        let (truncate, delete) = truncatable(&[&customers, &orders, &notes], &references);
+        let truncate = truncatable(&[&customers, &orders, &notes], &references);
         assert_eq!(names(&truncate), ["notes"]);
-        assert_eq!(names(&delete), ["orders", "customers"]);
     }
 
     #[test]

@@ -50,7 +50,7 @@ pub struct PgSnapshots {
     schema: String,
     snapshots: HashMap<CheckpointId, Snapshot>,
     next_id: u64,
-    copies: HashMap<u64, Copy>,
+    copies: HashMap<u64, TableCopy>,
     next_copy: u64,
     /// For each table: the copy its rows equalled when last seen, and since when.
     live: HashMap<Table, (u64, Since)>,
@@ -66,7 +66,7 @@ struct Snapshot {
 }
 
 /// A copy of a table's rows, shared by every checkpoint at which the table held them.
-struct Copy {
+struct TableCopy {
     rows: i64,
     /// The checkpoints holding it, plus one while its table is known to hold these rows.
     holders: usize,
@@ -269,7 +269,7 @@ impl PgSnapshots {
         let to_copy: Vec<(u64, &Table)> = copies.iter().map(|&(c, t, _)| (c, t)).collect();
         let rows = self.run(&sql::copy_and_commit(&self.schema, &to_copy, &sequences))?;
         for &(copy, _, rows) in &copies {
-            self.copies.insert(copy, Copy { rows, holders: 0 });
+            self.copies.insert(copy, TableCopy { rows, holders: 0 });
         }
         for (table, &copy) in tables.iter().zip(&saved) {
             self.hold(copy);
@@ -313,7 +313,7 @@ impl PgSnapshots {
             .map(|((table, copy), _)| (*copy, table))
             .collect();
         let restored: Vec<&Table> = restores.iter().map(|&(_, t)| t).collect();
-        let (truncate, _) = catalog::truncatable(&restored, &snapshot.references);
+        let truncate = catalog::truncatable(&restored, &snapshot.references);
         self.run(&sql::restore_and_commit(
             &self.schema,
             &restores,
