@@ -1229,3 +1229,80 @@ fn only_loopback_and_the_upstream_database_are_served() {
         "{error}"
     );
 }
+
+/// The upstream server may ask for a password in any of the ways PostgreSQL offers: the proxy
+/// answers SCRAM-SHA-256, md5 and cleartext requests with the password of its upstream URL, and
+/// a wrong or missing password is a clear error when the proxy starts.
+#[test]
+fn upstream_passwords_scram_md5_and_cleartext() {
+    let pg = PgServer::start();
+    pg.create_database("app");
+    let mut admin = Client::connect(&pg.url("app"), NoTls).expect("superuser");
+    admin
+        .batch_execute(
+            "SET password_encryption = 'scram-sha-256';
+             CREATE ROLE scram_user LOGIN PASSWORD 'scram secret';
+             CREATE ROLE plain_user LOGIN PASSWORD 'plain secret';
+             SET password_encryption = 'md5';
+             CREATE ROLE md5_user LOGIN PASSWORD 'md5 secret';
+             CREATE TABLE items (id int PRIMARY KEY);
+             GRANT ALL ON items TO scram_user, plain_user, md5_user;",
+        )
+        .expect("roles");
+    pg.set_hba(
+        "local all all trust\n\
+         host all venom 127.0.0.1/32 trust\n\
+         host all scram_user 127.0.0.1/32 scram-sha-256\n\
+         host all md5_user 127.0.0.1/32 md5\n\
+         host all plain_user 127.0.0.1/32 password\n",
+    );
+    let listen: SocketAddr = "127.0.0.1:0".parse().unwrap();
+    for (user, password) in [
+        ("scram_user", "scram secret"),
+        ("md5_user", "md5 secret"),
+        ("plain_user", "plain secret"),
+    ] {
+        let upstream = format!(
+            "postgres://{user}:{}@127.0.0.1:{}/app",
+            password.replace(' ', "%20"),
+            pg.port
+        );
+        let mut proxy = PgProxy::start(&upstream, listen, PgObserveSpec::default())
+            .unwrap_or_else(|e| panic!("{user}: {e}"));
+        let mut client = Client::connect(
+            &format!("postgres://{user}@{}/app", proxy.local_addr()),
+            NoTls,
+        )
+        .unwrap_or_else(|e| panic!("{user} through the proxy: {e}"));
+        let a = proxy.checkpoint().unwrap();
+        client
+            .batch_execute("INSERT INTO items VALUES (1)")
+            .unwrap();
+        assert_eq!(
+            count(&mut client, "SELECT count(*) FROM items"),
+            1,
+            "{user}"
+        );
+        proxy.rollback(a).unwrap();
+        assert_eq!(
+            count(&mut client, "SELECT count(*) FROM items"),
+            0,
+            "{user}"
+        );
+        let wrong = format!("postgres://{user}:nope@127.0.0.1:{}/app", pg.port);
+        let error = PgProxy::start(&wrong, listen, PgObserveSpec::default()).unwrap_err();
+        assert!(
+            error.0.contains("cannot open its upstream session")
+                && error.0.contains("password authentication failed"),
+            "{user}: {error}"
+        );
+        let missing = format!("postgres://{user}@127.0.0.1:{}/app", pg.port);
+        let error = PgProxy::start(&missing, listen, PgObserveSpec::default()).unwrap_err();
+        assert!(
+            error
+                .0
+                .contains("the server asks for a password and the upstream URL has none"),
+            "{user}: {error}"
+        );
+    }
+}

@@ -113,6 +113,19 @@ impl PgServer {
         }
     }
 
+    /// Replaces the cluster's client authentication rules (`pg_hba.conf`) with `rules` and has
+    /// the server reload them, e.g. to require passwords of some roles.
+    pub fn set_hba(&self, rules: &str) {
+        let file = self.data.join("pg_hba.conf");
+        // Written in place, so the file keeps the cluster owner's ownership.
+        std::fs::write(&file, rules)
+            .unwrap_or_else(|e| panic!("cannot write {}: {e}", file.display()));
+        run(pg_command(&self.bin, "pg_ctl")
+            .args(["-D"])
+            .arg(&self.data)
+            .arg("reload"));
+    }
+
     fn launch(&self) -> Result<(), String> {
         let folder = self.folder.path();
         try_run(
