@@ -39,7 +39,9 @@ const SNAPSHOT_SCHEMA_PREFIX: &str = "venom_snap_";
 /// Checkpoints can be restored in any order ([`CheckpointMode::RandomAccess`]). The connecting
 /// user must be allowed to set `session_replication_role` (a superuser, or, from PostgreSQL 15
 /// on, `GRANT SET ON PARAMETER session_replication_role`). Schema changes (DDL) made after a
-/// checkpoint are not undone by its rollback.
+/// checkpoint are not undone by its rollback, and rows loaded with `COPY … FREEZE` (which carry
+/// no transaction id) into a table emptied in the same transaction are not seen as a change
+/// when the row count stays the same.
 pub struct PgSnapshots {
     /// The URL, password hidden, for messages.
     url: String,
