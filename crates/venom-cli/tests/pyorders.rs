@@ -13,10 +13,9 @@
 mod common;
 
 use common::{
-    found_bugs, toml_string, violations, Run, Running, EXIT_INVALID_INPUT, EXIT_VIOLATIONS,
+    assert_found_exactly, toml_string, Planted, Run, Running, EXIT_INVALID_INPUT, EXIT_VIOLATIONS,
 };
 use serde_json::Value;
-use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::Duration;
@@ -132,7 +131,7 @@ fn venom(args: &[&str], database_url: &str) -> Run {
 
 /// (invariant, severity, shortest path) of every planted bug, as listed in the header of
 /// examples/pyorders/scenario.toml.
-const PLANTED: [(&str, &str, &[&str]); 4] = [
+const PLANTED: [Planted; 4] = [
     (
         "no_overbooking",
         "critical",
@@ -160,56 +159,6 @@ const PLANTED: [(&str, &str, &[&str]); 4] = [
     ),
 ];
 
-fn planted_bugs() -> BTreeSet<(String, Vec<String>)> {
-    PLANTED
-        .iter()
-        .map(|(invariant, _, path)| {
-            (
-                invariant.to_string(),
-                path.iter().map(|a| a.to_string()).collect(),
-            )
-        })
-        .collect()
-}
-
-/// The report lists exactly the planted bugs, each once, with its shortest path, its severity,
-/// the path's last action as the breaking one and a captured response for every step.
-fn assert_planted_bugs(report: &Value) {
-    let violations = violations(report);
-    assert_eq!(
-        found_bugs(report),
-        planted_bugs(),
-        "violations: {violations:#?}"
-    );
-    for violation in violations {
-        let invariant = violation["invariant"].as_str().unwrap();
-        let (_, severity, _) = PLANTED.iter().find(|(n, _, _)| *n == invariant).unwrap();
-        assert_eq!(violation["severity"], *severity, "{invariant}");
-        let path = violation["path"].as_array().unwrap();
-        assert_eq!(
-            violation["action"],
-            path.last().unwrap()["action"],
-            "{invariant}"
-        );
-        for step in path {
-            assert!(
-                step["exchange"]["response"]["status"].as_u64().is_some(),
-                "{invariant}: a step without a captured response: {step:#}"
-            );
-        }
-        // Every path starts with alice's first purchase on the initial state: an identity
-        // sequence left where a sibling branch had moved it would hand out a later id.
-        assert_eq!(
-            path[0]["exchange"]["response"]["body"]["id"], 1,
-            "{invariant}: the first order of its path"
-        );
-        if invariant == "no_server_errors" {
-            let last = &path.last().unwrap()["exchange"]["response"]["status"];
-            assert_eq!(*last, 500, "the delete after a cancel answers 500");
-        }
-    }
-}
-
 /// Explores with `mechanism` and `strategy` and checks the findings; prints the run's figures.
 fn finds_the_planted_bugs(mechanism: &str, strategy: &str) {
     let target = Target::new(mechanism, strategy);
@@ -230,7 +179,7 @@ fn finds_the_planted_bugs(mechanism: &str, strategy: &str) {
         exploration["stop"]["reason"], "exhausted",
         "the whole graph within max_depth was explored"
     );
-    assert_planted_bugs(&report);
+    assert_found_exactly(&report, &PLANTED);
 }
 
 // ---------------------------------------------------------------------------------------------

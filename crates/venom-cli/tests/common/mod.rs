@@ -218,6 +218,68 @@ pub fn violations(report: &Value) -> &Vec<Value> {
         .expect("exploration.violations is an array")
 }
 
+/// A bug planted in a demo target: the invariant it breaks, its severity and its shortest path.
+pub type Planted = (&'static str, &'static str, &'static [&'static str]);
+
+/// (invariant, shortest path) of every bug of `planted`, as [`found_bugs`] lists them.
+pub fn bug_set(planted: &[Planted]) -> BTreeSet<(String, Vec<String>)> {
+    planted
+        .iter()
+        .map(|(invariant, _, path)| {
+            (
+                invariant.to_string(),
+                path.iter().map(|a| a.to_string()).collect(),
+            )
+        })
+        .collect()
+}
+
+/// The report lists exactly the bugs of `planted`, each once, with its shortest path and its
+/// severity, the path's last step as the breaking action and a captured exchange (request URL,
+/// response status) for every step; a `no_server_errors` violation ends with a 500 answer.
+///
+/// Every path starts from the initial state, where the target never created an order, so its
+/// first step's order has id 1: a rollback that left the id counter (a SQLite AUTOINCREMENT, a
+/// PostgreSQL sequence) where a sibling branch had moved it would hand out a later id.
+pub fn assert_found_exactly(report: &Value, planted: &[Planted]) {
+    let violations = violations(report);
+    assert_eq!(
+        found_bugs(report),
+        bug_set(planted),
+        "violations: {violations:#?}"
+    );
+    for violation in violations {
+        let invariant = violation["invariant"].as_str().unwrap();
+        let (_, severity, _) = planted.iter().find(|(n, _, _)| *n == invariant).unwrap();
+        assert_eq!(violation["severity"], *severity, "{invariant}");
+        let path = violation["path"].as_array().unwrap();
+        assert_eq!(
+            violation["action"],
+            path.last().unwrap()["action"],
+            "{invariant}: the breaking action is the path's last step"
+        );
+        for step in path {
+            let exchange = &step["exchange"];
+            let status = exchange["response"]["status"].as_u64().unwrap_or_else(|| {
+                panic!("{invariant}: step without a captured response status: {step:#}")
+            });
+            assert!((100..600).contains(&status), "{invariant}: status {status}");
+            assert!(
+                exchange["request"]["url"].as_str().is_some(),
+                "{invariant}: step without a request URL: {step:#}"
+            );
+        }
+        assert_eq!(
+            path[0]["exchange"]["response"]["body"]["id"], 1,
+            "{invariant}: the first order of its path"
+        );
+        if invariant == "no_server_errors" {
+            let last = &path.last().unwrap()["exchange"]["response"]["status"];
+            assert_eq!(*last, 500, "{invariant}: the path's last step answers 500");
+        }
+    }
+}
+
 /// (invariant, path action names) of every violation in `report`; fails on duplicates.
 pub fn found_bugs(report: &Value) -> BTreeSet<(String, Vec<String>)> {
     let list = violations(report);
