@@ -1,8 +1,7 @@
 //! Several stores behind one API (e.g. PostgreSQL and Redis) seen as one: checkpointed, restored
 //! and observed together.
 
-use crate::postgres::SqlQuery;
-use crate::{Observer, StateAdapter};
+use crate::{Observer, SqlQuery, StateAdapter};
 use std::collections::HashMap;
 use venom_engine::{CheckpointId, CheckpointMode, Observation, WorldError};
 
@@ -147,7 +146,7 @@ impl StateAdapter for CompositeAdapter {
 
     fn rollback(&mut self, id: CheckpointId) -> Result<(), WorldError> {
         let Some(parts) = self.checkpoints.get(&id).cloned() else {
-            return Err(WorldError(format!(
+            return Err(WorldError::new(format!(
                 "unknown checkpoint {} (never taken, or released)",
                 id.0
             )));
@@ -178,7 +177,7 @@ impl Observer for CompositeAdapter {
             };
             for (key, value) in observation {
                 if union.contains_key(&key) {
-                    return Err(WorldError(format!(
+                    return Err(WorldError::new(format!(
                         "two stores report the observation `{key}`"
                     )));
                 }
@@ -197,9 +196,8 @@ impl SqlQuery for CompositeAdapter {
                 return adapter.query_text(sql);
             }
         }
-        Err(WorldError(
-            "no PostgreSQL store to run SQL in (SQL invariants need [rollback] mode = \"postgres\")"
-                .into(),
+        Err(WorldError::new(
+            "no PostgreSQL store to run SQL in (SQL invariants need [rollback] mode = \"postgres\")",
         ))
     }
 }

@@ -1,21 +1,36 @@
 //! venom-adapters: the mechanisms that save and restore the state of the stores behind an API
 //! (its database), so that every branch of an exploration starts from the state it claims to.
 //!
-//! Each mechanism implements [`StateAdapter`]; the HTTP world (crate `venom-http`) delegates its
-//! checkpoints, rollbacks and observations to one: [`SqliteSnapshots`], [`PgSnapshots`],
-//! [`RedisSnapshots`], or several of them combined by a [`CompositeAdapter`].
+//! Each mechanism implements [`StateAdapter`]; the runner (crate `venom-runner`) delegates the
+//! world's checkpoints, rollbacks and observations to one, or to several combined by a
+//! [`CompositeAdapter`]. Each backend is a cargo feature (all on by default), so a build can
+//! leave out the database clients it does not need:
+//!
+//! | feature    | mechanism              | client crates                           |
+//! |------------|------------------------|-----------------------------------------|
+//! | `sqlite`   | `SqliteSnapshots`      | rusqlite (bundled SQLite)               |
+//! | `postgres` | `PgSnapshots`, `PgProxy` | postgres, postgres-protocol, tokio    |
+//! | `redis`    | `RedisSnapshots`       | redis                                   |
 #![warn(missing_docs)]
 
 mod composite;
+#[cfg(feature = "postgres")]
 pub mod postgres;
 mod redact;
+#[cfg(feature = "redis")]
 mod redis_store;
+mod sql;
+#[cfg(feature = "sqlite")]
 mod sqlite;
 
 pub use composite::{CompositeAdapter, SqlStateAdapter, Store};
+#[cfg(feature = "postgres")]
 pub use postgres::PgSnapshots;
 pub use redact::redact_url;
+#[cfg(feature = "redis")]
 pub use redis_store::RedisSnapshots;
+pub use sql::SqlQuery;
+#[cfg(feature = "sqlite")]
 pub use sqlite::SqliteSnapshots;
 
 use venom_engine::{CheckpointId, CheckpointMode, Observation, WorldError};

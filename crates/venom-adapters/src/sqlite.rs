@@ -120,7 +120,7 @@ impl SqliteSnapshots {
     }
 
     fn error(&self, what: impl fmt::Display) -> WorldError {
-        WorldError(format!("sqlite database {}: {what}", self.path.display()))
+        WorldError::new(format!("sqlite database {}: {what}", self.path.display()))
     }
 }
 
@@ -151,7 +151,7 @@ impl StateAdapter for SqliteSnapshots {
             )));
         };
         copy_database(snapshot, &mut self.conn, self.busy_timeout).map_err(|e| {
-            WorldError(format!(
+            WorldError::new(format!(
                 "sqlite database {}: rollback to checkpoint {} failed: {e}",
                 self.path.display(),
                 id.0
@@ -186,24 +186,24 @@ impl Observer for SqliteSnapshots {
 /// Opens `path` read-write without creating it, and checks that it is a SQLite database.
 fn open_file(path: &Path) -> Result<Connection, WorldError> {
     if !path.is_file() {
-        return Err(WorldError(format!(
+        return Err(WorldError::new(format!(
             "sqlite database {} does not exist (or is not a file)",
             path.display()
         )));
     }
     let flags = OpenFlags::SQLITE_OPEN_READ_WRITE | OpenFlags::SQLITE_OPEN_NO_MUTEX;
     let conn = Connection::open_with_flags(path, flags).map_err(|e| {
-        WorldError(format!(
+        WorldError::new(format!(
             "cannot open sqlite database {}: {e}",
             path.display()
         ))
     })?;
     conn.busy_timeout(BUSY_TIMEOUT)
-        .map_err(|e| WorldError(format!("cannot configure {}: {e}", path.display())))?;
+        .map_err(|e| WorldError::new(format!("cannot configure {}: {e}", path.display())))?;
     // Reading the schema is what fails on a file that is not a database.
     conn.query_row("SELECT count(*) FROM sqlite_schema", [], |_| Ok(()))
         .map_err(|e| {
-            WorldError(format!(
+            WorldError::new(format!(
                 "{} is not a usable sqlite database: {e}",
                 path.display()
             ))
@@ -221,19 +221,19 @@ fn find_table(conn: &Connection, path: &Path, name: &str) -> Result<ObservedTabl
         )
         .optional()
         .map_err(|e| {
-            WorldError(format!(
+            WorldError::new(format!(
                 "cannot look up table {name:?} in {}: {e}",
                 path.display()
             ))
         })?;
     let Some(without_rowid) = without_rowid else {
-        return Err(WorldError(format!(
+        return Err(WorldError::new(format!(
             "table {name:?} to observe does not exist in sqlite database {}",
             path.display()
         )));
     };
     let select_sql = select_all_sql(conn, name, without_rowid).map_err(|e| {
-        WorldError(format!(
+        WorldError::new(format!(
             "cannot read table {name:?} in {}: {e}",
             path.display()
         ))

@@ -1,7 +1,8 @@
 //! `CompositeAdapter` over a real PostgreSQL database and a real Redis server.
 
 use postgres::{Client, NoTls};
-use venom_adapters::postgres::{PgObserveSpec, SqlQuery};
+use venom_adapters::postgres::PgObserveSpec;
+use venom_adapters::SqlQuery;
 use venom_adapters::{
     CompositeAdapter, Observer, PgSnapshots, RedisSnapshots, StateAdapter, Store,
 };
@@ -80,7 +81,7 @@ fn postgres_and_redis_are_checkpointed_restored_and_observed_together() {
     );
     stores.release(full);
     let err = stores.rollback(full).unwrap_err();
-    assert!(err.0.contains("unknown checkpoint"), "{err}");
+    assert!(err.chain().contains("unknown checkpoint"), "{err}");
 }
 
 #[test]
@@ -90,7 +91,7 @@ fn without_a_sql_store_sql_is_refused() {
     let mut stores = CompositeAdapter::new(vec![Store::Restored(Box::new(redis_store))]);
     assert_eq!(stores.mechanism(), "redis snapshots");
     let err = stores.query_text("SELECT 1").unwrap_err();
-    assert!(err.0.contains("no PostgreSQL store"), "{err}");
+    assert!(err.chain().contains("no PostgreSQL store"), "{err}");
     let observed = CompositeAdapter::new(vec![]);
     assert!(!observed.restores());
 }

@@ -12,7 +12,8 @@ use std::process::Command;
 use std::sync::mpsc;
 use std::thread;
 use std::time::{Duration, Instant};
-use venom_adapters::postgres::{PgObserveSpec, PgProxy, PgProxyOptions, SqlQuery};
+use venom_adapters::postgres::{PgObserveSpec, PgProxy, PgProxyOptions};
+use venom_adapters::SqlQuery;
 use venom_adapters::{Observer, StateAdapter};
 use venom_engine::CheckpointMode;
 use venom_testkit::PgServer;
@@ -870,7 +871,7 @@ fn rollback_restores_the_checkpoint_and_checkpoints_form_a_stack() {
     let error = fx.proxy.rollback(b).unwrap_err();
     assert!(
         error
-            .0
+            .chain()
             .contains("not on the transaction proxy's savepoint stack"),
         "{error}"
     );
@@ -978,7 +979,7 @@ fn random_writes_and_rollbacks_restore_each_checkpoint_exactly() {
         let mut clients = clients.borrow_mut();
         fx.proxy
             .rollback(base)
-            .map_err(|e| TestCaseError::fail(e.0))?;
+            .map_err(|e| TestCaseError::fail(e.chain()))?;
         prop_assert_eq!(fx.dump(), base_dump.clone());
         let mut live = vec![(base, base_dump.clone())];
         for (i, step) in steps.into_iter().enumerate() {
@@ -1021,7 +1022,7 @@ fn random_writes_and_rollbacks_restore_each_checkpoint_exactly() {
                     let id = fx
                         .proxy
                         .checkpoint()
-                        .map_err(|e| TestCaseError::fail(e.0))?;
+                        .map_err(|e| TestCaseError::fail(e.chain()))?;
                     let dump = fx.dump();
                     live.push((id, dump));
                 }
@@ -1030,7 +1031,7 @@ fn random_writes_and_rollbacks_restore_each_checkpoint_exactly() {
                     let (id, dump) = live[index].clone();
                     fx.proxy
                         .rollback(id)
-                        .map_err(|e| TestCaseError::fail(e.0))?;
+                        .map_err(|e| TestCaseError::fail(e.chain()))?;
                     live.truncate(index + 1);
                     prop_assert_eq!(fx.dump(), dump);
                 }
@@ -1059,7 +1060,7 @@ fn a_client_leaving_mid_transaction_is_rolled_back_and_others_go_on() {
     );
     // While the transaction is open, venom cannot checkpoint, and says why.
     let error = fx.proxy.checkpoint().unwrap_err();
-    assert!(error.0.contains("kept a transaction open"), "{error}");
+    assert!(error.chain().contains("kept a transaction open"), "{error}");
     // Another client waits for the transaction to end…
     let url = fx.url();
     let (done_tx, done_rx) = mpsc::channel();
@@ -1129,14 +1130,14 @@ fn losing_postgres_is_reported_clearly_and_nothing_hangs() {
     let started = Instant::now();
     let error = fx.proxy.checkpoint().unwrap_err();
     assert!(
-        error.0.contains("upstream PostgreSQL connection was lost")
-            && error.0.contains("exploration state is gone"),
+        error.chain().contains("upstream PostgreSQL connection was lost")
+            && error.chain().contains("exploration state is gone"),
         "{error}"
     );
     let error = fx.proxy.rollback(checkpoint).unwrap_err();
-    assert!(error.0.contains("connection was lost"), "{error}");
+    assert!(error.chain().contains("connection was lost"), "{error}");
     let error = fx.proxy.observe().unwrap_err();
-    assert!(error.0.contains("connection was lost"), "{error}");
+    assert!(error.chain().contains("connection was lost"), "{error}");
     // Clients get errors, old and new.
     let lost = |error: &postgres::Error| {
         error
@@ -1209,7 +1210,7 @@ fn only_loopback_and_the_upstream_database_are_served() {
     let url = fx.pg.url("app");
     let error =
         PgProxy::start(&url, "0.0.0.0:0".parse().unwrap(), PgObserveSpec::default()).unwrap_err();
-    assert!(error.0.contains("loopback"), "{error}");
+    assert!(error.chain().contains("loopback"), "{error}");
     let wrong = format!("postgres://venom@{}/other", fx.proxy.local_addr());
     let Err(error) = Client::connect(&wrong, NoTls) else {
         panic!("a client of another database was accepted");
@@ -1225,7 +1226,7 @@ fn only_loopback_and_the_upstream_database_are_served() {
     )
     .unwrap_err();
     assert!(
-        error.0.contains("cannot open its upstream session"),
+        error.chain().contains("cannot open its upstream session"),
         "{error}"
     );
 }
@@ -1292,15 +1293,15 @@ fn upstream_passwords_scram_md5_and_cleartext() {
         let wrong = format!("postgres://{user}:nope@127.0.0.1:{}/app", pg.port);
         let error = PgProxy::start(&wrong, listen, PgObserveSpec::default()).unwrap_err();
         assert!(
-            error.0.contains("cannot open its upstream session")
-                && error.0.contains("password authentication failed"),
+            error.chain().contains("cannot open its upstream session")
+                && error.chain().contains("password authentication failed"),
             "{user}: {error}"
         );
         let missing = format!("postgres://{user}@127.0.0.1:{}/app", pg.port);
         let error = PgProxy::start(&missing, listen, PgObserveSpec::default()).unwrap_err();
         assert!(
             error
-                .0
+                .chain()
                 .contains("the server asks for a password and the upstream URL has none"),
             "{user}: {error}"
         );

@@ -6,7 +6,8 @@ use proptest::prelude::*;
 use proptest::test_runner::TestRunner;
 use std::cell::RefCell;
 use std::collections::BTreeMap;
-use venom_adapters::postgres::{PgObserveSpec, SqlQuery};
+use venom_adapters::postgres::PgObserveSpec;
+use venom_adapters::SqlQuery;
 use venom_adapters::{Observer, PgSnapshots, StateAdapter};
 use venom_engine::{CheckpointId, CheckpointMode};
 use venom_testkit::{free_port, PgDatabase, PgServer};
@@ -321,9 +322,9 @@ fn checkpoints_restore_in_any_order() {
     adapter.release(b);
     assert_eq!(adapter.checkpoint_count(), 1);
     let err = adapter.rollback(b).unwrap_err();
-    assert!(err.0.contains("unknown checkpoint"), "{err}");
+    assert!(err.chain().contains("unknown checkpoint"), "{err}");
     let err = adapter.rollback(CheckpointId(99)).unwrap_err();
-    assert!(err.0.contains("unknown checkpoint 99"), "{err}");
+    assert!(err.chain().contains("unknown checkpoint 99"), "{err}");
 }
 
 #[test]
@@ -449,7 +450,7 @@ fn observations_follow_contents_and_sql_sees_the_database() {
         .unwrap();
     assert_eq!(rows, vec![vec![Some("t".to_string())]]);
     let err = adapter.query_text("SELECT * FROM missing").unwrap_err();
-    assert!(err.0.contains("missing"), "{err}");
+    assert!(err.chain().contains("missing"), "{err}");
     // The session is still usable after a failed query.
     assert!(adapter.query_text("SELECT 1").is_ok());
 }
@@ -564,20 +565,20 @@ fn open_reports_unreachable_databases_and_bad_settings() {
     let url = format!("postgres://venom:secret@127.0.0.1:{}/app", free_port());
     let err = PgSnapshots::open(&url, vec![], PgObserveSpec::default()).unwrap_err();
     assert!(
-        err.0.starts_with(&format!(
+        err.chain().starts_with(&format!(
             "cannot connect to PostgreSQL at postgres://venom:***@127.0.0.1:{}/app",
             url.split(':').nth(3).unwrap().split('/').next().unwrap()
         )),
         "{err}"
     );
-    assert!(!err.0.contains("secret"), "{err}");
+    assert!(!err.chain().contains("secret"), "{err}");
 
     let db = PgDatabase::create();
     let (mut api, _adapter) = setup(&db, PgObserveSpec::default());
     let err =
         PgSnapshots::open(db.url(), vec!["nope".into()], PgObserveSpec::default()).unwrap_err();
     assert!(
-        err.0.contains("schema(s) nope to save do not exist"),
+        err.chain().contains("schema(s) nope to save do not exist"),
         "{err}"
     );
     let missing_table = PgObserveSpec {
@@ -585,15 +586,15 @@ fn open_reports_unreachable_databases_and_bad_settings() {
         queries: vec![],
     };
     let err = PgSnapshots::open(db.url(), vec![], missing_table).unwrap_err();
-    assert!(err.0.contains("observing table ghosts"), "{err}");
-    assert!(err.0.contains("does not exist"), "{err}");
+    assert!(err.chain().contains("observing table ghosts"), "{err}");
+    assert!(err.chain().contains("does not exist"), "{err}");
 
     // A user that may not skip triggers cannot roll back: said at open, with the fix.
     api.batch_execute("CREATE ROLE app LOGIN").unwrap();
     let app_url = db.url().replacen("venom@", "app@", 1);
     let err = PgSnapshots::open(&app_url, vec![], PgObserveSpec::default()).unwrap_err();
-    assert!(err.0.contains("session_replication_role"), "{err}");
-    assert!(err.0.contains("GRANT SET ON PARAMETER"), "{err}");
+    assert!(err.chain().contains("session_replication_role"), "{err}");
+    assert!(err.chain().contains("GRANT SET ON PARAMETER"), "{err}");
 }
 
 #[test]
@@ -607,14 +608,14 @@ fn a_server_restart_mid_run_is_a_clear_error() {
     pg.stop();
     let err = adapter.rollback(checkpoint).unwrap_err();
     assert!(
-        err.0.contains("rollback to checkpoint 1 failed")
-            && err.0.contains("connection to PostgreSQL was lost"),
+        err.chain().contains("rollback to checkpoint 1 failed")
+            && err.chain().contains("connection to PostgreSQL was lost"),
         "{err}"
     );
     pg.restart();
     // The checkpoints did not survive with the session: still an error, never a wrong state.
     let err = adapter.rollback(checkpoint).unwrap_err();
-    assert!(err.0.contains("connection to PostgreSQL was lost"), "{err}");
+    assert!(err.chain().contains("connection to PostgreSQL was lost"), "{err}");
     let err = adapter.checkpoint().unwrap_err();
-    assert!(err.0.contains("connection to PostgreSQL was lost"), "{err}");
+    assert!(err.chain().contains("connection to PostgreSQL was lost"), "{err}");
 }

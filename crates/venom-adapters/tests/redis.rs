@@ -273,7 +273,7 @@ fn checkpoints_restore_in_any_order_keeping_ttls_and_other_databases() {
     adapter.release(a);
     assert_eq!(adapter.checkpoint_count(), 1);
     let err = adapter.rollback(a).unwrap_err();
-    assert!(err.0.contains("unknown checkpoint"), "{err}");
+    assert!(err.chain().contains("unknown checkpoint"), "{err}");
 }
 
 #[test]
@@ -339,11 +339,11 @@ fn unreachable_and_lost_servers_are_clear_errors() {
     let url = format!("redis://:hunter2@127.0.0.1:{}/0", free_port());
     let err = RedisSnapshots::open(&url, vec![]).unwrap_err();
     assert!(
-        err.0
+        err.chain()
             .starts_with("cannot connect to Redis at redis://:***@127.0.0.1:"),
         "{err}"
     );
-    assert!(!err.0.contains("hunter2"), "{err}");
+    assert!(!err.chain().contains("hunter2"), "{err}");
 
     let server = RedisServer::start();
     let mut adapter = RedisSnapshots::open(&server.url(), vec!["k*".into()]).unwrap();
@@ -351,8 +351,8 @@ fn unreachable_and_lost_servers_are_clear_errors() {
     drop(server);
     let err = adapter.rollback(checkpoint).unwrap_err();
     assert!(
-        err.0.contains("rollback to checkpoint 1 failed")
-            && err.0.contains("connection to Redis was lost"),
+        err.chain().contains("rollback to checkpoint 1 failed")
+            && err.chain().contains("connection to Redis was lost"),
         "{err}"
     );
     assert!(adapter.observe().is_err());

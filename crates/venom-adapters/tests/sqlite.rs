@@ -397,8 +397,8 @@ fn open_fails_on_a_missing_file_naming_it() {
     let dir = TempDir::new().expect("tempdir");
     let path = dir.path().join("nowhere.db");
     let err = SqliteSnapshots::open(&path, &[]).expect_err("missing file");
-    assert!(err.0.contains(&path.display().to_string()), "{err}");
-    assert!(err.0.contains("does not exist"), "{err}");
+    assert!(err.chain().contains(&path.display().to_string()), "{err}");
+    assert!(err.chain().contains("does not exist"), "{err}");
     assert!(!path.exists(), "open must not create the file");
 }
 
@@ -412,8 +412,8 @@ fn open_fails_on_a_file_that_is_not_sqlite_naming_it() {
     )
     .expect("write");
     let err = SqliteSnapshots::open(&path, &[]).expect_err("not sqlite");
-    assert!(err.0.contains(&path.display().to_string()), "{err}");
-    assert!(err.0.contains("not a"), "{err}");
+    assert!(err.chain().contains(&path.display().to_string()), "{err}");
+    assert!(err.chain().contains("not a"), "{err}");
 }
 
 #[test]
@@ -422,11 +422,11 @@ fn open_fails_on_an_unknown_observed_table_naming_it() {
     let path = create_db(&dir, "delete");
     let tables = vec!["items".to_string(), "invoices".to_string()];
     let err = SqliteSnapshots::open(&path, &tables).expect_err("unknown table");
-    assert!(err.0.contains("\"invoices\""), "{err}");
-    assert!(err.0.contains("does not exist"), "{err}");
+    assert!(err.chain().contains("\"invoices\""), "{err}");
+    assert!(err.chain().contains("does not exist"), "{err}");
     // An index is not a table.
     let err = SqliteSnapshots::open(&path, &["items_name".to_string()]).expect_err("an index");
-    assert!(err.0.contains("items_name"), "{err}");
+    assert!(err.chain().contains("items_name"), "{err}");
 }
 
 #[test]
@@ -437,11 +437,11 @@ fn rollback_to_an_unknown_checkpoint_fails_naming_it() {
     let err = snapshots
         .rollback(CheckpointId(42))
         .expect_err("unknown id");
-    assert!(err.0.contains("checkpoint 42"), "{err}");
+    assert!(err.chain().contains("checkpoint 42"), "{err}");
     let id = snapshots.checkpoint().expect("checkpoint");
     snapshots.release(id);
     let err = snapshots.rollback(id).expect_err("released id");
-    assert!(err.0.contains(&format!("checkpoint {}", id.0)), "{err}");
+    assert!(err.chain().contains(&format!("checkpoint {}", id.0)), "{err}");
 }
 
 #[test]
@@ -488,8 +488,8 @@ fn rollback_gives_up_with_a_clear_error_when_the_database_stays_locked() {
     api.execute_batch("BEGIN IMMEDIATE; DELETE FROM items;")
         .expect("hold the write lock");
     let err = snapshots.rollback(id).expect_err("stays locked");
-    assert!(err.0.contains("locked"), "{err}");
-    assert!(err.0.contains(&path.display().to_string()), "{err}");
+    assert!(err.chain().contains("locked"), "{err}");
+    assert!(err.chain().contains(&path.display().to_string()), "{err}");
     api.execute_batch("COMMIT").expect("commit");
 
     // Once the lock is gone the same checkpoint restores fine.

@@ -7,7 +7,7 @@ use venom_scenario::{PgMechanism, RollbackSpec, Scenario};
 
 /// Runs `venom check`.
 pub fn command(args: &CheckArgs) -> Result<i32, Failure> {
-    let scenario = venom_scenario::load(&args.scenario).map_err(Failure::invalid)?;
+    let scenario = venom_scenario::load(&args.scenario).map_err(Failure::invalid_from)?;
     let builtins = if scenario.builtins.no_server_errors {
         " (+ built-in no_server_errors)"
     } else {

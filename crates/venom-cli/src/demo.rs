@@ -38,11 +38,11 @@ impl RunningDemo {
     /// Starts the demo API on an ephemeral loopback port with `rollback`.
     pub fn start(rollback: DemoRollback) -> Result<RunningDemo, Failure> {
         let folder = tempfile::tempdir()
-            .map_err(|e| Failure::setup(format!("cannot create a temporary folder: {e}")))?;
+            .map_err(|e| Failure::setup_because("cannot create a temporary folder", e))?;
         let server = DemoServer::start(&folder.path().join("demo.db"))
-            .map_err(|e| Failure::setup(format!("cannot start the demo API: {e}")))?;
+            .map_err(|e| Failure::setup_because("cannot start the demo API", e))?;
         let mut scenario = venom_scenario::parse(DEMO_SCENARIO, Path::new(DEMO_SCENARIO_PATH))
-            .map_err(Failure::invalid)?;
+            .map_err(Failure::invalid_from)?;
         scenario.base_url = server.base_url();
         // The file in the bundled scenario is the demo server's; its tables are observed in
         // both modes and restored by snapshots only in sqlite mode.

@@ -7,7 +7,7 @@ use crate::progress::ProgressOutput;
 use std::sync::Arc;
 use std::time::Duration;
 use venom_engine::{Context, Explorer, ExplorerConfig};
-use venom_http::HttpWorld;
+use venom_runner::{HttpWorld, Processes};
 use venom_report::{InvariantInfo, RunReport, Target};
 use venom_scenario::{RollbackSpec, Scenario};
 
@@ -16,7 +16,7 @@ pub const DEFAULT_MAX_STEPS: u64 = 1000;
 
 /// Runs `venom explore`.
 pub fn command(args: &ExploreArgs) -> Result<i32, Failure> {
-    let scenario = venom_scenario::load(&args.scenario).map_err(Failure::invalid)?;
+    let scenario = venom_scenario::load(&args.scenario).map_err(Failure::invalid_from)?;
     let target = Target::Scenario {
         path: args.scenario.clone(),
     };
@@ -47,13 +47,14 @@ pub fn explore(scenario: &Scenario, target: Target, options: &RunOptions) -> Res
     }
     let progress = ProgressOutput::new(config.max_steps);
     config.progress_every = progress.every(config.progress_every);
-    let interrupted = interrupt::install();
+    let processes = Processes::default();
+    let interrupted = interrupt::install(&processes);
     config.interrupt = Some(Arc::clone(&interrupted));
 
-    let world = HttpWorld::connect(scenario)
+    let world = HttpWorld::connect(scenario, &processes)
         .map_err(|e| Failure::setup_unless_interrupted(e, &interrupted))?;
-    let actions = venom_http::actions(scenario);
-    let invariants = venom_http::invariants(scenario);
+    let actions = venom_runner::actions(scenario);
+    let invariants = venom_runner::invariants(scenario);
     let invariant_infos = invariants
         .iter()
         .map(|i| InvariantInfo {
@@ -87,11 +88,11 @@ pub fn explore(scenario: &Scenario, target: Target, options: &RunOptions) -> Res
 fn write_reports(report: &RunReport, options: &RunOptions) -> Result<(), Failure> {
     if let Some(path) = &options.json {
         venom_report::write_json(report, path)
-            .map_err(|e| Failure::invalid(format!("cannot write the JSON report: {e}")))?;
+            .map_err(|e| Failure::write("JSON report", path, e))?;
     }
     if let Some(path) = &options.junit {
         venom_report::write_junit(report, path, options.json.as_deref())
-            .map_err(|e| Failure::invalid(format!("cannot write the JUnit report: {e}")))?;
+            .map_err(|e| Failure::write("JUnit report", path, e))?;
     }
     Ok(())
 }

@@ -1,21 +1,24 @@
-//! Ctrl-C: the first press asks the exploration to stop cleanly (reports are still written) and
+//! Ctrl-C: the first press asks the run to stop cleanly (reports are still written) and
 //! abandons a server start still waiting for readiness; a second one kills the servers venom
 //! started and exits at once.
 
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use venom_report::EXIT_INTERRUPTED;
+use venom_runner::Processes;
 
-/// Installs the handler and returns the flag the explorer polls.
-pub fn install() -> Arc<AtomicBool> {
+/// Installs the handler for the servers registered in `processes` and returns the flag the run
+/// polls.
+pub fn install(processes: &Processes) -> Arc<AtomicBool> {
     let flag = Arc::new(AtomicBool::new(false));
     let handler_flag = Arc::clone(&flag);
+    let processes = processes.clone();
     let installed = ctrlc::set_handler(move || {
         if handler_flag.swap(true, Ordering::SeqCst) {
-            venom_http::kill_started_servers();
+            processes.kill_all();
             std::process::exit(EXIT_INTERRUPTED);
         }
-        venom_http::abandon_server_startup();
+        processes.abandon_startup();
         eprintln!("\nvenom: stopping after the current step (Ctrl-C again to quit at once)");
     });
     if let Err(e) = installed {

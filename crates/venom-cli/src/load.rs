@@ -5,14 +5,14 @@ use crate::args::{LoadArgs, LoadMode};
 use crate::failure::Failure;
 use crate::interrupt;
 use std::path::Path;
-use venom_http::ServerProcess;
+use venom_runner::{Processes, ServerProcess};
 use venom_load::{Control, LoadPlan, Mode, PlanOptions, Progress, StopReason};
 use venom_report::{EXIT_INTERRUPTED, EXIT_OK, EXIT_VIOLATIONS};
 
 /// Runs `venom load`.
 pub fn command(args: &LoadArgs) -> Result<i32, Failure> {
-    let scenario = venom_scenario::load(&args.scenario).map_err(Failure::invalid)?;
-    let plan = LoadPlan::resolve(&scenario, &options(args)?).map_err(Failure::invalid)?;
+    let scenario = venom_scenario::load(&args.scenario).map_err(Failure::invalid_from)?;
+    let plan = LoadPlan::resolve(&scenario, &options(args)?).map_err(Failure::invalid_from)?;
     let tolerance = venom_load::parse_percent(&args.tolerance)
         .map_err(|e| Failure::invalid(format!("--tolerance: {e}")))?;
     let baseline = match &args.baseline {
@@ -23,8 +23,13 @@ pub fn command(args: &LoadArgs) -> Result<i32, Failure> {
         None => None,
     };
 
+    let processes = Processes::default();
+    let interrupt = interrupt::install(&processes);
     let mut server = match &scenario.server {
-        Some(spec) => Some(ServerProcess::start(spec).map_err(Failure::setup)?),
+        Some(spec) => Some(
+            ServerProcess::start(spec, &[], &processes)
+                .map_err(|e| Failure::setup_unless_interrupted(e, &interrupt))?,
+        ),
         None => None,
     };
     eprintln!(
@@ -33,7 +38,7 @@ pub fn command(args: &LoadArgs) -> Result<i32, Failure> {
         scenario.base_url
     );
     let control = Control {
-        interrupt: Some(interrupt::install()),
+        interrupt: Some(interrupt),
         progress: Progress::auto(),
     };
     let result = venom_load::run(&scenario, &plan, control);

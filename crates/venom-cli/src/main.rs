@@ -28,7 +28,7 @@ fn main() {
         Command::Load(args) => load::command(&args),
     };
     let code = result.unwrap_or_else(|failure| {
-        eprintln!("error: {failure}");
+        failure::print(&failure);
         failure.exit_code()
     });
     std::process::exit(code);

@@ -6,14 +6,14 @@ use crate::failure::Failure;
 use crate::interrupt;
 use std::sync::atomic::Ordering;
 use venom_engine::{Context, Violation};
-use venom_http::HttpWorld;
+use venom_runner::{HttpWorld, Processes};
 use venom_report::{RunReport, Target, EXIT_INTERRUPTED, EXIT_OK, EXIT_VIOLATIONS};
 use venom_scenario::Scenario;
 
 /// Runs `venom replay`: exit 1 when a replayed violation still reproduces, 0 when none does,
 /// 130 when Ctrl-C stopped it before any reproduced.
 pub fn command(args: &ReplayArgs) -> Result<i32, Failure> {
-    let report = venom_report::read_json(&args.report).map_err(Failure::invalid)?;
+    let report = venom_report::read_json(&args.report).map_err(Failure::invalid_from)?;
     let chosen = chosen(&report, args.violation)?;
     if chosen.is_empty() {
         println!("{}: no violations to replay", args.report.display());
@@ -21,9 +21,10 @@ pub fn command(args: &ReplayArgs) -> Result<i32, Failure> {
     }
     // Installed before the API server starts: Ctrl-C must not kill venom and leave the server
     // (in its own process group) running.
-    let interrupted = interrupt::install();
+    let processes = Processes::default();
+    let interrupted = interrupt::install(&processes);
     let (scenario, _demo) = target_scenario(&report.target)?;
-    let mut world = match HttpWorld::connect(&scenario) {
+    let mut world = match HttpWorld::connect(&scenario, &processes) {
         Ok(world) => world,
         Err(_) if interrupted.load(Ordering::SeqCst) => {
             let first = chosen.first().map_or(1, |(number, _)| *number);
@@ -32,8 +33,8 @@ pub fn command(args: &ReplayArgs) -> Result<i32, Failure> {
         }
         Err(e) => return Err(Failure::setup(e)),
     };
-    let actions = venom_http::actions(&scenario);
-    let invariants = venom_http::invariants(&scenario);
+    let actions = venom_runner::actions(&scenario);
+    let invariants = venom_runner::invariants(&scenario);
     let mut still_failing = 0;
     let mut stopped_early = false;
     for (number, violation) in chosen {
@@ -59,7 +60,7 @@ pub fn command(args: &ReplayArgs) -> Result<i32, Failure> {
             display_path(&names)
         );
         let outcome = venom_engine::replay(&mut world, &actions, invariant, &names, Context::new())
-            .map_err(|e| Failure::setup(format!("replaying violation {number}: {e}")))?;
+            .map_err(|e| Failure::setup_because(format!("replaying violation {number}"), e))?;
         match outcome.message {
             Some(message) if outcome.reproduced => {
                 still_failing += 1;
@@ -101,7 +102,7 @@ fn chosen(report: &RunReport, only: Option<usize>) -> Result<Vec<(usize, &Violat
 fn target_scenario(target: &Target) -> Result<(Scenario, Option<RunningDemo>), Failure> {
     match target {
         Target::Scenario { path } => {
-            let scenario = venom_scenario::load(path).map_err(Failure::invalid)?;
+            let scenario = venom_scenario::load(path).map_err(Failure::invalid_from)?;
             Ok((scenario, None))
         }
         Target::Demo { rollback } => {

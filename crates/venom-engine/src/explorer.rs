@@ -59,9 +59,11 @@ impl Default for ExplorerConfig {
     }
 }
 
-/// A problem found before the exploration starts.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-pub enum SetupError {
+/// Why an exploration could not start: the actions, invariants or strategy do not fit the
+/// world, or the world failed while preparing the initial state.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum StartError {
     /// The strategy jumps between states but the world can only roll back along a stack.
     #[error("strategy `{strategy}` needs random-access checkpoints, but {mechanism} only supports stack-only rollback: use `--strategy dfs`, or a random-access mechanism")]
     StackOnlyWorld {
@@ -90,8 +92,8 @@ pub enum SetupError {
     #[error("no actions to explore")]
     NoActions,
     /// The world failed while preparing the initial state.
-    #[error("could not prepare the initial state: {0}")]
-    World(WorldError),
+    #[error("could not prepare the initial state")]
+    World(#[source] WorldError),
 }
 
 type ProgressFn = Box<dyn FnMut(&Progress)>;
@@ -181,13 +183,13 @@ impl<W: World> Explorer<W> {
     }
 
     /// Checks that the exploration can run at all: names, preconditions, strategy vs mechanism.
-    pub fn validate(&self) -> Result<(), SetupError> {
+    pub fn validate(&self) -> Result<(), StartError> {
         if self.actions.is_empty() {
-            return Err(SetupError::NoActions);
+            return Err(StartError::NoActions);
         }
         let mode = self.world.checkpoint_mode();
         if mode == CheckpointMode::StackOnly && self.config.strategy.needs_random_access() {
-            return Err(SetupError::StackOnlyWorld {
+            return Err(StartError::StackOnlyWorld {
                 strategy: self.config.strategy,
                 mechanism: self.world.mechanism(),
             });
@@ -198,7 +200,7 @@ impl<W: World> Explorer<W> {
             for pre in &action.preconditions {
                 if let Precondition::ActionsRun(names) = pre {
                     if let Some(unknown) = names.iter().find(|n| self.action_index(n).is_none()) {
-                        return Err(SetupError::UnknownRequiredAction {
+                        return Err(StartError::UnknownRequiredAction {
                             action: action.name.clone(),
                             required: unknown.clone(),
                         });
@@ -215,7 +217,7 @@ impl<W: World> Explorer<W> {
 
     /// Runs the exploration from `initial`. Setup problems are errors; a failure of the world during
     /// the run ends it with [`StopReason::Aborted`] and keeps everything found so far.
-    pub fn run(&mut self, initial: Context) -> Result<Exploration, SetupError> {
+    pub fn run(&mut self, initial: Context) -> Result<Exploration, StartError> {
         self.validate()?;
         let started = Instant::now();
         let mode = self.world.checkpoint_mode();
@@ -233,16 +235,16 @@ impl<W: World> Explorer<W> {
         };
 
         if mode == CheckpointMode::ResetReplay {
-            self.world.reset().map_err(SetupError::World)?;
+            self.world.reset().map_err(StartError::World)?;
         }
-        let observation = self.world.observe().map_err(SetupError::World)?;
+        let observation = self.world.observe().map_err(StartError::World)?;
         let view = StepView {
             ctx: &initial,
             action: None,
             exchange: None,
         };
         let verdicts =
-            check_all(&self.invariants, &mut self.world, &view).map_err(SetupError::World)?;
+            check_all(&self.invariants, &mut self.world, &view).map_err(StartError::World)?;
         let mut broken = vec![0u64; self.invariants.len().div_ceil(64)];
         for (i, verdict) in verdicts.into_iter().enumerate() {
             if let Verdict::Broken { message, evidence } = verdict {
@@ -276,7 +278,7 @@ impl<W: World> Explorer<W> {
         run.current = Some(root_id);
         let stop = match self.expand(&mut run, root_id, mode) {
             Ok(()) => self.explore(&mut run, mode, started),
-            Err(e) => StopReason::Aborted(e.0),
+            Err(e) => StopReason::Aborted(e.chain()),
         };
         Ok(self.finish(run, stop, started))
     }
@@ -296,7 +298,7 @@ impl<W: World> Explorer<W> {
                 return StopReason::Exhausted;
             };
             if let Err(e) = self.step(run, mode, state, action) {
-                return StopReason::Aborted(e.0);
+                return StopReason::Aborted(e.chain());
             }
             if let Some(every) = self.config.progress_every {
                 if every > 0 && run.steps % every == 0 {
@@ -484,7 +486,7 @@ impl<W: World> Explorer<W> {
         let node = &run.graph.nodes[state];
         if mode != CheckpointMode::ResetReplay {
             let checkpoint = node.checkpoint.ok_or_else(|| {
-                WorldError(format!("internal error: state {state} has no checkpoint"))
+                WorldError::new(format!("internal error: state {state} has no checkpoint"))
             })?;
             self.world.rollback(checkpoint)?;
             return Ok(node.ctx.clone());
@@ -630,11 +632,11 @@ impl<W: World> Explorer<W> {
 fn unique_names<'a>(
     kind: &'static str,
     names: impl Iterator<Item = &'a str>,
-) -> Result<(), SetupError> {
+) -> Result<(), StartError> {
     let mut seen = std::collections::HashSet::new();
     for name in names {
         if !seen.insert(name) {
-            return Err(SetupError::DuplicateName {
+            return Err(StartError::DuplicateName {
                 kind,
                 name: name.to_string(),
             });

@@ -26,15 +26,14 @@ pub fn replay<W: World>(
     path: &[String],
     initial: Context,
 ) -> Result<ReplayOutcome, WorldError> {
-    let resolved = path
-        .iter()
-        .map(|name| {
-            actions
-                .iter()
-                .find(|a| &a.name == name)
-                .ok_or_else(|| WorldError(format!("the path names unknown action `{name}`")))
-        })
-        .collect::<Result<Vec<_>, _>>()?;
+    let resolved =
+        path.iter()
+            .map(|name| {
+                actions.iter().find(|a| &a.name == name).ok_or_else(|| {
+                    WorldError::new(format!("the path names unknown action `{name}`"))
+                })
+            })
+            .collect::<Result<Vec<_>, _>>()?;
     world.reset()?;
     let mut ctx = initial;
     let mut steps = Vec::new();

@@ -22,15 +22,59 @@ pub enum CheckpointMode {
 }
 
 /// A failure of the world itself (network down, database gone), which ends the run.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error("{0}")]
-pub struct WorldError(pub String);
+///
+/// It says what failed in its message and keeps the error that caused it as its
+/// [`source`](std::error::Error::source), so a printer can show the whole chain.
+#[derive(Debug, thiserror::Error)]
+#[error("{message}")]
+pub struct WorldError {
+    message: String,
+    #[source]
+    source: Option<Box<dyn std::error::Error + Send + Sync + 'static>>,
+}
 
 impl WorldError {
-    /// Builds an error from anything printable.
+    /// An error that says `message` and has no underlying cause.
     pub fn new(message: impl fmt::Display) -> Self {
-        WorldError(message.to_string())
+        WorldError {
+            message: message.to_string(),
+            source: None,
+        }
     }
+
+    /// An error that says `message` (what failed) and keeps `source` (why).
+    pub fn caused(
+        message: impl fmt::Display,
+        source: impl Into<Box<dyn std::error::Error + Send + Sync + 'static>>,
+    ) -> Self {
+        WorldError {
+            message: message.to_string(),
+            source: Some(source.into()),
+        }
+    }
+
+    /// What failed, without its causes.
+    pub fn message(&self) -> &str {
+        &self.message
+    }
+
+    /// The message followed by every cause, on one line (see [`one_line`]).
+    pub fn chain(&self) -> String {
+        one_line(self)
+    }
+}
+
+/// `err` and every cause in its [`source`](std::error::Error::source) chain, joined with `: `,
+/// for reports that keep one line per failure (a console printer shows them one per line).
+pub fn one_line(err: &(dyn std::error::Error + 'static)) -> String {
+    let mut text = err.to_string();
+    let mut cause = err.source();
+    while let Some(err) = cause {
+        text.push_str(": ");
+        text.push_str(&err.to_string());
+        cause = err.source();
+    }
+    text
 }
 
 /// Named observations of the system (row counts, table hashes, query results) that, together with
@@ -59,7 +103,7 @@ pub trait World {
 
     /// Restores the initial state of the system.
     fn reset(&mut self) -> Result<(), WorldError> {
-        Err(WorldError(format!(
+        Err(WorldError::new(format!(
             "the {} world has no way to reset the system",
             self.mechanism()
         )))

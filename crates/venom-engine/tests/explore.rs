@@ -9,7 +9,7 @@ use std::sync::Arc;
 use std::time::Duration;
 use venom_engine::{
     Action, CheckpointMode, Context, Exploration, Explorer, ExplorerConfig, Invariant, Outcome,
-    Precondition, SetupError, Severity, StopReason, Strategy, Verdict,
+    Precondition, Severity, StartError, StopReason, Strategy, Verdict,
 };
 
 fn explore(mode: CheckpointMode, config: ExplorerConfig) -> Exploration {
@@ -111,7 +111,7 @@ fn random_access_strategy_on_a_stack_only_world_is_refused_up_front() {
         )
         .with_config(config(strategy));
         let err = explorer.run(Context::new()).unwrap_err();
-        assert!(matches!(err, SetupError::StackOnlyWorld { .. }), "{err}");
+        assert!(matches!(err, StartError::StackOnlyWorld { .. }), "{err}");
         let text = err.to_string();
         assert!(
             text.contains(strategy.as_str()) && text.contains("StackOnly"),

@@ -11,7 +11,8 @@ use venom_scenario::{AuthSpec, Defaults, RequestSpec, Vars};
 /// Header values shown in reports instead of secrets.
 const REDACTED: &str = "<redacted>";
 
-/// Why a request could not produce a response.
+/// Why a request could not produce a response. Exhaustive on purpose: callers (load mode's
+/// error kinds) classify every variant.
 #[derive(Debug, thiserror::Error)]
 pub enum SendError {
     /// The request could not be built: a template or expression failed, or an environment
@@ -19,14 +20,15 @@ pub enum SendError {
     #[error("{0}")]
     Build(String),
     /// Nothing listens at the address, or the connection was refused or reset before a response.
-    #[error("{method} {url}: cannot connect: {detail}")]
+    #[error("{method} {url}: cannot connect")]
     Connect {
         /// The request's method.
         method: String,
         /// The request's URL.
         url: String,
-        /// The underlying error.
-        detail: String,
+        /// The client's error (without the URL, said above).
+        #[source]
+        source: reqwest::Error,
     },
     /// No complete response arrived within the timeout; the request as sent is kept.
     #[error("{} {}: no response within {timeout:?}", request.method, request.url)]
@@ -37,15 +39,30 @@ pub enum SendError {
         timeout: Duration,
     },
     /// Any other transport failure (invalid response, body read error…).
-    #[error("{method} {url}: {detail}")]
+    #[error("{method} {url}: the exchange failed")]
     Transport {
         /// The request's method.
         method: String,
         /// The request's URL.
         url: String,
-        /// The underlying error.
-        detail: String,
+        /// The client's error (without the URL, said above).
+        #[source]
+        source: reqwest::Error,
     },
+}
+
+/// Nothing answers at the API's `base_url`.
+#[derive(Debug, thiserror::Error)]
+#[error(
+    "cannot reach the API at base_url {base_url} (is it running? declare [server] to let venom \
+     start it)"
+)]
+pub struct Unreachable {
+    /// The API's base URL.
+    pub base_url: String,
+    /// Why the probe got no answer.
+    #[source]
+    pub source: reqwest::Error,
 }
 
 /// A pooled client bound to one API: base URL, default headers, authentication and timeout.
@@ -135,24 +152,46 @@ impl HttpClient {
         })
     }
 
+    /// Sends `GET /` and fails when nothing answers at the base URL: a connection that cannot
+    /// be made or breaks before a response. Any status, a timeout or a request that cannot be
+    /// built (a default header's template) count as reachable.
+    pub async fn probe(&self) -> Result<(), Unreachable> {
+        let probe = RequestSpec {
+            method: "GET".into(),
+            path: venom_scenario::Template::literal("/"),
+            body: None,
+            headers: Vec::new(),
+        };
+        let ctx = venom_engine::Context::new();
+        match self.send(&probe, None, &Vars::new(&ctx)).await {
+            Ok(_) | Err(SendError::Timeout { .. }) | Err(SendError::Build(_)) => Ok(()),
+            Err(SendError::Connect { source, .. }) | Err(SendError::Transport { source, .. }) => {
+                Err(Unreachable {
+                    base_url: self.base_url.clone(),
+                    source,
+                })
+            }
+        }
+    }
+
     fn classify(&self, err: reqwest::Error, record: &RequestRecord) -> SendError {
-        let detail = error_chain(&err);
-        if err.is_timeout() {
+        let source = err.without_url();
+        if source.is_timeout() {
             SendError::Timeout {
                 request: record.clone(),
                 timeout: self.defaults.timeout,
             }
-        } else if err.is_connect() {
+        } else if source.is_connect() {
             SendError::Connect {
                 method: record.method.clone(),
                 url: record.url.clone(),
-                detail,
+                source,
             }
         } else {
             SendError::Transport {
                 method: record.method.clone(),
                 url: record.url.clone(),
-                detail,
+                source,
             }
         }
     }
@@ -284,18 +323,4 @@ fn secret(var: &str) -> Result<String, SendError> {
             "environment variable `{var}` (used for authentication) is not set"
         ))
     })
-}
-
-/// The error and its causes on one line (reqwest's top-level message alone is vague).
-fn error_chain(err: &(dyn std::error::Error + 'static)) -> String {
-    let mut parts = vec![err.to_string()];
-    let mut source = err.source();
-    while let Some(cause) = source {
-        let text = cause.to_string();
-        if !parts.iter().any(|p| p.contains(&text)) {
-            parts.push(text);
-        }
-        source = cause.source();
-    }
-    parts.join(": ")
 }

@@ -1,21 +1,15 @@
-//! venom-http: the HTTP world. It sends the scenario's actions as HTTP requests through a pooled
-//! async client, renders templates, extracts response fields into the context, captures every
-//! request and response for reports, starts and stops the API server, and delegates checkpoints
-//! to a rollback adapter (or falls back to reset + replay).
+//! venom-http: the HTTP client of venom. It renders a scenario's requests (templates, default
+//! headers, authentication), sends them through a pooled async client, captures each exchange
+//! for reports (secrets redacted) and applies a response's `extract` and `set` to the context.
+//!
+//! It knows nothing of databases or server processes: load mode uses it alone, and the runner
+//! (crate `venom-runner`) builds the explored world on top of it.
 #![warn(missing_docs)]
 
-mod bind;
 mod client;
+mod context_update;
 mod response;
-mod server;
-mod server_env;
-mod sql_check;
-mod stores;
-mod world;
 
-pub use bind::{actions, apply_response, invariants, EXPECTED_STATUS, NO_SERVER_ERRORS};
-pub use client::{HttpClient, PreparedRequest, SendError};
+pub use client::{HttpClient, PreparedRequest, SendError, Unreachable};
+pub use context_update::apply_response;
 pub use response::{body_value, last_value};
-pub use server::{abandon_server_startup, kill_started_servers, ServerError, ServerProcess};
-pub use stores::PROXY_URL_VAR;
-pub use world::{HttpWorld, WorldSetupError};

@@ -20,9 +20,8 @@ use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
 use tokio::sync::Notify;
 use tokio::time::Instant;
-use venom_engine::Context;
-use venom_http::{HttpClient, SendError};
-use venom_scenario::{RequestSpec, Scenario, Template, ThresholdSpec, Vars};
+use venom_http::{HttpClient, SendError, Unreachable};
+use venom_scenario::{Scenario, ThresholdSpec};
 
 /// Longest time between two drains of the measurements.
 const TICK: Duration = Duration::from_secs(1);
@@ -38,12 +37,30 @@ pub struct Control {
     pub progress: Progress,
 }
 
-/// The run could not start.
+/// Why a load run could not start or finish measuring.
 #[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
 pub enum LoadError {
-    /// The runtime or client could not be created, or the API does not answer at `base_url`.
-    #[error("{0}")]
-    Setup(String),
+    /// The async runtime could not be created.
+    #[error("cannot start the async runtime")]
+    Runtime(#[source] std::io::Error),
+    /// The HTTP client could not be created.
+    #[error("cannot create the HTTP client")]
+    Client(#[source] SendError),
+    /// `base_url` cannot be used for direct connections.
+    #[error("invalid base_url `{base_url}`: {reason}")]
+    BaseUrl {
+        /// The scenario's base URL.
+        base_url: String,
+        /// What is wrong with it.
+        reason: String,
+    },
+    /// Nothing answers at `base_url`.
+    #[error(transparent)]
+    Unreachable(#[from] Unreachable),
+    /// The task that collects measurements panicked or was cancelled.
+    #[error("the measurement task failed")]
+    Collector(#[source] tokio::task::JoinError),
 }
 
 /// "No new work": set once, with the first reason given; wakes whoever waits for it.
@@ -112,7 +129,7 @@ pub fn run(
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
-        .map_err(|e| LoadError::Setup(format!("cannot start the async runtime: {e}")))?;
+        .map_err(LoadError::Runtime)?;
     runtime.block_on(run_async(scenario, plan, control))
 }
 
@@ -126,8 +143,8 @@ async fn run_async(
         Model::Open { max_in_flight, .. } => (*max_in_flight, true),
     };
     let client = HttpClient::with_pool(&scenario.base_url, &scenario.defaults, concurrency)
-        .map_err(|e| LoadError::Setup(e.to_string()))?;
-    check_reachable(&client).await?;
+        .map_err(LoadError::Client)?;
+    client.probe().await?;
 
     let workers = std::thread::available_parallelism().map_or(2, usize::from);
     let recorder = Arc::new(Recorder::new(
@@ -135,7 +152,7 @@ async fn run_async(
         scenario.actions.len(),
         plan.flows.len(),
     ));
-    let transport = Transport::new(client, scenario).map_err(LoadError::Setup)?;
+    let transport = Transport::new(client, scenario)?;
     let executor = Arc::new(Executor::new(
         transport,
         scenario,
@@ -219,9 +236,7 @@ async fn run_async(
     }
     let elapsed = start.elapsed();
     done.notify_one();
-    let collector = collecting
-        .await
-        .map_err(|e| LoadError::Setup(format!("the measurement task failed: {e}")))?;
+    let collector = collecting.await.map_err(LoadError::Collector)?;
 
     let stop_reason = match stop.reason() {
         Some(StopReason::Duration | StopReason::Iterations) | None if !finished => {
@@ -244,24 +259,6 @@ async fn run_async(
 /// A point in time that is never reached in practice (for durations too long to add).
 fn far_future() -> Instant {
     Instant::now() + Duration::from_secs(100 * 365 * 24 * 3600)
-}
-
-/// Fails with a clear message when nothing answers at `base_url`.
-async fn check_reachable(client: &HttpClient) -> Result<(), LoadError> {
-    let probe = RequestSpec {
-        method: "GET".into(),
-        path: Template::parse("/").map_err(|e| LoadError::Setup(e.0))?,
-        body: None,
-        headers: Vec::new(),
-    };
-    let ctx = Context::new();
-    match client.send(&probe, None, &Vars::new(&ctx)).await {
-        Ok(_) | Err(SendError::Timeout { .. }) | Err(SendError::Build(_)) => Ok(()),
-        Err(e) => Err(LoadError::Setup(format!(
-            "cannot reach the API at base_url {}: {e} (is it running? declare [server] to let venom start it)",
-            client.base_url()
-        ))),
-    }
 }
 
 /// The collector's surroundings: clock, live state, stop signals and thresholds to watch.

@@ -9,6 +9,7 @@
 //! server under test. `https://` APIs go through venom-http's pooled client (rustls).
 
 use crate::metrics::ErrorKind;
+use crate::run::LoadError;
 use http_body_util::{BodyExt, Full};
 use hyper::body::Bytes;
 use hyper::client::conn::http1::SendRequest;
@@ -73,7 +74,7 @@ impl Fixed {
 impl Transport {
     /// A transport for `client`'s API and `scenario`'s actions: direct connections for
     /// `http://`, the client for `https://`.
-    pub(crate) fn new(client: HttpClient, scenario: &Scenario) -> Result<Transport, String> {
+    pub(crate) fn new(client: HttpClient, scenario: &Scenario) -> Result<Transport, LoadError> {
         let direct = if client.base_url().starts_with("http://") {
             Some(Direct::new(client.base_url(), scenario.defaults.timeout)?)
         } else {
@@ -191,7 +192,7 @@ fn failure(e: SendError) -> Failure {
     };
     Failure {
         kind,
-        message: e.to_string(),
+        message: venom_engine::one_line(&e),
     }
 }
 
@@ -224,13 +225,15 @@ impl std::fmt::Debug for Direct {
 }
 
 impl Direct {
-    fn new(base_url: &str, timeout: Duration) -> Result<Direct, String> {
-        let uri: Uri = base_url
-            .parse()
-            .map_err(|e| format!("invalid base_url `{base_url}`: {e}"))?;
+    fn new(base_url: &str, timeout: Duration) -> Result<Direct, LoadError> {
+        let invalid = |reason: String| LoadError::BaseUrl {
+            base_url: base_url.to_string(),
+            reason,
+        };
+        let uri: Uri = base_url.parse().map_err(|e| invalid(format!("{e}")))?;
         let authority = uri
             .authority()
-            .ok_or_else(|| format!("invalid base_url `{base_url}`: no host"))?;
+            .ok_or_else(|| invalid("no host".to_string()))?;
         let origin_len = "http://".len() + authority.as_str().len();
         let origin = base_url.get(..origin_len).unwrap_or(base_url).to_string();
         let address = format!(
@@ -239,7 +242,7 @@ impl Direct {
             authority.port_u16().unwrap_or(80)
         );
         let host = HeaderValue::from_str(authority.as_str())
-            .map_err(|e| format!("invalid host in base_url `{base_url}`: {e}"))?;
+            .map_err(|e| invalid(format!("invalid host: {e}")))?;
         Ok(Direct {
             origin,
             address,

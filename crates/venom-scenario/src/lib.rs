@@ -25,7 +25,7 @@ pub use load_spec::{
 pub use model::{
     ActionSpec, AuthSpec, Builtins, Condition, Defaults, ExploreDefaults, InvariantSpec,
     PgMechanism, PostgresSpec, RedisSpec, RequestSpec, Requires, ResetSpec, RollbackSpec, Scenario,
-    ServerSpec, SqliteSpec, UrlSource,
+    ServerSpec, SqliteSpec, UnsetUrlVar, UrlSource,
 };
 pub use template::{Template, TemplateValue};
 

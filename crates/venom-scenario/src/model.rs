@@ -151,14 +151,18 @@ pub enum UrlSource {
 
 impl UrlSource {
     /// The URL; fails, naming the variable, when it is not set.
-    pub fn resolve(&self) -> Result<String, String> {
+    pub fn resolve(&self) -> Result<String, UnsetUrlVar> {
         match self {
             UrlSource::Literal(url) => Ok(url.clone()),
-            UrlSource::Env(name) => std::env::var(name)
-                .map_err(|_| format!("environment variable {name} (the URL) is not set")),
+            UrlSource::Env(name) => std::env::var(name).map_err(|_| UnsetUrlVar(name.clone())),
         }
     }
 }
+
+/// The environment variable that should hold a connection URL is not set.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("environment variable {0} (the URL) is not set")]
+pub struct UnsetUrlVar(pub String);
 
 /// The API's PostgreSQL database, how venom rolls it back and what it observes in it.
 #[derive(Debug, Clone, PartialEq, Eq)]

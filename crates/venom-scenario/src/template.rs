@@ -21,6 +21,14 @@ enum Part {
 }
 
 impl Template {
+    /// A template without placeholders: `text` as it is (a `{{` in it is not a placeholder).
+    pub fn literal(text: &str) -> Template {
+        Template {
+            source: text.to_string(),
+            parts: vec![Part::Text(text.to_string())],
+        }
+    }
+
     /// Parses `source`, compiling every placeholder.
     pub fn parse(source: &str) -> Result<Template, EvalError> {
         Self::parse_inner(source).map_err(|e| EvalError(e.message))

@@ -50,7 +50,7 @@ fn encode(text: &str) -> String {
 
 fn parse(url: &str) -> Result<Config, WorldError> {
     Config::from_str(url).map_err(|e| {
-        WorldError(format!(
+        WorldError::new(format!(
             "invalid PostgreSQL URL {}: {}",
             redact_url(url),
             describe(&e)
@@ -65,7 +65,7 @@ pub(crate) fn connect(url: &str) -> Result<Client, WorldError> {
         .connect_timeout(CONNECT_TIMEOUT)
         .application_name("venom");
     config.connect(NoTls).map_err(|e| {
-        WorldError(format!(
+        WorldError::new(format!(
             "cannot connect to PostgreSQL at {}: {} (is the server running and reachable?)",
             redact_url(url),
             describe(&e)

@@ -2,7 +2,7 @@
 //!
 //! Observations and SQL invariants must see the state the API sees. With snapshots that is any
 //! connection to the database; with the transaction proxy it is only the proxy's own upstream
-//! session (the state is uncommitted), so both go through [`SqlQuery`].
+//! session (the state is uncommitted), so both go through [`SqlQuery`](crate::SqlQuery).
 
 mod conn;
 mod observe;
@@ -14,12 +14,3 @@ pub use conn::url_via;
 pub use observe::{observe_postgres, PgObserveSpec};
 pub use proxy::{PgProxy, PgProxyOptions};
 pub use snapshot::PgSnapshots;
-
-use venom_engine::WorldError;
-
-/// A session that runs SQL against the database as the API currently sees it.
-pub trait SqlQuery {
-    /// Runs `sql` (one statement, simple query protocol) and returns its rows, every value in
-    /// PostgreSQL's text format (`None` for NULL).
-    fn query_text(&mut self, sql: &str) -> Result<Vec<Vec<Option<String>>>, WorldError>;
-}

@@ -1,7 +1,7 @@
 //! What venom observes in a PostgreSQL database: row counts and content hashes of named tables,
 //! and the results of named queries.
 
-use super::SqlQuery;
+use crate::SqlQuery;
 use serde_json::{json, Value};
 use venom_engine::{Observation, WorldError};
 
@@ -29,18 +29,18 @@ pub fn observe_postgres(
         );
         let rows = session
             .query_text(&sql)
-            .map_err(|e| WorldError(format!("observing table {table}: {}", e.0)))?;
+            .map_err(|e| WorldError::caused(format!("observing table {table}"), e))?;
         let (count, hash) = match rows.first().map(Vec::as_slice) {
             Some([Some(count), Some(hash)]) => (count.clone(), hash.clone()),
             _ => {
-                return Err(WorldError(format!(
+                return Err(WorldError::new(format!(
                     "observing table {table}: unexpected result"
                 )))
             }
         };
-        let rows: u64 = count
-            .parse()
-            .map_err(|e| WorldError(format!("observing table {table}: row count {count}: {e}")))?;
+        let rows: u64 = count.parse().map_err(|e| {
+            WorldError::new(format!("observing table {table}: row count {count}: {e}"))
+        })?;
         observation.insert(
             format!("table:{table}"),
             json!({ "rows": rows, "hash": hash }),
@@ -49,7 +49,7 @@ pub fn observe_postgres(
     for (name, sql) in &spec.queries {
         let rows = session
             .query_text(sql)
-            .map_err(|e| WorldError(format!("observation query `{name}`: {}", e.0)))?;
+            .map_err(|e| WorldError::caused(format!("observation query `{name}`"), e))?;
         let rows: Vec<Value> = rows
             .into_iter()
             .map(|row| Value::Array(row.into_iter().map(|v| json!(v)).collect()))

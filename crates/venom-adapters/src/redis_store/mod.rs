@@ -61,7 +61,7 @@ impl RedisSnapshots {
     pub fn open(url: &str, observe_patterns: Vec<String>) -> Result<RedisSnapshots, WorldError> {
         let shown = redact_url(url);
         let client = redis::Client::open(url)
-            .map_err(|e| WorldError(format!("invalid Redis URL {shown}: {e}")))?;
+            .map_err(|e| WorldError::new(format!("invalid Redis URL {shown}: {e}")))?;
         let conn = client
             .get_connection_with_timeout(CONNECT_TIMEOUT)
             .and_then(|conn| {
@@ -70,7 +70,7 @@ impl RedisSnapshots {
                 Ok(conn)
             })
             .map_err(|e| {
-                WorldError(format!(
+                WorldError::new(format!(
                     "cannot connect to Redis at {shown}: {e} (is the server running and reachable?)"
                 ))
             })?;
@@ -144,7 +144,7 @@ impl RedisSnapshots {
     }
 
     fn error(&self, what: impl fmt::Display) -> WorldError {
-        WorldError(format!("redis database {}: {what}", self.url))
+        WorldError::new(format!("redis database {}: {what}", self.url))
     }
 
     fn failure(&self, what: &str, e: &RedisError) -> WorldError {

@@ -11,7 +11,8 @@ mod upstream;
 mod wire;
 
 use super::sequence::{self, Position};
-use super::{observe_postgres, PgObserveSpec, SqlQuery};
+use super::{observe_postgres, PgObserveSpec};
+use crate::SqlQuery;
 use crate::{Observer, StateAdapter};
 use std::collections::hash_map::RandomState;
 use std::collections::HashMap;
@@ -173,7 +174,7 @@ impl PgProxy {
         options: PgProxyOptions,
     ) -> Result<PgProxy, WorldError> {
         if !listen.ip().is_loopback() {
-            return Err(WorldError(format!(
+            return Err(WorldError::new(format!(
                 "the transaction proxy listens on loopback addresses only, not {listen}"
             )));
         }
@@ -184,7 +185,9 @@ impl PgProxy {
         let thread = std::thread::Builder::new()
             .name("venom-pg-proxy".to_string())
             .spawn(move || run(target, listen, options, ready_tx, stop_rx))
-            .map_err(|e| WorldError(format!("cannot start the transaction proxy thread: {e}")))?;
+            .map_err(|e| {
+                WorldError::new(format!("cannot start the transaction proxy thread: {e}"))
+            })?;
         let (addr, handle, shared) = match ready_rx.recv_timeout(start_wait) {
             Ok(Ok(started)) => started,
             Ok(Err(e)) => {
@@ -192,7 +195,7 @@ impl PgProxy {
                 return Err(e);
             }
             Err(_) => {
-                return Err(WorldError(
+                return Err(WorldError::new(
                     "the transaction proxy did not start in time".to_string(),
                 ))
             }
@@ -226,12 +229,12 @@ impl PgProxy {
         let limit = options.session_wait + options.upstream_timeout * 4;
         match rx.recv_timeout(limit) {
             Ok(result) => result,
-            Err(mpsc::RecvTimeoutError::Timeout) => Err(WorldError(format!(
+            Err(mpsc::RecvTimeoutError::Timeout) => Err(WorldError::new(format!(
                 "the transaction proxy did not answer within {limit:?}"
             ))),
-            Err(mpsc::RecvTimeoutError::Disconnected) => {
-                Err(WorldError("the transaction proxy has stopped".to_string()))
-            }
+            Err(mpsc::RecvTimeoutError::Disconnected) => Err(WorldError::new(
+                "the transaction proxy has stopped".to_string(),
+            )),
         }
     }
 
@@ -303,7 +306,7 @@ impl StateAdapter for PgProxy {
             .iter()
             .position(|saved| saved.id == id && !saved.released)
         else {
-            return Err(WorldError(format!(
+            return Err(WorldError::new(format!(
                 "checkpoint {} is not on the transaction proxy's savepoint stack: it was released, \
                  or discarded by a rollback to an earlier checkpoint (savepoints can only restore \
                  an ancestor of the current state)",
@@ -344,7 +347,7 @@ async fn execute(shared: Arc<Shared>, command: Command) -> Result<Rows, WorldErr
         return Err(shared.busy(wait));
     };
     if let Some(lost) = shared.lost() {
-        return Err(WorldError(lost));
+        return Err(WorldError::new(lost));
     }
     // Each batch: its first statement, then statements that fail only in unusual cases (a
     // privilege revoked mid-run), undone by `recover` so the session stays usable.
@@ -372,7 +375,7 @@ async fn execute(shared: Arc<Shared>, command: Command) -> Result<Rows, WorldErr
     let statements: Vec<&str> = batch.iter().map(String::as_str).collect();
     let mut outcomes = match up.simple(&statements).await {
         Ok(outcomes) => outcomes,
-        Err(e) => return Err(WorldError(shared.lose(&e))),
+        Err(e) => return Err(WorldError::new(shared.lose(&e))),
     };
     let Some(error) = outcomes.iter().find_map(|o| o.error.clone()) else {
         return Ok(outcomes.pop().map(|o| o.rows).unwrap_or_default());
@@ -380,10 +383,12 @@ async fn execute(shared: Arc<Shared>, command: Command) -> Result<Rows, WorldErr
     let first_ran = outcomes.first().is_some_and(|o| o.error.is_none());
     if first_ran && !recover.is_empty() {
         if let Err(e) = up.simple(&[&recover]).await {
-            return Err(WorldError(shared.lose(&e)));
+            return Err(WorldError::new(shared.lose(&e)));
         }
     }
-    Err(WorldError(format!("transaction proxy {what}: {error}")))
+    Err(WorldError::new(format!(
+        "transaction proxy {what}: {error}"
+    )))
 }
 
 /// Runs `sql` inside a savepoint of its own, rolled back to if the query fails.
@@ -395,15 +400,15 @@ async fn query(shared: &Shared, up: &mut Upstream, sql: &str) -> Result<Rows, Wo
     ];
     let mut outcomes = match up.simple(&batch).await {
         Ok(outcomes) => outcomes,
-        Err(e) => return Err(WorldError(shared.lose(&e))),
+        Err(e) => return Err(WorldError::new(shared.lose(&e))),
     };
     let result = outcomes.swap_remove(1);
     if let Some(error) = result.error {
         let undo = "ROLLBACK TO SAVEPOINT venom_query; RELEASE SAVEPOINT venom_query";
         if let Err(e) = up.simple(&[undo]).await {
-            return Err(WorldError(shared.lose(&e)));
+            return Err(WorldError::new(shared.lose(&e)));
         }
-        return Err(WorldError(error));
+        return Err(WorldError::new(error));
     }
     Ok(result.rows)
 }
@@ -422,7 +427,7 @@ fn run(
     {
         Ok(runtime) => runtime,
         Err(e) => {
-            let _ = ready.send(Err(WorldError(format!(
+            let _ = ready.send(Err(WorldError::new(format!(
                 "cannot start a tokio runtime: {e}"
             ))));
             return;
@@ -432,7 +437,9 @@ fn run(
         let listener = match TcpListener::bind(listen).await {
             Ok(listener) => listener,
             Err(e) => {
-                let _ = ready.send(Err(WorldError(format!("cannot listen on {listen}: {e}"))));
+                let _ = ready.send(Err(WorldError::new(format!(
+                    "cannot listen on {listen}: {e}"
+                ))));
                 return;
             }
         };
@@ -445,7 +452,7 @@ fn run(
         let (addr, up) = match connected.await {
             Ok(started) => started,
             Err(e) => {
-                let _ = ready.send(Err(WorldError(format!(
+                let _ = ready.send(Err(WorldError::new(format!(
                     "the transaction proxy cannot open its upstream session on {}: {e}",
                     target.describe()
                 ))));
@@ -565,14 +572,14 @@ impl Shared {
     /// The error for a command that waited `wait` for the session.
     fn busy(&self, wait: Duration) -> WorldError {
         if let Some((id, since)) = *lock(&self.holder) {
-            return WorldError(format!(
+            return WorldError::new(format!(
                 "API connection #{id} has kept a transaction open for {:.1} s; the transaction \
                  proxy can only checkpoint, roll back or observe between the API's transactions \
                  (does a request leave a transaction open?)",
                 since.elapsed().as_secs_f64()
             ));
         }
-        WorldError(format!(
+        WorldError::new(format!(
             "the transaction proxy's upstream session stayed busy with an API request for more \
              than {wait:?}"
         ))

@@ -34,12 +34,12 @@ impl Target {
     /// connections without TLS are served.
     pub fn from_url(url: &str) -> Result<Target, WorldError> {
         let config = postgres::Config::from_str(url)
-            .map_err(|e| WorldError(format!("invalid upstream PostgreSQL URL: {e}")))?;
+            .map_err(|e| WorldError::new(format!("invalid upstream PostgreSQL URL: {e}")))?;
         let host = match config.get_hosts() {
             [] => "localhost".to_string(),
             [Host::Tcp(host)] => host.clone(),
             _ => {
-                return Err(WorldError(
+                return Err(WorldError::new(
                     "the transaction proxy needs exactly one TCP host in the upstream URL \
                      (Unix sockets and host lists are not supported)"
                         .to_string(),
@@ -47,16 +47,15 @@ impl Target {
             }
         };
         if config.get_ssl_mode() == SslMode::Require {
-            return Err(WorldError(
+            return Err(WorldError::new(
                 "the transaction proxy connects upstream without TLS; use sslmode=disable or \
                  sslmode=prefer"
                     .to_string(),
             ));
         }
-        let user = config
-            .get_user()
-            .map(str::to_string)
-            .ok_or_else(|| WorldError("the upstream PostgreSQL URL names no user".to_string()))?;
+        let user = config.get_user().map(str::to_string).ok_or_else(|| {
+            WorldError::new("the upstream PostgreSQL URL names no user".to_string())
+        })?;
         Ok(Target {
             port: config.get_ports().first().copied().unwrap_or(5432),
             database: config.get_dbname().unwrap_or(&user).to_string(),

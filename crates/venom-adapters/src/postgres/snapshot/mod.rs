@@ -20,7 +20,8 @@ mod sql;
 
 use super::conn::{self, describe_on, query_text};
 use super::sequence::Position;
-use super::{observe_postgres, PgObserveSpec, SqlQuery};
+use super::{observe_postgres, PgObserveSpec};
+use crate::SqlQuery;
 use crate::{redact_url, Observer, StateAdapter};
 use catalog::{Reference, Sequence, Table};
 use postgres::Client;
@@ -329,7 +330,7 @@ impl PgSnapshots {
     }
 
     fn error(&self, what: impl fmt::Display) -> WorldError {
-        WorldError(format!("postgres database {}: {what}", self.url))
+        WorldError::new(format!("postgres database {}: {what}", self.url))
     }
 
     fn failure(&self, what: &str, e: &postgres::Error) -> WorldError {
@@ -386,7 +387,8 @@ impl Observer for PgSnapshots {
 
 impl SqlQuery for PgSnapshots {
     fn query_text(&mut self, sql: &str) -> Result<Vec<Vec<Option<String>>>, WorldError> {
-        query_text(&mut self.client, sql).map_err(|e| WorldError(describe_on(&self.client, &e)))
+        query_text(&mut self.client, sql)
+            .map_err(|e| WorldError::new(describe_on(&self.client, &e)))
     }
 }
 

@@ -1,17 +1,16 @@
 //! Turning the scenario's declarations into the engine's actions and invariants over an
 //! [`HttpWorld`].
 
-use crate::client::SendError;
-use crate::response::last_value;
 use crate::sql_check;
 use crate::world::HttpWorld;
 use serde_json::Value;
 use std::sync::Arc;
 use venom_engine::{
-    Action, Context, Exchange, Invariant, Outcome, Precondition, ResponseRecord, Severity,
-    StepView, Verdict, WorldError,
+    Action, Context, Exchange, Invariant, Outcome, Precondition, Severity, StepView, Verdict,
+    WorldError,
 };
-use venom_scenario::{ActionSpec, Condition, EvalError, InvariantSpec, Scenario, Vars};
+use venom_http::{apply_response, last_value, SendError};
+use venom_scenario::{ActionSpec, Condition, InvariantSpec, Scenario, Vars};
 
 /// Name of the built-in invariant that flags 5xx answers and requests without a response.
 pub const NO_SERVER_ERRORS: &str = "no_server_errors";
@@ -60,44 +59,15 @@ fn run_action(
             request,
             response: None,
         },
-        Err(e) => return Err(WorldError(format!("action `{}`: {e}", spec.name))),
+        Err(e) => return Err(WorldError::caused(format!("action `{}`", spec.name), e)),
     };
     if let Some(response) = &exchange.response {
         apply_response(spec, ctx, response)
-            .map_err(|e| WorldError(format!("action `{}`: {e}", spec.name)))?;
+            .map_err(|e| WorldError::caused(format!("action `{}`", spec.name), e))?;
     }
     Ok(Outcome {
         exchange: Some(exchange),
     })
-}
-
-/// Updates `ctx` from the action's `response`: on a 2xx answer, stores its `extract` keys (when
-/// the JSONPath matches) and then its `set` assignments, in file order; other statuses leave
-/// `ctx` unchanged. Fails when a `set` template cannot be rendered.
-pub fn apply_response(
-    spec: &ActionSpec,
-    ctx: &mut Context,
-    response: &ResponseRecord,
-) -> Result<(), EvalError> {
-    if !(200..300).contains(&response.status) {
-        return Ok(());
-    }
-    for (key, extractor) in &spec.extract {
-        if let Some(value) = extractor.extract(&response.body) {
-            ctx.set(key.clone(), value);
-        }
-    }
-    if spec.set.is_empty() {
-        return Ok(());
-    }
-    let last = last_value(response);
-    for (key, template) in &spec.set {
-        let value = template
-            .render(&Vars::with_last(ctx, &last))
-            .map_err(|e| EvalError(format!("set `{key}`: {e}")))?;
-        ctx.set(key.clone(), value);
-    }
-    Ok(())
 }
 
 /// The scenario's invariants as engine invariants, the enabled built-ins first.
@@ -226,7 +196,7 @@ fn check_invariant(
                         })),
                     })
                 }
-                Err(e) => return Err(WorldError(format!("invariant `{}`: {e}", spec.name))),
+                Err(e) => return Err(WorldError::caused(format!("invariant `{}`", spec.name), e)),
             };
             (
                 exchange.response.as_ref().map(last_value),
@@ -259,7 +229,7 @@ fn check_sql(
 ) -> Result<Verdict, WorldError> {
     let rows = world
         .sql(sql)
-        .map_err(|e| WorldError(format!("invariant `{}`: {}", spec.name, e.0)))?;
+        .map_err(|e| WorldError::caused(format!("invariant `{}`", spec.name), e))?;
     let message = match sql_check::truth(&rows) {
         Ok(true) => return Ok(Verdict::Holds),
         Ok(false) => false_message(spec, sql, &vars(view.ctx, last)),

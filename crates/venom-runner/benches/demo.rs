@@ -8,7 +8,7 @@ use std::path::Path;
 use std::time::Instant;
 use venom_demo::{DemoServer, DEMO_SCENARIO};
 use venom_engine::{Context, Explorer, ExplorerConfig};
-use venom_http::HttpWorld;
+use venom_runner::{HttpWorld, Processes};
 use venom_scenario::{RollbackSpec, Scenario, SqliteSpec};
 
 const RUNS: usize = 7;
@@ -27,7 +27,7 @@ fn main() {
             let folder = tempfile::tempdir().expect("temporary folder");
             let server = DemoServer::start(&folder.path().join("demo.db")).expect("demo API");
             let scenario = demo_scenario(&server, mode);
-            let world = HttpWorld::connect(&scenario).expect("demo world");
+            let world = HttpWorld::connect(&scenario, &Processes::default()).expect("demo world");
             let config = ExplorerConfig {
                 state_keys: scenario.state_from_context.clone(),
                 max_steps: Some(100_000),
@@ -36,8 +36,8 @@ fn main() {
             };
             let mut explorer = Explorer::new(
                 world,
-                venom_http::actions(&scenario),
-                venom_http::invariants(&scenario),
+                venom_runner::actions(&scenario),
+                venom_runner::invariants(&scenario),
             )
             .with_config(config);
             let started = Instant::now();

@@ -1,7 +1,7 @@
 //! Starting the API under test from the scenario's `[server]` command, waiting until it is
 //! ready, and stopping it (with its whole process group) afterwards.
 
-use crate::server_env::server_env;
+use crate::server_env::{server_env, EnvError};
 use std::collections::VecDeque;
 use std::io::{BufRead, BufReader, Read};
 use std::os::unix::process::CommandExt;
@@ -17,52 +17,127 @@ const KEPT_LINES: usize = 20;
 /// How long the server gets to exit after SIGTERM before SIGKILL.
 const STOP_GRACE: Duration = Duration::from_secs(3);
 
-/// Process groups of the servers this process started and has not stopped yet.
-static STARTED: Mutex<Vec<u32>> = Mutex::new(Vec::new());
-/// Set when the user interrupts: servers still waiting for readiness give up.
-static ABANDON_STARTUP: AtomicBool = AtomicBool::new(false);
-
-/// Makes every server start that is still waiting for readiness fail at once (first Ctrl-C).
-pub fn abandon_server_startup() {
-    ABANDON_STARTUP.store(true, Ordering::SeqCst);
+/// The server processes a run started and has not stopped yet, shared by the worlds that start
+/// them and the interrupt handler that may have to kill them. An owned value, not a global: two
+/// runs in one process (or one run's several copies of the system) each keep their own.
+#[derive(Debug, Clone, Default)]
+pub struct Processes {
+    inner: Arc<ProcessesInner>,
 }
 
-/// Kills the process groups of all servers started and not yet stopped, for a process that is
-/// about to exit without unwinding (second Ctrl-C).
-pub fn kill_started_servers() {
-    if let Ok(groups) = STARTED.lock() {
-        for &pid in groups.iter() {
-            signal_group(pid, libc::SIGKILL);
+#[derive(Debug, Default)]
+struct ProcessesInner {
+    /// Process groups of the started servers.
+    started: Mutex<Vec<u32>>,
+    /// Set when the user interrupts: servers still waiting for readiness give up.
+    abandon_startup: AtomicBool,
+}
+
+impl Processes {
+    /// Makes every server start that is still waiting for readiness fail at once (first Ctrl-C).
+    pub fn abandon_startup(&self) {
+        self.inner.abandon_startup.store(true, Ordering::SeqCst);
+    }
+
+    /// Kills the process groups of all servers started and not yet stopped, for a process that
+    /// is about to exit without unwinding (second Ctrl-C).
+    pub fn kill_all(&self) {
+        if let Ok(groups) = self.inner.started.lock() {
+            for &pid in groups.iter() {
+                signal_group(pid, libc::SIGKILL);
+            }
+        }
+    }
+
+    fn abandoned(&self) -> bool {
+        self.inner.abandon_startup.load(Ordering::SeqCst)
+    }
+
+    fn add(&self, pid: u32) {
+        if let Ok(mut groups) = self.inner.started.lock() {
+            groups.push(pid);
+        }
+    }
+
+    fn remove(&self, pid: u32) {
+        if let Ok(mut groups) = self.inner.started.lock() {
+            groups.retain(|&g| g != pid);
         }
     }
 }
 
 /// The server could not be started or never became ready.
 #[derive(Debug, thiserror::Error)]
-#[error("{0}")]
-pub struct ServerError(pub String);
+#[non_exhaustive]
+pub enum ServerError {
+    /// A `[server].env` value could not be expanded.
+    #[error(transparent)]
+    Env(#[from] EnvError),
+    /// The command could not be spawned.
+    #[error("cannot start the server `{command}` in {cwd}")]
+    Spawn {
+        /// The `[server]` command.
+        command: String,
+        /// Its working folder.
+        cwd: String,
+        /// Why spawning failed.
+        #[source]
+        source: std::io::Error,
+    },
+    /// The process ended before its readiness URL answered.
+    #[error("the server `{command}` exited ({status}) before it was ready at {ready_url}{output}")]
+    Exited {
+        /// The `[server]` command.
+        command: String,
+        /// How it ended.
+        status: std::process::ExitStatus,
+        /// The readiness URL.
+        ready_url: String,
+        /// Its last output lines, formatted.
+        output: String,
+    },
+    /// The readiness URL did not answer below 500 in time.
+    #[error(
+        "the server `{command}` was not ready at {ready_url} after {timeout:?} (it must answer \
+         with a status below 500){output}"
+    )]
+    NotReady {
+        /// The `[server]` command.
+        command: String,
+        /// The readiness URL.
+        ready_url: String,
+        /// The readiness timeout.
+        timeout: Duration,
+        /// Its last output lines, formatted.
+        output: String,
+    },
+    /// The user interrupted while the server was starting.
+    #[error("interrupted while waiting for the server `{command}` to be ready")]
+    Interrupted {
+        /// The `[server]` command.
+        command: String,
+    },
+}
 
 /// A running API server process, stopped when dropped.
 #[derive(Debug)]
 pub struct ServerProcess {
     child: Child,
     output: Arc<Mutex<VecDeque<String>>>,
+    processes: Processes,
 }
 
 impl ServerProcess {
-    /// Starts `spec.command` with `sh -c` in its own process group and waits until
-    /// `spec.ready_url` answers with a status below 500, at most `spec.ready_timeout`.
-    pub fn start(spec: &ServerSpec) -> Result<ServerProcess, ServerError> {
-        ServerProcess::start_with_env(spec, &[])
-    }
-
-    /// [`ServerProcess::start`] with `extra` environment variables (e.g. `VENOM_PROXY_URL`),
-    /// which `[server].env` values can also reference as `${NAME}`.
-    pub fn start_with_env(
+    /// Starts `spec.command` with `sh -c` in its own process group, registered in `processes`,
+    /// and waits until `spec.ready_url` answers with a status below 500, at most
+    /// `spec.ready_timeout`. `extra` environment variables (e.g. `VENOM_PROXY_URL`) are set for
+    /// it, and `[server].env` values can reference them as `${NAME}`.
+    pub fn start(
         spec: &ServerSpec,
         extra: &[(String, String)],
+        processes: &Processes,
     ) -> Result<ServerProcess, ServerError> {
-        let env = server_env(&spec.env, extra).map_err(ServerError)?;
+        let env = server_env(&spec.env, extra)?;
         let mut child = Command::new("sh")
             .arg("-c")
             .arg(&spec.command)
@@ -73,16 +148,12 @@ impl ServerProcess {
             .stderr(Stdio::piped())
             .process_group(0)
             .spawn()
-            .map_err(|e| {
-                ServerError(format!(
-                    "cannot start the server `{}` in {}: {e}",
-                    spec.command,
-                    spec.cwd.display()
-                ))
+            .map_err(|source| ServerError::Spawn {
+                command: spec.command.clone(),
+                cwd: spec.cwd.display().to_string(),
+                source,
             })?;
-        if let Ok(mut groups) = STARTED.lock() {
-            groups.push(child.id());
-        }
+        processes.add(child.id());
         let output = Arc::new(Mutex::new(VecDeque::new()));
         if let Some(stdout) = child.stdout.take() {
             keep_tail(stdout, Arc::clone(&output));
@@ -90,7 +161,11 @@ impl ServerProcess {
         if let Some(stderr) = child.stderr.take() {
             keep_tail(stderr, Arc::clone(&output));
         }
-        let mut server = ServerProcess { child, output };
+        let mut server = ServerProcess {
+            child,
+            output,
+            processes: processes.clone(),
+        };
         server.wait_ready(spec)?;
         Ok(server)
     }
@@ -99,30 +174,28 @@ impl ServerProcess {
         let deadline = Instant::now() + spec.ready_timeout;
         loop {
             if let Ok(Some(status)) = self.child.try_wait() {
-                return Err(ServerError(format!(
-                    "the server `{}` exited ({status}) before it was ready at {}{}",
-                    spec.command,
-                    spec.ready_url,
-                    self.output_tail()
-                )));
+                return Err(ServerError::Exited {
+                    command: spec.command.clone(),
+                    status,
+                    ready_url: spec.ready_url.clone(),
+                    output: self.output_tail(),
+                });
             }
             if is_ready(&spec.ready_url) {
                 return Ok(());
             }
-            if ABANDON_STARTUP.load(Ordering::SeqCst) {
-                return Err(ServerError(format!(
-                    "interrupted while waiting for the server `{}` to be ready",
-                    spec.command
-                )));
+            if self.processes.abandoned() {
+                return Err(ServerError::Interrupted {
+                    command: spec.command.clone(),
+                });
             }
             if Instant::now() >= deadline {
-                return Err(ServerError(format!(
-                    "the server `{}` was not ready at {} after {:?} (it must answer with a status below 500){}",
-                    spec.command,
-                    spec.ready_url,
-                    spec.ready_timeout,
-                    self.output_tail()
-                )));
+                return Err(ServerError::NotReady {
+                    command: spec.command.clone(),
+                    ready_url: spec.ready_url.clone(),
+                    timeout: spec.ready_timeout,
+                    output: self.output_tail(),
+                });
             }
             thread::sleep(Duration::from_millis(50));
         }
@@ -141,9 +214,7 @@ impl ServerProcess {
     /// Stops the server: SIGTERM to its process group, SIGKILL after a grace period.
     pub fn stop(&mut self) {
         let pid = self.child.id();
-        if let Ok(mut groups) = STARTED.lock() {
-            groups.retain(|&g| g != pid);
-        }
+        self.processes.remove(pid);
         if matches!(self.child.try_wait(), Ok(Some(_))) {
             return;
         }

@@ -9,7 +9,7 @@ use std::path::Path;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use venom_engine::{Context, StepView, World};
-use venom_http::HttpWorld;
+use venom_runner::{HttpWorld, Processes};
 
 #[derive(Default)]
 struct Counters {
@@ -71,9 +71,9 @@ fn identical_get_checks_share_one_request_until_the_state_changes() {
          expr = \"last.body.value % 2 == 0 || last.body.value % 2 == 1\"\n"
     );
     let scenario = venom_scenario::parse(&text, Path::new("counter.toml")).expect("scenario");
-    let mut world = HttpWorld::connect(&scenario).expect("world");
-    let actions = venom_http::actions(&scenario);
-    let invariants = venom_http::invariants(&scenario);
+    let mut world = HttpWorld::connect(&scenario, &Processes::default()).expect("world");
+    let actions = venom_runner::actions(&scenario);
+    let invariants = venom_runner::invariants(&scenario);
     let user: Vec<_> = invariants
         .iter()
         .filter(|i| i.name == "below_ten" || i.name == "even_or_odd")

@@ -1,7 +1,39 @@
 //! The environment of the API server: venom's own variables for it (e.g. `VENOM_PROXY_URL`) and
 //! the `[server].env` values, in which `${NAME}` is replaced by the variable `NAME`.
 
+use crate::stores::PROXY_URL_VAR;
 use std::collections::BTreeMap;
+
+/// A `[server].env` value that cannot be expanded.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum EnvError {
+    /// `${NAME}` names a variable that is not set.
+    #[error("[server] env {key}: environment variable {name} is not set")]
+    Unset {
+        /// The `[server].env` key whose value references it.
+        key: String,
+        /// The variable.
+        name: String,
+    },
+    /// `${VENOM_PROXY_URL}` without the transaction proxy.
+    #[error(
+        "[server] env {key}: ${{VENOM_PROXY_URL}} is only set when [rollback] uses mechanism = \
+         \"proxy\" (with `venom explore`)"
+    )]
+    NoProxy {
+        /// The `[server].env` key whose value references it.
+        key: String,
+    },
+    /// A `${` without its `}`.
+    #[error("[server] env {key}: `${{` without a closing `}}` in {value:?}")]
+    Unclosed {
+        /// The `[server].env` key.
+        key: String,
+        /// Its value.
+        value: String,
+    },
+}
 
 /// `extra`, then `env` with every `${NAME}` in its values replaced by `NAME`'s value, looked up
 /// in `extra` first, then in venom's environment. Fails, naming the variable, when one is unset
@@ -9,7 +41,7 @@ use std::collections::BTreeMap;
 pub(crate) fn server_env(
     env: &BTreeMap<String, String>,
     extra: &[(String, String)],
-) -> Result<Vec<(String, String)>, String> {
+) -> Result<Vec<(String, String)>, EnvError> {
     let lookup = |name: &str| {
         extra
             .iter()
@@ -19,32 +51,42 @@ pub(crate) fn server_env(
     };
     let mut out = extra.to_vec();
     for (key, value) in env {
-        let expanded = expand(value, &lookup).map_err(|e| format!("[server] env {key}: {e}"))?;
+        let expanded = expand(key, value, &lookup)?;
         out.push((key.clone(), expanded));
     }
     Ok(out)
 }
 
-fn expand(value: &str, lookup: &dyn Fn(&str) -> Option<String>) -> Result<String, String> {
+fn expand(
+    key: &str,
+    value: &str,
+    lookup: &dyn Fn(&str) -> Option<String>,
+) -> Result<String, EnvError> {
     let mut out = String::new();
     let mut rest = value;
     while let Some(start) = rest.find("${") {
         out.push_str(&rest[..start]);
         let after = &rest[start + 2..];
         let Some(end) = after.find('}') else {
-            return Err(format!("`${{` without a closing `}}` in {value:?}"));
+            return Err(EnvError::Unclosed {
+                key: key.to_string(),
+                value: value.to_string(),
+            });
         };
         let name = &after[..end];
         match lookup(name) {
             Some(v) => out.push_str(&v),
-            None if name == "VENOM_PROXY_URL" => {
-                return Err(
-                    "${VENOM_PROXY_URL} is only set when [rollback] uses mechanism = \"proxy\" \
-                     (with `venom explore`)"
-                        .to_string(),
-                )
+            None if name == PROXY_URL_VAR => {
+                return Err(EnvError::NoProxy {
+                    key: key.to_string(),
+                })
             }
-            None => return Err(format!("environment variable {name} is not set")),
+            None => {
+                return Err(EnvError::Unset {
+                    key: key.to_string(),
+                    name: name.to_string(),
+                })
+            }
         }
         rest = &after[end + 1..];
     }
@@ -83,12 +125,14 @@ mod tests {
         let env = |v: &str| BTreeMap::from([("K".to_string(), v.to_string())]);
         let err = server_env(&env("${VENOM_SURELY_UNSET_VAR}"), &[]).unwrap_err();
         assert_eq!(
-            err,
+            err.to_string(),
             "[server] env K: environment variable VENOM_SURELY_UNSET_VAR is not set"
         );
-        let err = server_env(&env("${VENOM_PROXY_URL}"), &[]).unwrap_err();
+        let err = server_env(&env("${VENOM_PROXY_URL}"), &[])
+            .unwrap_err()
+            .to_string();
         assert!(err.contains("mechanism = \"proxy\""), "{err}");
-        let err = server_env(&env("${OOPS"), &[]).unwrap_err();
+        let err = server_env(&env("${OOPS"), &[]).unwrap_err().to_string();
         assert!(err.contains("without a closing"), "{err}");
     }
 }

@@ -11,7 +11,7 @@ use std::path::Path;
 use std::sync::{Arc, Mutex};
 use tokio::sync::OnceCell;
 use venom_engine::{Context, Explorer, ExplorerConfig, Strategy, World};
-use venom_http::HttpWorld;
+use venom_runner::{HttpWorld, Processes};
 use venom_testkit::{free_port, PgDatabase, RedisServer};
 
 const SCHEMA: &str = "
@@ -181,7 +181,7 @@ const WITHIN_AMOUNT: &str = "SELECT NOT EXISTS (SELECT 1 FROM orders o WHERE \
 
 fn explore(text: &str) -> venom_engine::Exploration {
     let scenario = venom_scenario::parse(text, Path::new("pg.toml")).expect("scenario");
-    let world = HttpWorld::connect(&scenario).expect("world");
+    let world = HttpWorld::connect(&scenario, &Processes::default()).expect("world");
     let config = ExplorerConfig {
         strategy: scenario.explore.strategy.unwrap_or(Strategy::Bfs),
         max_depth: scenario.explore.max_depth,
@@ -190,8 +190,8 @@ fn explore(text: &str) -> venom_engine::Exploration {
     };
     let mut explorer = Explorer::new(
         world,
-        venom_http::actions(&scenario),
-        venom_http::invariants(&scenario),
+        venom_runner::actions(&scenario),
+        venom_runner::invariants(&scenario),
     )
     .with_config(config);
     explorer.run(Context::new()).expect("exploration")
@@ -295,8 +295,9 @@ fn sql_invariants_that_cannot_run_or_answer_no_boolean_fail_the_setup() {
     ] {
         let text = scenario(&base_url, &rollback, &redis_server.url(), "bfs", sql);
         let scenario = venom_scenario::parse(&text, Path::new("pg.toml")).expect("scenario");
-        let err = HttpWorld::connect(&scenario).unwrap_err();
-        assert!(err.0.starts_with(expected), "{err}");
+        let err = HttpWorld::connect(&scenario, &Processes::default()).unwrap_err();
+        let text = venom_engine::one_line(&err);
+        assert!(text.starts_with(expected), "{text}");
     }
 }
 
@@ -313,7 +314,7 @@ fn sql_runs_against_the_database_and_an_unreachable_database_fails_the_setup() {
         WITHIN_AMOUNT,
     );
     let scenario = venom_scenario::parse(&text, Path::new("pg.toml")).expect("scenario");
-    let mut world = HttpWorld::connect(&scenario).expect("world");
+    let mut world = HttpWorld::connect(&scenario, &Processes::default()).expect("world");
     assert_eq!(
         world.sql("SELECT count(*) FROM orders").unwrap(),
         vec![vec![Some("0".to_string())]]
@@ -323,11 +324,11 @@ fn sql_runs_against_the_database_and_an_unreachable_database_fails_the_setup() {
     let gone = format!("postgres://venom@127.0.0.1:{}/app", free_port());
     let text = text.replace(db.url(), &gone);
     let scenario = venom_scenario::parse(&text, Path::new("pg.toml")).expect("scenario");
-    let err = HttpWorld::connect(&scenario).unwrap_err();
+    let err = HttpWorld::connect(&scenario, &Processes::default()).unwrap_err();
+    let text = venom_engine::one_line(&err);
     assert!(
-        err.0
-            .starts_with("rollback postgres: cannot connect to PostgreSQL at "),
-        "{err}"
+        text.starts_with("cannot open rollback postgres: cannot connect to PostgreSQL at "),
+        "{text}"
     );
 }
 

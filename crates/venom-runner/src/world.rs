@@ -1,22 +1,60 @@
 //! The HTTP world: the API under test reached over HTTP, the state of its stores saved and
 //! restored by their [`StateAdapter`]s (or by reset and replay when there are none).
 
-use crate::client::{HttpClient, SendError};
-use crate::server::ServerProcess;
-use crate::{sql_check, stores};
+use crate::server::{Processes, ServerError, ServerProcess};
+use crate::sql_check::{self, SqlAnswerError};
+use crate::stores;
+use crate::stores::StoreError;
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::process::Command;
-use venom_adapters::postgres::SqlQuery;
+use venom_adapters::SqlQuery;
 use venom_adapters::{CompositeAdapter, Observer, StateAdapter};
 use venom_engine::{CheckpointId, CheckpointMode, Exchange, Observation, World, WorldError};
+use venom_http::{HttpClient, SendError, Unreachable};
 use venom_scenario::{AuthSpec, Condition, RequestSpec, ResetSpec, Scenario, Vars};
 
 /// The system under test could not be prepared: the server did not start, the API is
-/// unreachable, the database cannot be opened, or the reset failed.
+/// unreachable, a store cannot be opened, an SQL invariant cannot run, or the reset failed.
 #[derive(Debug, thiserror::Error)]
-#[error("{0}")]
-pub struct WorldSetupError(pub String);
+#[non_exhaustive]
+pub enum SetupError {
+    /// The world's async runtime could not be created.
+    #[error("cannot start the async runtime")]
+    Runtime(#[source] std::io::Error),
+    /// The HTTP client could not be created.
+    #[error("cannot create the HTTP client")]
+    Client(#[source] SendError),
+    /// The `[server]` did not start or never became ready.
+    #[error(transparent)]
+    Server(#[from] ServerError),
+    /// Nothing answers at `base_url`.
+    #[error(transparent)]
+    Unreachable(#[from] Unreachable),
+    /// A store the scenario names could not be opened.
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    /// An SQL invariant's query failed when it ran once at setup.
+    #[error("invariant `{invariant}`: its sql failed")]
+    SqlFailed {
+        /// The invariant.
+        invariant: String,
+        /// Why.
+        #[source]
+        source: WorldError,
+    },
+    /// An SQL invariant's query does not answer one boolean.
+    #[error("invariant `{invariant}`: its sql {answer}")]
+    SqlAnswer {
+        /// The invariant.
+        invariant: String,
+        /// What it answered instead.
+        answer: SqlAnswerError,
+    },
+    /// The `[reset]` that restores the initial state failed.
+    #[error("the initial reset failed")]
+    InitialReset(#[source] WorldError),
+}
 
 /// The API under test as the explorer drives it.
 ///
@@ -52,20 +90,21 @@ impl HttpWorld {
     /// environment), starts its `[server]` (if any) and waits until it is ready, checks that
     /// `base_url` answers, opens the stores (SQLite, PostgreSQL, Redis), runs every SQL
     /// invariant once to check it and, when a `[reset]` is declared, restores the initial state.
-    pub fn connect(scenario: &Scenario) -> Result<HttpWorld, WorldSetupError> {
+    ///
+    /// The server process is registered in `processes`, so an interrupt handler holding a clone
+    /// can abandon its start or kill it. Everything the world opens is its own (server, proxy,
+    /// connections): several worlds can run side by side in one process.
+    pub fn connect(scenario: &Scenario, processes: &Processes) -> Result<HttpWorld, SetupError> {
         let runtime = tokio::runtime::Builder::new_current_thread()
             .enable_all()
             .build()
-            .map_err(|e| WorldSetupError(format!("cannot start the async runtime: {e}")))?;
-        let client = HttpClient::new(&scenario.base_url, &scenario.defaults)
-            .map_err(|e| WorldSetupError(e.to_string()))?;
+            .map_err(SetupError::Runtime)?;
+        let client =
+            HttpClient::new(&scenario.base_url, &scenario.defaults).map_err(SetupError::Client)?;
         let proxy = stores::start_proxy(&scenario.rollback)?;
         let env: Vec<(String, String)> = proxy.iter().map(|p| p.env.clone()).collect();
         let server = match &scenario.server {
-            Some(spec) => Some(
-                ServerProcess::start_with_env(spec, &env)
-                    .map_err(|e| WorldSetupError(e.to_string()))?,
-            ),
+            Some(spec) => Some(ServerProcess::start(spec, &env, processes)?),
             None => None,
         };
         let mut world = HttpWorld {
@@ -77,13 +116,11 @@ impl HttpWorld {
             stores: CompositeAdapter::default(),
             check_answers: HashMap::new(),
         };
-        world.check_reachable()?;
-        world.stores = stores::open(scenario, proxy.map(|p| p.proxy))?;
+        world.runtime.block_on(world.client.probe())?;
+        world.stores = stores::open(scenario, proxy)?;
         world.check_sql_invariants(scenario)?;
         if world.reset.is_some() {
-            world
-                .reset()
-                .map_err(|e| WorldSetupError(format!("the initial reset failed: {}", e.0)))?;
+            world.reset().map_err(SetupError::InitialReset)?;
         }
         Ok(world)
     }
@@ -129,17 +166,16 @@ impl HttpWorld {
 
     /// Runs every SQL invariant once, so that a query that fails or does not return one
     /// boolean is reported before the exploration starts.
-    fn check_sql_invariants(&mut self, scenario: &Scenario) -> Result<(), WorldSetupError> {
+    fn check_sql_invariants(&mut self, scenario: &Scenario) -> Result<(), SetupError> {
         for invariant in &scenario.invariants {
             if let Condition::Sql(sql) = &invariant.condition {
-                let rows = self.sql(sql).map_err(|e| {
-                    WorldSetupError(format!(
-                        "invariant `{}`: its sql failed: {}",
-                        invariant.name, e.0
-                    ))
+                let rows = self.sql(sql).map_err(|source| SetupError::SqlFailed {
+                    invariant: invariant.name.clone(),
+                    source,
                 })?;
-                sql_check::truth(&rows).map_err(|e| {
-                    WorldSetupError(format!("invariant `{}`: its sql {e}", invariant.name))
+                sql_check::truth(&rows).map_err(|answer| SetupError::SqlAnswer {
+                    invariant: invariant.name.clone(),
+                    answer,
                 })?;
             }
         }
@@ -153,36 +189,18 @@ impl HttpWorld {
         }
     }
 
-    /// Fails with a clear message when nothing answers at `base_url`.
-    fn check_reachable(&mut self) -> Result<(), WorldSetupError> {
-        let url = self.client.base_url().to_string();
-        let probe = RequestSpec {
-            method: "GET".into(),
-            path: venom_scenario::Template::parse("/").map_err(|e| WorldSetupError(e.0))?,
-            body: None,
-            headers: Vec::new(),
-        };
-        let ctx = venom_engine::Context::new();
-        match self.send(&probe, None, &Vars::new(&ctx)) {
-            Ok(_) | Err(SendError::Timeout { .. }) | Err(SendError::Build(_)) => Ok(()),
-            Err(e) => Err(WorldSetupError(format!(
-                "cannot reach the API at base_url {url}: {e} (is it running? declare [server] to let venom start it)"
-            ))),
-        }
-    }
-
     fn reset_by_request(&mut self, spec: &RequestSpec) -> Result<(), WorldError> {
         let ctx = venom_engine::Context::new();
         let exchange = self
             .send(spec, None, &Vars::new(&ctx))
-            .map_err(|e| WorldError(format!("reset request: {e}")))?;
+            .map_err(|e| WorldError::caused("reset request", e))?;
         match &exchange.response {
             Some(response) if response.status < 400 => Ok(()),
-            Some(response) => Err(WorldError(format!(
+            Some(response) => Err(WorldError::new(format!(
                 "reset request {} {} answered {}: {}",
                 exchange.request.method, exchange.request.url, response.status, response.body
             ))),
-            None => Err(WorldError("reset request got no response".into())),
+            None => Err(WorldError::new("reset request got no response")),
         }
     }
 
@@ -192,11 +210,13 @@ impl HttpWorld {
             .arg(command)
             .current_dir(&self.folder)
             .output()
-            .map_err(|e| WorldError(format!("cannot run the reset command `{command}`: {e}")))?;
+            .map_err(|e| {
+                WorldError::caused(format!("cannot run the reset command `{command}`"), e)
+            })?;
         if output.status.success() {
             return Ok(());
         }
-        Err(WorldError(format!(
+        Err(WorldError::new(format!(
             "the reset command `{command}` failed ({}): {}",
             output.status,
             String::from_utf8_lossy(&output.stderr).trim()
@@ -205,8 +225,8 @@ impl HttpWorld {
 
     fn adapter(&mut self) -> Result<&mut CompositeAdapter, WorldError> {
         if !self.stores.restores() {
-            return Err(WorldError(
-                "this world has no checkpoints (reset + replay)".into(),
+            return Err(WorldError::new(
+                "this world has no checkpoints (reset + replay)",
             ));
         }
         Ok(&mut self.stores)
@@ -248,8 +268,8 @@ impl World for HttpWorld {
         match self.reset.clone() {
             Some(ResetSpec::Request(spec)) => self.reset_by_request(&spec),
             Some(ResetSpec::Command(command)) => self.reset_by_command(&command),
-            None => Err(WorldError(
-                "the scenario declares no [reset], so the initial state cannot be restored".into(),
+            None => Err(WorldError::new(
+                "the scenario declares no [reset], so the initial state cannot be restored",
             )),
         }
     }

@@ -1,0 +1,10 @@
+//! SQL against a store as the API sees it, for SQL invariants and observations.
+
+use venom_engine::WorldError;
+
+/// A session that runs SQL against the database as the API currently sees it.
+pub trait SqlQuery {
+    /// Runs `sql` (one statement, simple query protocol) and returns its rows, every value in
+    /// PostgreSQL's text format (`None` for NULL).
+    fn query_text(&mut self, sql: &str) -> Result<Vec<Vec<Option<String>>>, WorldError>;
+}

@@ -1,0 +1,34 @@
+//! What a response does to the context: an action's `extract` keys and `set` assignments.
+
+use crate::response::last_value;
+use venom_engine::{Context, ResponseRecord};
+use venom_scenario::{ActionSpec, EvalError, Vars};
+
+/// Updates `ctx` from the action's `response`: on a 2xx answer, stores its `extract` keys (when
+/// the JSONPath matches) and then its `set` assignments, in file order; other statuses leave
+/// `ctx` unchanged. Fails when a `set` template cannot be rendered.
+pub fn apply_response(
+    spec: &ActionSpec,
+    ctx: &mut Context,
+    response: &ResponseRecord,
+) -> Result<(), EvalError> {
+    if !(200..300).contains(&response.status) {
+        return Ok(());
+    }
+    for (key, extractor) in &spec.extract {
+        if let Some(value) = extractor.extract(&response.body) {
+            ctx.set(key.clone(), value);
+        }
+    }
+    if spec.set.is_empty() {
+        return Ok(());
+    }
+    let last = last_value(response);
+    for (key, template) in &spec.set {
+        let value = template
+            .render(&Vars::with_last(ctx, &last))
+            .map_err(|e| EvalError(format!("set `{key}`: {e}")))?;
+        ctx.set(key.clone(), value);
+    }
+    Ok(())
+}

@@ -1,0 +1,22 @@
+//! venom-runner: a scenario run against a live API. It starts and stops the scenario's
+//! `[server]` (an owned [`Processes`] registry, no global state), opens the stores behind the
+//! API (SQLite, PostgreSQL, Redis: each a cargo feature) and binds the scenario's actions and
+//! invariants to the engine over an [`HttpWorld`].
+//!
+//! Every [`HttpWorld`] owns what it opened — its server process, its transaction proxy, its
+//! connections — so one process can drive several copies of a system side by side.
+#![warn(missing_docs)]
+
+mod bind;
+mod server;
+mod server_env;
+mod sql_check;
+mod stores;
+mod world;
+
+pub use bind::{actions, invariants};
+pub use server::{Processes, ServerError, ServerProcess};
+pub use server_env::EnvError;
+pub use sql_check::SqlAnswerError;
+pub use stores::{StoreError, PROXY_URL_VAR};
+pub use world::{HttpWorld, SetupError};
