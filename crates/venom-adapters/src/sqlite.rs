@@ -15,7 +15,7 @@ use std::fmt;
 use std::path::{Path, PathBuf};
 use std::thread;
 use std::time::Duration;
-use venom_engine::{CheckpointId, CheckpointMode, Observation, WorldError};
+use venom_engine::{CheckpointId, CheckpointMode, Mechanism, Observation, WorldError};
 use xxhash_rust::xxh3::Xxh3;
 
 /// How long one attempt waits, by default, for a lock held by another connection (the API's).
@@ -126,11 +126,11 @@ impl SqliteSnapshots {
 
 impl StateAdapter for SqliteSnapshots {
     fn mechanism(&self) -> String {
-        "sqlite snapshots".to_string()
+        Mechanism::SqliteSnapshots.name().to_string()
     }
 
     fn checkpoint_mode(&self) -> CheckpointMode {
-        CheckpointMode::RandomAccess
+        Mechanism::SqliteSnapshots.checkpoint_mode()
     }
 
     fn checkpoint(&mut self) -> Result<CheckpointId, WorldError> {

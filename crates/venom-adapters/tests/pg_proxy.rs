@@ -1130,7 +1130,9 @@ fn losing_postgres_is_reported_clearly_and_nothing_hangs() {
     let started = Instant::now();
     let error = fx.proxy.checkpoint().unwrap_err();
     assert!(
-        error.chain().contains("upstream PostgreSQL connection was lost")
+        error
+            .chain()
+            .contains("upstream PostgreSQL connection was lost")
             && error.chain().contains("exploration state is gone"),
         "{error}"
     );

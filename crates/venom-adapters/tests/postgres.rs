@@ -615,7 +615,13 @@ fn a_server_restart_mid_run_is_a_clear_error() {
     pg.restart();
     // The checkpoints did not survive with the session: still an error, never a wrong state.
     let err = adapter.rollback(checkpoint).unwrap_err();
-    assert!(err.chain().contains("connection to PostgreSQL was lost"), "{err}");
+    assert!(
+        err.chain().contains("connection to PostgreSQL was lost"),
+        "{err}"
+    );
     let err = adapter.checkpoint().unwrap_err();
-    assert!(err.chain().contains("connection to PostgreSQL was lost"), "{err}");
+    assert!(
+        err.chain().contains("connection to PostgreSQL was lost"),
+        "{err}"
+    );
 }

@@ -441,7 +441,10 @@ fn rollback_to_an_unknown_checkpoint_fails_naming_it() {
     let id = snapshots.checkpoint().expect("checkpoint");
     snapshots.release(id);
     let err = snapshots.rollback(id).expect_err("released id");
-    assert!(err.chain().contains(&format!("checkpoint {}", id.0)), "{err}");
+    assert!(
+        err.chain().contains(&format!("checkpoint {}", id.0)),
+        "{err}"
+    );
 }
 
 #[test]

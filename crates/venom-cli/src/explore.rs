@@ -6,9 +6,9 @@ use crate::interrupt;
 use crate::progress::ProgressOutput;
 use std::sync::Arc;
 use std::time::Duration;
-use venom_engine::{Context, Explorer, ExplorerConfig};
-use venom_runner::{HttpWorld, Processes};
+use venom_engine::{Context, Explorer, ExplorerConfig, Mechanism, StartError};
 use venom_report::{InvariantInfo, RunReport, Target};
+use venom_runner::{HttpWorld, Processes};
 use venom_scenario::{RollbackSpec, Scenario};
 
 /// The step limit used when neither the scenario nor the command line sets a step or time limit.
@@ -35,14 +35,16 @@ pub fn explore(scenario: &Scenario, target: Target, options: &RunOptions) -> Res
         )));
     }
     let mut config = config(scenario, options)?;
-    if scenario.rollback.is_stack_only() && config.strategy.needs_random_access() {
-        // Refused before the proxy and the server start (the explorer would refuse it too).
+    if !config.strategy.fits(scenario.checkpoint_mode()) {
+        // Refused before the proxy and the server start, as the explorer would refuse it.
         return Err(Failure::invalid(format!(
-            "{}: strategy `{}` needs random-access checkpoints, but the PostgreSQL transaction \
-             proxy (mechanism = \"proxy\") only rolls back along a stack: use `--strategy dfs`, \
-             or set mechanism = \"snapshot\" in [rollback], which works with every strategy",
+            "{}: {} (in the scenario: mechanism = \"snapshot\" in [rollback] works with every \
+             strategy)",
             scenario.file.display(),
-            config.strategy
+            StartError::StackOnlyWorld {
+                strategy: config.strategy,
+                mechanism: Mechanism::join(&scenario.mechanisms()),
+            }
         )));
     }
     let progress = ProgressOutput::new(config.max_steps);

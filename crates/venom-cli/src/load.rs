@@ -5,9 +5,9 @@ use crate::args::{LoadArgs, LoadMode};
 use crate::failure::Failure;
 use crate::interrupt;
 use std::path::Path;
-use venom_runner::{Processes, ServerProcess};
 use venom_load::{Control, LoadPlan, Mode, PlanOptions, Progress, StopReason};
 use venom_report::{EXIT_INTERRUPTED, EXIT_OK, EXIT_VIOLATIONS};
+use venom_runner::{Processes, ServerProcess};
 
 /// Runs `venom load`.
 pub fn command(args: &LoadArgs) -> Result<i32, Failure> {

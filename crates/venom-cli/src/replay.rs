@@ -6,8 +6,8 @@ use crate::failure::Failure;
 use crate::interrupt;
 use std::sync::atomic::Ordering;
 use venom_engine::{Context, Violation};
-use venom_runner::{HttpWorld, Processes};
 use venom_report::{RunReport, Target, EXIT_INTERRUPTED, EXIT_OK, EXIT_VIOLATIONS};
+use venom_runner::{HttpWorld, Processes};
 use venom_scenario::Scenario;
 
 /// Runs `venom replay`: exit 1 when a replayed violation still reproduces, 0 when none does,

@@ -188,7 +188,7 @@ impl<W: World> Explorer<W> {
             return Err(StartError::NoActions);
         }
         let mode = self.world.checkpoint_mode();
-        if mode == CheckpointMode::StackOnly && self.config.strategy.needs_random_access() {
+        if !self.config.strategy.fits(mode) {
             return Err(StartError::StackOnlyWorld {
                 strategy: self.config.strategy,
                 mechanism: self.world.mechanism(),

@@ -30,4 +30,6 @@ pub use outcome::{Exploration, PathStep, Progress, StopReason, Violation};
 pub use replay::{replay, ReplayOutcome};
 pub use severity::Severity;
 pub use strategy::Strategy;
-pub use world::{one_line, CheckpointId, CheckpointMode, Observation, World, WorldError};
+pub use world::{
+    one_line, CheckpointId, CheckpointMode, Mechanism, Observation, World, WorldError,
+};

@@ -1,5 +1,6 @@
 //! Exploration strategies: which unexplored (state, action) pair runs next.
 
+use crate::world::CheckpointMode;
 use serde::{Deserialize, Serialize};
 use std::fmt;
 use std::str::FromStr;
@@ -44,6 +45,12 @@ impl Strategy {
     /// Whether the strategy jumps between arbitrary states (and so needs random-access checkpoints).
     pub fn needs_random_access(self) -> bool {
         !matches!(self, Strategy::Dfs)
+    }
+
+    /// Whether this strategy can explore a world whose checkpoints work as `mode`: the one home
+    /// of the rule that a stack-only world (the PostgreSQL transaction proxy) serves only DFS.
+    pub fn fits(self, mode: CheckpointMode) -> bool {
+        mode != CheckpointMode::StackOnly || !self.needs_random_access()
     }
 }
 

@@ -21,6 +21,67 @@ pub enum CheckpointMode {
     ResetReplay,
 }
 
+/// The rollback mechanisms venom has, by the name messages and reports give them, and what
+/// their checkpoints can do. The one home of both.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Mechanism {
+    /// Reset the system, then replay the path (no checkpoints).
+    ResetReplay,
+    /// Copies of the SQLite database file.
+    SqliteSnapshots,
+    /// Copies of the PostgreSQL tables that changed.
+    PostgresSnapshots,
+    /// Savepoints held by venom's PostgreSQL transaction proxy.
+    PostgresProxy,
+    /// Dumps of the Redis keys.
+    RedisSnapshots,
+}
+
+impl Mechanism {
+    /// The name used in messages and reports (`"sqlite snapshots"`).
+    pub fn name(self) -> &'static str {
+        match self {
+            Mechanism::ResetReplay => "reset + replay",
+            Mechanism::SqliteSnapshots => "sqlite snapshots",
+            Mechanism::PostgresSnapshots => "postgres snapshots",
+            Mechanism::PostgresProxy => "postgres transaction proxy",
+            Mechanism::RedisSnapshots => "redis snapshots",
+        }
+    }
+
+    /// What its checkpoints can do: savepoints form a stack, snapshots are random access.
+    pub fn checkpoint_mode(self) -> CheckpointMode {
+        match self {
+            Mechanism::ResetReplay => CheckpointMode::ResetReplay,
+            Mechanism::PostgresProxy => CheckpointMode::StackOnly,
+            Mechanism::SqliteSnapshots
+            | Mechanism::PostgresSnapshots
+            | Mechanism::RedisSnapshots => CheckpointMode::RandomAccess,
+        }
+    }
+
+    /// The weakest mode of several mechanisms used together (stack-only when any is).
+    pub fn combined_mode(mechanisms: &[Mechanism]) -> CheckpointMode {
+        let modes = mechanisms.iter().map(|m| m.checkpoint_mode());
+        let restoring: Vec<CheckpointMode> = modes
+            .filter(|m| *m != CheckpointMode::ResetReplay)
+            .collect();
+        if restoring.is_empty() {
+            CheckpointMode::ResetReplay
+        } else if restoring.contains(&CheckpointMode::StackOnly) {
+            CheckpointMode::StackOnly
+        } else {
+            CheckpointMode::RandomAccess
+        }
+    }
+
+    /// The names of `mechanisms` joined as messages show them (`a + b`).
+    pub fn join(mechanisms: &[Mechanism]) -> String {
+        let names: Vec<&str> = mechanisms.iter().map(|m| m.name()).collect();
+        names.join(" + ")
+    }
+}
+
 /// A failure of the world itself (network down, database gone), which ends the run.
 ///
 /// It says what failed in its message and keeps the error that caused it as its

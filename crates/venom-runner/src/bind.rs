@@ -10,12 +10,7 @@ use venom_engine::{
     WorldError,
 };
 use venom_http::{apply_response, last_value, SendError};
-use venom_scenario::{ActionSpec, Condition, InvariantSpec, Scenario, Vars};
-
-/// Name of the built-in invariant that flags 5xx answers and requests without a response.
-pub const NO_SERVER_ERRORS: &str = "no_server_errors";
-/// Name of the built-in invariant that flags statuses outside an action's `expect` list.
-pub const EXPECTED_STATUS: &str = "expected_status";
+use venom_scenario::{ActionSpec, Builtin, Condition, InvariantSpec, Scenario, Vars};
 
 /// The scenario's actions as engine actions.
 pub fn actions(scenario: &Scenario) -> Vec<Action<HttpWorld>> {
@@ -72,27 +67,35 @@ fn run_action(
 
 /// The scenario's invariants as engine invariants, the enabled built-ins first.
 pub fn invariants(scenario: &Scenario) -> Vec<Invariant<HttpWorld>> {
-    let mut all = Vec::new();
-    if scenario.builtins.no_server_errors {
-        all.push(Invariant::new(
-            NO_SERVER_ERRORS,
-            Severity::Critical,
-            |_: &mut HttpWorld, view: &StepView<'_>| Ok(no_server_errors(view)),
-        ));
-    }
-    if scenario.actions.iter().any(|a| a.expect.is_some()) {
-        let specs: Arc<Vec<ActionSpec>> = Arc::new(scenario.actions.clone());
-        let skip_5xx = scenario.builtins.no_server_errors;
-        all.push(Invariant::new(
-            EXPECTED_STATUS,
-            Severity::Medium,
-            move |_: &mut HttpWorld, view: &StepView<'_>| {
-                Ok(expected_status(&specs, view, skip_5xx))
-            },
-        ));
-    }
+    let mut all: Vec<Invariant<HttpWorld>> = scenario
+        .active_builtins()
+        .into_iter()
+        .map(|builtin| builtin_invariant(builtin, scenario))
+        .collect();
     all.extend(scenario.invariants.iter().map(invariant));
     all
+}
+
+/// The check of `builtin` for `scenario`.
+fn builtin_invariant(builtin: Builtin, scenario: &Scenario) -> Invariant<HttpWorld> {
+    match builtin {
+        Builtin::NoServerErrors => Invariant::new(
+            builtin.name(),
+            Severity::Critical,
+            |_: &mut HttpWorld, view: &StepView<'_>| Ok(no_server_errors(view)),
+        ),
+        Builtin::ExpectedStatus => {
+            let specs: Arc<Vec<ActionSpec>> = Arc::new(scenario.actions.clone());
+            let skip_5xx = scenario.builtins.no_server_errors;
+            Invariant::new(
+                builtin.name(),
+                Severity::Medium,
+                move |_: &mut HttpWorld, view: &StepView<'_>| {
+                    Ok(expected_status(&specs, view, skip_5xx))
+                },
+            )
+        }
+    }
 }
 
 fn no_server_errors(view: &StepView<'_>) -> Verdict {

@@ -10,7 +10,9 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 use venom_adapters::SqlQuery;
 use venom_adapters::{CompositeAdapter, Observer, StateAdapter};
-use venom_engine::{CheckpointId, CheckpointMode, Exchange, Observation, World, WorldError};
+use venom_engine::{
+    CheckpointId, CheckpointMode, Exchange, Mechanism, Observation, World, WorldError,
+};
 use venom_http::{HttpClient, SendError, Unreachable};
 use venom_scenario::{AuthSpec, Condition, RequestSpec, ResetSpec, Scenario, Vars};
 
@@ -238,7 +240,7 @@ impl World for HttpWorld {
         if self.stores.restores() {
             self.stores.mechanism()
         } else {
-            "reset + replay".into()
+            Mechanism::ResetReplay.name().into()
         }
     }
 

@@ -1,5 +1,6 @@
 //! Validation: raw serde structures → the validated [`Scenario`].
 
+use crate::builtins::Builtin;
 use crate::error::ScenarioError;
 use crate::expr::{CompileError, Expr};
 use crate::extract::Extractor;
@@ -429,10 +430,16 @@ impl Compiler<'_> {
             if !inv_names.insert(name.clone()) {
                 return Err(self.err_at(&inv.name, format!("duplicate invariant name `{name}`")));
             }
-            if builtins.no_server_errors && name == "no_server_errors" {
+            if let Some(builtin) = Builtin::ALL
+                .into_iter()
+                .find(|b| b.name() == name && b.is_active(&builtins, &actions))
+            {
                 return Err(self.err_at(
                     &inv.name,
-                    "invariant name `no_server_errors` is taken by the built-in invariant, expected another name (or set [builtins] no_server_errors = false)",
+                    format!(
+                        "invariant name `{name}` is taken by the built-in invariant, expected another name ({})",
+                        builtin.how_to_free()
+                    ),
                 ));
             }
             invariants.push(InvariantSpec {

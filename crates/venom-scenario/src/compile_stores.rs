@@ -8,7 +8,7 @@ use crate::spec::*;
 use std::collections::HashSet;
 use std::net::SocketAddr;
 use toml::Spanned;
-use venom_engine::Strategy;
+use venom_engine::Mechanism;
 
 type Result<T> = std::result::Result<T, ScenarioError>;
 
@@ -160,8 +160,9 @@ impl Compiler<'_> {
     /// The transaction proxy only rolls back along a stack: a non-DFS `[explore]` strategy is
     /// refused here, naming the snapshot mechanism.
     fn proxy_fits(&self, mechanism: &Spanned<RawPgMechanism>, raw: &RawScenario) -> Result<()> {
+        let mode = Mechanism::PostgresProxy.checkpoint_mode();
         match raw.explore.as_ref().and_then(|e| e.strategy) {
-            Some(strategy) if strategy != Strategy::Dfs => Err(self.err_at(
+            Some(strategy) if !strategy.fits(mode) => Err(self.err_at(
                 mechanism,
                 format!(
                     "mechanism = \"proxy\" rolls back along a stack, so it only works with strategy \"dfs\", but [explore] sets strategy \"{strategy}\"; expected mechanism = \"snapshot\" (every strategy) or strategy = \"dfs\""

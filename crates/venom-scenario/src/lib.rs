@@ -6,6 +6,7 @@
 //! is reported as a [`ScenarioError`] `file:line:column: message`.
 #![warn(missing_docs)]
 
+mod builtins;
 mod compile;
 mod compile_stores;
 mod error;
@@ -16,6 +17,7 @@ mod model;
 mod spec;
 mod template;
 
+pub use builtins::Builtin;
 pub use error::{EvalError, ScenarioError};
 pub use expr::{Expr, Vars};
 pub use extract::Extractor;

@@ -1,5 +1,6 @@
 //! The validated scenario: what the rest of venom works with.
 
+use crate::builtins::Builtin;
 use crate::expr::Expr;
 use crate::extract::Extractor;
 use crate::load_spec::LoadSpec;
@@ -8,7 +9,7 @@ use std::collections::BTreeMap;
 use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::time::Duration;
-use venom_engine::{Severity, Strategy};
+use venom_engine::{CheckpointMode, Mechanism, Severity, Strategy};
 
 /// A parsed and validated scenario file.
 #[derive(Debug, Clone)]
@@ -44,6 +45,32 @@ pub struct Scenario {
 }
 
 impl Scenario {
+    /// The rollback mechanisms the run will use, as `explore` names them: the database's, then
+    /// Redis snapshots when `[redis] rollback = true` (reset + replay alone when nothing
+    /// restores).
+    pub fn mechanisms(&self) -> Vec<Mechanism> {
+        let database = self.rollback.mechanism();
+        let redis = self.redis.as_ref().is_some_and(|r| r.rollback);
+        match (database, redis) {
+            (Mechanism::ResetReplay, _) => vec![Mechanism::ResetReplay],
+            (database, true) => vec![database, Mechanism::RedisSnapshots],
+            (database, false) => vec![database],
+        }
+    }
+
+    /// What the run's checkpoints can do.
+    pub fn checkpoint_mode(&self) -> CheckpointMode {
+        Mechanism::combined_mode(&self.mechanisms())
+    }
+
+    /// The built-in invariants checked for this scenario, in order.
+    pub fn active_builtins(&self) -> Vec<Builtin> {
+        Builtin::ALL
+            .into_iter()
+            .filter(|b| b.is_active(&self.builtins, &self.actions))
+            .collect()
+    }
+
     /// The action named `name`.
     pub fn action(&self, name: &str) -> Option<&ActionSpec> {
         self.actions.iter().find(|a| a.name == name)
@@ -112,16 +139,16 @@ pub enum RollbackSpec {
 }
 
 impl RollbackSpec {
-    /// Whether this rollback only restores states along a stack (the PostgreSQL transaction
-    /// proxy), so that only depth-first exploration works.
-    pub fn is_stack_only(&self) -> bool {
-        matches!(
-            self,
-            RollbackSpec::Postgres(PostgresSpec {
-                mechanism: PgMechanism::Proxy { .. },
-                ..
-            })
-        )
+    /// The mechanism that restores the database (reset + replay when none does).
+    pub fn mechanism(&self) -> Mechanism {
+        match self {
+            RollbackSpec::Reset { .. } => Mechanism::ResetReplay,
+            RollbackSpec::Sqlite(_) => Mechanism::SqliteSnapshots,
+            RollbackSpec::Postgres(spec) => match spec.mechanism {
+                PgMechanism::Snapshot { .. } => Mechanism::PostgresSnapshots,
+                PgMechanism::Proxy { .. } => Mechanism::PostgresProxy,
+            },
+        }
     }
 }
 

@@ -3,7 +3,7 @@
 use serde_json::{json, Value};
 use std::path::{Path, PathBuf};
 use std::time::Duration;
-use venom_engine::{Context, Severity, Strategy};
+use venom_engine::{CheckpointMode, Context, Severity, Strategy};
 use venom_scenario::{
     load, parse, AuthSpec, ExploreDefaults, ResetSpec, RollbackSpec, Scenario, ScenarioError,
     SqliteSpec, Template, Vars,
@@ -1327,7 +1327,7 @@ fn postgres_snapshot_rollback_and_redis_parse() {
             ],
         })
     );
-    assert!(!s.rollback.is_stack_only());
+    assert_ne!(s.checkpoint_mode(), CheckpointMode::StackOnly);
     assert_eq!(
         s.redis,
         Some(RedisSpec {
@@ -1369,7 +1369,7 @@ fn postgres_defaults_and_the_proxy() {
     let proxied = ok(&case(&format!(
         "[server]\ncommand = \"./api\"\n{PG_ROLLBACK}mechanism = \"proxy\"\n"
     )));
-    assert!(proxied.rollback.is_stack_only());
+    assert_eq!(proxied.checkpoint_mode(), CheckpointMode::StackOnly);
     let RollbackSpec::Postgres(spec) = proxied.rollback else {
         panic!("postgres rollback expected");
     };

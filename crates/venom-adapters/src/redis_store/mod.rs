@@ -13,7 +13,7 @@ use redis::{Connection, RedisError, Value};
 use std::collections::HashMap;
 use std::fmt;
 use std::time::Duration;
-use venom_engine::{CheckpointId, CheckpointMode, Observation, WorldError};
+use venom_engine::{CheckpointId, CheckpointMode, Mechanism, Observation, WorldError};
 
 /// How long opening a connection may take.
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
@@ -159,11 +159,11 @@ impl RedisSnapshots {
 
 impl StateAdapter for RedisSnapshots {
     fn mechanism(&self) -> String {
-        "redis snapshots".to_string()
+        Mechanism::RedisSnapshots.name().to_string()
     }
 
     fn checkpoint_mode(&self) -> CheckpointMode {
-        CheckpointMode::RandomAccess
+        Mechanism::RedisSnapshots.checkpoint_mode()
     }
 
     fn checkpoint(&mut self) -> Result<CheckpointId, WorldError> {

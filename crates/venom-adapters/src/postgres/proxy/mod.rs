@@ -28,7 +28,7 @@ use tokio::runtime::Handle;
 use tokio::sync::oneshot;
 use tokio::time::timeout;
 use upstream::{Target, Upstream};
-use venom_engine::{CheckpointId, CheckpointMode, Observation, WorldError};
+use venom_engine::{CheckpointId, CheckpointMode, Mechanism, Observation, WorldError};
 
 /// Rows of a query, every value as text (`None` for NULL).
 type Rows = Vec<Vec<Option<String>>>;
@@ -281,11 +281,11 @@ impl SqlQuery for PgProxy {
 
 impl StateAdapter for PgProxy {
     fn mechanism(&self) -> String {
-        "postgres transaction proxy".to_string()
+        Mechanism::PostgresProxy.name().to_string()
     }
 
     fn checkpoint_mode(&self) -> CheckpointMode {
-        CheckpointMode::StackOnly
+        Mechanism::PostgresProxy.checkpoint_mode()
     }
 
     fn checkpoint(&mut self) -> Result<CheckpointId, WorldError> {

@@ -28,7 +28,7 @@ use postgres::Client;
 use sql::{Probed, Since};
 use std::collections::HashMap;
 use std::fmt;
-use venom_engine::{CheckpointId, CheckpointMode, Observation, WorldError};
+use venom_engine::{CheckpointId, CheckpointMode, Mechanism, Observation, WorldError};
 
 /// The name of every snapshot schema starts with this prefix, then the backend pid of the
 /// session that made it.
@@ -340,11 +340,11 @@ impl PgSnapshots {
 
 impl StateAdapter for PgSnapshots {
     fn mechanism(&self) -> String {
-        "postgres snapshots".to_string()
+        Mechanism::PostgresSnapshots.name().to_string()
     }
 
     fn checkpoint_mode(&self) -> CheckpointMode {
-        CheckpointMode::RandomAccess
+        Mechanism::PostgresSnapshots.checkpoint_mode()
     }
 
     fn checkpoint(&mut self) -> Result<CheckpointId, WorldError> {
