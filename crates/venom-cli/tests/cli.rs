@@ -791,3 +791,35 @@ fn a_second_ctrl_c_quits_at_once_and_kills_the_server() {
     }
     assert_server_gone(port, &db);
 }
+
+#[test]
+fn a_setup_failure_prints_each_fact_once_with_its_cause_chain() {
+    let dir = tempdir();
+    let url = format!("http://127.0.0.1:{}", free_port());
+    let scenario = write(&dir, "down.toml", &minimal_scenario(&url, ""));
+    let run = venom(["explore", scenario.to_str().unwrap()]);
+    run.expect_code(EXIT_SETUP);
+    let lines: Vec<&str> = run.stderr.lines().filter(|l| !l.is_empty()).collect();
+    let (first, causes) = lines.split_first().expect("an error line");
+    assert!(
+        first.starts_with(&format!("error: cannot reach the API at base_url {url} ")),
+        "{}",
+        run.stderr
+    );
+    assert!(!causes.is_empty(), "no cause chain: {}", run.stderr);
+    assert!(
+        causes.iter().all(|l| l.starts_with("caused by: ")),
+        "{}",
+        run.stderr
+    );
+    // The refused connection is the root cause, said last.
+    assert!(
+        causes.last().unwrap().contains("Connection refused"),
+        "{}",
+        run.stderr
+    );
+    // Each fact once: the URL, and no line twice.
+    assert_eq!(run.stderr.matches(&url).count(), 1, "{}", run.stderr);
+    let mut seen = std::collections::HashSet::new();
+    assert!(lines.iter().all(|l| seen.insert(*l)), "{}", run.stderr);
+}

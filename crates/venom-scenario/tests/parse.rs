@@ -5,8 +5,8 @@ use std::path::{Path, PathBuf};
 use std::time::Duration;
 use venom_engine::{CheckpointMode, Context, Severity, Strategy};
 use venom_scenario::{
-    load, parse, AuthSpec, ExploreDefaults, ResetSpec, RollbackSpec, Scenario, ScenarioError,
-    SqliteSpec, Template, Vars,
+    load, parse, AuthSpec, Builtin, ExploreDefaults, ResetSpec, RollbackSpec, Scenario,
+    ScenarioError, SqliteSpec, Template, Vars,
 };
 
 fn manifest_dir() -> PathBuf {
@@ -916,6 +916,30 @@ fn duplicate_and_invalid_names() {
         names(&s.invariants, |i| &i.name),
         ["no_server_errors", "orders.total-ok"]
     );
+}
+
+#[test]
+fn every_active_built_in_name_is_refused_at_its_position() {
+    // `expect` makes `expected_status` active; `no_server_errors` is on by default.
+    let with_expect = |invariant: &str| {
+        format!(
+            "{HEAD}{ACTION}expect = [200]\n[[invariants]]\nname = \"{invariant}\"\nexpr = \"true\"\n"
+        )
+    };
+    for builtin in Builtin::ALL {
+        let name = builtin.name();
+        assert_err(
+            &with_expect(name),
+            &format!("t.toml:8:8: invariant name `{name}` is taken by the built-in invariant"),
+            &[],
+        );
+    }
+    // A built-in that is not active leaves its name free.
+    let s = ok(&case(
+        "[[invariants]]\nname = \"expected_status\"\nexpr = \"true\"\n",
+    ));
+    assert_eq!(s.active_builtins(), [Builtin::NoServerErrors]);
+    assert_eq!(names(&s.invariants, |i| &i.name), ["expected_status"]);
 }
 
 #[test]
