@@ -1,7 +1,7 @@
 //! Why a command failed, the exit status that says so, and the one printer of errors.
 //!
 //! Every failure of every subcommand becomes a [`Failure`]; [`Failure::exit_code`] is the only
-//! place that maps a kind of failure to an exit status, and [`print`] the only place that
+//! place that maps a kind of failure to an exit status, and [`print()`] the only place that
 //! writes an error for the user: `error: …` then one `caused by: …` line per cause.
 
 use std::error::Error;
@@ -115,7 +115,7 @@ pub fn print(failure: &Failure) {
     eprint!("{}", render(failure));
 }
 
-/// What [`print`] writes.
+/// What [`print()`] writes.
 fn render(failure: &Failure) -> String {
     let mut lines: Vec<String> = Vec::new();
     let mut current: Option<&(dyn Error + 'static)> = Some(failure);
