@@ -34,7 +34,7 @@ pub fn explore(scenario: &Scenario, target: Target, options: &RunOptions) -> Res
             scenario.file.display()
         )));
     }
-    let mut config = config(scenario, options)?;
+    let config = config(scenario, options)?;
     if !config.strategy.fits(scenario.checkpoint_mode()) {
         // Refused before the proxy and the server start, as the explorer would refuse it.
         return Err(Failure::invalid(format!(
@@ -48,10 +48,11 @@ pub fn explore(scenario: &Scenario, target: Target, options: &RunOptions) -> Res
         )));
     }
     let progress = ProgressOutput::new(config.max_steps);
-    config.progress_every = progress.every(config.progress_every);
+    let progress_every = progress
+        .every(options.progress_every.or(scenario.explore.progress_every))
+        .unwrap_or(0);
     let processes = Processes::default();
     let interrupted = interrupt::install(&processes);
-    config.interrupt = Some(Arc::clone(&interrupted));
 
     let world = HttpWorld::connect(scenario, &processes)
         .map_err(|e| Failure::setup_unless_interrupted(e, &interrupted))?;
@@ -67,7 +68,8 @@ pub fn explore(scenario: &Scenario, target: Target, options: &RunOptions) -> Res
     let shown = progress.clone();
     let mut explorer = Explorer::new(world, actions, invariants)
         .with_config(config)
-        .on_progress(move |p| shown.show(p));
+        .interrupt_on(Arc::clone(&interrupted))
+        .on_progress(progress_every, move |p| shown.show(p));
     let result = explorer.run(Context::new());
     progress.finish();
     explorer.world_mut().stop_server();
@@ -123,19 +125,19 @@ fn config(scenario: &Scenario, options: &RunOptions) -> Result<ExplorerConfig, F
         max_steps = Some(DEFAULT_MAX_STEPS);
     }
     let base = ExplorerConfig::default();
-    Ok(ExplorerConfig {
-        strategy: options
-            .strategy
-            .or(defaults.strategy)
-            .unwrap_or(base.strategy),
-        max_steps,
-        max_depth: options.max_depth.or(defaults.max_depth),
-        coverage_target: options.coverage_target.or(defaults.coverage_target),
-        time_limit,
-        seed: options.seed.or(defaults.seed).unwrap_or(base.seed),
-        progress_every: options.progress_every.or(defaults.progress_every),
-        loop_threshold: defaults.loop_threshold.unwrap_or(base.loop_threshold),
-        state_keys: scenario.state_from_context.clone(),
-        interrupt: None,
-    })
+    let loop_threshold = defaults.loop_threshold.unwrap_or(base.loop_threshold);
+    let strategy = options
+        .strategy
+        .or(defaults.strategy)
+        .unwrap_or(base.strategy);
+    let seed = options.seed.or(defaults.seed).unwrap_or(base.seed);
+    Ok(base
+        .strategy(strategy)
+        .max_steps(max_steps)
+        .max_depth(options.max_depth.or(defaults.max_depth))
+        .coverage_target(options.coverage_target.or(defaults.coverage_target))
+        .time_limit(time_limit)
+        .seed(seed)
+        .loop_threshold(loop_threshold)
+        .state_keys(scenario.state_from_context.clone()))
 }

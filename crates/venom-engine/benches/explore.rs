@@ -184,12 +184,10 @@ struct Sample {
 }
 
 fn run_once(strategy: Strategy) -> Sample {
-    let config = ExplorerConfig {
-        strategy,
-        max_steps: Some(MAX_STEPS),
-        seed: SEED,
-        ..ExplorerConfig::default()
-    };
+    let config = ExplorerConfig::default()
+        .strategy(strategy)
+        .max_steps(MAX_STEPS)
+        .seed(SEED);
     let started = Instant::now();
     let mut explorer =
         Explorer::new(CounterWorld::default(), actions(), invariants()).with_config(config);

@@ -85,10 +85,7 @@ fn main() {
             })
         },
     )];
-    let config = ExplorerConfig {
-        max_depth: Some(4),
-        ..ExplorerConfig::default()
-    };
+    let config = ExplorerConfig::default().max_depth(4);
     let mut explorer = Explorer::new(Wallet::default(), actions, invariants).with_config(config);
     let result = match explorer.run(Context::new()) {
         Ok(result) => result,

@@ -1,63 +1,22 @@
 //! The exploration loop: run an action, observe, fingerprint, check invariants, branch, roll back.
 
 use crate::action::{Action, Precondition};
+use crate::config::ExplorerConfig;
 use crate::context::Context;
 use crate::exchange::Exchange;
+use crate::exploration::{
+    ActionCoverage, Exploration, PathStep, Progress, StateSnapshot, StopReason, Violation,
+};
 use crate::fingerprint::{fingerprint, Fingerprint};
 use crate::frontier::Frontier;
 use crate::graph::{Node, StateGraph, StateId};
 use crate::invariant::{Invariant, StepView, Verdict};
-use crate::outcome::{
-    ActionCoverage, Exploration, PathStep, Progress, StateSnapshot, StopReason, Violation,
-};
 use crate::strategy::Strategy;
 use crate::world::{CheckpointMode, Observation, World, WorldError};
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
-use std::time::{Duration, Instant};
-
-/// Limits and choices of one exploration.
-#[derive(Debug, Clone)]
-pub struct ExplorerConfig {
-    /// Order of exploration.
-    pub strategy: Strategy,
-    /// Stop after this many actions.
-    pub max_steps: Option<u64>,
-    /// Do not expand states deeper than this.
-    pub max_depth: Option<u32>,
-    /// Stop once this fraction of actions (0..=1) has run.
-    pub coverage_target: Option<f64>,
-    /// Stop after this much wall-clock time.
-    pub time_limit: Option<Duration>,
-    /// Seed of the random and weighted strategies.
-    pub seed: u64,
-    /// Report progress every this many steps.
-    pub progress_every: Option<u64>,
-    /// Warn when an action leaves the state unchanged from this many states.
-    pub loop_threshold: u32,
-    /// Context keys that identify a state; `None` means every key.
-    pub state_keys: Option<Vec<String>>,
-    /// Set from outside (Ctrl-C) to stop cleanly.
-    pub interrupt: Option<Arc<AtomicBool>>,
-}
-
-impl Default for ExplorerConfig {
-    fn default() -> Self {
-        ExplorerConfig {
-            strategy: Strategy::Bfs,
-            max_steps: None,
-            max_depth: None,
-            coverage_target: None,
-            time_limit: None,
-            seed: 0,
-            progress_every: None,
-            loop_threshold: 3,
-            state_keys: None,
-            interrupt: None,
-        }
-    }
-}
+use std::time::Instant;
 
 /// Why an exploration could not start: the actions, invariants or strategy do not fit the
 /// world, or the world failed while preparing the initial state.
@@ -105,7 +64,17 @@ pub struct Explorer<W: World> {
     actions: Vec<Action<W>>,
     invariants: Vec<Invariant<W>>,
     config: ExplorerConfig,
-    on_progress: Option<ProgressFn>,
+    control: RunControl,
+}
+
+/// How a run is driven from outside, apart from its limits: an interrupt flag and a progress
+/// callback.
+#[derive(Default)]
+struct RunControl {
+    /// Set from outside (Ctrl-C) to stop cleanly.
+    interrupt: Option<Arc<AtomicBool>>,
+    /// Called every this many steps (and once at the end).
+    progress: Option<(u64, ProgressFn)>,
 }
 
 /// A transition that broke an invariant which held in its source state.
@@ -151,6 +120,8 @@ struct Run {
     /// The state the world is in now, if known.
     current: Option<StateId>,
     replay_mismatch_warned: bool,
+    /// For every action, the actions it requires to have run (by index).
+    required: Vec<Vec<usize>>,
 }
 
 impl<W: World> Explorer<W> {
@@ -161,7 +132,7 @@ impl<W: World> Explorer<W> {
             actions,
             invariants,
             config: ExplorerConfig::default(),
-            on_progress: None,
+            control: RunControl::default(),
         }
     }
 
@@ -171,9 +142,17 @@ impl<W: World> Explorer<W> {
         self
     }
 
-    /// Calls `f` every `progress_every` steps and once at the end.
-    pub fn on_progress(mut self, f: impl FnMut(&Progress) + 'static) -> Self {
-        self.on_progress = Some(Box::new(f));
+    /// Calls `f` every `every` steps and once at the end (never when `every` is 0).
+    pub fn on_progress(mut self, every: u64, f: impl FnMut(&Progress) + 'static) -> Self {
+        if every > 0 {
+            self.control.progress = Some((every, Box::new(f)));
+        }
+        self
+    }
+
+    /// Stops the run cleanly, with what it found so far, once `flag` is set (e.g. by Ctrl-C).
+    pub fn interrupt_on(mut self, flag: Arc<AtomicBool>) -> Self {
+        self.control.interrupt = Some(flag);
         self
     }
 
@@ -184,6 +163,12 @@ impl<W: World> Explorer<W> {
 
     /// Checks that the exploration can run at all: names, preconditions, strategy vs mechanism.
     pub fn validate(&self) -> Result<(), StartError> {
+        self.required_actions().map(|_| ())
+    }
+
+    /// For every action, the indices of the actions its `ActionsRun` preconditions require,
+    /// resolved once; fails like [`Explorer::validate`].
+    fn required_actions(&self) -> Result<Vec<Vec<usize>>, StartError> {
         if self.actions.is_empty() {
             return Err(StartError::NoActions);
         }
@@ -196,29 +181,31 @@ impl<W: World> Explorer<W> {
         }
         unique_names("action", self.actions.iter().map(|a| a.name.as_str()))?;
         unique_names("invariant", self.invariants.iter().map(|i| i.name.as_str()))?;
+        let index = |name: &str| self.actions.iter().position(|a| a.name == name);
+        let mut required = Vec::with_capacity(self.actions.len());
         for action in &self.actions {
+            let mut indices = Vec::new();
             for pre in &action.preconditions {
                 if let Precondition::ActionsRun(names) = pre {
-                    if let Some(unknown) = names.iter().find(|n| self.action_index(n).is_none()) {
-                        return Err(StartError::UnknownRequiredAction {
-                            action: action.name.clone(),
-                            required: unknown.clone(),
-                        });
+                    for name in names {
+                        let found =
+                            index(name).ok_or_else(|| StartError::UnknownRequiredAction {
+                                action: action.name.clone(),
+                                required: name.clone(),
+                            })?;
+                        indices.push(found);
                     }
                 }
             }
+            required.push(indices);
         }
-        Ok(())
-    }
-
-    fn action_index(&self, name: &str) -> Option<usize> {
-        self.actions.iter().position(|a| a.name == name)
+        Ok(required)
     }
 
     /// Runs the exploration from `initial`. Setup problems are errors; a failure of the world during
     /// the run ends it with [`StopReason::Aborted`] and keeps everything found so far.
     pub fn run(&mut self, initial: Context) -> Result<Exploration, StartError> {
-        self.validate()?;
+        let required = self.required_actions()?;
         let started = Instant::now();
         let mode = self.world.checkpoint_mode();
         let n_actions = self.actions.len();
@@ -232,6 +219,7 @@ impl<W: World> Explorer<W> {
             steps: 0,
             current: None,
             replay_mismatch_warned: false,
+            required,
         };
 
         if mode == CheckpointMode::ResetReplay {
@@ -300,8 +288,8 @@ impl<W: World> Explorer<W> {
             if let Err(e) = self.step(run, mode, state, action) {
                 return StopReason::Aborted(e.chain());
             }
-            if let Some(every) = self.config.progress_every {
-                if every > 0 && run.steps % every == 0 {
+            if let Some((every, _)) = &self.control.progress {
+                if run.steps % every == 0 {
                     self.report_progress(run);
                 }
             }
@@ -310,7 +298,7 @@ impl<W: World> Explorer<W> {
 
     fn limit_reached(&self, run: &Run, started: Instant) -> Option<StopReason> {
         let interrupted = self
-            .config
+            .control
             .interrupt
             .as_ref()
             .is_some_and(|flag| flag.load(Ordering::Relaxed));
@@ -433,7 +421,7 @@ impl<W: World> Explorer<W> {
         let within_depth = self.config.max_depth.is_none_or(|max| node.depth < max);
         let enabled: Vec<usize> = if within_depth {
             (0..self.actions.len())
-                .filter(|&a| self.enabled(a, node))
+                .filter(|&a| self.enabled(a, node, &run.required[a]))
                 .collect()
         } else {
             Vec::new()
@@ -450,16 +438,16 @@ impl<W: World> Explorer<W> {
         Ok(())
     }
 
-    fn enabled(&self, action: usize, node: &Node) -> bool {
+    fn enabled(&self, action: usize, node: &Node, required: &[usize]) -> bool {
         let spec = &self.actions[action];
         if spec.max_calls.is_some_and(|max| node.calls[action] >= max) {
             return false;
         }
+        if !required.iter().all(|&r| node.calls[r] > 0) {
+            return false;
+        }
         spec.preconditions.iter().all(|pre| match pre {
-            Precondition::ActionsRun(names) => names.iter().all(|name| {
-                self.action_index(name)
-                    .is_some_and(|required| node.calls[required] > 0)
-            }),
+            Precondition::ActionsRun(_) => true,
             Precondition::KeysPresent(keys) => keys.iter().all(|k| node.ctx.has(k)),
             Precondition::Check(predicate) => predicate(&node.ctx),
         })
@@ -529,7 +517,7 @@ impl<W: World> Explorer<W> {
     }
 
     fn report_progress(&mut self, run: &Run) {
-        if let Some(f) = self.on_progress.as_mut() {
+        if let Some((_, f)) = self.control.progress.as_mut() {
             f(&Progress {
                 step: run.steps,
                 max_steps: self.config.max_steps,

@@ -2,8 +2,8 @@
 
 use crate::action::Action;
 use crate::context::Context;
+use crate::exploration::PathStep;
 use crate::invariant::{Invariant, StepView, Verdict};
-use crate::outcome::PathStep;
 use crate::world::{World, WorldError};
 
 /// What a replay found.

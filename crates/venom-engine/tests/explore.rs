@@ -19,11 +19,7 @@ fn explore(mode: CheckpointMode, config: ExplorerConfig) -> Exploration {
 }
 
 fn config(strategy: Strategy) -> ExplorerConfig {
-    ExplorerConfig {
-        strategy,
-        seed: 42,
-        ..ExplorerConfig::default()
-    }
+    ExplorerConfig::default().strategy(strategy).seed(42)
 }
 
 /// Replays `names` on a fresh counter and returns the final value.
@@ -201,9 +197,14 @@ fn limits_stop_the_run() {
     let r = explore(CheckpointMode::RandomAccess, cfg);
     assert_eq!((r.stop.clone(), r.steps), (StopReason::TimeLimit, 0));
 
-    let mut cfg = config(Strategy::Bfs);
-    cfg.interrupt = Some(Arc::new(AtomicBool::new(true)));
-    let r = explore(CheckpointMode::RandomAccess, cfg);
+    let mut explorer = Explorer::new(
+        Counter::new(CheckpointMode::RandomAccess),
+        actions(),
+        invariants(),
+    )
+    .with_config(config(Strategy::Bfs))
+    .interrupt_on(Arc::new(AtomicBool::new(true)));
+    let r = explorer.run(Context::new()).expect("setup");
     assert_eq!(r.stop, StopReason::Interrupted);
 
     let mut cfg = config(Strategy::Bfs);
@@ -309,7 +310,6 @@ fn progress_is_reported_every_n_steps() {
     let seen = Arc::new(std::sync::Mutex::new(Vec::new()));
     let sink = seen.clone();
     let mut cfg = config(Strategy::Bfs);
-    cfg.progress_every = Some(10);
     cfg.max_steps = Some(30);
     let mut explorer = Explorer::new(
         Counter::new(CheckpointMode::RandomAccess),
@@ -317,7 +317,7 @@ fn progress_is_reported_every_n_steps() {
         invariants(),
     )
     .with_config(cfg)
-    .on_progress(move |p| sink.lock().unwrap().push(p.to_string()));
+    .on_progress(10, move |p| sink.lock().unwrap().push(p.to_string()));
     explorer.run(Context::new()).unwrap();
     let lines = seen.lock().unwrap();
     assert_eq!(

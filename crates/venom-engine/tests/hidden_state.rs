@@ -97,12 +97,10 @@ fn world(mode: CheckpointMode) -> Hidden {
 fn every_reported_path_reproduces_its_violation() {
     for mode in [CheckpointMode::RandomAccess, CheckpointMode::ResetReplay] {
         for strategy in Strategy::ALL {
-            let config = ExplorerConfig {
-                strategy,
-                max_steps: Some(200),
-                seed: 3,
-                ..ExplorerConfig::default()
-            };
+            let config = ExplorerConfig::default()
+                .strategy(strategy)
+                .max_steps(200)
+                .seed(3);
             let mut explorer =
                 Explorer::new(world(mode), actions(), invariants()).with_config(config);
             let result = explorer.run(Context::new()).expect("exploration");

@@ -3,7 +3,7 @@
 use quick_junit::{NonSuccessKind, TestCaseStatus};
 use serde_json::json;
 use std::path::Path;
-use venom_engine::outcome::{ActionCoverage, StateSnapshot};
+use venom_engine::{ActionCoverage, StateSnapshot};
 use venom_engine::{
     Context, Exchange, Exploration, Observation, PathStep, RequestRecord, ResponseRecord, Severity,
     StopReason, Strategy, Violation,

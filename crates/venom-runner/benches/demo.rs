@@ -28,12 +28,10 @@ fn main() {
             let server = DemoServer::start(&folder.path().join("demo.db")).expect("demo API");
             let scenario = demo_scenario(&server, mode);
             let world = HttpWorld::connect(&scenario, &Processes::default()).expect("demo world");
-            let config = ExplorerConfig {
-                state_keys: scenario.state_from_context.clone(),
-                max_steps: Some(100_000),
-                max_depth: scenario.explore.max_depth,
-                ..ExplorerConfig::default()
-            };
+            let config = ExplorerConfig::default()
+                .state_keys(scenario.state_from_context.clone())
+                .max_steps(100_000)
+                .max_depth(scenario.explore.max_depth);
             let mut explorer = Explorer::new(
                 world,
                 venom_runner::actions(&scenario),

@@ -182,12 +182,10 @@ const WITHIN_AMOUNT: &str = "SELECT NOT EXISTS (SELECT 1 FROM orders o WHERE \
 fn explore(text: &str) -> venom_engine::Exploration {
     let scenario = venom_scenario::parse(text, Path::new("pg.toml")).expect("scenario");
     let world = HttpWorld::connect(&scenario, &Processes::default()).expect("world");
-    let config = ExplorerConfig {
-        strategy: scenario.explore.strategy.unwrap_or(Strategy::Bfs),
-        max_depth: scenario.explore.max_depth,
-        max_steps: Some(500),
-        ..ExplorerConfig::default()
-    };
+    let config = ExplorerConfig::default()
+        .strategy(scenario.explore.strategy.unwrap_or(Strategy::Bfs))
+        .max_depth(scenario.explore.max_depth)
+        .max_steps(500);
     let mut explorer = Explorer::new(
         world,
         venom_runner::actions(&scenario),
