@@ -1,7 +1,10 @@
 //! One client connection to the proxy: its startup (no authentication; the database must be the
 //! upstream's), its turns on the shared upstream session, and its cleanup when it leaves.
 
-use super::turn::{ClientIo, Names, Turn};
+use super::client_io::ClientIo;
+use super::names::Names;
+use super::tags::{self, backend, TxStatus};
+use super::turn::Turn;
 use super::tx::{self, TxState};
 use super::upstream::{check_fatal, Upstream};
 use super::wire::{self, Fields, Msg, MsgReader};
@@ -35,12 +38,21 @@ pub(super) async fn serve(shared: Arc<Shared>, stream: TcpStream) {
     let mut names = Names::new(id);
     let mut guard: Option<OwnedMutexGuard<Upstream>> = None;
     let mut state = TxState::Idle;
-    let mut status = b'T';
+    let mut status = TxStatus::InTransaction;
     loop {
         let first = match io.reader.next().await {
             // The rest of a COPY that failed: the server would drop it too.
-            Ok(Some(msg)) if matches!(msg.tag, b'd' | b'c' | b'f') => continue,
-            Ok(Some(msg)) if msg.tag != b'X' => msg,
+            Ok(Some(msg))
+                if matches!(
+                    msg.tag,
+                    tags::frontend::COPY_DATA
+                        | tags::frontend::COPY_DONE
+                        | tags::frontend::COPY_FAIL
+                ) =>
+            {
+                continue
+            }
+            Ok(Some(msg)) if msg.tag != tags::frontend::TERMINATE => msg,
             _ => break,
         };
         let up = match guard.as_mut() {
@@ -48,7 +60,12 @@ pub(super) async fn serve(shared: Arc<Shared>, stream: TcpStream) {
             None => guard.insert(shared.session.clone().lock_owned().await),
         };
         if let Some(lost) = shared.lost() {
-            io.push(&wire::report(b'E', "FATAL", "08006", &lost));
+            io.push(&wire::report(
+                backend::ERROR_RESPONSE,
+                "FATAL",
+                "08006",
+                &lost,
+            ));
             break;
         }
         shared.set_turn(id);
@@ -63,7 +80,12 @@ pub(super) async fn serve(shared: Arc<Shared>, stream: TcpStream) {
             }
             Err(e) => {
                 let lost = shared.lose(&e);
-                io.push(&wire::report(b'E', "FATAL", "08006", &lost));
+                io.push(&wire::report(
+                    backend::ERROR_RESPONSE,
+                    "FATAL",
+                    "08006",
+                    &lost,
+                ));
                 break;
             }
         }
@@ -106,8 +128,8 @@ async fn cleanup(up: &mut Upstream, closes: &[Msg], state: TxState) -> io::Resul
     loop {
         let msg = up.recv().await?;
         match msg.tag {
-            b'E' => check_fatal(&msg)?,
-            b'Z' => return Ok(()),
+            backend::ERROR_RESPONSE => check_fatal(&msg)?,
+            backend::READY_FOR_QUERY => return Ok(()),
             _ => {}
         }
     }
@@ -184,7 +206,7 @@ async fn startup(shared: &Shared, io: &mut ClientIo) -> io::Result<Option<i32>> 
         io.push(&wire::parameter_status(&name, &value));
     }
     io.push(&wire::backend_key_data(id, secret));
-    io.push(&wire::ready_for_query(b'I'));
+    io.push(&wire::ready_for_query(TxStatus::Idle));
     io.flush().await;
     if io.gone {
         shared.forget_client(id);
@@ -195,7 +217,12 @@ async fn startup(shared: &Shared, io: &mut ClientIo) -> io::Result<Option<i32>> 
 
 /// Refuses a startup with a FATAL error (sent when the connection closes).
 fn refuse(io: &mut ClientIo, code: &str, message: &str) {
-    io.push(&wire::report(b'E', "FATAL", code, message));
+    io.push(&wire::report(
+        backend::ERROR_RESPONSE,
+        "FATAL",
+        code,
+        message,
+    ));
 }
 
 /// Forwards a cancel request to the upstream server when it comes from the client whose turn is

@@ -4,7 +4,10 @@
 //! ([`sql`]), over the wire protocol framing of [`wire`].
 
 mod client;
+mod client_io;
+mod names;
 mod sql;
+mod tags;
 mod turn;
 mod tx;
 mod upstream;

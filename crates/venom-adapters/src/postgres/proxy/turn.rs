@@ -10,151 +10,17 @@
 //! own answers come out in order. Like the server, the queue skips to the next `Sync` after an
 //! error.
 
+use super::client_io::ClientIo;
+use super::names::Names;
 use super::sql::{self, Deallocate, Special};
+use super::tags::{backend, frontend, target, TxStatus};
 use super::tx::{self, Op, Plan, TxState};
 use super::upstream::{check_fatal, Upstream};
-use super::wire::{self, Msg, MsgReader};
+use super::wire::{self, Msg};
 use super::Shared;
 use bytes::BytesMut;
-use std::collections::{HashMap, VecDeque};
+use std::collections::VecDeque;
 use std::io;
-use std::time::Duration;
-use tokio::io::AsyncWriteExt;
-use tokio::net::tcp::{OwnedReadHalf, OwnedWriteHalf};
-use tokio::time::timeout;
-
-/// A client connection: its socket halves and the answers waiting to be sent.
-#[derive(Debug)]
-pub(super) struct ClientIo {
-    pub reader: MsgReader<OwnedReadHalf>,
-    writer: OwnedWriteHalf,
-    out: BytesMut,
-    /// The client closed its connection, or stopped reading: answers are dropped.
-    pub gone: bool,
-    /// The connection ends after the current turn (the client left, or broke the protocol).
-    pub closing: bool,
-    write_timeout: Duration,
-}
-
-impl ClientIo {
-    pub fn new(reader: OwnedReadHalf, writer: OwnedWriteHalf, write_timeout: Duration) -> Self {
-        ClientIo {
-            reader: MsgReader::new(reader),
-            writer,
-            out: BytesMut::with_capacity(8192),
-            gone: false,
-            closing: false,
-            write_timeout,
-        }
-    }
-
-    /// Queues `msg` for the client.
-    pub fn push(&mut self, msg: &Msg) {
-        if !self.gone {
-            msg.encode(&mut self.out);
-        }
-    }
-
-    /// Writes `bytes` at once (the answer to an `SSLRequest`).
-    pub async fn write_raw(&mut self, bytes: &[u8]) -> io::Result<()> {
-        timeout(self.write_timeout, self.writer.write_all(bytes))
-            .await
-            .map_err(|_| io::Error::from(io::ErrorKind::TimedOut))?
-    }
-
-    /// Sends what is queued, then closes the connection gracefully: the client's unread
-    /// messages are drained (for a bounded time) so that the close does not reset the
-    /// connection and destroy the last answer (typically a FATAL error) before it is read.
-    pub async fn close(mut self) {
-        self.flush().await;
-        if self.gone {
-            return;
-        }
-        let _ = timeout(self.write_timeout, self.writer.shutdown()).await;
-        let drain = async { while let Ok(Some(_)) = self.reader.next().await {} };
-        let _ = timeout(Duration::from_secs(1), drain).await;
-    }
-
-    /// Sends what is queued; a client that cannot take it is considered gone.
-    pub async fn flush(&mut self) {
-        if self.gone || self.out.is_empty() {
-            return;
-        }
-        let out = self.out.split();
-        match timeout(self.write_timeout, self.writer.write_all(&out)).await {
-            Ok(Ok(())) => {}
-            _ => self.gone = true,
-        }
-    }
-}
-
-/// A client's prepared statements and portals, named privately on the shared upstream session
-/// (`c<id>_<name>`), with their statement when the proxy runs it specially.
-#[derive(Debug)]
-pub(super) struct Names {
-    prefix: String,
-    statements: HashMap<String, Option<Special>>,
-    portals: HashMap<String, Option<Special>>,
-}
-
-impl Names {
-    pub fn new(client: i32) -> Names {
-        Names {
-            prefix: format!("c{client}_"),
-            statements: HashMap::new(),
-            portals: HashMap::new(),
-        }
-    }
-
-    /// The upstream name of the client's statement or portal `name` (the unnamed ones are
-    /// shared: turns never interleave).
-    fn upstream(&self, name: &str) -> String {
-        if name.is_empty() {
-            String::new()
-        } else {
-            format!("{}{name}", self.prefix)
-        }
-    }
-
-    /// Whether `DEALLOCATE name` is about the client's own statement: one it prepared with
-    /// `Parse`, or a name reserved by the proxy (`venom_…`, and `c<n>_…` like the other clients'
-    /// statements upstream), which the client can only have prepared that way. Other names are
-    /// SQL-level `PREPARE`d statements, shared by the session.
-    fn owns(&self, name: &str) -> bool {
-        let renamed = name
-            .strip_prefix('c')
-            .and_then(|rest| rest.split_once('_'))
-            .is_some_and(|(id, _)| !id.is_empty() && id.bytes().all(|b| b.is_ascii_digit()));
-        self.statements.contains_key(name) || name.starts_with("venom_") || renamed
-    }
-
-    /// `Close` messages for the client's named statements (or also portals), now forgotten.
-    fn close_named(&mut self, portals: bool) -> Vec<Msg> {
-        let mut closes = Vec::new();
-        let mut kinds = vec![(b'S', &mut self.statements)];
-        if portals {
-            kinds.push((b'P', &mut self.portals));
-        }
-        for (kind, names) in kinds {
-            for name in names.keys().filter(|name| !name.is_empty()) {
-                closes.push(wire::close(kind, &format!("{}{name}", self.prefix)));
-            }
-            names.retain(|name, _| name.is_empty());
-        }
-        closes
-    }
-
-    /// `Close` messages for every named statement and portal of the client.
-    pub fn close_all(&self) -> Vec<Msg> {
-        let statements = self.statements.keys().map(|n| (b'S', n));
-        let portals = self.portals.keys().map(|n| (b'P', n));
-        statements
-            .chain(portals)
-            .filter(|(_, name)| !name.is_empty())
-            .map(|(kind, name)| wire::close(kind, &self.upstream(name)))
-            .collect()
-    }
-}
 
 /// What the upstream answers to one message.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -173,12 +39,17 @@ impl Kind {
     /// Whether response `tag` is the last one for a message of this kind.
     fn completed_by(self, tag: u8) -> bool {
         match self {
-            Kind::Parse => tag == b'1',
-            Kind::Bind => tag == b'2',
-            Kind::Close => tag == b'3',
-            Kind::Describe => matches!(tag, b'n' | b'T'),
-            Kind::Execute => matches!(tag, b'C' | b'I' | b's'),
-            Kind::FunctionCall => tag == b'V',
+            Kind::Parse => tag == backend::PARSE_COMPLETE,
+            Kind::Bind => tag == backend::BIND_COMPLETE,
+            Kind::Close => tag == backend::CLOSE_COMPLETE,
+            Kind::Describe => matches!(tag, backend::NO_DATA | backend::ROW_DESCRIPTION),
+            Kind::Execute => matches!(
+                tag,
+                backend::COMMAND_COMPLETE
+                    | backend::EMPTY_QUERY_RESPONSE
+                    | backend::PORTAL_SUSPENDED
+            ),
+            Kind::FunctionCall => tag == backend::FUNCTION_CALL_RESPONSE,
             Kind::Ready => false,
         }
     }
@@ -246,8 +117,8 @@ const NOT_DEALLOCATE: &str = "DO $$BEGIN NULL; END$$";
 pub(super) struct TurnEnd {
     /// The client's transaction state after the turn.
     pub state: TxState,
-    /// The upstream's transaction status after the turn (`E`: the client's transaction failed).
-    pub status: u8,
+    /// The upstream's transaction status after the turn (failed: the client's transaction failed).
+    pub status: TxStatus,
 }
 
 /// One turn of one client on the upstream session.
@@ -262,7 +133,7 @@ pub(super) struct Turn<'a> {
     /// The client's state once every message sent so far has succeeded.
     planned: TxState,
     /// The upstream's transaction status at its last `ReadyForQuery`.
-    status: u8,
+    status: TxStatus,
     /// Client messages are read (until its `Sync`, or during `COPY FROM STDIN`).
     reading: bool,
     copy_in: bool,
@@ -285,7 +156,7 @@ impl<'a> Turn<'a> {
         names: &'a mut Names,
         shared: &'a Shared,
         state: TxState,
-        status: u8,
+        status: TxStatus,
     ) -> Self {
         Turn {
             up,
@@ -299,7 +170,7 @@ impl<'a> Turn<'a> {
             reading: false,
             copy_in: false,
             skipping: false,
-            failed: state == TxState::Explicit && status == b'E',
+            failed: state == TxState::Explicit && status == TxStatus::Failed,
             query: None,
             held: None,
             aborted: false,
@@ -313,7 +184,7 @@ impl<'a> Turn<'a> {
             self.push_internal_sync();
             self.planned = TxState::Implicit;
         }
-        if first.tag == b'Q' {
+        if first.tag == frontend::QUERY {
             self.simple(first).await?;
         } else {
             self.reading = true;
@@ -331,12 +202,12 @@ impl<'a> Turn<'a> {
     async fn finish(mut self) -> io::Result<TurnEnd> {
         if self.state == TxState::Implicit {
             // A client that leaves before its Sync does not commit what it started.
-            let failed = self.status == b'E' || self.aborted || self.client.closing;
+            let failed = self.status == TxStatus::Failed || self.aborted || self.client.closing;
             let ops = if failed { tx::ROLLBACK } else { tx::COMMIT };
             self.push_ops(ops, None, TxState::Idle);
             self.push_internal_sync();
             self.relay().await?;
-            if self.status == b'E' {
+            if self.status == TxStatus::Failed {
                 self.held = None;
                 if !failed {
                     // The deferred-constraint check failed: the error went to the client.
@@ -349,7 +220,7 @@ impl<'a> Turn<'a> {
         }
         let status = match self.state {
             TxState::Explicit => self.status,
-            _ => b'I',
+            _ => TxStatus::Idle,
         };
         if !self.client.closing {
             self.send(&wire::ready_for_query(status));
@@ -379,7 +250,7 @@ impl<'a> Turn<'a> {
         let mut i = 0;
         let mut stop = false;
         while i < ranges.len() && !stop {
-            if i > 0 && (self.status == b'E' || self.client.closing) {
+            if i > 0 && (self.status == TxStatus::Failed || self.client.closing) {
                 break;
             }
             let last = i + 1 == ranges.len();
@@ -391,7 +262,8 @@ impl<'a> Turn<'a> {
                 }
                 Some(special) => {
                     // Everything before is answered: the status is the transaction's.
-                    let failed = self.planned == TxState::Explicit && self.status == b'E';
+                    let failed =
+                        self.planned == TxState::Explicit && self.status == TxStatus::Failed;
                     self.drop_statements(special, failed, ranges.len() == 1)
                 }
                 None => Run::Forward,
@@ -457,7 +329,7 @@ impl<'a> Turn<'a> {
     fn client_msg(&mut self, msg: Msg) {
         if let Err(e) = self.try_client_msg(msg) {
             self.client.push(&wire::report(
-                b'E',
+                backend::ERROR_RESPONSE,
                 "FATAL",
                 "08P01",
                 &format!("venom proxy: invalid message: {e}"),
@@ -467,11 +339,11 @@ impl<'a> Turn<'a> {
     }
 
     fn try_client_msg(&mut self, msg: Msg) -> io::Result<()> {
-        if self.skipping && msg.tag != b'S' {
+        if self.skipping && msg.tag != frontend::SYNC {
             return Ok(());
         }
         let kind = match msg.tag {
-            b'P' => {
+            frontend::PARSE => {
                 let mut fields = msg.fields();
                 let name = fields.cstr()?;
                 let text = fields.cstr()?;
@@ -508,7 +380,7 @@ impl<'a> Turn<'a> {
                 }
                 Some(Kind::Parse)
             }
-            b'B' => {
+            frontend::BIND => {
                 let mut fields = msg.fields();
                 let portal = fields.cstr()?;
                 let statement = fields.cstr()?;
@@ -516,19 +388,19 @@ impl<'a> Turn<'a> {
                 self.names.portals.insert(portal, special);
                 Some(Kind::Bind)
             }
-            b'D' => Some(Kind::Describe),
-            b'C' => {
+            frontend::DESCRIBE => Some(Kind::Describe),
+            frontend::CLOSE => {
                 let mut fields = msg.fields();
                 let kind = fields.u8()?;
                 let name = fields.cstr()?;
-                if kind == b'S' {
+                if kind == target::STATEMENT {
                     self.names.statements.remove(&name);
                 } else {
                     self.names.portals.remove(&name);
                 }
                 Some(Kind::Close)
             }
-            b'E' => {
+            frontend::EXECUTE => {
                 let portal = msg.fields().cstr()?;
                 match self.names.portals.get(&portal).cloned().flatten() {
                     Some(Special::Control(control)) => {
@@ -569,36 +441,36 @@ impl<'a> Turn<'a> {
                 }
                 Some(Kind::Execute)
             }
-            b'S' if self.copy_in => {
+            frontend::SYNC if self.copy_in => {
                 // The server ignores Sync during COPY FROM STDIN.
                 self.up.push(&msg);
                 return Ok(());
             }
-            b'S' => {
+            frontend::SYNC => {
                 self.skipping = false;
                 self.reading = false;
                 self.up.push(&msg);
                 self.push_reply(Kind::Ready, self.client_act(0, false));
                 return Ok(());
             }
-            b'F' => {
+            frontend::FUNCTION_CALL => {
                 self.reading = false;
                 self.up.push(&msg);
                 self.push_reply(Kind::FunctionCall, self.client_act(0, false));
                 self.push_reply(Kind::Ready, self.client_act(0, false));
                 return Ok(());
             }
-            b'Q' => {
+            frontend::QUERY => {
                 self.reading = false;
                 self.query = Some(msg);
                 return Ok(());
             }
-            b'c' | b'f' => {
+            frontend::COPY_DONE | frontend::COPY_FAIL => {
                 self.copy_in = false;
                 None
             }
-            b'H' | b'd' => None,
-            b'X' => {
+            frontend::FLUSH | frontend::COPY_DATA => None,
+            frontend::TERMINATE => {
                 self.client_vanished();
                 return Ok(());
             }
@@ -625,7 +497,12 @@ impl<'a> Turn<'a> {
     fn drop_statements(&mut self, special: &Special, failed: bool, alone: bool) -> Run {
         let error = |code, message: &str| {
             Run::Plan(Plan::Local {
-                msgs: vec![wire::report(b'E', "ERROR", code, message)],
+                msgs: vec![wire::report(
+                    backend::ERROR_RESPONSE,
+                    "ERROR",
+                    code,
+                    message,
+                )],
                 error: true,
                 then: self.planned,
             })
@@ -729,7 +606,7 @@ impl<'a> Turn<'a> {
         if self.copy_in {
             let mut body = BytesMut::new();
             body.extend_from_slice(b"client disconnected\0");
-            self.up.push(&Msg::new(b'f', body));
+            self.up.push(&Msg::new(frontend::COPY_FAIL, body));
             self.copy_in = false;
         }
         if self.reading {
@@ -775,32 +652,32 @@ impl<'a> Turn<'a> {
     /// Handles one upstream response.
     fn upstream_msg(&mut self, msg: Msg) -> io::Result<()> {
         match msg.tag {
-            b'N' | b'A' => self.send(&msg),
-            b'S' => {
+            backend::NOTICE_RESPONSE | backend::NOTIFICATION_RESPONSE => self.send(&msg),
+            backend::PARAMETER_STATUS => {
                 let mut fields = msg.fields();
                 let name = fields.cstr()?;
                 self.shared.set_param(name, fields.cstr()?);
                 self.send(&msg);
             }
-            b'E' => {
+            backend::ERROR_RESPONSE => {
                 check_fatal(&msg)?;
                 self.upstream_error(&msg)?;
             }
-            b'Z' => {
+            backend::READY_FOR_QUERY => {
                 let Some(Entry::Reply {
                     kind: Kind::Ready, ..
                 }) = self.queue.pop_front()
                 else {
                     return Err(unexpected(&msg));
                 };
-                self.status = msg.body.first().copied().unwrap_or(b'E');
+                self.status = TxStatus::from_byte(msg.body.first().copied());
             }
             tag => {
                 let Some(Entry::Reply { kind, act }) = self.queue.front() else {
                     return Err(unexpected(&msg));
                 };
                 let (kind, act) = (*kind, act.clone());
-                if tag == b'G' {
+                if tag == backend::COPY_IN_RESPONSE {
                     self.copy_in = true;
                     if kind == Kind::Execute {
                         // The server ignores the Syncs it reads during the copy (clients send
@@ -811,10 +688,12 @@ impl<'a> Turn<'a> {
                     }
                 }
                 match act.tag {
-                    Some(tag) if msg.tag == b'C' => {
+                    Some(tag) if msg.tag == backend::COMMAND_COMPLETE => {
                         self.send(&wire::command_complete(tag));
                     }
-                    _ if act.forward && act.hold && tag == b'C' => self.hold(msg.clone()),
+                    _ if act.forward && act.hold && tag == backend::COMMAND_COMPLETE => {
+                        self.hold(msg.clone())
+                    }
                     _ if act.forward => self.send(&msg),
                     _ => {}
                 }
@@ -905,7 +784,7 @@ impl<'a> Turn<'a> {
                 return;
             };
             for msg in msgs {
-                if hold && msg.tag == b'C' {
+                if hold && msg.tag == backend::COMMAND_COMPLETE {
                     self.hold(msg);
                 } else {
                     self.send(&msg);

@@ -8,6 +8,7 @@
 //! aborts venom's outer transaction, and the checkpoints taken between turns stay valid.
 
 use super::sql::Control;
+use super::tags::backend;
 use super::wire::{self, Msg};
 
 /// Where a client's statements run, as PostgreSQL would see the client's own session.
@@ -146,7 +147,7 @@ pub(super) fn plan(control: Control, state: TxState, failed: bool, last: bool) -
         },
         Control::Savepoint { command } => Plan::Local {
             msgs: vec![wire::report(
-                b'E',
+                backend::ERROR_RESPONSE,
                 "ERROR",
                 "25P01",
                 &format!("{command} can only be used in transaction blocks"),
@@ -156,7 +157,7 @@ pub(super) fn plan(control: Control, state: TxState, failed: bool, last: bool) -
         },
         Control::Prepare => Plan::Local {
             msgs: vec![wire::report(
-                b'E',
+                backend::ERROR_RESPONSE,
                 "ERROR",
                 "0A000",
                 "PREPARE TRANSACTION is not supported through venom's transaction proxy",
@@ -178,7 +179,7 @@ pub(super) fn plan(control: Control, state: TxState, failed: bool, last: bool) -
                 ops,
                 warning: (!explicit).then(|| {
                     wire::report(
-                        b'N',
+                        backend::NOTICE_RESPONSE,
                         "WARNING",
                         "25P01",
                         "there is no transaction in progress",

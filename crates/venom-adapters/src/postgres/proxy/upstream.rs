@@ -2,6 +2,7 @@
 //! and authenticated (trust, cleartext, md5, SCRAM-SHA-256; no TLS), and reading and writing
 //! messages on it with a bound on every wait.
 
+use super::tags::{backend, field};
 use super::tx::Op;
 use super::wire::{self, Msg, MsgReader};
 use bytes::BytesMut;
@@ -130,17 +131,17 @@ impl Upstream {
         loop {
             let msg = upstream.recv().await?;
             match msg.tag {
-                b'S' => {
+                backend::PARAMETER_STATUS => {
                     let mut fields = msg.fields();
                     let name = fields.cstr()?;
                     upstream.params.push((name, fields.cstr()?));
                 }
-                b'K' => {
+                backend::BACKEND_KEY_DATA => {
                     let mut fields = msg.fields();
                     upstream.key = (fields.i32()?, fields.i32()?);
                 }
-                b'Z' => return Ok(upstream),
-                b'E' => return Err(server_error(&msg)),
+                backend::READY_FOR_QUERY => return Ok(upstream),
+                backend::ERROR_RESPONSE => return Err(server_error(&msg)),
                 _ => {}
             }
         }
@@ -155,10 +156,10 @@ impl Upstream {
         let mut scram: Option<ScramSha256> = None;
         loop {
             let msg = self.recv().await?;
-            if msg.tag == b'E' {
+            if msg.tag == backend::ERROR_RESPONSE {
                 return Err(server_error(&msg));
             }
-            if msg.tag != b'R' {
+            if msg.tag != backend::AUTHENTICATION {
                 return Err(wire::malformed("expected an authentication request"));
             }
             let mut fields = msg.fields();
@@ -271,8 +272,8 @@ impl Upstream {
         while ready < 2 {
             let msg = self.recv().await?;
             match msg.tag {
-                b'E' => return Err(server_error(&msg)),
-                b'Z' => ready += 1,
+                backend::ERROR_RESPONSE => return Err(server_error(&msg)),
+                backend::READY_FOR_QUERY => ready += 1,
                 _ => {}
             }
         }
@@ -295,12 +296,12 @@ impl Upstream {
         while outcomes.len() < batch.len() {
             let msg = self.recv().await?;
             match msg.tag {
-                b'D' => outcome.rows.push(wire::data_row(&msg)?),
-                b'E' => {
+                backend::DATA_ROW => outcome.rows.push(wire::data_row(&msg)?),
+                backend::ERROR_RESPONSE => {
                     check_fatal(&msg)?;
                     outcome.error = Some(describe_error(&msg));
                 }
-                b'Z' => outcomes.push(std::mem::replace(
+                backend::READY_FOR_QUERY => outcomes.push(std::mem::replace(
                     &mut outcome,
                     SimpleOutcome {
                         rows: Vec::new(),
@@ -308,7 +309,9 @@ impl Upstream {
                     },
                 )),
                 // The copy sub-protocols would wait for data that venom does not send.
-                b'G' | b'H' | b'W' => {
+                backend::COPY_IN_RESPONSE
+                | backend::COPY_OUT_RESPONSE
+                | backend::COPY_BOTH_RESPONSE => {
                     return Err(io::Error::other("a COPY statement cannot be run by venom"))
                 }
                 _ => {}
@@ -326,7 +329,9 @@ impl Upstream {
 
 /// Fails when `msg` (an `ErrorResponse`) is FATAL or PANIC: the server is closing the session.
 pub(super) fn check_fatal(msg: &Msg) -> io::Result<()> {
-    match wire::report_field(msg, b'V').or_else(|| wire::report_field(msg, b'S')) {
+    match wire::report_field(msg, field::SEVERITY_RAW)
+        .or_else(|| wire::report_field(msg, field::SEVERITY))
+    {
         Some(severity) if severity == "FATAL" || severity == "PANIC" => {
             Err(io::Error::other(describe_error(msg)))
         }
@@ -336,8 +341,13 @@ pub(super) fn check_fatal(msg: &Msg) -> io::Result<()> {
 
 /// `SEVERITY: message (SQLSTATE)` of an `ErrorResponse`.
 pub(super) fn describe_error(msg: &Msg) -> String {
-    let field = |code| wire::report_field(msg, code).unwrap_or_default();
-    format!("{}: {} ({})", field(b'S'), field(b'M'), field(b'C'))
+    let value = |code| wire::report_field(msg, code).unwrap_or_default();
+    format!(
+        "{}: {} ({})",
+        value(field::SEVERITY),
+        value(field::MESSAGE),
+        value(field::CODE)
+    )
 }
 
 fn server_error(msg: &Msg) -> io::Error {

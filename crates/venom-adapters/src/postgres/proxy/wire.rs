@@ -2,6 +2,7 @@
 //! Messages are read from and written to sockets as they are; the proxy only decodes and builds
 //! the few it rewrites or answers itself.
 
+use super::tags::{backend, field, frontend, TxStatus};
 use bytes::{Buf, BufMut, Bytes, BytesMut};
 use std::io;
 use tokio::io::{AsyncRead, AsyncReadExt};
@@ -204,14 +205,14 @@ fn put_cstr(out: &mut BytesMut, text: &str) {
 pub(super) fn command_complete(tag: &str) -> Msg {
     let mut body = BytesMut::new();
     put_cstr(&mut body, tag);
-    Msg::new(b'C', body)
+    Msg::new(backend::COMMAND_COMPLETE, body)
 }
 
-/// `ReadyForQuery` with transaction status `I`, `T` or `E`.
-pub(super) fn ready_for_query(status: u8) -> Msg {
+/// `ReadyForQuery` with transaction `status`.
+pub(super) fn ready_for_query(status: TxStatus) -> Msg {
     let mut body = BytesMut::new();
-    body.put_u8(status);
-    Msg::new(b'Z', body)
+    body.put_u8(status.byte());
+    Msg::new(backend::READY_FOR_QUERY, body)
 }
 
 /// `ParameterStatus`.
@@ -219,7 +220,7 @@ pub(super) fn parameter_status(name: &str, value: &str) -> Msg {
     let mut body = BytesMut::new();
     put_cstr(&mut body, name);
     put_cstr(&mut body, value);
-    Msg::new(b'S', body)
+    Msg::new(backend::PARAMETER_STATUS, body)
 }
 
 /// `BackendKeyData`.
@@ -227,14 +228,14 @@ pub(super) fn backend_key_data(pid: i32, secret: i32) -> Msg {
     let mut body = BytesMut::new();
     body.put_i32(pid);
     body.put_i32(secret);
-    Msg::new(b'K', body)
+    Msg::new(backend::BACKEND_KEY_DATA, body)
 }
 
 /// `AuthenticationOk`.
 pub(super) fn authentication_ok() -> Msg {
     let mut body = BytesMut::new();
     body.put_i32(0);
-    Msg::new(b'R', body)
+    Msg::new(backend::AUTHENTICATION, body)
 }
 
 /// `NegotiateProtocolVersion`: the newest minor version served (0) and the options not known.
@@ -245,7 +246,7 @@ pub(super) fn negotiate_protocol_version(unknown: &[String]) -> Msg {
     for option in unknown {
         put_cstr(&mut body, option);
     }
-    Msg::new(b'v', body)
+    Msg::new(backend::NEGOTIATE_PROTOCOL_VERSION, body)
 }
 
 /// `ErrorResponse` (`tag` = `E`) or `NoticeResponse` (`tag` = `N`) with severity, SQLSTATE and
@@ -253,10 +254,10 @@ pub(super) fn negotiate_protocol_version(unknown: &[String]) -> Msg {
 pub(super) fn report(tag: u8, severity: &str, code: &str, message: &str) -> Msg {
     let mut body = BytesMut::new();
     for (field, value) in [
-        (b'S', severity),
-        (b'V', severity),
-        (b'C', code),
-        (b'M', message),
+        (field::SEVERITY, severity),
+        (field::SEVERITY_RAW, severity),
+        (field::CODE, code),
+        (field::MESSAGE, message),
     ] {
         body.put_u8(field);
         put_cstr(&mut body, value);
@@ -291,7 +292,7 @@ pub(super) fn report_field(msg: &Msg, code: u8) -> Option<String> {
 /// the error came from a statement that started `shift` characters into the client's query.
 pub(super) fn shift_position(msg: &Msg, shift: usize) -> Msg {
     map_report(msg, |code, value| match (code, value.parse::<usize>()) {
-        (b'P', Ok(position)) => (position + shift).to_string(),
+        (field::POSITION, Ok(position)) => (position + shift).to_string(),
         _ => value,
     })
 }
@@ -300,7 +301,7 @@ pub(super) fn shift_position(msg: &Msg, shift: usize) -> Msg {
 /// an upstream statement that the client knows as `to`.
 pub(super) fn rename_in_message(msg: &Msg, from: &str, to: &str) -> Msg {
     map_report(msg, |code, value| match code {
-        b'M' => value.replace(&format!("\"{from}\""), &format!("\"{to}\"")),
+        field::MESSAGE => value.replace(&format!("\"{from}\""), &format!("\"{to}\"")),
         _ => value,
     })
 }
@@ -323,7 +324,7 @@ fn map_report(msg: &Msg, map: impl Fn(u8, String) -> String) -> Msg {
 pub(super) fn query(sql: &str) -> Msg {
     let mut body = BytesMut::new();
     put_cstr(&mut body, sql);
-    Msg::new(b'Q', body)
+    Msg::new(frontend::QUERY, body)
 }
 
 /// `Parse` of a statement without declared parameter types.
@@ -332,7 +333,7 @@ pub(super) fn parse(statement: &str, sql: &str) -> Msg {
     put_cstr(&mut body, statement);
     put_cstr(&mut body, sql);
     body.put_i16(0);
-    Msg::new(b'P', body)
+    Msg::new(frontend::PARSE, body)
 }
 
 /// `msg` (a `Parse`) with its statement name and query text replaced, its parameter types kept.
@@ -344,7 +345,7 @@ pub(super) fn replace_parse(msg: &Msg, statement: &str, sql: &str) -> io::Result
     put_cstr(&mut body, statement);
     put_cstr(&mut body, sql);
     body.put_slice(&fields.rest());
-    Ok(Msg::new(b'P', body))
+    Ok(Msg::new(frontend::PARSE, body))
 }
 
 /// `Bind` of the unnamed portal to `statement`, without parameters, results in text.
@@ -355,7 +356,7 @@ pub(super) fn bind_unnamed(statement: &str) -> Msg {
     body.put_i16(0);
     body.put_i16(0);
     body.put_i16(0);
-    Msg::new(b'B', body)
+    Msg::new(frontend::BIND, body)
 }
 
 /// `Execute` of the unnamed portal, every row.
@@ -363,7 +364,7 @@ pub(super) fn execute_unnamed() -> Msg {
     let mut body = BytesMut::new();
     put_cstr(&mut body, "");
     body.put_i32(0);
-    Msg::new(b'E', body)
+    Msg::new(frontend::EXECUTE, body)
 }
 
 /// `Close` of a statement (`kind` = `S`) or portal (`P`).
@@ -371,17 +372,17 @@ pub(super) fn close(kind: u8, name: &str) -> Msg {
     let mut body = BytesMut::new();
     body.put_u8(kind);
     put_cstr(&mut body, name);
-    Msg::new(b'C', body)
+    Msg::new(frontend::CLOSE, body)
 }
 
 /// `Sync`.
 pub(super) fn sync() -> Msg {
-    Msg::new(b'S', BytesMut::new())
+    Msg::new(frontend::SYNC, BytesMut::new())
 }
 
 /// `Terminate`.
 pub(super) fn terminate() -> Msg {
-    Msg::new(b'X', BytesMut::new())
+    Msg::new(frontend::TERMINATE, BytesMut::new())
 }
 
 /// `Parse`, `Bind`, `Describe`, `Close` or `Execute` with its statement and portal names passed
@@ -391,19 +392,19 @@ pub(super) fn rename(msg: &Msg, rename: impl Fn(&str) -> String) -> io::Result<M
     let mut body = BytesMut::with_capacity(msg.body.len() + 16);
     match msg.tag {
         // Parse: statement name, then the rest as is.
-        b'P' => put_cstr(&mut body, &rename(&fields.cstr()?)),
+        frontend::PARSE => put_cstr(&mut body, &rename(&fields.cstr()?)),
         // Bind: portal and statement names.
-        b'B' => {
+        frontend::BIND => {
             put_cstr(&mut body, &rename(&fields.cstr()?));
             put_cstr(&mut body, &rename(&fields.cstr()?));
         }
         // Describe and Close: kind, then the name.
-        b'D' | b'C' => {
+        frontend::DESCRIBE | frontend::CLOSE => {
             body.put_u8(fields.u8()?);
             put_cstr(&mut body, &rename(&fields.cstr()?));
         }
         // Execute: portal name, then the row limit.
-        b'E' => put_cstr(&mut body, &rename(&fields.cstr()?)),
+        frontend::EXECUTE => put_cstr(&mut body, &rename(&fields.cstr()?)),
         _ => return Ok(msg.clone()),
     }
     body.put_slice(&fields.rest());

@@ -381,7 +381,8 @@ impl StateAdapter for PgSnapshots {
 impl Observer for PgSnapshots {
     fn observe(&mut self) -> Result<Observation, WorldError> {
         let spec = self.observe.clone();
-        observe_postgres(self, &spec).map_err(|e| self.error(e))
+        observe_postgres(self, &spec)
+            .map_err(|e| WorldError::caused(format!("postgres database {}", self.url), e))
     }
 }
 
