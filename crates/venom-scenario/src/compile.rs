@@ -271,22 +271,73 @@ impl Compiler<'_> {
         self.known(key, &names.keys, "context key", place, expected)
     }
 
+    /// The whole scenario: each table compiled by its own method, in an order where every
+    /// table sees what it depends on (actions before the keys and invariants that name them).
     pub(crate) fn scenario(&self, raw: RawScenario) -> Result<Scenario> {
         let base_dir = base_dir(self.file);
+        let base_url = self.base_url(&raw.base_url)?;
+        let explore = self.explore(raw.explore.as_ref())?;
+        let server = raw
+            .server
+            .as_ref()
+            .map(|s| self.server(s, &base_url, &base_dir))
+            .transpose()?;
+        let reset = self.reset(raw.reset.as_ref())?;
+        let rollback = match &raw.rollback {
+            None => RollbackSpec::default(),
+            Some(rb) => self.rollback(rb, &raw, &base_dir)?,
+        };
+        let defaults = self.defaults(raw.defaults.as_ref())?;
+        let builtins = builtins(raw.builtins.as_ref());
+        let (names, actions) = self.actions(raw.actions.as_ref())?;
+        let state_from_context =
+            self.state_from_context(raw.state_from_context.as_ref(), &names)?;
+        let invariants = self.invariants(&raw, &builtins, &actions, &rollback)?;
+        let load = raw
+            .load
+            .as_ref()
+            .map(|l| self.load(l, &names))
+            .transpose()?;
+        let redis = raw
+            .redis
+            .as_ref()
+            .map(|r| self.redis(r, &rollback))
+            .transpose()?;
+        Ok(Scenario {
+            file: self.file.to_path_buf(),
+            base_url,
+            state_from_context,
+            explore,
+            server,
+            reset,
+            rollback,
+            redis,
+            defaults,
+            actions,
+            invariants,
+            builtins,
+            load,
+        })
+    }
 
-        let base_url = raw.base_url.get_ref();
+    /// `base_url`: an `http://` or `https://` URL, kept without its trailing `/`.
+    fn base_url(&self, raw: &Spanned<String>) -> Result<String> {
+        let base_url = raw.get_ref();
         let valid_url = ["http://", "https://"]
             .iter()
             .any(|p| base_url.len() > p.len() && base_url.starts_with(p));
         if !valid_url {
             return Err(self.err_at(
-                &raw.base_url,
+                raw,
                 format!("invalid base_url `{base_url}`, expected a URL starting with http:// or https://"),
             ));
         }
-        let base_url = base_url.trim_end_matches('/').to_string();
+        Ok(base_url.trim_end_matches('/').to_string())
+    }
 
-        let explore = match &raw.explore {
+    /// The `[explore]` table: defaults of the exploration limits.
+    fn explore(&self, raw: Option<&RawExplore>) -> Result<ExploreDefaults> {
+        Ok(match raw {
             None => ExploreDefaults::default(),
             Some(e) => {
                 if let Some(c) = &e.coverage_target {
@@ -313,18 +364,15 @@ impl Compiler<'_> {
                     loop_threshold: e.loop_threshold,
                 }
             }
-        };
+        })
+    }
 
-        let server = raw
-            .server
-            .as_ref()
-            .map(|s| self.server(s, &base_url, &base_dir))
-            .transpose()?;
-
-        let reset =
-            match &raw.reset {
-                None => None,
-                Some(r) => match (&r.get_ref().request, &r.get_ref().command) {
+    /// The `[reset]` table: a request or a command, exactly one.
+    fn reset(&self, raw: Option<&Spanned<RawReset>>) -> Result<Option<ResetSpec>> {
+        Ok(match raw {
+            None => None,
+            Some(r) => {
+                match (&r.get_ref().request, &r.get_ref().command) {
                     (Some(req), None) => Some(ResetSpec::Request(self.raw_request(req)?)),
                     (None, Some(cmd)) => {
                         if cmd.get_ref().trim().is_empty() {
@@ -342,15 +390,14 @@ impl Compiler<'_> {
                         r,
                         "[reset] has neither `request` nor `command`, expected exactly one of them",
                     )),
-                },
-            };
+                }
+            }
+        })
+    }
 
-        let rollback = match &raw.rollback {
-            None => RollbackSpec::default(),
-            Some(rb) => self.rollback(rb, &raw, &base_dir)?,
-        };
-
-        let defaults = match &raw.defaults {
+    /// The `[defaults]` table: headers, timeout and authentication of every request.
+    fn defaults(&self, raw: Option<&RawDefaults>) -> Result<Defaults> {
+        Ok(match raw {
             None => Defaults::default(),
             Some(d) => Defaults {
                 headers: self.headers(d.headers.as_ref())?,
@@ -360,17 +407,15 @@ impl Compiler<'_> {
                 },
                 auth: d.auth.as_ref().map(|a| self.auth(a)).transpose()?,
             },
-        };
+        })
+    }
 
-        let builtins = Builtins {
-            no_server_errors: raw
-                .builtins
-                .as_ref()
-                .and_then(|b| b.no_server_errors)
-                .unwrap_or(true),
-        };
-
-        let raw_actions = match &raw.actions {
+    /// The `[[actions]]` tables, with the names and context keys they declare.
+    fn actions<'r>(
+        &self,
+        raw: Option<&'r Spanned<Vec<RawAction>>>,
+    ) -> Result<(Names<'r>, Vec<ActionSpec>)> {
+        let raw_actions = match raw {
             Some(a) if !a.get_ref().is_empty() => a,
             Some(a) => {
                 return Err(self.err_at(a, "no actions, expected at least one [[actions]] table"))
@@ -406,16 +451,31 @@ impl Compiler<'_> {
             .map(|a| self.action(a, &names))
             .collect::<Result<Vec<_>>>()?;
 
-        let state_from_context = raw
-            .state_from_context
-            .as_ref()
-            .map(|keys| {
-                keys.iter()
-                    .map(|k| self.produced_key(k, &names, "state_from_context"))
-                    .collect::<Result<Vec<_>>>()
-            })
-            .transpose()?;
+        Ok((names, actions))
+    }
 
+    /// `state_from_context`: keys some action produces.
+    fn state_from_context(
+        &self,
+        raw: Option<&Vec<Spanned<String>>>,
+        names: &Names,
+    ) -> Result<Option<Vec<String>>> {
+        raw.map(|keys| {
+            keys.iter()
+                .map(|k| self.produced_key(k, names, "state_from_context"))
+                .collect::<Result<Vec<_>>>()
+        })
+        .transpose()
+    }
+
+    /// The `[[invariants]]` tables: unique names that no active built-in takes.
+    fn invariants(
+        &self,
+        raw: &RawScenario,
+        builtins: &Builtins,
+        actions: &[ActionSpec],
+        rollback: &RollbackSpec,
+    ) -> Result<Vec<InvariantSpec>> {
         let mut invariants = Vec::new();
         let mut inv_names = HashSet::new();
         for spanned in raw.invariants.iter().flatten() {
@@ -432,7 +492,7 @@ impl Compiler<'_> {
             }
             if let Some(builtin) = Builtin::ALL
                 .into_iter()
-                .find(|b| b.name() == name && b.is_active(&builtins, &actions))
+                .find(|b| b.name() == name && b.is_active(builtins, actions))
             {
                 return Err(self.err_at(
                     &inv.name,
@@ -451,38 +511,12 @@ impl Compiler<'_> {
                     .as_ref()
                     .map(|c| self.raw_request(c))
                     .transpose()?,
-                condition: self.condition(spanned, &rollback)?,
+                condition: self.condition(spanned, rollback)?,
                 message: inv.message.as_ref().map(|m| self.template(m)).transpose()?,
             });
         }
 
-        let load = raw
-            .load
-            .as_ref()
-            .map(|l| self.load(l, &names))
-            .transpose()?;
-
-        let redis = raw
-            .redis
-            .as_ref()
-            .map(|r| self.redis(r, &rollback))
-            .transpose()?;
-
-        Ok(Scenario {
-            file: self.file.to_path_buf(),
-            base_url,
-            state_from_context,
-            explore,
-            server,
-            reset,
-            rollback,
-            redis,
-            defaults,
-            actions,
-            invariants,
-            builtins,
-            load,
-        })
+        Ok(invariants)
     }
 
     /// The `[load]` table: flows naming existing actions, and thresholds in their grammar.
@@ -762,6 +796,13 @@ impl Compiler<'_> {
 struct Names<'a> {
     actions: BTreeSet<&'a str>,
     keys: BTreeSet<&'a str>,
+}
+
+/// The `[builtins]` table: which built-in invariants are on.
+fn builtins(raw: Option<&RawBuiltins>) -> Builtins {
+    Builtins {
+        no_server_errors: raw.and_then(|b| b.no_server_errors).unwrap_or(true),
+    }
 }
 
 /// The folder relative paths are resolved against: the file's parent, or `.`.
