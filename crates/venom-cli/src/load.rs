@@ -18,7 +18,7 @@ pub fn command(args: &LoadArgs) -> Result<i32, Failure> {
     let baseline = match &args.baseline {
         Some(path) => Some((
             path,
-            venom_load::read_baseline(path).map_err(Failure::invalid)?,
+            venom_load::read_baseline(path).map_err(Failure::invalid_from)?,
         )),
         None => None,
     };
@@ -56,17 +56,17 @@ pub fn command(args: &LoadArgs) -> Result<i32, Failure> {
     }
 
     let mut written = Vec::new();
-    let mut write = |path: &Option<std::path::PathBuf>,
-                     what: &str,
-                     f: fn(&venom_load::LoadSummary, &Path) -> Result<(), String>|
-     -> Result<(), Failure> {
-        if let Some(path) = path {
-            f(&summary, path)
-                .map_err(|e| Failure::invalid(format!("cannot write the {what}: {e}")))?;
-            written.push(format!("{what} {}", path.display()));
-        }
-        Ok(())
-    };
+    let mut write =
+        |path: &Option<std::path::PathBuf>,
+         what: &str,
+         f: fn(&venom_load::LoadSummary, &Path) -> Result<(), venom_load::FileError>|
+         -> Result<(), Failure> {
+            if let Some(path) = path {
+                f(&summary, path).map_err(Failure::invalid_from)?;
+                written.push(format!("{what} {}", path.display()));
+            }
+            Ok(())
+        };
     write(&args.json, "JSON summary", venom_load::write_json)?;
     write(&args.html, "HTML report", venom_load::write_html)?;
     write(&args.save_baseline, "baseline", venom_load::write_json)?;

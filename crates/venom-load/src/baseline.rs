@@ -7,6 +7,7 @@
 //! values never fails a build: [`LATENCY_FLOOR_MS`] for latencies, [`ERROR_RATE_FLOOR`] for
 //! error rates.
 
+use crate::files::FileError;
 use crate::summary::{BaselineReport, Comparison, LoadSummary, Stats, SUMMARY_KIND};
 use std::path::Path;
 
@@ -16,23 +17,23 @@ pub const LATENCY_FLOOR_MS: f64 = 1.0;
 pub const ERROR_RATE_FLOOR: f64 = 0.001;
 
 /// Reads a summary written by `--json` or `--save-baseline`.
-pub fn read_baseline(path: &Path) -> Result<LoadSummary, String> {
-    let text = std::fs::read_to_string(path)
-        .map_err(|e| format!("cannot read the baseline {}: {e}", path.display()))?;
-    let summary: LoadSummary = serde_json::from_str(&text).map_err(|e| {
-        format!(
-            "{}:{}:{}: not a venom load summary: {e}",
-            path.display(),
-            e.line(),
-            e.column()
-        )
+pub fn read_baseline(path: &Path) -> Result<LoadSummary, FileError> {
+    let text = std::fs::read_to_string(path).map_err(|source| FileError::Read {
+        path: path.to_path_buf(),
+        source,
     })?;
+    let summary: LoadSummary =
+        serde_json::from_str(&text).map_err(|source| FileError::NotSummary {
+            path: path.to_path_buf(),
+            line: source.line(),
+            column: source.column(),
+            source,
+        })?;
     if summary.kind != SUMMARY_KIND {
-        return Err(format!(
-            "{}: kind `{}`, expected `{SUMMARY_KIND}` (a file written by venom load --json or --save-baseline)",
-            path.display(),
-            summary.kind
-        ));
+        return Err(FileError::WrongKind {
+            path: path.to_path_buf(),
+            kind: summary.kind,
+        });
     }
     Ok(summary)
 }

@@ -1,21 +1,74 @@
-//! Writing the JSON summary (also the baseline format) and the HTML report.
+//! Writing the JSON summary (also the baseline format) and the HTML report, and why a file of
+//! load mode could not be read or written.
 
 use crate::html::render_html;
-use crate::summary::LoadSummary;
-use std::path::Path;
+use crate::summary::{LoadSummary, SUMMARY_KIND};
+use std::path::{Path, PathBuf};
 
-/// Writes `summary` as pretty-printed JSON; errors name the file.
-pub fn write_json(summary: &LoadSummary, path: &Path) -> Result<(), String> {
-    let text = serde_json::to_string_pretty(summary)
-        .map_err(|e| format!("{}: cannot serialize the summary: {e}", path.display()))?;
+/// A summary, baseline or report file that could not be read or written.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum FileError {
+    /// The file could not be written.
+    #[error("cannot write {}", path.display())]
+    Write {
+        /// The file.
+        path: PathBuf,
+        /// Why.
+        #[source]
+        source: std::io::Error,
+    },
+    /// The file could not be read.
+    #[error("cannot read the baseline {}", path.display())]
+    Read {
+        /// The file.
+        path: PathBuf,
+        /// Why.
+        #[source]
+        source: std::io::Error,
+    },
+    /// The file is not JSON of a load summary.
+    #[error("{}:{line}:{column}: not a venom load summary", path.display())]
+    NotSummary {
+        /// The file.
+        path: PathBuf,
+        /// 1-based line of the problem.
+        line: usize,
+        /// 1-based column of the problem.
+        column: usize,
+        /// What the JSON parser says.
+        #[source]
+        source: serde_json::Error,
+    },
+    /// The file is the JSON of something else.
+    #[error(
+        "{}: kind `{kind}`, expected `{SUMMARY_KIND}` (a file written by venom load --json or \
+         --save-baseline)",
+        path.display()
+    )]
+    WrongKind {
+        /// The file.
+        path: PathBuf,
+        /// The kind it declares.
+        kind: String,
+    },
+}
+
+/// Writes `summary` as pretty-printed JSON.
+pub fn write_json(summary: &LoadSummary, path: &Path) -> Result<(), FileError> {
+    // A summary holds only strings, numbers and maps with string keys: it always serializes.
+    let text = serde_json::to_string_pretty(summary).unwrap_or_default();
     write(path, format!("{text}\n").as_bytes())
 }
 
-/// Writes the static HTML report of `summary`; errors name the file.
-pub fn write_html(summary: &LoadSummary, path: &Path) -> Result<(), String> {
+/// Writes the static HTML report of `summary`.
+pub fn write_html(summary: &LoadSummary, path: &Path) -> Result<(), FileError> {
     write(path, render_html(summary).as_bytes())
 }
 
-fn write(path: &Path, bytes: &[u8]) -> Result<(), String> {
-    std::fs::write(path, bytes).map_err(|e| format!("{}: {e}", path.display()))
+fn write(path: &Path, bytes: &[u8]) -> Result<(), FileError> {
+    std::fs::write(path, bytes).map_err(|source| FileError::Write {
+        path: path.to_path_buf(),
+        source,
+    })
 }

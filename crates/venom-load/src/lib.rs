@@ -28,13 +28,13 @@ mod transport;
 
 pub use baseline::{compare, read_baseline, ERROR_RATE_FLOOR, LATENCY_FLOOR_MS};
 pub use console::render_console;
-pub use files::{write_html, write_json};
+pub use files::{write_html, write_json, FileError};
 pub use flow::Flow;
 pub use html::render_html;
 pub use open::LATE_AFTER;
 pub use plan::{
-    format_duration, parse_duration, parse_percent, parse_stages, LoadPlan, Mode, Model, PlanError,
-    PlanOptions, Stage, DEFAULT_MAX_IN_FLIGHT,
+    format_duration, parse_duration, parse_percent, parse_stages, InvalidValue, LoadPlan, Mode,
+    Model, PlanError, PlanOptions, Stage, DEFAULT_MAX_IN_FLIGHT,
 };
 pub use progress::{Live, Progress};
 pub use run::{run, Control, LoadError};

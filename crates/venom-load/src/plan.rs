@@ -362,9 +362,37 @@ fn list<'a>(names: impl Iterator<Item = &'a str>) -> String {
     }
 }
 
+/// A command-line value of load mode that cannot be read: the text and what was expected.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("invalid {what} `{text}`{detail}, expected {expected}")]
+pub struct InvalidValue {
+    /// What the value is (`duration`, `stage`, `percentage`).
+    pub what: &'static str,
+    /// The text as given.
+    pub text: String,
+    /// What is wrong in it, if more than its shape (starts with `: `).
+    pub detail: String,
+    /// What was expected.
+    pub expected: &'static str,
+}
+
+impl InvalidValue {
+    fn new(what: &'static str, text: &str, detail: String, expected: &'static str) -> Self {
+        InvalidValue {
+            what,
+            text: text.to_string(),
+            detail,
+            expected,
+        }
+    }
+}
+
+/// What a duration looks like.
+const DURATION: &str = "e.g. 500ms, 30s, 10m or 1h";
+
 /// Parses a duration: a number with unit `ms`, `s`, `m` or `h` (`500ms`, `30s`, `1.5m`, `2h`);
 /// a bare number is seconds.
-pub fn parse_duration(text: &str) -> Result<Duration, String> {
+pub fn parse_duration(text: &str) -> Result<Duration, InvalidValue> {
     let t = text.trim();
     let split = t
         .find(|c: char| !(c.is_ascii_digit() || c == '.'))
@@ -372,33 +400,43 @@ pub fn parse_duration(text: &str) -> Result<Duration, String> {
     let (number, unit) = t.split_at(split);
     let value: f64 = number
         .parse()
-        .map_err(|_| format!("invalid duration `{text}`, expected e.g. 500ms, 30s, 10m or 1h"))?;
+        .map_err(|_| InvalidValue::new("duration", text, String::new(), DURATION))?;
     let seconds = match unit.trim() {
         "ms" => value / 1000.0,
         "" | "s" => value,
         "m" => value * 60.0,
         "h" => value * 3600.0,
         other => {
-            return Err(format!(
-                "invalid duration `{text}`: unknown unit `{other}`, expected ms, s, m or h"
+            return Err(InvalidValue::new(
+                "duration",
+                text,
+                format!(": unknown unit `{other}`"),
+                "ms, s, m or h",
             ))
         }
     };
     if !seconds.is_finite() || seconds > 1e9 {
-        return Err(format!("invalid duration `{text}`: too long"));
+        return Err(InvalidValue::new(
+            "duration",
+            text,
+            ": too long".to_string(),
+            "at most 1e9 seconds",
+        ));
     }
     Ok(Duration::from_secs_f64(seconds))
 }
 
 /// Parses stages `DURATION:RATE,...` (`10s:50,30s:200`).
-pub fn parse_stages(text: &str) -> Result<Vec<(Duration, f64)>, String> {
+pub fn parse_stages(text: &str) -> Result<Vec<(Duration, f64)>, InvalidValue> {
+    const STAGE: &str = "DURATION:RATE such as 30s:200";
     text.split(',')
         .map(|stage| {
-            let (d, r) = stage.split_once(':').ok_or_else(|| {
-                format!("invalid stage `{stage}`, expected DURATION:RATE such as 30s:200")
-            })?;
+            let (d, r) = stage
+                .split_once(':')
+                .ok_or_else(|| InvalidValue::new("stage", stage, String::new(), STAGE))?;
             let rate: f64 = r.trim().parse().map_err(|_| {
-                format!("invalid stage `{stage}`: `{r}` is not a rate (iterations per second)")
+                let detail = format!(": `{r}` is not a rate (iterations per second)");
+                InvalidValue::new("stage", stage, detail, STAGE)
             })?;
             Ok((parse_duration(d)?, rate))
         })
@@ -406,13 +444,16 @@ pub fn parse_stages(text: &str) -> Result<Vec<(Duration, f64)>, String> {
 }
 
 /// Parses a percentage (`10%`, or a bare `10`) into a fraction (0.1).
-pub fn parse_percent(text: &str) -> Result<f64, String> {
+pub fn parse_percent(text: &str) -> Result<f64, InvalidValue> {
     let t = text.trim();
     let number = t.strip_suffix('%').unwrap_or(t).trim();
     match number.parse::<f64>() {
         Ok(v) if v.is_finite() && v >= 0.0 => Ok(v / 100.0),
-        _ => Err(format!(
-            "invalid percentage `{text}`, expected a non-negative number such as 10%"
+        _ => Err(InvalidValue::new(
+            "percentage",
+            text,
+            String::new(),
+            "a non-negative number such as 10%",
         )),
     }
 }
@@ -480,6 +521,7 @@ mod tests {
         assert_eq!(parse_duration("2h"), Ok(Duration::from_secs(7200)));
         assert!(parse_duration("10x")
             .unwrap_err()
+            .to_string()
             .contains("unknown unit `x`"));
         assert!(parse_duration("s").is_err());
         assert_eq!(
@@ -489,7 +531,10 @@ mod tests {
                 (Duration::from_secs(30), 200.0)
             ])
         );
-        assert!(parse_stages("10s").unwrap_err().contains("DURATION:RATE"));
+        assert!(parse_stages("10s")
+            .unwrap_err()
+            .to_string()
+            .contains("DURATION:RATE"));
         assert!(parse_stages("10s:fast").is_err());
         assert_eq!(parse_percent("10%"), Ok(0.1));
         assert_eq!(parse_percent("2.5"), Ok(0.025));

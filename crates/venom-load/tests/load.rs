@@ -555,6 +555,7 @@ fn baseline_detects_regressions_both_ways() {
     std::fs::write(&bad, "{\"kind\": 3}").expect("write");
     assert!(venom_load::read_baseline(&bad)
         .unwrap_err()
+        .to_string()
         .contains("not a venom load summary"));
 }
 
