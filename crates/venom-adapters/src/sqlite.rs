@@ -96,7 +96,7 @@ impl SqliteSnapshots {
     pub fn with_busy_timeout(self, timeout: Duration) -> Result<SqliteSnapshots, WorldError> {
         self.conn
             .busy_timeout(timeout)
-            .map_err(|e| self.error(format_args!("cannot set the busy timeout: {e}")))?;
+            .map_err(|e| self.caused("cannot set the busy timeout", e))?;
         Ok(SqliteSnapshots {
             busy_timeout: timeout,
             ..self
@@ -122,6 +122,16 @@ impl SqliteSnapshots {
     fn error(&self, what: impl fmt::Display) -> WorldError {
         WorldError::new(format!("sqlite database {}: {what}", self.path.display()))
     }
+
+    /// [`Self::error`] that keeps `source` as its cause.
+    fn caused(
+        &self,
+        what: impl fmt::Display,
+        source: impl Into<Box<dyn std::error::Error + Send + Sync>>,
+    ) -> WorldError {
+        let message = format!("sqlite database {}: {what}", self.path.display());
+        WorldError::caused(message, source)
+    }
 }
 
 impl StateAdapter for SqliteSnapshots {
@@ -135,9 +145,9 @@ impl StateAdapter for SqliteSnapshots {
 
     fn checkpoint(&mut self) -> Result<CheckpointId, WorldError> {
         let mut snapshot = Connection::open_in_memory()
-            .map_err(|e| self.error(format_args!("cannot open an in-memory snapshot: {e}")))?;
+            .map_err(|e| self.caused("cannot open an in-memory snapshot", e))?;
         copy_database(&self.conn, &mut snapshot, self.busy_timeout)
-            .map_err(|e| self.error(format_args!("checkpoint failed: {e}")))?;
+            .map_err(|e| self.caused("checkpoint failed", e))?;
         let id = self.fresh_id();
         self.snapshots.insert(id, snapshot);
         Ok(id)
@@ -169,7 +179,7 @@ impl Observer for SqliteSnapshots {
         let mut observation = Observation::new();
         for table in &self.tables {
             let (rows, hash) = hash_table(&self.conn, table).map_err(|e| {
-                self.error(format_args!("cannot observe table {:?}: {e}", table.name))
+                self.caused(format_args!("cannot observe table {:?}", table.name), e)
             })?;
             observation.insert(
                 format!("table:{}", table.name),
