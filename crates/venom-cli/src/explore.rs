@@ -112,12 +112,15 @@ fn config(scenario: &Scenario, options: &RunOptions) -> Result<ExplorerConfig, F
         }
     }
     let time_limit = match options.time_limit {
-        Some(s) if s.is_finite() && s > 0.0 => Some(Duration::from_secs_f64(s)),
-        Some(s) => {
-            return Err(Failure::invalid(format!(
-                "--time-limit {s}: expected a positive number of seconds"
-            )))
-        }
+        Some(s) => match Duration::try_from_secs_f64(s) {
+            Ok(limit) if !limit.is_zero() => Some(limit),
+            _ => {
+                return Err(Failure::invalid(format!(
+                    "--time-limit {s}: expected a positive number of seconds that fits a \
+                     duration (at most about 1.8e19)"
+                )))
+            }
+        },
         None => defaults.time_limit,
     };
     let mut max_steps = options.max_steps.or(defaults.max_steps);

@@ -823,3 +823,23 @@ fn a_setup_failure_prints_each_fact_once_with_its_cause_chain() {
     let mut seen = std::collections::HashSet::new();
     assert!(lines.iter().all(|l| seen.insert(*l)), "{}", run.stderr);
 }
+
+#[test]
+fn a_time_limit_too_long_for_a_duration_is_invalid_input_not_a_crash() {
+    let dir = tempdir();
+    let url = format!("http://127.0.0.1:{}", free_port());
+    let scenario = write(&dir, "t.toml", &minimal_scenario(&url, ""));
+    let run = venom([
+        "explore",
+        scenario.to_str().unwrap(),
+        "--time-limit",
+        "1e20",
+    ]);
+    run.expect_code(EXIT_INVALID_INPUT);
+    assert!(
+        run.stderr
+            .contains("--time-limit 100000000000000000000: expected a positive number"),
+        "{}",
+        run.stderr
+    );
+}

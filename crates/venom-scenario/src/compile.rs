@@ -110,10 +110,12 @@ impl Compiler<'_> {
 
     fn duration(&self, s: &Spanned<f64>, what: &str) -> Result<Duration> {
         let secs = *s.get_ref();
-        if !secs.is_finite() || secs <= 0.0 || secs > 1e12 {
+        if !(0.001..=1e12).contains(&secs) {
             return Err(self.err_at(
                 s,
-                format!("invalid {what} `{secs}`, expected a positive number of seconds"),
+                format!(
+                    "invalid {what} `{secs}`, expected a positive number of seconds (at least 0.001, at most 1e12)"
+                ),
             ));
         }
         Ok(Duration::from_secs_f64(secs))
@@ -205,6 +207,13 @@ impl Compiler<'_> {
         body: Option<&Node>,
         headers: Option<&OrderedMap<Spanned<String>>>,
     ) -> Result<RequestSpec> {
+        let text = path.get_ref();
+        if !(text.starts_with('/') || text.starts_with("{{")) {
+            return Err(self.err_at(
+                path,
+                format!("invalid path `{text}`, expected a path starting with `/`"),
+            ));
+        }
         Ok(RequestSpec {
             method: self.method(method)?,
             path: self.template(path)?,
@@ -222,6 +231,17 @@ impl Compiler<'_> {
             return Err(self.err_at(key, "empty context key, expected a name"));
         }
         Ok(key.get_ref().clone())
+    }
+
+    /// `max_calls`: at least 1 when given (leaving it out means no limit).
+    fn max_calls(&self, raw: Option<&Spanned<u32>>) -> Result<Option<u32>> {
+        match raw {
+            Some(max) if *max.get_ref() == 0 => Err(self.err_at(
+                max,
+                "invalid max_calls `0`, expected at least 1 (leave it out for no limit)",
+            )),
+            other => Ok(other.map(|m| *m.get_ref())),
+        }
     }
 
     /// A `weight` (of an action or a flow): 1 when absent, else a finite number > 0.
@@ -785,7 +805,7 @@ impl Compiler<'_> {
             extract,
             set,
             requires,
-            max_calls: a.max_calls,
+            max_calls: self.max_calls(a.max_calls.as_ref())?,
             weight,
         })
     }

@@ -135,7 +135,7 @@ pub(crate) struct RawAction {
     pub extract: Option<OrderedMap<Spanned<String>>>,
     pub set: Option<OrderedMap<Node>>,
     pub requires: Option<RawRequires>,
-    pub max_calls: Option<u32>,
+    pub max_calls: Option<Spanned<u32>>,
     pub weight: Option<Spanned<f64>>,
 }
 

@@ -919,6 +919,32 @@ fn duplicate_and_invalid_names() {
 }
 
 #[test]
+fn values_that_would_only_fail_at_run_time_are_refused_at_their_position() {
+    // A zero call limit disables the action for good: a mistake, not a limit.
+    assert_err(
+        &case("max_calls = 0\n"),
+        "t.toml:6:13: invalid max_calls `0`, expected at least 1",
+        &[],
+    );
+    // A timeout that rounds to nothing would time every request out.
+    assert_err(
+        &format!("{HEAD}[defaults]\ntimeout = 1e-320\n{ACTION}"),
+        "t.toml:3:11: invalid timeout `",
+        &["at least 0.001"],
+    );
+    // A path must start with `/` (or a placeholder that renders one).
+    assert_err(
+        &format!("{HEAD}[[actions]]\nname = \"a\"\nmethod = \"GET\"\npath = \"orders\"\n"),
+        "t.toml:5:8: invalid path `orders`, expected a path starting with `/`",
+        &[],
+    );
+    let s = ok(&format!(
+        "{HEAD}[[actions]]\nname = \"a\"\nmethod = \"GET\"\npath = \"{{{{ '/x' }}}}\"\n"
+    ));
+    assert_eq!(s.actions.len(), 1);
+}
+
+#[test]
 fn every_active_built_in_name_is_refused_at_its_position() {
     // `expect` makes `expected_status` active; `no_server_errors` is on by default.
     let with_expect = |invariant: &str| {
