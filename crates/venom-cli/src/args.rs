@@ -10,7 +10,8 @@ use venom_engine::{Severity, Strategy};
 #[command(
     after_help = "Exit status: 0 no violation at or above --fail-on; 1 violations found \
 (replay: still reproduces); 2 invalid input; 3 the API or its database could not be set up or \
-failed mid-run; 130 interrupted (reports are still written)."
+failed mid-run; 130 interrupted by Ctrl-C, 143 by SIGTERM, 129 by SIGHUP (reports are \
+still written, the [server] is stopped)."
 )]
 pub struct Cli {
     #[command(subcommand)]
@@ -122,7 +123,7 @@ pub struct CheckArgs {
 #[command(
     after_help = "Exit status: 0 every threshold holds (and no baseline regression); 1 a threshold \
 failed or a baseline metric regressed; 2 invalid input; 3 the API could not be set up; 130 \
-interrupted (reports are still written)."
+interrupted by Ctrl-C, 143 by SIGTERM, 129 by SIGHUP (reports are still written)."
 )]
 pub struct LoadArgs {
     /// The scenario file (TOML); its `[load]` table has the flows and thresholds.

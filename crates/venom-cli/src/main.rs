@@ -3,7 +3,8 @@
 //! Subcommands: `explore` a scenario, `replay` a reported violation, `check` a scenario file,
 //! `demo` (explore the bundled demo API) and `load` (run the scenario's flows as load). Exit
 //! codes are documented in [`venom_report`]: 0 ok, 1 violations at or above `--fail-on` (load: a
-//! threshold or baseline failed), 2 invalid input, 3 setup failure, 130 interrupted.
+//! threshold or baseline failed), 2 invalid input, 3 setup failure, 130 interrupted (143 by SIGTERM, 129 by
+//! SIGHUP).
 
 mod args;
 mod check;
@@ -31,5 +32,5 @@ fn main() {
         failure::print(&failure);
         failure.exit_code()
     });
-    std::process::exit(code);
+    std::process::exit(interrupt::exit_status(code));
 }

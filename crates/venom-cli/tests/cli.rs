@@ -793,6 +793,46 @@ fn a_second_ctrl_c_quits_at_once_and_kills_the_server() {
 }
 
 #[test]
+fn sigterm_and_sighup_stop_like_ctrl_c_write_the_report_stop_the_server_and_say_which() {
+    for (signal, code) in [(libc::SIGTERM, 143), (libc::SIGHUP, 129)] {
+        let dir = tempdir();
+        let (demo, port, db) = demo_scenario_with_server(&dir, "");
+        // The demo scenario with an endless `create_order` (as in the test above).
+        let text = std::fs::read_to_string(&demo).expect("scenario");
+        let endless = text
+            .replace("max_calls = 1\n", "")
+            .replace("requires = { expr = \"!has(ctx.order_id)\" }\n", "");
+        let scenario = write(&dir, "endless-demo.toml", &endless);
+        let json = dir.path().join("report.json");
+        let running = Running::spawn(
+            [
+                "explore",
+                scenario.to_str().unwrap(),
+                "--strategy",
+                "dfs",
+                "--time-limit",
+                "120",
+                "--max-steps",
+                "1000000",
+                "--progress-every",
+                "5",
+                "--json",
+                json.to_str().unwrap(),
+            ],
+            &[],
+        );
+        running.wait_for_stderr_line("step ", Duration::from_secs(60));
+        running.signal(signal);
+        let run = running.finish(Duration::from_secs(30));
+        run.expect_code(code);
+        let report = read_report(&json);
+        assert_eq!(report["exploration"]["stop"]["reason"], "interrupted");
+        assert!(report["exploration"]["steps"].as_u64().expect("steps") > 0);
+        assert_server_gone(port, &db);
+    }
+}
+
+#[test]
 fn a_setup_failure_prints_each_fact_once_with_its_cause_chain() {
     let dir = tempdir();
     let url = format!("http://127.0.0.1:{}", free_port());
