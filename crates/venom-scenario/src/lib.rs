@@ -35,11 +35,22 @@ use std::path::Path;
 
 /// Reads and parses the scenario file at `path`.
 pub fn load(path: &Path) -> Result<Scenario, ScenarioError> {
-    let text = std::fs::read_to_string(path).map_err(|e| ScenarioError {
+    let bytes = std::fs::read(path).map_err(|e| ScenarioError {
         file: path.to_path_buf(),
         line: 0,
         column: 0,
         message: format!("cannot read the scenario file: {e}"),
+    })?;
+    let text = String::from_utf8(bytes).map_err(|e| {
+        // Positions count in the valid text before the first bad byte.
+        let valid = &e.as_bytes()[..e.utf8_error().valid_up_to()];
+        let before = std::str::from_utf8(valid).unwrap_or_default();
+        ScenarioError::at_offset(
+            path,
+            before,
+            before.len(),
+            "the file is not valid UTF-8 here, expected UTF-8 text",
+        )
     })?;
     parse(&text, path)
 }

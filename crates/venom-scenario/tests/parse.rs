@@ -468,6 +468,19 @@ fn load_reports_unreadable_files() {
 }
 
 #[test]
+fn invalid_utf8_is_reported_at_its_line_and_column() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("s.toml");
+    let mut bytes = b"base_url = \"http://h\"\n# caf".to_vec();
+    bytes.extend_from_slice(&[0xC3, 0x28]); // not a UTF-8 sequence
+    bytes.extend_from_slice(b"\n");
+    std::fs::write(&path, bytes).unwrap();
+    let e = load(&path).unwrap_err();
+    assert_eq!((e.line, e.column), (2, 6), "{e}");
+    assert!(e.message.contains("not valid UTF-8"), "{e}");
+}
+
+#[test]
 fn load_reads_a_temporary_file() {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("s.toml");
