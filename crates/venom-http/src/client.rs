@@ -86,8 +86,11 @@ impl HttpClient {
         defaults: &Defaults,
         max_idle: usize,
     ) -> Result<HttpClient, SendError> {
+        // Redirects are answers: a step that answered 302 is reported as 302, never as the
+        // status of a hop the client took silently.
         let client = reqwest::Client::builder()
             .timeout(defaults.timeout)
+            .redirect(reqwest::redirect::Policy::none())
             .no_proxy()
             .pool_max_idle_per_host(max_idle)
             .build()

@@ -1,0 +1,60 @@
+//! Redirects are answers, not hops taken silently: `expect = [302]` sees the 302.
+
+use axum::http::{header, StatusCode};
+use axum::response::IntoResponse;
+use axum::routing::get;
+use axum::Router;
+use std::path::Path;
+use venom_engine::Context;
+use venom_runner::{HttpWorld, Processes};
+
+/// An API on 127.0.0.1 whose `/old` redirects to `/new`; runs until the test ends.
+fn start_api() -> String {
+    let app = Router::new()
+        .route("/", get(|| async { "ok" }))
+        .route(
+            "/old",
+            get(|| async { (StatusCode::FOUND, [(header::LOCATION, "/new")]).into_response() }),
+        )
+        .route("/new", get(|| async { "moved here" }));
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
+    listener.set_nonblocking(true).expect("nonblocking");
+    let url = format!("http://{}", listener.local_addr().expect("address"));
+    std::thread::spawn(move || {
+        let runtime = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .expect("runtime");
+        runtime.block_on(async move {
+            let listener = tokio::net::TcpListener::from_std(listener).expect("listener");
+            axum::serve(listener, app).await.expect("serve");
+        });
+    });
+    url
+}
+
+#[test]
+fn a_redirect_is_the_answer_of_the_step() {
+    let url = start_api();
+    let text = format!(
+        "base_url = \"{url}\"\n\
+         [reset]\ncommand = \"true\"\n\
+         [[actions]]\nname = \"old\"\nmethod = \"GET\"\npath = \"/old\"\nexpect = [302]\n"
+    );
+    let scenario = venom_scenario::parse(&text, Path::new("redirect.toml")).expect("scenario");
+    let mut world = HttpWorld::connect(&scenario, &Processes::default()).expect("world");
+    let actions = venom_runner::actions(&scenario);
+    let mut ctx = Context::new();
+    let outcome = actions[0].run(&mut world, &mut ctx).expect("old");
+    let exchange = outcome.exchange.expect("an exchange");
+    let response = exchange.response.expect("a response");
+    assert_eq!(response.status, 302);
+    assert!(
+        response
+            .headers
+            .iter()
+            .any(|(name, value)| name.eq_ignore_ascii_case("location") && value == "/new"),
+        "{:?}",
+        response.headers
+    );
+}
