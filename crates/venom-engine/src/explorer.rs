@@ -363,6 +363,8 @@ impl<W: World> Explorer<W> {
                 }
             }
         }
+        // A step that broke an invariant had an effect worth seeing, whatever the state says.
+        let step_broke = broken.iter().any(|&word| word != 0);
 
         let known = run.graph.find(fp);
         let target = match known {
@@ -404,7 +406,7 @@ impl<W: World> Explorer<W> {
                 },
             );
         }
-        if target == state {
+        if target == state && !step_broke {
             self.note_self_loop(run, action);
         }
         Ok(())

@@ -332,3 +332,48 @@ fn progress_is_reported_every_n_steps() {
         lines[0]
     );
 }
+
+#[test]
+fn a_self_loop_that_breaks_an_invariant_is_not_called_an_action_without_effect() {
+    // `crash` never changes the counter but breaks `no_crash` (a 500 that changes nothing);
+    // `noop` changes nothing and breaks nothing.
+    let crash = Action::new("crash", |_: &mut Counter, ctx: &mut Context| {
+        ctx.set("crashed", true);
+        Ok(Outcome::default())
+    });
+    let noop = Action::new("noop", |_: &mut Counter, _: &mut Context| {
+        Ok(Outcome::default())
+    });
+    let no_crash = Invariant::new(
+        "no_crash",
+        Severity::Critical,
+        |_: &mut Counter, view: &venom_engine::StepView<'_>| {
+            Ok(if view.action == Some("crash") {
+                Verdict::broken("the API answered 500")
+            } else {
+                Verdict::Holds
+            })
+        },
+    );
+    let mut explorer = Explorer::new(
+        Counter::new(CheckpointMode::RandomAccess),
+        vec![crash, noop],
+        vec![no_crash],
+    )
+    .with_config(
+        config(Strategy::Bfs)
+            .state_keys(Vec::new())
+            .max_depth(6)
+            .loop_threshold(1),
+    );
+    let result = explorer.run(Context::new()).expect("setup");
+    assert_eq!(result.violations.len(), 1, "{:?}", result.violations);
+    let warned = |name: &str| {
+        result
+            .warnings
+            .iter()
+            .any(|w| w.starts_with(&format!("action `{name}` left the state unchanged")))
+    };
+    assert!(warned("noop"), "{:?}", result.warnings);
+    assert!(!warned("crash"), "{:?}", result.warnings);
+}
