@@ -8,6 +8,7 @@ use crate::stores::StoreError;
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::process::Command;
+use std::time::Duration;
 use venom_adapters::SqlQuery;
 use venom_adapters::{CompositeAdapter, Observer, StateAdapter};
 use venom_engine::{
@@ -15,6 +16,11 @@ use venom_engine::{
 };
 use venom_http::{HttpClient, SendError, Unreachable};
 use venom_scenario::{AuthSpec, Condition, RequestSpec, ResetSpec, Scenario, Vars};
+
+/// The pause before the first retry of a failed reset; it doubles up to [`RESET_BACKOFF_MAX`].
+const RESET_BACKOFF_START: Duration = Duration::from_millis(100);
+/// The longest pause between two reset attempts.
+const RESET_BACKOFF_MAX: Duration = Duration::from_secs(2);
 
 /// The system under test could not be prepared: the server did not start, the API is
 /// unreachable, a store cannot be opened, an SQL invariant cannot run, or the reset failed.
@@ -66,6 +72,8 @@ pub struct HttpWorld {
     runtime: tokio::runtime::Runtime,
     client: HttpClient,
     reset: Option<ResetSpec>,
+    /// How many times a failed reset is tried again.
+    reset_retries: u32,
     folder: PathBuf,
     /// Declared before the stores so that, on drop, the API stops before its stores close.
     server: Option<ServerProcess>,
@@ -113,6 +121,7 @@ impl HttpWorld {
             runtime,
             client,
             reset: scenario.reset.clone(),
+            reset_retries: scenario.reset_retries,
             folder: folder_of(&scenario.file),
             server,
             stores: CompositeAdapter::default(),
@@ -265,14 +274,37 @@ impl World for HttpWorld {
         self.stores.release(id);
     }
 
+    /// Restores the initial state with the `[reset]`, tried again up to `retries` times with a
+    /// doubling pause (100 ms, 200 ms, … at most 2 s); a failure says which attempt it was.
     fn reset(&mut self) -> Result<(), WorldError> {
         self.check_answers.clear();
-        match self.reset.clone() {
-            Some(ResetSpec::Request(spec)) => self.reset_by_request(&spec),
-            Some(ResetSpec::Command(command)) => self.reset_by_command(&command),
-            None => Err(WorldError::new(
+        let Some(reset) = self.reset.clone() else {
+            return Err(WorldError::new(
                 "the scenario declares no [reset], so the initial state cannot be restored",
-            )),
+            ));
+        };
+        let attempts = self.reset_retries + 1;
+        let mut pause = RESET_BACKOFF_START;
+        let mut attempt = 1;
+        loop {
+            let tried = match &reset {
+                ResetSpec::Request(spec) => self.reset_by_request(spec),
+                ResetSpec::Command(command) => self.reset_by_command(command),
+            };
+            match tried {
+                Ok(()) => return Ok(()),
+                Err(e) if attempt >= attempts => {
+                    return Err(WorldError::caused(
+                        format!("reset attempt {attempt} of {attempts} failed"),
+                        e,
+                    ))
+                }
+                Err(_) => {
+                    std::thread::sleep(pause);
+                    pause = (pause * 2).min(RESET_BACKOFF_MAX);
+                    attempt += 1;
+                }
+            }
         }
     }
 

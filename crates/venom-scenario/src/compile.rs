@@ -20,6 +20,9 @@ const METHODS: [&str; 7] = ["GET", "POST", "PUT", "PATCH", "DELETE", "HEAD", "OP
 
 type Result<T> = std::result::Result<T, ScenarioError>;
 
+/// The most retries a `[reset]` may ask for (its backoff is capped at 2 s, so about 40 s).
+const MAX_RESET_RETRIES: u32 = 20;
+
 /// Turns spans into positioned errors.
 pub(crate) struct Compiler<'a> {
     pub file: &'a Path,
@@ -303,6 +306,7 @@ impl Compiler<'_> {
             .map(|s| self.server(s, &base_url, &base_dir))
             .transpose()?;
         let reset = self.reset(raw.reset.as_ref())?;
+        let reset_retries = self.reset_retries(raw.reset.as_ref())?;
         let rollback = match &raw.rollback {
             None => RollbackSpec::default(),
             Some(rb) => self.rollback(rb, &raw, &base_dir)?,
@@ -330,6 +334,7 @@ impl Compiler<'_> {
             explore,
             server,
             reset,
+            reset_retries,
             rollback,
             redis,
             defaults,
@@ -413,6 +418,21 @@ impl Compiler<'_> {
                 }
             }
         })
+    }
+
+    /// `[reset] retries`: at most [`MAX_RESET_RETRIES`] more tries of a failed reset.
+    fn reset_retries(&self, raw: Option<&Spanned<RawReset>>) -> Result<u32> {
+        match raw.and_then(|r| r.get_ref().retries.as_ref()) {
+            None => Ok(0),
+            Some(n) if *n.get_ref() <= MAX_RESET_RETRIES => Ok(*n.get_ref()),
+            Some(n) => Err(self.err_at(
+                n,
+                format!(
+                    "invalid retries `{}`, expected at most {MAX_RESET_RETRIES}",
+                    n.get_ref()
+                ),
+            )),
+        }
     }
 
     /// The `[defaults]` table: headers, timeout and authentication of every request.

@@ -28,6 +28,8 @@ pub struct Scenario {
     pub server: Option<ServerSpec>,
     /// How to restore the initial state, from `[reset]`.
     pub reset: Option<ResetSpec>,
+    /// How many times a failed reset is tried again, with backoff (`[reset] retries`, default 0).
+    pub reset_retries: u32,
     /// How to go back to an earlier state, from `[rollback]`.
     pub rollback: RollbackSpec,
     /// The API's Redis database, from `[redis]`.

@@ -55,6 +55,7 @@ pub(crate) struct RawServer {
 pub(crate) struct RawReset {
     pub request: Option<RawRequest>,
     pub command: Option<Spanned<String>>,
+    pub retries: Option<Spanned<u32>>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]

@@ -945,6 +945,12 @@ fn values_that_would_only_fail_at_run_time_are_refused_at_their_position() {
         "t.toml:3:11: invalid timeout `",
         &["at least 0.001"],
     );
+    // Retries are bounded (their backoff tops out at 2 s each).
+    assert_err(
+        &format!("{HEAD}[reset]\ncommand = \"true\"\nretries = 99\n{ACTION}"),
+        "t.toml:4:11: invalid retries `99`, expected at most 20",
+        &[],
+    );
     // A path must start with `/` (or a placeholder that renders one).
     assert_err(
         &format!("{HEAD}[[actions]]\nname = \"a\"\nmethod = \"GET\"\npath = \"orders\"\n"),
