@@ -14,17 +14,17 @@ pub const EXIT_SETUP: i32 = 3;
 /// The run was interrupted (Ctrl-C), 128 + SIGINT.
 pub const EXIT_INTERRUPTED: i32 = 130;
 
-/// The exit code for a finished run: [`EXIT_VIOLATIONS`] if any violation has a severity
-/// `>= fail_on`; otherwise [`EXIT_INTERRUPTED`] if the run was interrupted, [`EXIT_SETUP`] if it
-/// was aborted because the world failed, else [`EXIT_OK`].
+/// The exit code for a finished run, the first that applies: [`EXIT_INTERRUPTED`] if the run
+/// was interrupted, [`EXIT_SETUP`] if it was aborted because the world failed (in both cases
+/// the reports still hold the violations found before), [`EXIT_VIOLATIONS`] if any violation
+/// has a severity `>= fail_on`, else [`EXIT_OK`]. A run that did not finish never passes for
+/// one that did, whatever it found.
 pub fn exit_code(report: &RunReport, fail_on: Severity) -> i32 {
     let exploration = &report.exploration;
-    if exploration.violations.iter().any(|v| v.severity >= fail_on) {
-        return EXIT_VIOLATIONS;
-    }
     match exploration.stop {
         StopReason::Interrupted => EXIT_INTERRUPTED,
         StopReason::Aborted(_) => EXIT_SETUP,
+        _ if exploration.violations.iter().any(|v| v.severity >= fail_on) => EXIT_VIOLATIONS,
         _ => EXIT_OK,
     }
 }

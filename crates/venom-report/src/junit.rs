@@ -7,7 +7,7 @@ use crate::report::RunReport;
 use quick_junit::{NonSuccessKind, Property, Report, TestCase, TestCaseStatus, TestSuite};
 use std::path::Path;
 use std::time::Duration;
-use venom_engine::Violation;
+use venom_engine::{StopReason, Violation};
 
 /// Name of the single test suite in the JUnit file.
 const SUITE: &str = "venom";
@@ -73,6 +73,17 @@ fn build(report: &RunReport, json_path: Option<&Path>) -> Report {
             }
         };
         let mut case = TestCase::new(name, status);
+        case.set_classname(classname.as_str());
+        suite.add_test_case(case);
+    }
+
+    // A run that did not finish is an error of its own, so CI never reads it as complete.
+    if let StopReason::Interrupted | StopReason::Aborted(_) = &ex.stop {
+        let mut status = TestCaseStatus::non_success(NonSuccessKind::Error);
+        status
+            .set_message(format!("the run did not finish: {}", ex.stop))
+            .set_type("incomplete");
+        let mut case = TestCase::new("run", status);
         case.set_classname(classname.as_str());
         suite.add_test_case(case);
     }

@@ -361,6 +361,31 @@ fn junit_without_json_path_has_no_replay_hint_and_all_success_when_clean() {
 }
 
 #[test]
+fn junit_marks_a_run_that_did_not_finish_as_errored_and_keeps_its_findings() {
+    let dir = tempfile::tempdir().unwrap();
+    let xml_path = dir.path().join("junit.xml");
+    for stop in [
+        StopReason::Interrupted,
+        StopReason::Aborted("API unreachable".into()),
+    ] {
+        let mut report = sample();
+        let violations = report.exploration.violations.len();
+        report.exploration.stop = stop.clone();
+        write_junit(&report, &xml_path, None).unwrap();
+        let xml = std::fs::read_to_string(&xml_path).unwrap();
+        let parsed = quick_junit::Report::deserialize_from_str(&xml).unwrap();
+        let suite = &parsed.test_suites[0];
+        assert_eq!(suite.errors, 1, "{stop}: {xml}");
+        assert!(xml.contains("the run did not finish"), "{xml}");
+        assert!(suite.failures >= 1 && violations >= 1, "{xml}");
+    }
+    // A run that finished has no such case.
+    write_junit(&sample(), &xml_path, None).unwrap();
+    let xml = std::fs::read_to_string(&xml_path).unwrap();
+    assert!(!xml.contains("did not finish"), "{xml}");
+}
+
+#[test]
 fn junit_write_error_names_the_file() {
     let dir = tempfile::tempdir().unwrap();
     let xml_path = dir.path().join("no-such-dir").join("junit.xml");
@@ -385,9 +410,17 @@ fn exit_code_for_each_outcome() {
         exit_code(&with_violations(&[Low, High], StopReason::MaxSteps), High),
         EXIT_VIOLATIONS
     );
+    // A run that did not finish says so first; its report still holds the violations.
     assert_eq!(
         exit_code(&with_violations(&[High], StopReason::Interrupted), High),
-        EXIT_VIOLATIONS
+        EXIT_INTERRUPTED
+    );
+    assert_eq!(
+        exit_code(
+            &with_violations(&[Critical], StopReason::Aborted("database gone".into())),
+            High
+        ),
+        EXIT_SETUP
     );
     // Below --fail-on: ok, unless the run was cut short.
     assert_eq!(
