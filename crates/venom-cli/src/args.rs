@@ -89,7 +89,8 @@ pub struct RunOptions {
     /// Seed of the random and weighted strategies.
     #[arg(long)]
     pub seed: Option<u64>,
-    /// Print a progress line every N steps (a progress bar is shown anyway in a terminal).
+    /// Print a progress line every N steps (default: a bar in a terminal, else a line with the
+    /// rate and, under a step limit, the time left, every 10 s).
     #[arg(long, value_name = "N")]
     pub progress_every: Option<u64>,
     /// Write the full result (violations, paths, HTTP exchanges, coverage) as JSON.

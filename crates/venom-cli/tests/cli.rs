@@ -883,3 +883,36 @@ fn a_time_limit_too_long_for_a_duration_is_invalid_input_not_a_crash() {
         run.stderr
     );
 }
+
+#[test]
+fn a_run_without_a_terminal_prints_progress_lines_by_default() {
+    let dir = tempdir();
+    let server = DemoServer::start(&dir.path().join("api.db")).expect("cannot start the demo");
+    // Every call creates an order with a new id: the state space never ends.
+    let scenario = write(
+        &dir,
+        "endless.toml",
+        &format!(
+            "base_url = {}\n\
+             [reset]\n\
+             request = {{ method = \"POST\", path = \"/admin/reset\" }}\n\
+             [[actions]]\n\
+             name = \"create_order\"\n\
+             method = \"POST\"\n\
+             path = \"/orders\"\n\
+             body = {{ amount = 100 }}\n\
+             expect = [201]\n\
+             extract = {{ order_id = \"$.id\" }}\n",
+            toml_string(&server.base_url())
+        ),
+    );
+    // Longer than one 10 s period; stderr is a pipe, not a terminal.
+    let run = venom(["explore", scenario.to_str().unwrap(), "--time-limit", "11"]);
+    run.expect_code(EXIT_OK);
+    let line = run
+        .stderr
+        .lines()
+        .find(|l| l.starts_with("step "))
+        .unwrap_or_else(|| panic!("no progress line: {}", run.stderr));
+    assert!(line.contains(" steps/s"), "{line}");
+}
