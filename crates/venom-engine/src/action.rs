@@ -11,6 +11,9 @@ use std::sync::Arc;
 pub struct Outcome {
     /// The request/response, for reports; `None` for in-memory models.
     pub exchange: Option<Exchange>,
+    /// What the user should be told about this step (e.g. an `extract` that matched nothing);
+    /// the exploration's warnings keep each text once.
+    pub warnings: Vec<String>,
 }
 
 /// A condition that must hold on a path before an action may run there.

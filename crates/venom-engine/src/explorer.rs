@@ -339,7 +339,12 @@ impl<W: World> Explorer<W> {
             self.restore(run, mode, state)?
         };
         run.current = None;
-        let outcome = self.actions[action].run(&mut self.world, &mut ctx)?;
+        let mut outcome = self.actions[action].run(&mut self.world, &mut ctx)?;
+        for warning in outcome.warnings.drain(..) {
+            if !run.warnings.contains(&warning) {
+                run.warnings.push(warning);
+            }
+        }
         run.steps += 1;
         run.runs[action] += 1;
         self.release_if_done(run, state);

@@ -6,22 +6,25 @@ use venom_scenario::{ActionSpec, EvalError, Vars};
 
 /// Updates `ctx` from the action's `response`: on a 2xx answer, stores its `extract` keys (when
 /// the JSONPath matches) and then its `set` assignments, in file order; other statuses leave
-/// `ctx` unchanged. Fails when a `set` template cannot be rendered.
-pub fn apply_response(
-    spec: &ActionSpec,
+/// `ctx` unchanged. Returns the `extract` keys whose JSONPath matched nothing in a 2xx answer.
+/// Fails when a `set` template cannot be rendered.
+pub fn apply_response<'s>(
+    spec: &'s ActionSpec,
     ctx: &mut Context,
     response: &ResponseRecord,
-) -> Result<(), EvalError> {
+) -> Result<Vec<&'s str>, EvalError> {
+    let mut unmatched = Vec::new();
     if !(200..300).contains(&response.status) {
-        return Ok(());
+        return Ok(unmatched);
     }
     for (key, extractor) in &spec.extract {
-        if let Some(value) = extractor.extract(&response.body) {
-            ctx.set(key.clone(), value);
+        match extractor.extract(&response.body) {
+            Some(value) => ctx.set(key.clone(), value),
+            None => unmatched.push(key.as_str()),
         }
     }
     if spec.set.is_empty() {
-        return Ok(());
+        return Ok(unmatched);
     }
     let last = last_value(response);
     for (key, template) in &spec.set {
@@ -30,5 +33,5 @@ pub fn apply_response(
             .map_err(|e| EvalError(format!("set `{key}`: {e}")))?;
         ctx.set(key.clone(), value);
     }
-    Ok(())
+    Ok(unmatched)
 }

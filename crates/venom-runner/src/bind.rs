@@ -56,12 +56,27 @@ fn run_action(
         },
         Err(e) => return Err(WorldError::caused(format!("action `{}`", spec.name), e)),
     };
+    let mut warnings = Vec::new();
     if let Some(response) = &exchange.response {
-        apply_response(spec, ctx, response)
+        let unmatched = apply_response(spec, ctx, response)
             .map_err(|e| WorldError::caused(format!("action `{}`", spec.name), e))?;
+        for key in unmatched {
+            if world.first_unmatched_extract(&spec.name, key) {
+                let path = spec.extract.iter().find(|(k, _)| k == key);
+                let path = path.map_or("", |(_, extractor)| extractor.source());
+                warnings.push(format!(
+                    "action `{}`: extract `{key}` = `{path}` matched nothing in the {} answer \
+                     ({}), so `{key}` stays unset and what requires it cannot run",
+                    spec.name,
+                    response.status,
+                    brief(&response.body)
+                ));
+            }
+        }
     }
     Ok(Outcome {
         exchange: Some(exchange),
+        warnings,
     })
 }
 

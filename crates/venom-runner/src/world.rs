@@ -5,7 +5,7 @@ use crate::server::{Processes, ServerError, ServerProcess};
 use crate::sql_check::{self, SqlAnswerError};
 use crate::stores;
 use crate::stores::StoreError;
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::Duration;
@@ -83,6 +83,8 @@ pub struct HttpWorld {
     /// Answers to the invariants' GET checks since the state last changed: several invariants
     /// reading the same resource after one step send one request.
     check_answers: HashMap<String, Exchange>,
+    /// The (action, key) pairs whose `extract` matched nothing and were already warned about.
+    unmatched_extracts: HashSet<(String, String)>,
 }
 
 impl std::fmt::Debug for HttpWorld {
@@ -126,6 +128,7 @@ impl HttpWorld {
             server,
             stores: CompositeAdapter::default(),
             check_answers: HashMap::new(),
+            unmatched_extracts: HashSet::new(),
         };
         world.runtime.block_on(world.client.probe())?;
         world.stores = stores::open(scenario, proxy)?;
@@ -191,6 +194,13 @@ impl HttpWorld {
             }
         }
         Ok(())
+    }
+
+    /// Whether this is the first time the `extract` of `key` in `action` matched nothing (a
+    /// warning is said once, not at every step).
+    pub fn first_unmatched_extract(&mut self, action: &str, key: &str) -> bool {
+        self.unmatched_extracts
+            .insert((action.to_string(), key.to_string()))
     }
 
     /// Stops the server venom started, if any.
