@@ -604,13 +604,12 @@ fn explore_starts_the_venom_demo_binary_finds_the_planted_bugs_and_stops_it() {
 // ---------------------------------------------------------------------------------------------
 // j: Ctrl-C
 
-#[test]
-fn ctrl_c_stops_an_endless_exploration_and_still_writes_the_report() {
-    let dir = tempdir();
+/// The demo API (in this process) and a scenario in `dir` whose one action creates an order
+/// with a new id at every call: the state space never ends.
+fn endless_demo(dir: &TempDir) -> (DemoServer, PathBuf) {
     let server = DemoServer::start(&dir.path().join("api.db")).expect("cannot start the demo");
-    // Every call creates an order with a new id: the state space never ends.
     let scenario = write(
-        &dir,
+        dir,
         "endless.toml",
         &format!(
             "base_url = {}\n\
@@ -626,6 +625,13 @@ fn ctrl_c_stops_an_endless_exploration_and_still_writes_the_report() {
             toml_string(&server.base_url())
         ),
     );
+    (server, scenario)
+}
+
+#[test]
+fn ctrl_c_stops_an_endless_exploration_and_still_writes_the_report() {
+    let dir = tempdir();
+    let (_server, scenario) = endless_demo(&dir);
     let json = dir.path().join("report.json");
     let running = Running::spawn(
         [
@@ -737,31 +743,38 @@ fn ctrl_c_while_waiting_for_the_server_stops_at_once_and_stops_the_server() {
     assert_no_process_with(&format!("sleep {marker}"));
 }
 
+/// Flags for an endless depth-first exploration that prints progress every 5 steps.
+const ENDLESS_DFS: &[&str] = &[
+    "--strategy",
+    "dfs",
+    "--time-limit",
+    "120",
+    "--max-steps",
+    "1000000",
+    "--progress-every",
+    "5",
+];
+
+/// The demo scenario started by venom as its `[server]` (see [`demo_scenario_with_server`]),
+/// with only `create_order` and no call limit: an endless exploration. The scenario, the
+/// server's port and its database file.
+fn endless_demo_with_server(dir: &TempDir, before: &str) -> (PathBuf, u16, PathBuf) {
+    let (demo, port, db) = demo_scenario_with_server(dir, before);
+    let text = std::fs::read_to_string(&demo).expect("scenario");
+    let endless = text
+        .replace("max_calls = 1\n", "")
+        .replace("requires = { expr = \"!has(ctx.order_id)\" }\n", "");
+    (write(dir, "endless-demo.toml", &endless), port, db)
+}
+
 #[test]
 fn a_second_ctrl_c_quits_at_once_and_kills_the_server() {
     let dir = tempdir();
     // The server ignores SIGHUP, so only venom's kill can stop it once venom is gone (an orphaned
     // process group with a stopped member gets SIGHUP from the kernel).
-    let (demo, port, db) = demo_scenario_with_server(&dir, "trap '' HUP; ");
-    // The demo scenario, but with only `create_order` and no call limit: an endless exploration.
-    let text = std::fs::read_to_string(&demo).expect("scenario");
-    let endless = text
-        .replace("max_calls = 1\n", "")
-        .replace("requires = { expr = \"!has(ctx.order_id)\" }\n", "");
-    let scenario = write(&dir, "endless-demo.toml", &endless);
+    let (scenario, port, db) = endless_demo_with_server(&dir, "trap '' HUP; ");
     let running = Running::spawn(
-        [
-            "explore",
-            scenario.to_str().unwrap(),
-            "--strategy",
-            "dfs",
-            "--time-limit",
-            "120",
-            "--max-steps",
-            "1000000",
-            "--progress-every",
-            "5",
-        ],
+        [&["explore", scenario.to_str().unwrap()][..], ENDLESS_DFS].concat(),
         &[],
     );
     running.wait_for_stderr_line("step ", Duration::from_secs(60));
@@ -796,29 +809,15 @@ fn a_second_ctrl_c_quits_at_once_and_kills_the_server() {
 fn sigterm_and_sighup_stop_like_ctrl_c_write_the_report_stop_the_server_and_say_which() {
     for (signal, code) in [(libc::SIGTERM, 143), (libc::SIGHUP, 129)] {
         let dir = tempdir();
-        let (demo, port, db) = demo_scenario_with_server(&dir, "");
-        // The demo scenario with an endless `create_order` (as in the test above).
-        let text = std::fs::read_to_string(&demo).expect("scenario");
-        let endless = text
-            .replace("max_calls = 1\n", "")
-            .replace("requires = { expr = \"!has(ctx.order_id)\" }\n", "");
-        let scenario = write(&dir, "endless-demo.toml", &endless);
+        let (scenario, port, db) = endless_demo_with_server(&dir, "");
         let json = dir.path().join("report.json");
         let running = Running::spawn(
             [
-                "explore",
-                scenario.to_str().unwrap(),
-                "--strategy",
-                "dfs",
-                "--time-limit",
-                "120",
-                "--max-steps",
-                "1000000",
-                "--progress-every",
-                "5",
-                "--json",
-                json.to_str().unwrap(),
-            ],
+                &["explore", scenario.to_str().unwrap()][..],
+                ENDLESS_DFS,
+                &["--json", json.to_str().unwrap()],
+            ]
+            .concat(),
             &[],
         );
         running.wait_for_stderr_line("step ", Duration::from_secs(60));
@@ -887,25 +886,7 @@ fn a_time_limit_too_long_for_a_duration_is_invalid_input_not_a_crash() {
 #[test]
 fn a_run_without_a_terminal_prints_progress_lines_by_default() {
     let dir = tempdir();
-    let server = DemoServer::start(&dir.path().join("api.db")).expect("cannot start the demo");
-    // Every call creates an order with a new id: the state space never ends.
-    let scenario = write(
-        &dir,
-        "endless.toml",
-        &format!(
-            "base_url = {}\n\
-             [reset]\n\
-             request = {{ method = \"POST\", path = \"/admin/reset\" }}\n\
-             [[actions]]\n\
-             name = \"create_order\"\n\
-             method = \"POST\"\n\
-             path = \"/orders\"\n\
-             body = {{ amount = 100 }}\n\
-             expect = [201]\n\
-             extract = {{ order_id = \"$.id\" }}\n",
-            toml_string(&server.base_url())
-        ),
-    );
+    let (_server, scenario) = endless_demo(&dir);
     // Longer than one 10 s period; stderr is a pipe, not a terminal.
     let run = venom(["explore", scenario.to_str().unwrap(), "--time-limit", "11"]);
     run.expect_code(EXIT_OK);

@@ -1,6 +1,8 @@
 //! Invariants that read the same resource after one step share one GET; any other request,
 //! rollback or reset makes the next check ask the API again.
 
+mod common;
+
 use axum::extract::State;
 use axum::routing::{get, post};
 use axum::{Json, Router};
@@ -42,19 +44,7 @@ fn start_api() -> (String, Arc<Counters>) {
             }),
         )
         .with_state(Arc::clone(&counters));
-    let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
-    listener.set_nonblocking(true).expect("nonblocking");
-    let url = format!("http://{}", listener.local_addr().expect("address"));
-    std::thread::spawn(move || {
-        let runtime = tokio::runtime::Builder::new_current_thread()
-            .enable_all()
-            .build()
-            .expect("runtime");
-        runtime.block_on(async move {
-            let listener = tokio::net::TcpListener::from_std(listener).expect("listener");
-            axum::serve(listener, app).await.expect("serve");
-        });
-    });
+    let url = common::serve(app);
     (url, counters)
 }
 

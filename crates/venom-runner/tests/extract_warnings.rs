@@ -1,6 +1,8 @@
 //! An `extract` whose JSONPath matches nothing in a 2xx answer is said once, with the action,
 //! the key, the path and the answer, instead of leaving later actions silently never run.
 
+mod common;
+
 use axum::routing::post;
 use axum::{Json, Router};
 use serde_json::json;
@@ -13,20 +15,7 @@ fn start_api() -> String {
     let app = Router::new()
         .route("/", axum::routing::get(|| async { "ok" }))
         .route("/orders", post(|| async { Json(json!({ "order_id": 7 })) }));
-    let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
-    listener.set_nonblocking(true).expect("nonblocking");
-    let url = format!("http://{}", listener.local_addr().expect("address"));
-    std::thread::spawn(move || {
-        let runtime = tokio::runtime::Builder::new_current_thread()
-            .enable_all()
-            .build()
-            .expect("runtime");
-        runtime.block_on(async move {
-            let listener = tokio::net::TcpListener::from_std(listener).expect("listener");
-            axum::serve(listener, app).await.expect("serve");
-        });
-    });
-    url
+    common::serve(app)
 }
 
 #[test]

@@ -2,6 +2,8 @@
 //! keeps its own connections open while venom explores it, rolling both stores back between
 //! branches, and finds a bug that only a SQL invariant sees.
 
+mod common;
+
 use axum::extract::{Path as UrlPath, State};
 use axum::http::StatusCode;
 use axum::routing::{get, post};
@@ -112,20 +114,7 @@ fn serve(db_url: String, redis_url: &str) -> String {
         .route("/orders/{id}/refunds", post(refund))
         .route("/sessions", post(login))
         .with_state(app);
-    let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
-    listener.set_nonblocking(true).expect("non-blocking");
-    let url = format!("http://{}", listener.local_addr().expect("address"));
-    std::thread::spawn(move || {
-        let runtime = tokio::runtime::Builder::new_current_thread()
-            .enable_all()
-            .build()
-            .expect("app runtime");
-        runtime.block_on(async move {
-            let listener = tokio::net::TcpListener::from_std(listener).expect("listener");
-            axum::serve(listener, router).await.expect("serve");
-        });
-    });
-    url
+    common::serve(router)
 }
 
 /// The scenario: `rollback` is the `[rollback]` table's body.

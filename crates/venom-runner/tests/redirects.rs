@@ -1,5 +1,7 @@
 //! Redirects are answers, not hops taken silently: `expect = [302]` sees the 302.
 
+mod common;
+
 use axum::http::{header, StatusCode};
 use axum::response::IntoResponse;
 use axum::routing::get;
@@ -17,20 +19,7 @@ fn start_api() -> String {
             get(|| async { (StatusCode::FOUND, [(header::LOCATION, "/new")]).into_response() }),
         )
         .route("/new", get(|| async { "moved here" }));
-    let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
-    listener.set_nonblocking(true).expect("nonblocking");
-    let url = format!("http://{}", listener.local_addr().expect("address"));
-    std::thread::spawn(move || {
-        let runtime = tokio::runtime::Builder::new_current_thread()
-            .enable_all()
-            .build()
-            .expect("runtime");
-        runtime.block_on(async move {
-            let listener = tokio::net::TcpListener::from_std(listener).expect("listener");
-            axum::serve(listener, app).await.expect("serve");
-        });
-    });
-    url
+    common::serve(app)
 }
 
 #[test]

@@ -1,6 +1,8 @@
 //! `[reset] retries`: a reset that fails now and then is tried again, with backoff, and a reset
 //! that keeps failing says which attempt failed.
 
+mod common;
+
 use std::path::Path;
 use venom_engine::World;
 use venom_runner::{HttpWorld, Processes};
@@ -24,20 +26,7 @@ fn scenario(dir: &Path, url: &str, failures: u32, retries: u32) -> venom_scenari
 /// An API on 127.0.0.1 that answers every request; runs until the test ends.
 fn start_api() -> String {
     let app = axum::Router::new().route("/", axum::routing::get(|| async { "ok" }));
-    let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
-    listener.set_nonblocking(true).expect("nonblocking");
-    let url = format!("http://{}", listener.local_addr().expect("address"));
-    std::thread::spawn(move || {
-        let runtime = tokio::runtime::Builder::new_current_thread()
-            .enable_all()
-            .build()
-            .expect("runtime");
-        runtime.block_on(async move {
-            let listener = tokio::net::TcpListener::from_std(listener).expect("listener");
-            axum::serve(listener, app).await.expect("serve");
-        });
-    });
-    url
+    common::serve(app)
 }
 
 #[test]
