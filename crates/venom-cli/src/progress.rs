@@ -81,16 +81,20 @@ impl ProgressOutput {
 }
 
 impl Lines {
+    /// `--progress-every` lines keep the engine's format (scripts read their last field, the
+    /// violation count); periodic lines add the rate and the time left.
     fn show(&self, progress: &Progress) {
         let now = Instant::now();
         {
             let mut periodic = self.periodic.lock().unwrap_or_else(PoisonError::into_inner);
-            if let Some(last) = periodic.as_mut() {
-                if now.duration_since(*last) < PERIOD {
-                    return;
-                }
-                *last = now;
+            let Some(last) = periodic.as_mut() else {
+                eprintln!("{progress}");
+                return;
+            };
+            if now.duration_since(*last) < PERIOD {
+                return;
             }
+            *last = now;
         }
         let elapsed = now.duration_since(self.started).as_secs_f64();
         let rate = progress.step as f64 / elapsed.max(1e-9);
