@@ -596,7 +596,7 @@ fn unknown_keys_in_nested_tables() {
         ),
         (
             "[reset]\nrequests = 1\n",
-            "t.toml:7:1: unknown field `requests`, expected `request` or `command`",
+            "t.toml:7:1: unknown field `requests`, expected one of `request`, `command`, `retries`",
         ),
         (
             "[reset]\nrequest = { method = \"GET\", path = \"/\", query = 1 }\n",
