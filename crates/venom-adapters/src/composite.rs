@@ -119,7 +119,7 @@ impl StateAdapter for CompositeAdapter {
             Store::Sql(adapter) => Some(adapter.checkpoint_mode()),
             Store::Observed(_) => None,
         });
-        modes.fold(CheckpointMode::RandomAccess, weakest)
+        modes.fold(CheckpointMode::RandomAccess, CheckpointMode::weakest)
     }
 
     fn checkpoint(&mut self) -> Result<CheckpointId, WorldError> {
@@ -199,29 +199,5 @@ impl SqlQuery for CompositeAdapter {
         Err(WorldError::new(
             "no PostgreSQL store to run SQL in (SQL invariants need [rollback] mode = \"postgres\")",
         ))
-    }
-}
-
-/// The weaker of two checkpoint modes: reset + replay, then stack-only, then random access.
-fn weakest(a: CheckpointMode, b: CheckpointMode) -> CheckpointMode {
-    use CheckpointMode::*;
-    match (a, b) {
-        (ResetReplay, _) | (_, ResetReplay) => ResetReplay,
-        (StackOnly, _) | (_, StackOnly) => StackOnly,
-        _ => RandomAccess,
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn the_weakest_mode_wins() {
-        use CheckpointMode::*;
-        assert_eq!(weakest(RandomAccess, RandomAccess), RandomAccess);
-        assert_eq!(weakest(RandomAccess, StackOnly), StackOnly);
-        assert_eq!(weakest(StackOnly, RandomAccess), StackOnly);
-        assert_eq!(weakest(ResetReplay, StackOnly), ResetReplay);
     }
 }

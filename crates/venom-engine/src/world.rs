@@ -21,6 +21,19 @@ pub enum CheckpointMode {
     ResetReplay,
 }
 
+impl CheckpointMode {
+    /// The weaker of two modes, for stores checkpointed together: reset + replay when either
+    /// cannot checkpoint, else stack-only when either is, else random access.
+    pub fn weakest(self, other: CheckpointMode) -> CheckpointMode {
+        use CheckpointMode::*;
+        match (self, other) {
+            (ResetReplay, _) | (_, ResetReplay) => ResetReplay,
+            (StackOnly, _) | (_, StackOnly) => StackOnly,
+            _ => RandomAccess,
+        }
+    }
+}
+
 /// The rollback mechanisms venom has, by the name messages and reports give them, and what
 /// their checkpoints can do. The one home of both.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -57,21 +70,6 @@ impl Mechanism {
             Mechanism::SqliteSnapshots
             | Mechanism::PostgresSnapshots
             | Mechanism::RedisSnapshots => CheckpointMode::RandomAccess,
-        }
-    }
-
-    /// The weakest mode of several mechanisms used together (stack-only when any is).
-    pub fn combined_mode(mechanisms: &[Mechanism]) -> CheckpointMode {
-        let modes = mechanisms.iter().map(|m| m.checkpoint_mode());
-        let restoring: Vec<CheckpointMode> = modes
-            .filter(|m| *m != CheckpointMode::ResetReplay)
-            .collect();
-        if restoring.is_empty() {
-            CheckpointMode::ResetReplay
-        } else if restoring.contains(&CheckpointMode::StackOnly) {
-            CheckpointMode::StackOnly
-        } else {
-            CheckpointMode::RandomAccess
         }
     }
 
@@ -173,5 +171,19 @@ pub trait World {
     /// Observes the system state that is not in the context (database content hashes, counters…).
     fn observe(&mut self) -> Result<Observation, WorldError> {
         Ok(Observation::new())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_weakest_mode_wins() {
+        use CheckpointMode::*;
+        assert_eq!(RandomAccess.weakest(RandomAccess), RandomAccess);
+        assert_eq!(RandomAccess.weakest(StackOnly), StackOnly);
+        assert_eq!(StackOnly.weakest(RandomAccess), StackOnly);
+        assert_eq!(ResetReplay.weakest(StackOnly), ResetReplay);
     }
 }

@@ -62,7 +62,10 @@ impl Scenario {
 
     /// What the run's checkpoints can do.
     pub fn checkpoint_mode(&self) -> CheckpointMode {
-        Mechanism::combined_mode(&self.mechanisms())
+        self.mechanisms()
+            .iter()
+            .map(|m| m.checkpoint_mode())
+            .fold(CheckpointMode::RandomAccess, CheckpointMode::weakest)
     }
 
     /// The built-in invariants checked for this scenario, in order.
