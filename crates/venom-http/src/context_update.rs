@@ -2,25 +2,27 @@
 
 use crate::response::last_value;
 use venom_engine::{Context, ResponseRecord};
-use venom_scenario::{ActionSpec, EvalError, Vars};
+use venom_scenario::{ActionSpec, EvalError, Extractor, Vars};
 
 /// Updates `ctx` from the action's `response`: on a 2xx answer, stores its `extract` keys (when
 /// the JSONPath matches) and then its `set` assignments, in file order; other statuses leave
-/// `ctx` unchanged. Returns the `extract` keys whose JSONPath matched nothing in a 2xx answer.
+/// `ctx` unchanged. Returns the `extract` entries (key, JSONPath) that matched nothing in a 2xx
+/// answer.
 /// Fails when a `set` template cannot be rendered.
 pub fn apply_response<'s>(
     spec: &'s ActionSpec,
     ctx: &mut Context,
     response: &ResponseRecord,
-) -> Result<Vec<&'s str>, EvalError> {
+) -> Result<Vec<&'s (String, Extractor)>, EvalError> {
     let mut unmatched = Vec::new();
     if !(200..300).contains(&response.status) {
         return Ok(unmatched);
     }
-    for (key, extractor) in &spec.extract {
+    for entry in &spec.extract {
+        let (key, extractor) = entry;
         match extractor.extract(&response.body) {
             Some(value) => ctx.set(key.clone(), value),
-            None => unmatched.push(key.as_str()),
+            None => unmatched.push(entry),
         }
     }
     if spec.set.is_empty() {

@@ -60,14 +60,13 @@ fn run_action(
     if let Some(response) = &exchange.response {
         let unmatched = apply_response(spec, ctx, response)
             .map_err(|e| WorldError::caused(format!("action `{}`", spec.name), e))?;
-        for key in unmatched {
+        for (key, extractor) in unmatched {
             if world.first_unmatched_extract(&spec.name, key) {
-                let path = spec.extract.iter().find(|(k, _)| k == key);
-                let path = path.map_or("", |(_, extractor)| extractor.source());
                 warnings.push(format!(
-                    "action `{}`: extract `{key}` = `{path}` matched nothing in the {} answer \
+                    "action `{}`: extract `{key}` = `{}` matched nothing in the {} answer \
                      ({}), so `{key}` stays unset and what requires it cannot run",
                     spec.name,
+                    extractor.source(),
                     response.status,
                     brief(&response.body)
                 ));

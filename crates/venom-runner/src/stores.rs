@@ -83,7 +83,10 @@ pub(crate) fn start_proxy(rollback: &RollbackSpec) -> Result<Option<StartedProxy
     #[cfg(not(feature = "postgres"))]
     {
         let _ = listen;
-        Err(not_built("rollback postgres (proxy)", "postgres"))
+        Err(StoreError::NotBuilt {
+            store: "rollback postgres (proxy)",
+            feature: "postgres",
+        })
     }
 }
 
@@ -108,13 +111,17 @@ pub(crate) fn open(
     Ok(CompositeAdapter::new(stores))
 }
 
-#[cfg(any(
-    not(feature = "sqlite"),
-    not(feature = "postgres"),
-    not(feature = "redis")
-))]
-fn not_built(store: &'static str, feature: &'static str) -> StoreError {
-    StoreError::NotBuilt { store, feature }
+/// `adapter` as a store that is restored (it checkpoints) or only observed.
+#[cfg(any(feature = "sqlite", feature = "redis"))]
+fn restored_or_observed<A: venom_adapters::StateAdapter + 'static>(
+    restored: bool,
+    adapter: A,
+) -> Store {
+    if restored {
+        Store::Restored(Box::new(adapter))
+    } else {
+        Store::Observed(Box::new(adapter))
+    }
 }
 
 #[cfg(feature = "sqlite")]
@@ -124,16 +131,15 @@ fn sqlite(spec: &venom_scenario::SqliteSpec, restored: bool) -> Result<Store, St
             store: "rollback sqlite",
             source,
         })?;
-    Ok(if restored {
-        Store::Restored(Box::new(snapshots))
-    } else {
-        Store::Observed(Box::new(snapshots))
-    })
+    Ok(restored_or_observed(restored, snapshots))
 }
 
 #[cfg(not(feature = "sqlite"))]
 fn sqlite(_: &venom_scenario::SqliteSpec, _: bool) -> Result<Store, StoreError> {
-    Err(not_built("rollback sqlite", "sqlite"))
+    Err(StoreError::NotBuilt {
+        store: "rollback sqlite",
+        feature: "sqlite",
+    })
 }
 
 #[cfg(feature = "postgres")]
@@ -170,7 +176,10 @@ fn postgres(
     _: &venom_scenario::PostgresSpec,
     _: Option<StartedProxy>,
 ) -> Result<Store, StoreError> {
-    Err(not_built("rollback postgres", "postgres"))
+    Err(StoreError::NotBuilt {
+        store: "rollback postgres",
+        feature: "postgres",
+    })
 }
 
 #[cfg(feature = "redis")]
@@ -185,16 +194,15 @@ fn redis(spec: &venom_scenario::RedisSpec) -> Result<Store, StoreError> {
             store: STORE,
             source,
         })?;
-    Ok(if spec.rollback {
-        Store::Restored(Box::new(snapshots))
-    } else {
-        Store::Observed(Box::new(snapshots))
-    })
+    Ok(restored_or_observed(spec.rollback, snapshots))
 }
 
 #[cfg(not(feature = "redis"))]
 fn redis(_: &venom_scenario::RedisSpec) -> Result<Store, StoreError> {
-    Err(not_built("redis", "redis"))
+    Err(StoreError::NotBuilt {
+        store: "redis",
+        feature: "redis",
+    })
 }
 
 #[cfg(feature = "postgres")]
