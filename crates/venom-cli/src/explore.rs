@@ -96,7 +96,7 @@ fn write_reports(report: &RunReport, options: &RunOptions) -> Result<(), Failure
     }
     if let Some(path) = &options.junit {
         venom_report::write_junit(report, path, options.json.as_deref())
-            .map_err(|e| Failure::write("JUnit report", path, e))?;
+            .map_err(Failure::invalid_from)?;
     }
     Ok(())
 }

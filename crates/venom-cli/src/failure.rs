@@ -109,8 +109,8 @@ impl From<venom_engine::StartError> for Failure {
 }
 
 /// Writes `failure` to stderr: `error: ` and the first message, then `caused by: ` and each
-/// cause on its own line. Wrappers without a message of their own are skipped, so each fact is
-/// said once.
+/// cause on its own line. Wrappers without a message of their own, and causes the line before
+/// already says, are skipped, so each fact is said once.
 pub fn print(failure: &Failure) {
     eprint!("{}", render(failure));
 }
@@ -121,7 +121,9 @@ fn render(failure: &Failure) -> String {
     let mut current: Option<&(dyn Error + 'static)> = Some(failure);
     while let Some(err) = current {
         let text = err.to_string();
-        if !text.is_empty() && lines.last() != Some(&text) {
+        // Errors that also say their cause in their own message (`path: cause`) would repeat it.
+        let said = lines.last().is_some_and(|last| last.contains(&text));
+        if !text.is_empty() && !said {
             lines.push(text);
         }
         current = err.source();
@@ -158,6 +160,20 @@ mod tests {
             "error: cannot open rollback sqlite\ncaused by: no such file\n"
         );
         assert_eq!(failure.exit_code(), EXIT_SETUP);
+    }
+
+    /// An error that says its cause in its own message too (as `path: cause` errors do).
+    #[derive(Debug, thiserror::Error)]
+    #[error("report.xml: {source}")]
+    struct SaysItsCause {
+        source: std::io::Error,
+    }
+
+    #[test]
+    fn a_cause_already_said_by_the_line_before_is_not_repeated() {
+        let io = std::io::Error::new(std::io::ErrorKind::NotFound, "no such file");
+        let failure = Failure::invalid_from(SaysItsCause { source: io });
+        assert_eq!(render(&failure), "error: report.xml: no such file\n");
     }
 
     #[test]
