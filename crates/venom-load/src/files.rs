@@ -18,6 +18,15 @@ pub enum FileError {
         #[source]
         source: std::io::Error,
     },
+    /// The summary could not be turned into JSON.
+    #[error("cannot serialize the summary for {}", path.display())]
+    Serialize {
+        /// The file it was meant for.
+        path: PathBuf,
+        /// Why.
+        #[source]
+        source: serde_json::Error,
+    },
     /// The file could not be read.
     #[error("cannot read the baseline {}", path.display())]
     Read {
@@ -56,8 +65,10 @@ pub enum FileError {
 
 /// Writes `summary` as pretty-printed JSON.
 pub fn write_json(summary: &LoadSummary, path: &Path) -> Result<(), FileError> {
-    // A summary holds only strings, numbers and maps with string keys: it always serializes.
-    let text = serde_json::to_string_pretty(summary).unwrap_or_default();
+    let text = serde_json::to_string_pretty(summary).map_err(|source| FileError::Serialize {
+        path: path.to_path_buf(),
+        source,
+    })?;
     write(path, format!("{text}\n").as_bytes())
 }
 
