@@ -112,11 +112,6 @@ impl WorldError {
         }
     }
 
-    /// What failed, without its causes.
-    pub fn message(&self) -> &str {
-        &self.message
-    }
-
     /// The message followed by every cause, on one line (see [`one_line`]).
     pub fn chain(&self) -> String {
         one_line(self)
