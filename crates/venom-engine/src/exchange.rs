@@ -10,6 +10,9 @@ pub struct Exchange {
     pub request: RequestRecord,
     /// What came back; `None` when no response arrived.
     pub response: Option<ResponseRecord>,
+    /// Why no response arrived (a timeout, a connection closed mid-answer, an invalid answer…).
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub error: Option<String>,
 }
 
 /// A request as it was sent.

@@ -8,6 +8,19 @@ use std::time::{Duration, Instant};
 use venom_engine::{Exchange, RequestRecord};
 use venom_scenario::{AuthSpec, Defaults, RequestSpec, Vars};
 
+/// The connection pool behind a client. Redirects are answers: a step that answered 302 is
+/// reported as 302, never as the status of a hop the client took silently.
+fn pool(timeout: Duration, max_idle: usize) -> Result<reqwest::Client, SendError> {
+    reqwest::Client::builder()
+        .timeout(timeout)
+        .redirect(reqwest::redirect::Policy::none())
+        .no_proxy()
+        .pool_max_idle_per_host(max_idle)
+        .pool_idle_timeout(POOL_IDLE_TIMEOUT)
+        .build()
+        .map_err(|e| SendError::Build(format!("cannot create the HTTP client: {e}")))
+}
+
 /// Header values shown in reports instead of secrets.
 const REDACTED: &str = "<redacted>";
 
@@ -20,12 +33,10 @@ pub enum SendError {
     #[error("{0}")]
     Build(String),
     /// Nothing listens at the address, or the connection was refused or reset before a response.
-    #[error("{method} {url}: cannot connect")]
+    #[error("{} {}: cannot connect", request.method, request.url)]
     Connect {
-        /// The request's method.
-        method: String,
-        /// The request's URL.
-        url: String,
+        /// The request as it would have been sent.
+        request: RequestRecord,
         /// The client's error (without the URL, said above).
         #[source]
         source: reqwest::Error,
@@ -38,17 +49,70 @@ pub enum SendError {
         /// The timeout that expired.
         timeout: Duration,
     },
-    /// Any other transport failure (invalid response, body read error…).
-    #[error("{method} {url}: the exchange failed")]
+    /// Any other transport failure: an invalid answer, a connection closed mid-answer, a body
+    /// cut short.
+    #[error("{} {}: the exchange failed", request.method, request.url)]
     Transport {
-        /// The request's method.
-        method: String,
-        /// The request's URL.
-        url: String,
+        /// The request as sent.
+        request: RequestRecord,
         /// The client's error (without the URL, said above).
         #[source]
         source: reqwest::Error,
     },
+}
+
+impl SendError {
+    /// The exchange of a request that got no usable answer (it could not connect, timed out,
+    /// or the answer was invalid or cut short), with why in [`Exchange::error`]; `Err(self)`
+    /// for a request that could not be built.
+    pub fn into_unanswered(self) -> Result<Exchange, SendError> {
+        let (request, error) = match self {
+            SendError::Timeout { request, timeout } => {
+                (request, format!("no response within {timeout:?}"))
+            }
+            SendError::Connect { request, source } => {
+                let error = format!("cannot connect: {}", causes(&source));
+                (request, error)
+            }
+            SendError::Transport { request, source } => {
+                let error = causes(&source);
+                (request, error)
+            }
+            build @ SendError::Build(_) => return Err(build),
+        };
+        Ok(Exchange {
+            request,
+            response: None,
+            error: Some(error),
+        })
+    }
+}
+
+/// `error` and its causes on one line, each once.
+fn causes(error: &(dyn std::error::Error + 'static)) -> String {
+    let mut parts: Vec<String> = Vec::new();
+    let mut next = Some(error);
+    while let Some(e) = next {
+        let text = e.to_string();
+        if !parts.iter().any(|p| p.contains(&text)) {
+            parts.push(text);
+        }
+        next = e.source();
+    }
+    parts.join(": ")
+}
+
+/// Whether `error` is a connection that closed before any byte of the answer arrived: what a
+/// kept-alive connection gives when the server closed it as the request went out.
+fn closed_before_answer(error: &reqwest::Error) -> bool {
+    let mut next: Option<&(dyn std::error::Error + 'static)> = Some(error);
+    while let Some(e) = next {
+        if let Some(hyper) = e.downcast_ref::<hyper::Error>() {
+            return hyper.is_incomplete_message();
+        }
+        next = e.source();
+    }
+    false
 }
 
 /// Nothing answers at the API's `base_url`.
@@ -65,10 +129,16 @@ pub struct Unreachable {
     pub source: reqwest::Error,
 }
 
+/// How long an idle connection is kept for reuse: below the keep-alive timeouts servers
+/// commonly use (Node 5 s, gunicorn 2 s), so that the client seldom reuses one the server is
+/// closing.
+const POOL_IDLE_TIMEOUT: Duration = Duration::from_secs(1);
+
 /// A pooled client bound to one API: base URL, default headers, authentication and timeout.
 #[derive(Debug, Clone)]
 pub struct HttpClient {
     client: reqwest::Client,
+    max_idle: usize,
     base_url: String,
     defaults: Defaults,
 }
@@ -86,20 +156,19 @@ impl HttpClient {
         defaults: &Defaults,
         max_idle: usize,
     ) -> Result<HttpClient, SendError> {
-        // Redirects are answers: a step that answered 302 is reported as 302, never as the
-        // status of a hop the client took silently.
-        let client = reqwest::Client::builder()
-            .timeout(defaults.timeout)
-            .redirect(reqwest::redirect::Policy::none())
-            .no_proxy()
-            .pool_max_idle_per_host(max_idle)
-            .build()
-            .map_err(|e| SendError::Build(format!("cannot create the HTTP client: {e}")))?;
         Ok(HttpClient {
-            client,
+            client: pool(defaults.timeout, max_idle)?,
+            max_idle,
             base_url: base_url.trim_end_matches('/').to_string(),
             defaults: defaults.clone(),
         })
+    }
+
+    /// Drops every kept connection: after the server restarted or stayed idle (a slow reset
+    /// command), the next request opens a fresh one.
+    pub fn reconnect(&mut self) -> Result<(), SendError> {
+        self.client = pool(self.defaults.timeout, self.max_idle)?;
+        Ok(())
     }
 
     /// The API's base URL, without a trailing `/`.
@@ -124,17 +193,27 @@ impl HttpClient {
         if let Some(body) = &request.body {
             builder = builder.json(body);
         }
-        let started = Instant::now();
-        let response = builder
-            .send()
-            .await
-            .map_err(|e| self.classify(e, &record))?;
+        let request = builder
+            .build()
+            .map_err(|e| self.classify(e, record.clone()))?;
+        let retry = request.try_clone();
+        let mut started = Instant::now();
+        let response = match (self.client.execute(request).await, retry) {
+            // Sent once more, on a new connection: the server closed the one reused.
+            (Err(e), Some(retry)) if closed_before_answer(&e) => {
+                started = Instant::now();
+                self.client.execute(retry).await
+            }
+            (answered, _) => answered,
+        }
+        .map_err(|e| self.classify(e, record.clone()))?;
         let response = read_response(response, started)
             .await
-            .map_err(|e| self.classify(e, &record))?;
+            .map_err(|e| self.classify(e, record.clone()))?;
         Ok(Exchange {
             request: record,
             response: Some(response),
+            error: None,
         })
     }
 
@@ -177,25 +256,17 @@ impl HttpClient {
         }
     }
 
-    fn classify(&self, err: reqwest::Error, record: &RequestRecord) -> SendError {
+    fn classify(&self, err: reqwest::Error, request: RequestRecord) -> SendError {
         let source = err.without_url();
         if source.is_timeout() {
             SendError::Timeout {
-                request: record.clone(),
+                request,
                 timeout: self.defaults.timeout,
             }
         } else if source.is_connect() {
-            SendError::Connect {
-                method: record.method.clone(),
-                url: record.url.clone(),
-                source,
-            }
+            SendError::Connect { request, source }
         } else {
-            SendError::Transport {
-                method: record.method.clone(),
-                url: record.url.clone(),
-                source,
-            }
+            SendError::Transport { request, source }
         }
     }
 

@@ -31,6 +31,9 @@ fn exchange(method: &str, path: &str, status: Option<u16>) -> Exchange {
             ttfb_ms: 1.5,
             elapsed_ms: 2.25,
         }),
+        error: status
+            .is_none()
+            .then(|| "no response within 5s".to_string()),
     }
 }
 

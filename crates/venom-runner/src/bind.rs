@@ -9,7 +9,7 @@ use venom_engine::{
     Action, Context, Exchange, Invariant, Outcome, Precondition, Severity, StepView, Verdict,
     WorldError,
 };
-use venom_http::{apply_response, last_value, SendError};
+use venom_http::{apply_response, last_value};
 use venom_scenario::{ActionSpec, Builtin, Condition, InvariantSpec, Scenario, Vars};
 
 /// The scenario's actions as engine actions.
@@ -48,14 +48,9 @@ fn run_action(
     world: &mut HttpWorld,
     ctx: &mut Context,
 ) -> Result<Outcome, WorldError> {
-    let exchange = match world.send(&spec.request, spec.auth.as_ref(), &Vars::new(ctx)) {
-        Ok(exchange) => exchange,
-        Err(SendError::Timeout { request, .. }) => Exchange {
-            request,
-            response: None,
-        },
-        Err(e) => return Err(WorldError::caused(format!("action `{}`", spec.name), e)),
-    };
+    let exchange = world
+        .exchange(&spec.request, spec.auth.as_ref(), &Vars::new(ctx))
+        .map_err(|e| WorldError::caused(format!("action `{}`", spec.name), e))?;
     let mut warnings = Vec::new();
     if let Some(response) = &exchange.response {
         let unmatched = apply_response(spec, ctx, response)
@@ -126,7 +121,7 @@ fn no_server_errors(view: &StepView<'_>) -> Verdict {
             response.status,
             brief(&response.body)
         ),
-        None => format!("{} {} got no response", request.method, request.url),
+        None => unanswered(exchange),
     };
     Verdict::Broken {
         message,
@@ -199,22 +194,15 @@ fn check_invariant(
     };
     let (last, evidence) = match &spec.check {
         Some(check) => {
-            let exchange = match world.send_check(check, &Vars::new(view.ctx)) {
-                Ok(exchange) => exchange,
-                Err(SendError::Timeout { request, timeout }) => {
-                    return Ok(Verdict::Broken {
-                        message: format!(
-                            "check {} {} got no response within {timeout:?}",
-                            request.method, request.url
-                        ),
-                        evidence: Some(Box::new(Exchange {
-                            request,
-                            response: None,
-                        })),
-                    })
-                }
-                Err(e) => return Err(WorldError::caused(format!("invariant `{}`", spec.name), e)),
-            };
+            let exchange = world
+                .check_exchange(check, &Vars::new(view.ctx))
+                .map_err(|e| WorldError::caused(format!("invariant `{}`", spec.name), e))?;
+            if exchange.response.is_none() {
+                return Ok(Verdict::Broken {
+                    message: format!("check {}", unanswered(&exchange)),
+                    evidence: Some(Box::new(exchange)),
+                });
+            }
             (
                 exchange.response.as_ref().map(last_value),
                 Some(Box::new(exchange)),
@@ -273,6 +261,18 @@ fn vars<'a>(ctx: &'a Context, last: Option<&'a Value>) -> Vars<'a> {
     match last {
         Some(last) => Vars::with_last(ctx, last),
         None => Vars::new(ctx),
+    }
+}
+
+/// `METHOD URL got no response: why`, for an exchange without a response.
+fn unanswered(exchange: &Exchange) -> String {
+    let request = &exchange.request;
+    match &exchange.error {
+        Some(error) => format!(
+            "{} {} got no response: {error}",
+            request.method, request.url
+        ),
+        None => format!("{} {} got no response", request.method, request.url),
     }
 }
 

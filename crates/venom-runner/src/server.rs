@@ -201,6 +201,14 @@ impl ServerProcess {
         }
     }
 
+    /// How the process ended and its last output lines, if it has ended.
+    pub fn exited(&mut self) -> Option<String> {
+        match self.child.try_wait() {
+            Ok(Some(status)) => Some(format!("{status}{}", self.output_tail())),
+            _ => None,
+        }
+    }
+
     /// The last lines the server printed, formatted for an error message.
     fn output_tail(&self) -> String {
         let lines = self.output.lock().map(|l| l.clone()).unwrap_or_default();

@@ -21,6 +21,13 @@ use venom_scenario::{AuthSpec, Condition, RequestSpec, ResetSpec, Scenario, Vars
 const RESET_BACKOFF_START: Duration = Duration::from_millis(100);
 /// The longest pause between two reset attempts.
 const RESET_BACKOFF_MAX: Duration = Duration::from_secs(2);
+/// The pauses before each probe of an API that refused a connection; when every probe is
+/// refused too, the API is gone.
+const GONE_PROBES: [Duration; 3] = [
+    Duration::from_millis(100),
+    Duration::from_millis(300),
+    Duration::from_millis(900),
+];
 
 /// The system under test could not be prepared: the server did not start, the API is
 /// unreachable, a store cannot be opened, an SQL invariant cannot run, or the reset failed.
@@ -151,22 +158,76 @@ impl HttpWorld {
         self.runtime.block_on(self.client.send(spec, auth, vars))
     }
 
-    /// Sends an invariant's check request. A GET without a body is safe (RFC 9110), so while no
-    /// other request, rollback or reset happened, an identical one is answered from memory.
-    pub fn send_check(
+    /// Sends a step's request like [`HttpWorld::send`], but a request that got no usable
+    /// answer (a timeout, an invalid answer, a connection closed mid-answer or refused while
+    /// the API still answers) is an exchange without a response, with why, for the invariants
+    /// to judge. Fails when the request cannot be built, or when the API is gone: its
+    /// `[server]` process exited, or it refused every probe for over a second.
+    pub fn exchange(
+        &mut self,
+        spec: &RequestSpec,
+        auth: Option<&AuthSpec>,
+        vars: &Vars<'_>,
+    ) -> Result<Exchange, WorldError> {
+        let failure = match self.send(spec, auth, vars) {
+            Ok(exchange) => return Ok(exchange),
+            Err(failure) => failure,
+        };
+        if matches!(
+            failure,
+            SendError::Connect { .. } | SendError::Transport { .. }
+        ) {
+            if let Err(gone) = self.still_answering() {
+                return Err(WorldError::caused(gone, failure));
+            }
+        }
+        failure
+            .into_unanswered()
+            .map_err(|e| WorldError::caused("the request", e))
+    }
+
+    /// Whether the API still answers after a request broke: its `[server]` process (if venom
+    /// started one) is running and `GET /` connects, at once or within [`GONE_PROBES`].
+    /// `Err` says how it is gone.
+    fn still_answering(&mut self) -> Result<(), String> {
+        for pause in std::iter::once(Duration::ZERO).chain(GONE_PROBES) {
+            if let Some(ended) = self.server.as_mut().and_then(ServerProcess::exited) {
+                return Err(format!(
+                    "the API stopped answering: its [server] process exited ({ended})"
+                ));
+            }
+            std::thread::sleep(pause);
+            if self.runtime.block_on(self.client.probe()).is_ok() {
+                return Ok(());
+            }
+        }
+        let waited: Duration = GONE_PROBES.iter().sum();
+        Err(format!(
+            "the API stopped answering at {}: it refused every connection for {waited:?}",
+            self.client.base_url()
+        ))
+    }
+
+    /// Sends an invariant's check request, as [`HttpWorld::exchange`] does. A GET without a
+    /// body is safe (RFC 9110), so while no other request, rollback or reset happened, an
+    /// identical one is answered from memory.
+    pub fn check_exchange(
         &mut self,
         spec: &RequestSpec,
         vars: &Vars<'_>,
-    ) -> Result<Exchange, SendError> {
+    ) -> Result<Exchange, WorldError> {
         if !spec.method.eq_ignore_ascii_case("GET") || spec.body.is_some() {
-            return self.send(spec, None, vars);
+            return self.exchange(spec, None, vars);
         }
-        let prepared = self.client.prepare(spec, None, vars)?;
+        let prepared = self
+            .client
+            .prepare(spec, None, vars)
+            .map_err(|e| WorldError::caused("the request", e))?;
         let key = format!("{} {:?}", prepared.url, prepared.headers);
         if let Some(answer) = self.check_answers.get(&key) {
             return Ok(answer.clone());
         }
-        let exchange = self.runtime.block_on(self.client.send(spec, None, vars))?;
+        let exchange = self.exchange(spec, None, vars)?;
         self.check_answers.insert(key, exchange.clone());
         Ok(exchange)
     }
@@ -225,7 +286,17 @@ impl HttpWorld {
         }
     }
 
-    fn reset_by_command(&self, command: &str) -> Result<(), WorldError> {
+    /// Runs the reset command, then drops the kept connections: a slow command left them idle
+    /// past the server's keep-alive, and one that restarts the server left them dead.
+    fn reset_by_command(&mut self, command: &str) -> Result<(), WorldError> {
+        let ran = self.run_reset_command(command);
+        self.client
+            .reconnect()
+            .map_err(|e| WorldError::caused("after the reset command", e))?;
+        ran
+    }
+
+    fn run_reset_command(&self, command: &str) -> Result<(), WorldError> {
         let output = Command::new("sh")
             .arg("-c")
             .arg(command)

@@ -1,4 +1,5 @@
-//! Test support for venom: real, throwaway PostgreSQL clusters and Redis servers on 127.0.0.1.
+//! Test support for venom: real, throwaway PostgreSQL clusters and Redis servers on 127.0.0.1,
+//! and a misbehaving HTTP server ([`RawServer`]).
 //!
 //! Each server lives in its own temporary folder on a free loopback port and is stopped (and its
 //! folder deleted) when dropped. Binaries come from Debian's packages (`postgresql`,
@@ -13,6 +14,9 @@
 //! end-to-end runs outside the Rust tests.
 #![warn(missing_docs)]
 
+mod raw_http;
+
+pub use raw_http::{ok_reply, RawServer, Reply};
 use std::io::{Read, Write};
 use std::net::TcpListener;
 use std::path::{Path, PathBuf};
