@@ -7,7 +7,7 @@ use crate::interrupt;
 use std::path::Path;
 use venom_load::{Control, LoadPlan, Mode, PlanOptions, Progress, StopReason};
 use venom_report::{EXIT_INTERRUPTED, EXIT_OK, EXIT_VIOLATIONS};
-use venom_runner::{Processes, ServerProcess};
+use venom_runner::{choose_port, Processes, ServerProcess};
 
 /// Runs `venom load`.
 pub fn command(args: &LoadArgs) -> Result<i32, Failure> {
@@ -25,9 +25,10 @@ pub fn command(args: &LoadArgs) -> Result<i32, Failure> {
 
     let processes = Processes::default();
     let interrupt = interrupt::install(&processes);
+    let (scenario, port_env) = choose_port(&scenario).map_err(Failure::setup)?;
     let mut server = match &scenario.server {
         Some(spec) => Some(
-            ServerProcess::start(spec, &[], &processes)
+            ServerProcess::start(spec, &port_env, &processes)
                 .map_err(|e| Failure::setup_unless_interrupted(e, &interrupt))?,
         ),
         None => None,

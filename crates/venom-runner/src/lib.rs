@@ -15,7 +15,7 @@ mod stores;
 mod world;
 
 pub use bind::{actions, invariants};
-pub use server::{Processes, ServerError, ServerProcess};
+pub use server::{choose_port, Processes, ServerError, ServerProcess, PORT_VAR};
 pub use server_env::EnvError;
 pub use sql_check::SqlAnswerError;
 pub use stores::{StoreError, PROXY_URL_VAR};

@@ -4,14 +4,19 @@
 use crate::server_env::{server_env, EnvError};
 use std::collections::VecDeque;
 use std::io::{BufRead, BufReader, Read};
+use std::net::{TcpStream, ToSocketAddrs};
 use std::os::unix::process::CommandExt;
 use std::process::{Child, Command, Stdio};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::thread;
 use std::time::{Duration, Instant};
-use venom_scenario::ServerSpec;
+use venom_scenario::{Scenario, ServerSpec};
 
+/// The server's environment variable holding the port venom chose for `${VENOM_PORT}`.
+pub const PORT_VAR: &str = "VENOM_PORT";
+/// How long the check that the server's port is free waits for a connection.
+const HELD_PROBE_TIMEOUT: Duration = Duration::from_millis(300);
 /// Lines of the server's output kept for error messages.
 const KEPT_LINES: usize = 20;
 /// How long the server gets to exit after SIGTERM before SIGKILL.
@@ -84,6 +89,24 @@ pub enum ServerError {
         #[source]
         source: std::io::Error,
     },
+    /// Something already listens where the server is to answer: venom would test that process
+    /// instead of the one it starts.
+    #[error(
+        "port {port} of {ready_url} is already held by another process, so venom would test that \
+         process instead of the [server] `{command}`; stop it, or write `${{VENOM_PORT}}` as the \
+         port in base_url to let venom choose a free one"
+    )]
+    PortHeld {
+        /// The `[server]` command.
+        command: String,
+        /// The readiness URL.
+        ready_url: String,
+        /// Its port.
+        port: u16,
+    },
+    /// No free port could be found for `${VENOM_PORT}`.
+    #[error("cannot choose a free port for ${{VENOM_PORT}}")]
+    NoFreePort(#[source] std::io::Error),
     /// The process ended before its readiness URL answered.
     #[error("the server `{command}` exited ({status}) before it was ready at {ready_url}{output}")]
     Exited {
@@ -137,6 +160,13 @@ impl ServerProcess {
         extra: &[(String, String)],
         processes: &Processes,
     ) -> Result<ServerProcess, ServerError> {
+        if let Some(port) = held_port(&spec.ready_url) {
+            return Err(ServerError::PortHeld {
+                command: spec.command.clone(),
+                ready_url: spec.ready_url.clone(),
+                port,
+            });
+        }
         let env = server_env(&spec.env, extra)?;
         let mut child = Command::new("sh")
             .arg("-c")
@@ -181,7 +211,9 @@ impl ServerProcess {
                     output: self.output_tail(),
                 });
             }
-            if is_ready(&spec.ready_url) {
+            // Ready only while the process still runs: an answer from a process that took the
+            // port meanwhile is not this server's.
+            if is_ready(&spec.ready_url) && matches!(self.child.try_wait(), Ok(None)) {
                 return Ok(());
             }
             if self.processes.abandoned() {
@@ -267,6 +299,33 @@ fn keep_tail(stream: impl Read + Send + 'static, lines: Arc<Mutex<VecDeque<Strin
             }
         }
     });
+}
+
+/// The scenario as this run reaches it: when its `base_url` leaves the port to venom
+/// (`${VENOM_PORT}`), a free port is chosen and put in place, and the server's environment
+/// gets it as `VENOM_PORT` (returned to pass to [`ServerProcess::start`]).
+pub fn choose_port(scenario: &Scenario) -> Result<(Scenario, Vec<(String, String)>), ServerError> {
+    if !scenario.chooses_port() {
+        return Ok((scenario.clone(), Vec::new()));
+    }
+    let port = std::net::TcpListener::bind(("127.0.0.1", 0))
+        .and_then(|listener| listener.local_addr())
+        .map_err(ServerError::NoFreePort)?
+        .port();
+    Ok((
+        scenario.on_port(port),
+        vec![(PORT_VAR.to_string(), port.to_string())],
+    ))
+}
+
+/// The port of `url` when something already accepts connections there.
+fn held_port(url: &str) -> Option<u16> {
+    let url = reqwest::Url::parse(url).ok()?;
+    let port = url.port_or_known_default()?;
+    let mut addresses = (url.host_str()?, port).to_socket_addrs().ok()?;
+    addresses
+        .any(|address| TcpStream::connect_timeout(&address, HELD_PROBE_TIMEOUT).is_ok())
+        .then_some(port)
 }
 
 /// One readiness probe: a GET with a short timeout answered below 500.

@@ -1,7 +1,7 @@
 //! The HTTP world: the API under test reached over HTTP, the state of its stores saved and
 //! restored by their [`StateAdapter`]s (or by reset and replay when there are none).
 
-use crate::server::{Processes, ServerError, ServerProcess};
+use crate::server::{choose_port, Processes, ServerError, ServerProcess};
 use crate::sql_check::{self, SqlAnswerError};
 use crate::stores;
 use crate::stores::StoreError;
@@ -104,9 +104,10 @@ impl std::fmt::Debug for HttpWorld {
 }
 
 impl HttpWorld {
-    /// Prepares the world of `scenario`: starts the PostgreSQL transaction proxy (when used, so
-    /// that the API connects through it: its URL is `VENOM_PROXY_URL` in the server's
-    /// environment), starts its `[server]` (if any) and waits until it is ready, checks that
+    /// Prepares the world of `scenario`: chooses a free port when `base_url` says
+    /// `${VENOM_PORT}`, starts the PostgreSQL transaction proxy (when used, so that the API
+    /// connects through it: its URL is `VENOM_PROXY_URL` in the server's environment), starts
+    /// its `[server]` (if any, refusing a port another process holds) and waits until it is ready, checks that
     /// `base_url` answers, opens the stores (SQLite, PostgreSQL, Redis), runs every SQL
     /// invariant once to check it and, when a `[reset]` is declared, restores the initial state.
     ///
@@ -114,6 +115,8 @@ impl HttpWorld {
     /// can abandon its start or kill it. Everything the world opens is its own (server, proxy,
     /// connections): several worlds can run side by side in one process.
     pub fn connect(scenario: &Scenario, processes: &Processes) -> Result<HttpWorld, SetupError> {
+        let (scenario, port_env) = choose_port(scenario)?;
+        let scenario = &scenario;
         let runtime = tokio::runtime::Builder::new_current_thread()
             .enable_all()
             .build()
@@ -121,7 +124,11 @@ impl HttpWorld {
         let client =
             HttpClient::new(&scenario.base_url, &scenario.defaults).map_err(SetupError::Client)?;
         let proxy = stores::start_proxy(&scenario.rollback)?;
-        let env: Vec<(String, String)> = proxy.iter().map(|p| p.env.clone()).collect();
+        let env: Vec<(String, String)> = proxy
+            .iter()
+            .map(|p| p.env.clone())
+            .chain(port_env)
+            .collect();
         let server = match &scenario.server {
             Some(spec) => Some(ServerProcess::start(spec, &env, processes)?),
             None => None,

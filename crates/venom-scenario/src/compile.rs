@@ -298,7 +298,7 @@ impl Compiler<'_> {
     /// table sees what it depends on (actions before the keys and invariants that name them).
     pub(crate) fn scenario(&self, raw: RawScenario) -> Result<Scenario> {
         let base_dir = base_dir(self.file);
-        let base_url = self.base_url(&raw.base_url)?;
+        let base_url = self.base_url(&raw.base_url, raw.server.is_some())?;
         let explore = self.explore(raw.explore.as_ref())?;
         let server = raw
             .server
@@ -345,9 +345,19 @@ impl Compiler<'_> {
         })
     }
 
-    /// `base_url`: an `http://` or `https://` URL, kept without its trailing `/`.
-    fn base_url(&self, raw: &Spanned<String>) -> Result<String> {
+    /// `base_url`: an `http://` or `https://` URL, kept without its trailing `/`; its port may
+    /// be [`PORT_PLACEHOLDER`] when venom starts the `[server]`.
+    fn base_url(&self, raw: &Spanned<String>, has_server: bool) -> Result<String> {
         let base_url = raw.get_ref();
+        if base_url.contains(PORT_PLACEHOLDER) && !has_server {
+            return Err(self.err_at(
+                raw,
+                format!(
+                    "`{PORT_PLACEHOLDER}` in base_url needs a [server]: venom chooses the port \
+                     of the server it starts"
+                ),
+            ));
+        }
         let valid_url = ["http://", "https://"]
             .iter()
             .any(|p| base_url.len() > p.len() && base_url.starts_with(p));

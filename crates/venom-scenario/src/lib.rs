@@ -27,7 +27,7 @@ pub use load_spec::{
 pub use model::{
     ActionSpec, AuthSpec, Builtins, Condition, Defaults, ExploreDefaults, InvariantSpec,
     PgMechanism, PostgresSpec, RedisSpec, RequestSpec, Requires, ResetSpec, RollbackSpec, Scenario,
-    ServerSpec, SqliteSpec, UnsetUrlVar, UrlSource,
+    ServerSpec, SqliteSpec, UnsetUrlVar, UrlSource, PORT_PLACEHOLDER,
 };
 pub use template::{Template, TemplateValue};
 

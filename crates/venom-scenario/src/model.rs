@@ -11,6 +11,10 @@ use std::path::PathBuf;
 use std::time::Duration;
 use venom_engine::{CheckpointMode, Mechanism, Severity, Strategy};
 
+/// Written in `base_url` (of a scenario with a `[server]`), it stands for a free port venom
+/// chooses at each run; the server's environment has it as `VENOM_PORT`.
+pub const PORT_PLACEHOLDER: &str = "${VENOM_PORT}";
+
 /// A parsed and validated scenario file.
 #[derive(Debug, Clone)]
 pub struct Scenario {
@@ -47,6 +51,23 @@ pub struct Scenario {
 }
 
 impl Scenario {
+    /// Whether `base_url` leaves its port to venom ([`PORT_PLACEHOLDER`]).
+    pub fn chooses_port(&self) -> bool {
+        self.base_url.contains(PORT_PLACEHOLDER)
+    }
+
+    /// The scenario with `port` in place of [`PORT_PLACEHOLDER`] in `base_url` and in the
+    /// server's readiness URL.
+    pub fn on_port(&self, port: u16) -> Scenario {
+        let place = |url: &str| url.replace(PORT_PLACEHOLDER, &port.to_string());
+        let mut placed = self.clone();
+        placed.base_url = place(&self.base_url);
+        if let Some(server) = &mut placed.server {
+            server.ready_url = place(&server.ready_url);
+        }
+        placed
+    }
+
     /// The rollback mechanisms the run will use, as `explore` names them: the database's, then
     /// Redis snapshots when `[redis] rollback = true` (reset + replay alone when nothing
     /// restores).
