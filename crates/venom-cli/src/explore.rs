@@ -26,6 +26,7 @@ pub fn command(args: &ExploreArgs) -> Result<i32, Failure> {
 /// Explores `scenario`, writes the requested reports, prints the summary and returns the exit
 /// status. Reports are written even when the run was interrupted or the API failed mid-run.
 pub fn explore(scenario: &Scenario, target: Target, options: &RunOptions) -> Result<i32, Failure> {
+    crate::secrets::install(scenario);
     if matches!(scenario.rollback, RollbackSpec::Reset { .. }) && scenario.reset.is_none() {
         return Err(Failure::invalid(format!(
             "{}: the rollback is reset + replay (the default), which needs a [reset] request or \
@@ -75,12 +76,12 @@ pub fn explore(scenario: &Scenario, target: Target, options: &RunOptions) -> Res
     explorer.world_mut().stop_server();
     let exploration = result?;
 
-    let report = RunReport {
+    let report = crate::secrets::redact_report(&RunReport {
         tool_version: env!("CARGO_PKG_VERSION").to_string(),
         target,
         invariants: invariant_infos,
         exploration,
-    };
+    });
     write_reports(&report, options)?;
     print!(
         "{}",

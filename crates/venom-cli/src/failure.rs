@@ -131,7 +131,7 @@ fn render(failure: &Failure) -> String {
     let mut out = String::new();
     for (i, line) in lines.iter().enumerate() {
         let label = if i == 0 { "error" } else { "caused by" };
-        out.push_str(&format!("{label}: {line}\n"));
+        out.push_str(&format!("{label}: {}\n", crate::secrets::redact(line)));
     }
     out
 }

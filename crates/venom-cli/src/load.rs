@@ -33,10 +33,11 @@ pub fn command(args: &LoadArgs) -> Result<i32, Failure> {
         ),
         None => None,
     };
+    crate::secrets::install(&scenario);
     eprintln!(
         "venom load: {} against {}",
         plan.describe(),
-        scenario.base_url
+        crate::secrets::redact(&scenario.base_url)
     );
     let control = Control {
         interrupt: Some(interrupt),

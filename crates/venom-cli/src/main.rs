@@ -15,6 +15,7 @@ mod interrupt;
 mod load;
 mod progress;
 mod replay;
+mod secrets;
 
 use args::{Cli, Command};
 use clap::Parser;

@@ -24,6 +24,7 @@ pub fn command(args: &ReplayArgs) -> Result<i32, Failure> {
     let processes = Processes::default();
     let interrupted = interrupt::install(&processes);
     let (scenario, _demo) = target_scenario(&report.target)?;
+    crate::secrets::install(&scenario);
     let mut world = match HttpWorld::connect(&scenario, &processes) {
         Ok(world) => world,
         Err(_) if interrupted.load(Ordering::SeqCst) => {
@@ -64,7 +65,8 @@ pub fn command(args: &ReplayArgs) -> Result<i32, Failure> {
         match outcome.message {
             Some(message) if outcome.reproduced => {
                 still_failing += 1;
-                println!("  reproduced: {message}");
+                let shown = crate::secrets::redact_learning(&message, &outcome.steps);
+                println!("  reproduced: {shown}");
             }
             _ => println!("  no longer reproduces"),
         }

@@ -10,6 +10,7 @@ mod fs;
 mod json;
 mod junit;
 mod path;
+mod redact;
 mod report;
 
 pub use console::render_console;
@@ -20,4 +21,5 @@ pub use exit::{
 pub use json::{read_json, write_json};
 pub use junit::write_junit;
 pub use path::{format_exchange, format_path, replay_hint};
+pub use redact::{Redactor, MIN_SECRET_LEN, REDACTED, SECRET_NAMES};
 pub use report::{InvariantInfo, RunReport, Target};

@@ -327,6 +327,21 @@ impl Compiler<'_> {
             .as_ref()
             .map(|r| self.redis(r, &rollback))
             .transpose()?;
+        let redact_fields = raw
+            .redact
+            .as_ref()
+            .and_then(|r| r.fields.as_ref())
+            .map(|fields| fields.iter().map(|f| self.redact_field(f)).collect())
+            .transpose()?
+            .unwrap_or_default();
+        let mut env_names = crate::env_refs::env_refs(self.text);
+        env_names.extend(defaults.auth.iter().flat_map(AuthSpec::env_names));
+        env_names.extend(
+            actions
+                .iter()
+                .filter_map(|a| a.auth.as_ref())
+                .flat_map(AuthSpec::env_names),
+        );
         Ok(Scenario {
             file: self.file.to_path_buf(),
             base_url,
@@ -342,7 +357,17 @@ impl Compiler<'_> {
             invariants,
             builtins,
             load,
+            redact_fields,
+            env_names,
         })
+    }
+
+    /// A `[redact] fields` entry: a non-empty name fragment.
+    fn redact_field(&self, field: &Spanned<String>) -> Result<String> {
+        if field.get_ref().trim().is_empty() {
+            return Err(self.err_at(field, "empty [redact] field, expected a name fragment"));
+        }
+        Ok(field.get_ref().clone())
     }
 
     /// `base_url`: an `http://` or `https://` URL, kept without its trailing `/`; its port may

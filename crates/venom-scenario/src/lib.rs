@@ -9,6 +9,7 @@
 mod builtins;
 mod compile;
 mod compile_stores;
+mod env_refs;
 mod error;
 mod expr;
 mod extract;

@@ -5,7 +5,7 @@ use crate::expr::Expr;
 use crate::extract::Extractor;
 use crate::load_spec::LoadSpec;
 use crate::template::{Template, TemplateValue};
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::time::Duration;
@@ -48,6 +48,13 @@ pub struct Scenario {
     pub builtins: Builtins,
     /// Flows and thresholds for `venom load`, from `[load]`.
     pub load: Option<LoadSpec>,
+    /// More name fragments of secret fields, headers and parameters (`[redact] fields`), on
+    /// top of the defaults every report redacts.
+    pub redact_fields: Vec<String>,
+    /// The environment variables the scenario reads (`env.NAME` in expressions and templates,
+    /// `${NAME}` in `[server].env`, the `…_env` of `auth`): their values never appear in any
+    /// output.
+    pub env_names: BTreeSet<String>,
 }
 
 impl Scenario {
@@ -301,6 +308,20 @@ pub enum AuthSpec {
         /// Environment variable holding the header's value.
         value_env: String,
     },
+}
+
+impl AuthSpec {
+    /// The environment variables holding its secrets.
+    pub fn env_names(&self) -> Vec<String> {
+        match self {
+            AuthSpec::Bearer { env } => vec![env.clone()],
+            AuthSpec::Basic {
+                user_env,
+                password_env,
+            } => vec![user_env.clone(), password_env.clone()],
+            AuthSpec::Header { value_env, .. } => vec![value_env.clone()],
+        }
+    }
 }
 
 /// An HTTP request description.

@@ -25,6 +25,13 @@ pub(crate) struct RawScenario {
     pub builtins: Option<RawBuiltins>,
     pub load: Option<RawLoad>,
     pub redis: Option<Spanned<RawRedis>>,
+    pub redact: Option<RawRedact>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct RawRedact {
+    pub fields: Option<Vec<Spanned<String>>>,
 }
 
 #[derive(Debug, Deserialize)]

@@ -1,0 +1,53 @@
+//! The secrets of a run, kept out of everything venom prints or writes.
+//!
+//! Once a command has read its scenario it calls [`install`]; from then on the reports
+//! ([`redact_report`]) and every line printed ([`redact`]: errors, replay messages) go through
+//! the scenario's [`Redactor`]. One per process: the CLI runs one scenario, and the error
+//! printer runs after the command returned, where the scenario is gone.
+
+use std::sync::OnceLock;
+use venom_report::{Redactor, RunReport};
+use venom_scenario::Scenario;
+
+static REDACTOR: OnceLock<Redactor> = OnceLock::new();
+
+/// The redactor of `scenario`: the default secret names and its `[redact] fields`, and the
+/// values of the environment variables it reads and of every variable with a secret's name
+/// (`API_TOKEN`, `DB_PASSWORD`…).
+pub fn redactor(scenario: &Scenario) -> Redactor {
+    let mut redactor = Redactor::new(&scenario.redact_fields);
+    for (name, value) in std::env::vars() {
+        if scenario.env_names.contains(&name) || redactor.is_secret_name(&name) {
+            redactor.secret(&value);
+        }
+    }
+    redactor
+}
+
+/// Makes `scenario`'s redactor the one every later output goes through (the first call wins).
+pub fn install(scenario: &Scenario) {
+    let _ = REDACTOR.set(redactor(scenario));
+}
+
+/// `text` without the secrets known so far.
+pub fn redact(text: &str) -> String {
+    match REDACTOR.get() {
+        Some(redactor) => redactor.text(text),
+        None => text.to_string(),
+    }
+}
+
+/// `text` without the secrets known so far nor those the `steps` of a replay hold in their
+/// secret fields (a token the replayed login answered).
+pub fn redact_learning(text: &str, steps: &[venom_engine::PathStep]) -> String {
+    let mut redactor = REDACTOR.get().cloned().unwrap_or_default();
+    redactor.learn_from(&steps);
+    redactor.text(text)
+}
+
+/// `report` without secrets: those of the environment, and those its own secret fields hold
+/// (a token extracted into the context is redacted in every URL, header and message).
+pub fn redact_report(report: &RunReport) -> RunReport {
+    let mut redactor = REDACTOR.get().cloned().unwrap_or_default();
+    redactor.report(report)
+}
