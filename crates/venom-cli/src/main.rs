@@ -20,8 +20,31 @@ mod secrets;
 use args::{Cli, Command};
 use clap::Parser;
 
+/// The stack of the thread every command runs on. The parsers and the evaluator of scenario
+/// expressions recurse on nesting; the scenario's limits (`venom_scenario::MAX_NESTING`…) keep
+/// the deepest accepted input within a quarter of this even in a debug build.
+const COMMAND_STACK_BYTES: usize = 64 << 20;
+
 fn main() {
     let cli = Cli::parse();
+    let code = std::thread::Builder::new()
+        .name("venom".into())
+        .stack_size(COMMAND_STACK_BYTES)
+        .spawn(move || run(cli))
+        .and_then(|command| {
+            command
+                .join()
+                .map_err(|_| std::io::Error::other("the command panicked"))
+        })
+        .unwrap_or_else(|e| {
+            eprintln!("error: {e}");
+            101
+        });
+    std::process::exit(interrupt::exit_status(code));
+}
+
+/// Runs the command `cli` names; its exit status.
+fn run(cli: Cli) -> i32 {
     let result = match cli.command {
         Command::Explore(args) => explore::command(&args),
         Command::Replay(args) => replay::command(&args),
@@ -29,9 +52,8 @@ fn main() {
         Command::Demo(args) => demo::command(&args),
         Command::Load(args) => load::command(&args),
     };
-    let code = result.unwrap_or_else(|failure| {
+    result.unwrap_or_else(|failure| {
         failure::print(&failure);
         failure.exit_code()
-    });
-    std::process::exit(interrupt::exit_status(code));
+    })
 }

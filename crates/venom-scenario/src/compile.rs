@@ -114,10 +114,12 @@ impl Compiler<'_> {
     fn duration(&self, s: &Spanned<f64>, what: &str) -> Result<Duration> {
         let secs = *s.get_ref();
         if !(0.001..=1e12).contains(&secs) {
+            // As written: `1e-320` printed as a float is 320 digits long.
+            let written = self.text.get(s.span()).unwrap_or_default().trim();
             return Err(self.err_at(
                 s,
                 format!(
-                    "invalid {what} `{secs}`, expected a positive number of seconds (at least 0.001, at most 1e12)"
+                    "invalid {what} `{written}`, expected a positive number of seconds (at least 0.001, at most 1e12)"
                 ),
             ));
         }

@@ -76,6 +76,7 @@ impl Expr {
                 message: "empty expression, expected a CEL expression".into(),
             });
         }
+        crate::limits::check_expression(source)?;
         let program = env().compile(source).map_err(|errs| {
             let first = errs.errors.first();
             let offset = first.and_then(|e| {
@@ -93,7 +94,11 @@ impl Expr {
                 .join("; ");
             CompileError {
                 offset,
-                message: format!("invalid CEL expression `{}`: {detail}", source.trim()),
+                message: format!(
+                    "invalid CEL expression `{}`: {}",
+                    crate::limits::quoted(source.trim()),
+                    crate::limits::quoted(&detail)
+                ),
             }
         })?;
         let refs = program.references();
@@ -146,12 +151,15 @@ impl Expr {
             } else {
                 ""
             };
-            EvalError(format!("evaluating `{}`: {e}{hint}", self.source))
+            EvalError(format!(
+                "evaluating `{}`: {e}{hint}",
+                crate::limits::quoted(&self.source)
+            ))
         })?;
         value.json().map_err(|e| {
             EvalError(format!(
                 "evaluating `{}`: result cannot be converted to JSON: {e}",
-                self.source
+                crate::limits::quoted(&self.source)
             ))
         })
     }

@@ -18,11 +18,13 @@ impl Extractor {
     }
 
     pub(crate) fn parse_inner(source: &str) -> Result<Extractor, CompileError> {
+        crate::limits::check_jsonpath(source)?;
         let path = JsonPath::parse(source).map_err(|e| CompileError {
             // `position()` is documented as 1-indexed but behaves as a byte offset.
             offset: Some(e.position().min(source.len())),
             message: format!(
-                "invalid JSONPath `{source}`: {}, expected an RFC 9535 query such as `$.id`",
+                "invalid JSONPath `{}`: {}, expected an RFC 9535 query such as `$.id`",
+                crate::limits::quoted(source),
                 e.message()
             ),
         })?;

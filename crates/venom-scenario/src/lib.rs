@@ -13,6 +13,7 @@ mod env_refs;
 mod error;
 mod expr;
 mod extract;
+mod limits;
 mod load_spec;
 mod model;
 mod spec;
@@ -22,6 +23,10 @@ pub use builtins::Builtin;
 pub use error::{EvalError, ScenarioError};
 pub use expr::{Expr, Vars};
 pub use extract::Extractor;
+pub use limits::{
+    MAX_EXPRESSION_BYTES, MAX_FILE_BYTES, MAX_JSONPATH_BYTES, MAX_JSONPATH_NESTING, MAX_NESTING,
+    MAX_OPERATORS, MAX_TOML_NESTING,
+};
 pub use load_spec::{
     CompareOp, Dimension, FlowSpec, LoadSpec, Metric, Scope, Stat, ThresholdError, ThresholdSpec,
 };
@@ -34,14 +39,24 @@ pub use template::{Template, TemplateValue};
 
 use std::path::Path;
 
-/// Reads and parses the scenario file at `path`.
+/// Reads and parses the scenario file at `path` (at most [`MAX_FILE_BYTES`]).
 pub fn load(path: &Path) -> Result<Scenario, ScenarioError> {
-    let bytes = std::fs::read(path).map_err(|e| ScenarioError {
+    let cannot_read = |e: std::io::Error| ScenarioError {
         file: path.to_path_buf(),
         line: 0,
         column: 0,
         message: format!("cannot read the scenario file: {e}"),
-    })?;
+    };
+    let mut bytes = Vec::new();
+    std::fs::File::open(path)
+        .and_then(|file| {
+            use std::io::Read as _;
+            file.take(MAX_FILE_BYTES as u64 + 1).read_to_end(&mut bytes)
+        })
+        .map_err(cannot_read)?;
+    if bytes.len() > MAX_FILE_BYTES {
+        return Err(too_large(path));
+    }
     let text = String::from_utf8(bytes).map_err(|e| {
         // Positions count in the valid text before the first bad byte.
         let valid = &e.as_bytes()[..e.utf8_error().valid_up_to()];
@@ -59,6 +74,20 @@ pub fn load(path: &Path) -> Result<Scenario, ScenarioError> {
 /// Parses scenario `text`; `file` names it in errors, and relative paths in it are resolved
 /// against `file`'s folder.
 pub fn parse(text: &str, file: &Path) -> Result<Scenario, ScenarioError> {
+    if text.len() > MAX_FILE_BYTES {
+        return Err(too_large(file));
+    }
+    if let Some(offset) = limits::toml_too_deep(text) {
+        return Err(ScenarioError::at_offset(
+            file,
+            text,
+            offset,
+            format!(
+                "arrays and tables nested deeper than {} levels, expected a flatter value",
+                limits::MAX_TOML_NESTING
+            ),
+        ));
+    }
     let raw: spec::RawScenario = toml::from_str(text).map_err(|e| {
         let span = e.span().unwrap_or(0..0);
         let mut message = e.message().trim_end().to_string();
@@ -70,4 +99,16 @@ pub fn parse(text: &str, file: &Path) -> Result<Scenario, ScenarioError> {
         ScenarioError::at_offset(file, text, span.start, message)
     })?;
     compile::Compiler { file, text }.scenario(raw)
+}
+
+/// The error for a scenario file past [`MAX_FILE_BYTES`].
+fn too_large(file: &Path) -> ScenarioError {
+    ScenarioError {
+        file: file.to_path_buf(),
+        line: 1,
+        column: 1,
+        message: format!(
+            "the scenario file is larger than {MAX_FILE_BYTES} bytes (1 MiB), the most venom reads"
+        ),
+    }
 }

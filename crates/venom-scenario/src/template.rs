@@ -60,7 +60,8 @@ impl Template {
                 return Err(CompileError {
                     offset: Some(open),
                     message: format!(
-                        "unclosed placeholder in template `{source}`, expected `}}}}` after `{{{{`"
+                        "unclosed placeholder in template `{}`, expected `}}}}` after `{{{{`",
+                        crate::limits::quoted(source)
                     ),
                 });
             }
@@ -83,7 +84,11 @@ impl Template {
                 let e = first_err.expect("at least one candidate was tried");
                 return Err(CompileError {
                     offset: Some(start + e.offset.unwrap_or(0)),
-                    message: format!("in template `{source}`: {}", e.message),
+                    message: format!(
+                        "in template `{}`: {}",
+                        crate::limits::quoted(source),
+                        e.message
+                    ),
                 });
             };
             parts.push(Part::Expr(expr));
