@@ -42,4 +42,8 @@ pub struct ResponseRecord {
     pub ttfb_ms: f64,
     /// Time from sending the request to the end of the body.
     pub elapsed_ms: f64,
+    /// Whether the body was longer than the client keeps (`[defaults] max_body_bytes`): `body`
+    /// then holds its beginning only, as text.
+    #[serde(skip_serializing_if = "std::ops::Not::not", default)]
+    pub truncated: bool,
 }

@@ -207,7 +207,7 @@ impl HttpClient {
             (answered, _) => answered,
         }
         .map_err(|e| self.classify(e, record.clone()))?;
-        let response = read_response(response, started)
+        let response = read_response(response, started, self.defaults.max_body_bytes)
             .await
             .map_err(|e| self.classify(e, record.clone()))?;
         Ok(Exchange {

@@ -12,4 +12,4 @@ mod response;
 
 pub use client::{HttpClient, PreparedRequest, SendError, Unreachable};
 pub use context_update::apply_response;
-pub use response::{body_value, last_value};
+pub use response::{body_value, last_value, CappedBody};

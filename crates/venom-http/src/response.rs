@@ -4,11 +4,13 @@ use serde_json::{json, Map, Value};
 use std::time::Instant;
 use venom_engine::ResponseRecord;
 
-/// Reads `response` completely; `started` is when the request was sent. Time to first byte is
+/// Reads `response`, keeping at most `max_body` bytes of its body (the rest is not read, and
+/// the connection is dropped); `started` is when the request was sent. Time to first byte is
 /// taken when this is called (the headers have arrived), the total once the body is read.
 pub(crate) async fn read_response(
-    response: reqwest::Response,
+    mut response: reqwest::Response,
     started: Instant,
+    max_body: usize,
 ) -> Result<ResponseRecord, reqwest::Error> {
     let ttfb_ms = millis(started);
     let status = response.status().as_u16();
@@ -22,14 +24,67 @@ pub(crate) async fn read_response(
             )
         })
         .collect();
-    let bytes = response.bytes().await?;
+    let mut kept = CappedBody::new(max_body);
+    while let Some(chunk) = response.chunk().await? {
+        if !kept.push(&chunk) {
+            break;
+        }
+    }
+    let truncated = kept.truncated();
     Ok(ResponseRecord {
         status,
         headers,
-        body: body_value(&bytes),
+        body: kept.into_value(),
         ttfb_ms,
         elapsed_ms: millis(started),
+        truncated,
     })
+}
+
+/// The beginning of a response body, at most a given number of bytes of it.
+#[derive(Debug)]
+pub struct CappedBody {
+    bytes: Vec<u8>,
+    max: usize,
+    truncated: bool,
+}
+
+impl CappedBody {
+    /// An empty body that keeps at most `max` bytes.
+    pub fn new(max: usize) -> CappedBody {
+        CappedBody {
+            bytes: Vec::new(),
+            max,
+            truncated: false,
+        }
+    }
+
+    /// Keeps what fits of `chunk`; `false` once the body is longer than the cap (stop reading).
+    pub fn push(&mut self, chunk: &[u8]) -> bool {
+        let room = self.max - self.bytes.len();
+        if chunk.len() > room {
+            self.bytes.extend_from_slice(&chunk[..room]);
+            self.truncated = true;
+            return false;
+        }
+        self.bytes.extend_from_slice(chunk);
+        true
+    }
+
+    /// Whether the body was longer than the cap.
+    pub fn truncated(&self) -> bool {
+        self.truncated
+    }
+
+    /// The body as [`body_value`] reads it; the beginning of a longer body is no JSON
+    /// document, so it is kept as text.
+    pub fn into_value(self) -> Value {
+        if self.truncated {
+            Value::String(String::from_utf8_lossy(&self.bytes).into_owned())
+        } else {
+            body_value(&self.bytes)
+        }
+    }
 }
 
 fn millis(started: Instant) -> f64 {
@@ -81,6 +136,7 @@ mod tests {
             body: json!({"id": 1}),
             ttfb_ms: 1.0,
             elapsed_ms: 2.5,
+            truncated: false,
         };
         let last = last_value(&response);
         assert_eq!(last["status"], 201);

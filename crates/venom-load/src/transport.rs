@@ -19,6 +19,7 @@ use hyper_util::rt::TokioIo;
 use std::sync::{Mutex, PoisonError};
 use std::time::{Duration, Instant};
 use venom_engine::{Context, ResponseRecord};
+use venom_http::CappedBody;
 use venom_http::{HttpClient, PreparedRequest, SendError};
 use venom_scenario::{ActionSpec, Defaults, Scenario, Vars};
 
@@ -76,7 +77,7 @@ impl Transport {
     /// `http://`, the client for `https://`.
     pub(crate) fn new(client: HttpClient, scenario: &Scenario) -> Result<Transport, LoadError> {
         let direct = if client.base_url().starts_with("http://") {
-            Some(Direct::new(client.base_url(), scenario.defaults.timeout)?)
+            Some(Direct::new(client.base_url(), &scenario.defaults)?)
         } else {
             None
         };
@@ -214,6 +215,8 @@ struct Direct {
     /// Connections of users that ended (open model: of finished iterations).
     idle: Mutex<Vec<Sender>>,
     timeout: Duration,
+    /// How much of a body is read (`[defaults] max_body_bytes`).
+    max_body: usize,
 }
 
 impl std::fmt::Debug for Direct {
@@ -225,7 +228,7 @@ impl std::fmt::Debug for Direct {
 }
 
 impl Direct {
-    fn new(base_url: &str, timeout: Duration) -> Result<Direct, LoadError> {
+    fn new(base_url: &str, defaults: &Defaults) -> Result<Direct, LoadError> {
         let invalid = |reason: String| LoadError::BaseUrl {
             base_url: base_url.to_string(),
             reason,
@@ -248,7 +251,8 @@ impl Direct {
             address,
             host,
             idle: Mutex::new(Vec::new()),
-            timeout,
+            timeout: defaults.timeout,
+            max_body: defaults.max_body_bytes,
         })
     }
 
@@ -335,13 +339,22 @@ impl Direct {
             },
         };
         let ttfb = started.elapsed();
-        let (parts, body) = response.into_parts();
-        let bytes = body
-            .collect()
-            .await
-            .map_err(|e| (ErrorKind::Transport, format!("reading the body: {e}")))?
-            .to_bytes();
-        connection.0 = Some(sender);
+        let (parts, mut body) = response.into_parts();
+        let mut kept = CappedBody::new(self.max_body);
+        while let Some(frame) = body.frame().await {
+            let frame =
+                frame.map_err(|e| (ErrorKind::Transport, format!("reading the body: {e}")))?;
+            if let Ok(chunk) = frame.into_data() {
+                if !kept.push(&chunk) {
+                    break;
+                }
+            }
+        }
+        // A connection whose body was left unread cannot carry the next request.
+        if !kept.truncated() {
+            connection.0 = Some(sender);
+        }
+        let truncated = kept.truncated();
         let status = parts.status.as_u16();
         Ok(Reply {
             status,
@@ -358,9 +371,10 @@ impl Direct {
                         )
                     })
                     .collect(),
-                body: venom_http::body_value(&bytes),
+                body: kept.into_value(),
                 ttfb_ms: ttfb.as_secs_f64() * 1000.0,
                 elapsed_ms: started.elapsed().as_secs_f64() * 1000.0,
+                truncated,
             }),
         })
     }
@@ -394,7 +408,7 @@ mod tests {
 
     #[test]
     fn direct_targets_keep_the_base_path() {
-        let d = Direct::new("http://127.0.0.1:8080/api", Duration::from_secs(1))
+        let d = Direct::new("http://127.0.0.1:8080/api", &Defaults::default())
             .unwrap_or_else(|e| panic!("{e}"));
         assert_eq!(d.address, "127.0.0.1:8080");
         assert_eq!(d.host, "127.0.0.1:8080");
@@ -411,8 +425,8 @@ mod tests {
         assert_eq!(r.uri(), "/api/orders?x=1");
         assert_eq!(r.headers()[HOST], "127.0.0.1:8080");
         assert_eq!(r.headers()[CONTENT_TYPE], "application/json");
-        let d = Direct::new("http://localhost", Duration::from_secs(1))
-            .unwrap_or_else(|e| panic!("{e}"));
+        let d =
+            Direct::new("http://localhost", &Defaults::default()).unwrap_or_else(|e| panic!("{e}"));
         assert_eq!(d.address, "localhost:80");
     }
 }

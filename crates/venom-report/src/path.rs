@@ -3,10 +3,15 @@
 use std::path::Path;
 use venom_engine::{Exchange, PathStep, Severity};
 
-/// `METHOD url -> status` (or `-> no response`).
+/// `METHOD url -> status` (or `-> no response`; `(body truncated)` when only its beginning
+/// was kept).
 pub fn format_exchange(exchange: &Exchange) -> String {
     let req = &exchange.request;
     match &exchange.response {
+        Some(resp) if resp.truncated => format!(
+            "{} {} -> {} (body truncated)",
+            req.method, req.url, resp.status
+        ),
         Some(resp) => format!("{} {} -> {}", req.method, req.url, resp.status),
         None => format!("{} {} -> no response", req.method, req.url),
     }

@@ -30,6 +30,7 @@ fn exchange(method: &str, path: &str, status: Option<u16>) -> Exchange {
             body: json!({"id": 7, "status": "ok"}),
             ttfb_ms: 1.5,
             elapsed_ms: 2.25,
+            truncated: false,
         }),
         error: status
             .is_none()

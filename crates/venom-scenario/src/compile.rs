@@ -483,8 +483,27 @@ impl Compiler<'_> {
                     None => Duration::from_secs(10),
                 },
                 auth: d.auth.as_ref().map(|a| self.auth(a)).transpose()?,
+                max_body_bytes: match &d.max_body_bytes {
+                    Some(n) => self.max_body_bytes(n)?,
+                    None => DEFAULT_MAX_BODY_BYTES,
+                },
             },
         })
+    }
+
+    /// `[defaults] max_body_bytes`: from 1 KiB to 1 GiB.
+    fn max_body_bytes(&self, n: &Spanned<u64>) -> Result<usize> {
+        const MAX: u64 = 1 << 30;
+        match usize::try_from(*n.get_ref()) {
+            Ok(bytes) if (1024..=MAX).contains(n.get_ref()) => Ok(bytes),
+            _ => Err(self.err_at(
+                n,
+                format!(
+                    "invalid max_body_bytes `{}`, expected from 1024 (1 KiB) to {MAX} (1 GiB)",
+                    n.get_ref()
+                ),
+            )),
+        }
     }
 
     /// The `[[actions]]` tables, with the names and context keys they declare.

@@ -33,7 +33,7 @@ pub use load_spec::{
 pub use model::{
     ActionSpec, AuthSpec, Builtins, Condition, Defaults, ExploreDefaults, InvariantSpec,
     PgMechanism, PostgresSpec, RedisSpec, RequestSpec, Requires, ResetSpec, RollbackSpec, Scenario,
-    ServerSpec, SqliteSpec, UnsetUrlVar, UrlSource, PORT_PLACEHOLDER,
+    ServerSpec, SqliteSpec, UnsetUrlVar, UrlSource, DEFAULT_MAX_BODY_BYTES, PORT_PLACEHOLDER,
 };
 pub use template::{Template, TemplateValue};
 

@@ -274,7 +274,14 @@ pub struct Defaults {
     pub timeout: Duration,
     /// Default authentication.
     pub auth: Option<AuthSpec>,
+    /// How much of each response body is kept (default [`DEFAULT_MAX_BODY_BYTES`]); the rest
+    /// is not read.
+    pub max_body_bytes: usize,
 }
+
+/// How much of each response body venom keeps unless `[defaults] max_body_bytes` says
+/// otherwise: 256 KiB.
+pub const DEFAULT_MAX_BODY_BYTES: usize = 256 << 10;
 
 impl Default for Defaults {
     fn default() -> Self {
@@ -282,6 +289,7 @@ impl Default for Defaults {
             headers: Vec::new(),
             timeout: Duration::from_secs(10),
             auth: None,
+            max_body_bytes: DEFAULT_MAX_BODY_BYTES,
         }
     }
 }

@@ -109,6 +109,7 @@ pub(crate) struct RawDefaults {
     pub headers: Option<OrderedMap<Spanned<String>>>,
     pub timeout: Option<Spanned<f64>>,
     pub auth: Option<Spanned<RawAuth>>,
+    pub max_body_bytes: Option<Spanned<u64>>,
 }
 
 #[derive(Debug, Deserialize)]

@@ -1646,3 +1646,23 @@ fn template_values_know_when_they_are_constant() {
     assert_eq!(constant(0), Some(true));
     assert_eq!(constant(1), Some(false));
 }
+
+#[test]
+fn max_body_bytes_is_bounded_and_defaults_to_256_kib() {
+    let scenario = venom_scenario::parse(&case(""), std::path::Path::new("t.toml")).unwrap();
+    assert_eq!(
+        scenario.defaults.max_body_bytes,
+        venom_scenario::DEFAULT_MAX_BODY_BYTES
+    );
+    assert_eq!(venom_scenario::DEFAULT_MAX_BODY_BYTES, 256 << 10);
+    let set = format!("{HEAD}[defaults]\nmax_body_bytes = 4096\n{ACTION}");
+    let scenario = venom_scenario::parse(&set, std::path::Path::new("t.toml")).unwrap();
+    assert_eq!(scenario.defaults.max_body_bytes, 4096);
+    for bad in ["10", "2000000000000"] {
+        assert_err(
+            &format!("{HEAD}[defaults]\nmax_body_bytes = {bad}\n{ACTION}"),
+            &format!("t.toml:3:18: invalid max_body_bytes `{bad}`, expected from 1024"),
+            &[],
+        );
+    }
+}
