@@ -8,6 +8,17 @@ use venom_report::EXIT_OK;
 /// Runs `venom check`.
 pub fn command(args: &CheckArgs) -> Result<i32, Failure> {
     let scenario = venom_scenario::load(&args.scenario).map_err(Failure::invalid_from)?;
+    let strategy = scenario
+        .explore
+        .strategy
+        .unwrap_or(venom_engine::ExplorerConfig::default().strategy);
+    if let Err(refused) = crate::explore::runnable(&scenario, strategy) {
+        // A scenario written for `venom load` alone need not be explorable.
+        if scenario.load.is_none() {
+            return Err(refused);
+        }
+        eprintln!("warning: `venom explore` would refuse it: {refused}");
+    }
     let builtins: Vec<&str> = scenario
         .active_builtins()
         .into_iter()

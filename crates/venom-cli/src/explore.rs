@@ -6,7 +6,7 @@ use crate::interrupt;
 use crate::progress::ProgressOutput;
 use std::sync::Arc;
 use std::time::Duration;
-use venom_engine::{Context, Explorer, ExplorerConfig, Mechanism, StartError};
+use venom_engine::{Context, Explorer, ExplorerConfig, Mechanism, StartError, Strategy};
 use venom_report::{InvariantInfo, RunReport, Target};
 use venom_runner::{HttpWorld, Processes};
 use venom_scenario::{RollbackSpec, Scenario};
@@ -27,27 +27,8 @@ pub fn command(args: &ExploreArgs) -> Result<i32, Failure> {
 /// status. Reports are written even when the run was interrupted or the API failed mid-run.
 pub fn explore(scenario: &Scenario, target: Target, options: &RunOptions) -> Result<i32, Failure> {
     crate::secrets::install(scenario);
-    if matches!(scenario.rollback, RollbackSpec::Reset { .. }) && scenario.reset.is_none() {
-        return Err(Failure::invalid(format!(
-            "{}: the rollback is reset + replay (the default), which needs a [reset] request or \
-             command to restore the initial state; declare [reset], or a [rollback] mode that \
-             snapshots the database",
-            scenario.file.display()
-        )));
-    }
     let config = config(scenario, options)?;
-    if !config.strategy.fits(scenario.checkpoint_mode()) {
-        // Refused before the proxy and the server start, as the explorer would refuse it.
-        return Err(Failure::invalid(format!(
-            "{}: {} (in the scenario: mechanism = \"snapshot\" in [rollback] works with every \
-             strategy)",
-            scenario.file.display(),
-            StartError::StackOnlyWorld {
-                strategy: config.strategy,
-                mechanism: Mechanism::join(&scenario.mechanisms()),
-            }
-        )));
-    }
+    runnable(scenario, config.strategy)?;
     let progress = ProgressOutput::new(config.max_steps);
     let progress_every = progress
         .every(options.progress_every.or(scenario.explore.progress_every))
@@ -88,6 +69,32 @@ pub fn explore(scenario: &Scenario, target: Target, options: &RunOptions) -> Res
         venom_report::render_console(&report, options.fail_on, options.json.as_deref())
     );
     Ok(venom_report::exit_code(&report, options.fail_on))
+}
+
+/// Refuses, before anything starts, a scenario the explorer would refuse: reset + replay
+/// without a `[reset]`, or a `strategy` its rollback cannot serve. `venom check` asks too.
+pub fn runnable(scenario: &Scenario, strategy: Strategy) -> Result<(), Failure> {
+    if matches!(scenario.rollback, RollbackSpec::Reset { .. }) && scenario.reset.is_none() {
+        return Err(Failure::invalid(format!(
+            "{}: the rollback is reset + replay (the default), which needs a [reset] request or \
+             command to restore the initial state; declare [reset], or a [rollback] mode that \
+             snapshots the database",
+            scenario.file.display()
+        )));
+    }
+    if !strategy.fits(scenario.checkpoint_mode()) {
+        // Refused before the proxy and the server start, as the explorer would refuse it.
+        return Err(Failure::invalid(format!(
+            "{}: {} (in the scenario: mechanism = \"snapshot\" in [rollback] works with every \
+             strategy)",
+            scenario.file.display(),
+            StartError::StackOnlyWorld {
+                strategy,
+                mechanism: Mechanism::join(&scenario.mechanisms()),
+            }
+        )));
+    }
+    Ok(())
 }
 
 fn write_reports(report: &RunReport, options: &RunOptions) -> Result<(), Failure> {

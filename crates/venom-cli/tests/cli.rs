@@ -458,6 +458,23 @@ fn reset_and_replay_without_a_reset_is_invalid_input() {
 }
 
 #[test]
+fn check_refuses_reset_and_replay_without_a_reset_as_explore_would() {
+    let dir = tempdir();
+    let file = write(
+        &dir,
+        "no-reset.toml",
+        "base_url = \"http://127.0.0.1:9\"\n[[actions]]\nname = \"a\"\nmethod = \"GET\"\npath = \"/\"\n",
+    );
+    let run = venom(["check", file.to_str().unwrap()]);
+    run.expect_code(EXIT_INVALID_INPUT);
+    assert!(
+        run.stderr.contains("needs a [reset] request or command"),
+        "{}",
+        run.stderr
+    );
+}
+
+#[test]
 fn an_unreachable_api_is_a_setup_failure() {
     let dir = tempdir();
     let url = format!("http://127.0.0.1:{}", free_port());

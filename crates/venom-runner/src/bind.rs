@@ -2,7 +2,7 @@
 //! [`HttpWorld`].
 
 use crate::sql_check;
-use crate::world::HttpWorld;
+use crate::world::{HttpWorld, Sent};
 use serde_json::Value;
 use std::sync::Arc;
 use venom_engine::{
@@ -48,9 +48,22 @@ fn run_action(
     world: &mut HttpWorld,
     ctx: &mut Context,
 ) -> Result<Outcome, WorldError> {
-    let exchange = world
+    let sent = world
         .exchange(&spec.request, spec.auth.as_ref(), &Vars::new(ctx))
         .map_err(|e| WorldError::caused(format!("action `{}`", spec.name), e))?;
+    let exchange = match sent {
+        Sent::Exchanged(exchange) => exchange,
+        Sent::NotBuilt(why) => {
+            // Skipped on this path, the state unchanged: said once, not an abort.
+            return Ok(Outcome {
+                exchange: None,
+                warnings: vec![format!(
+                    "action `{}` skipped where its request cannot be built: {why}",
+                    spec.name
+                )],
+            });
+        }
+    };
     let mut warnings = Vec::new();
     if let Some(response) = &exchange.response {
         let unmatched = apply_response(spec, ctx, response)
@@ -194,9 +207,17 @@ fn check_invariant(
     };
     let (last, evidence) = match &spec.check {
         Some(check) => {
-            let exchange = world
+            let sent = world
                 .check_exchange(check, &Vars::new(view.ctx))
                 .map_err(|e| WorldError::caused(format!("invariant `{}`", spec.name), e))?;
+            let exchange = match sent {
+                Sent::Exchanged(exchange) => exchange,
+                Sent::NotBuilt(why) => {
+                    return Ok(Verdict::broken(format!(
+                        "its check cannot be built here: {why}"
+                    )))
+                }
+            };
             if exchange.response.is_none() {
                 return Ok(Verdict::Broken {
                     message: format!("check {}", unanswered(&exchange)),

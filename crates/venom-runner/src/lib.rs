@@ -19,4 +19,4 @@ pub use server::{choose_port, Processes, ServerError, ServerProcess, PORT_VAR};
 pub use server_env::EnvError;
 pub use sql_check::SqlAnswerError;
 pub use stores::{StoreError, PROXY_URL_VAR};
-pub use world::{HttpWorld, SetupError};
+pub use world::{HttpWorld, Sent, SetupError};

@@ -71,6 +71,15 @@ pub enum SetupError {
     InitialReset(#[source] WorldError),
 }
 
+/// What became of a step's (or a check's) request.
+#[derive(Debug)]
+pub enum Sent {
+    /// It was sent: the exchange, with or without a response.
+    Exchanged(Exchange),
+    /// It could not be built on this path: why (e.g. a template read an unset context key).
+    NotBuilt(String),
+}
+
 /// The API under test as the explorer drives it.
 ///
 /// Requests run on a single-threaded tokio runtime owned by the world; the explorer itself is
@@ -175,9 +184,10 @@ impl HttpWorld {
         spec: &RequestSpec,
         auth: Option<&AuthSpec>,
         vars: &Vars<'_>,
-    ) -> Result<Exchange, WorldError> {
+    ) -> Result<Sent, WorldError> {
         let failure = match self.send(spec, auth, vars) {
-            Ok(exchange) => return Ok(exchange),
+            Ok(exchange) => return Ok(Sent::Exchanged(exchange)),
+            Err(SendError::Build(why)) => return Ok(Sent::NotBuilt(why)),
             Err(failure) => failure,
         };
         if matches!(
@@ -190,6 +200,7 @@ impl HttpWorld {
         }
         failure
             .into_unanswered()
+            .map(Sent::Exchanged)
             .map_err(|e| WorldError::caused("the request", e))
     }
 
@@ -222,21 +233,23 @@ impl HttpWorld {
         &mut self,
         spec: &RequestSpec,
         vars: &Vars<'_>,
-    ) -> Result<Exchange, WorldError> {
+    ) -> Result<Sent, WorldError> {
         if !spec.method.eq_ignore_ascii_case("GET") || spec.body.is_some() {
             return self.exchange(spec, None, vars);
         }
-        let prepared = self
-            .client
-            .prepare(spec, None, vars)
-            .map_err(|e| WorldError::caused("the request", e))?;
+        let prepared = match self.client.prepare(spec, None, vars) {
+            Ok(prepared) => prepared,
+            Err(why) => return Ok(Sent::NotBuilt(why.to_string())),
+        };
         let key = format!("{} {:?}", prepared.url, prepared.headers);
         if let Some(answer) = self.check_answers.get(&key) {
-            return Ok(answer.clone());
+            return Ok(Sent::Exchanged(answer.clone()));
         }
-        let exchange = self.exchange(spec, None, vars)?;
-        self.check_answers.insert(key, exchange.clone());
-        Ok(exchange)
+        let sent = self.exchange(spec, None, vars)?;
+        if let Sent::Exchanged(exchange) = &sent {
+            self.check_answers.insert(key, exchange.clone());
+        }
+        Ok(sent)
     }
 
     /// Runs `query` against the API's PostgreSQL database as the API sees it (through the

@@ -126,3 +126,29 @@ fn an_api_that_stopped_answering_ends_the_run_and_says_so() {
     assert!(text.contains("the API stopped answering"), "{text}");
     assert!(text.contains(&server.url), "{text}");
 }
+
+#[test]
+fn a_request_that_reads_a_key_unset_on_this_path_skips_the_step_with_why() {
+    let server = RawServer::start(|_, _| ok_reply("{\"id\": 7}"));
+    let text = format!(
+        "base_url = \"{}\"\n[reset]\ncommand = \"true\"\n\
+         [[actions]]\nname = \"make\"\nmethod = \"POST\"\npath = \"/m\"\nextract = {{ id = \"$.id\" }}\n\
+         [[actions]]\nname = \"get\"\nmethod = \"GET\"\npath = \"/m/{{{{ ctx.id }}}}\"\n",
+        server.url
+    );
+    let scenario = venom_scenario::parse(&text, Path::new("unset.toml")).expect("scenario");
+    let mut world = HttpWorld::connect(&scenario, &Processes::default()).expect("world");
+    let actions = venom_runner::actions(&scenario);
+    // `get` before `make`: `id` is unset on this path.
+    let outcome = actions[1]
+        .run(&mut world, &mut Context::new())
+        .unwrap_or_else(|e| panic!("{}", venom_engine::one_line(&e)));
+    assert!(outcome.exchange.is_none());
+    assert_eq!(outcome.warnings.len(), 1, "{:?}", outcome.warnings);
+    assert!(
+        outcome.warnings[0].starts_with("action `get` skipped where its request cannot be built")
+            && outcome.warnings[0].contains("id"),
+        "{:?}",
+        outcome.warnings
+    );
+}

@@ -27,6 +27,28 @@ const MAX_RESET_RETRIES: u32 = 20;
 pub(crate) struct Compiler<'a> {
     pub file: &'a Path,
     pub text: &'a str,
+    /// The context keys some action extracts or sets: the only ones an expression may read.
+    pub produced: BTreeSet<String>,
+}
+
+/// The context keys the actions of `raw` extract or set.
+pub(crate) fn produced_keys(raw: &RawScenario) -> BTreeSet<String> {
+    let actions = raw
+        .actions
+        .as_ref()
+        .map(|a| a.get_ref().as_slice())
+        .unwrap_or_default();
+    actions
+        .iter()
+        .flat_map(|action| {
+            let extracted = action
+                .extract
+                .iter()
+                .flat_map(|e| e.0.iter().map(|(k, _)| k));
+            let set = action.set.iter().flat_map(|s| s.0.iter().map(|(k, _)| k));
+            extracted.chain(set).map(|k| k.get_ref().clone())
+        })
+        .collect()
 }
 
 impl Compiler<'_> {
@@ -70,11 +92,62 @@ impl Compiler<'_> {
     }
 
     pub(crate) fn expr(&self, s: &Spanned<String>) -> Result<Expr> {
-        Expr::compile_inner(s.get_ref()).map_err(|e| self.compile_err(s.span(), s.get_ref(), e))
+        let expr = Expr::compile_inner(s.get_ref())
+            .map_err(|e| self.compile_err(s.span(), s.get_ref(), e))?;
+        self.reads_produced_keys(s.span(), s.get_ref(), expr.ctx_keys())?;
+        Ok(expr)
+    }
+
+    /// An expression that must be a condition: [`Compiler::expr`], refused when it surely
+    /// yields no boolean.
+    pub(crate) fn boolean_expr(&self, s: &Spanned<String>) -> Result<Expr> {
+        let expr = self.expr(s)?;
+        if expr.surely_not_boolean() {
+            return Err(self.err_at(
+                s,
+                format!(
+                    "`{}` is not a condition, expected an expression that is true or false",
+                    crate::limits::quoted(expr.source())
+                ),
+            ));
+        }
+        Ok(expr)
     }
 
     fn template(&self, s: &Spanned<String>) -> Result<Template> {
-        Template::parse_inner(s.get_ref()).map_err(|e| self.compile_err(s.span(), s.get_ref(), e))
+        self.template_at(s.span(), s.get_ref())
+    }
+
+    fn template_at(&self, span: Range<usize>, source: &str) -> Result<Template> {
+        let template =
+            Template::parse_inner(source).map_err(|e| self.compile_err(span.clone(), source, e))?;
+        self.reads_produced_keys(span, source, template.ctx_keys())?;
+        Ok(template)
+    }
+
+    /// Refuses a read of a context key no action extracts or sets (it could never be set).
+    fn reads_produced_keys(
+        &self,
+        span: Range<usize>,
+        source: &str,
+        keys: &[(String, usize)],
+    ) -> Result<()> {
+        let Some((key, at)) = keys.iter().find(|(k, _)| !self.produced.contains(k)) else {
+            return Ok(());
+        };
+        let offset = self.inner_offset(span, source, Some(*at));
+        let known: Vec<String> = self.produced.iter().map(|k| format!("`{k}`")).collect();
+        let expected = if known.is_empty() {
+            "no action extracts or sets any key".to_string()
+        } else {
+            format!("expected one of {}", known.join(", "))
+        };
+        Err(ScenarioError::at_offset(
+            self.file,
+            self.text,
+            offset,
+            format!("context key `{key}` is never extracted or set by any action, {expected}"),
+        ))
     }
 
     fn extractor(&self, s: &Spanned<String>) -> Result<Extractor> {
@@ -83,9 +156,7 @@ impl Compiler<'_> {
 
     fn template_value(&self, node: &Node) -> Result<TemplateValue> {
         Ok(match &node.kind {
-            NodeKind::Str(s) => TemplateValue::string(
-                Template::parse_inner(s).map_err(|e| self.compile_err(node.span.clone(), s, e))?,
-            ),
+            NodeKind::Str(s) => TemplateValue::string(self.template_at(node.span.clone(), s)?),
             NodeKind::Int(i) => TemplateValue::constant(Value::from(*i)),
             NodeKind::Float(f) => match serde_json::Number::from_f64(*f) {
                 Some(n) => TemplateValue::constant(Value::Number(n)),
@@ -601,7 +672,11 @@ impl Compiler<'_> {
             invariants.push(InvariantSpec {
                 name: name.clone(),
                 severity: inv.severity.unwrap_or(Severity::High),
-                when: inv.when.as_ref().map(|w| self.expr(w)).transpose()?,
+                when: inv
+                    .when
+                    .as_ref()
+                    .map(|w| self.boolean_expr(w))
+                    .transpose()?,
                 check: inv
                     .check
                     .as_ref()
@@ -868,7 +943,7 @@ impl Compiler<'_> {
                         .flatten()
                         .map(|k| self.produced_key(k, names, "requires.keys"))
                         .collect::<Result<_>>()?,
-                    expr: r.expr.as_ref().map(|e| self.expr(e)).transpose()?,
+                    expr: r.expr.as_ref().map(|e| self.boolean_expr(e)).transpose()?,
                 }
             }
         };

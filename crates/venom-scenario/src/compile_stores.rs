@@ -296,7 +296,7 @@ impl Compiler<'_> {
         let inv = raw.get_ref();
         let name = inv.name.get_ref();
         match (&inv.expr, &inv.sql) {
-            (Some(expr), None) => Ok(Condition::Expr(self.expr(expr)?)),
+            (Some(expr), None) => Ok(Condition::Expr(self.boolean_expr(expr)?)),
             (None, Some(sql)) => {
                 if !matches!(rollback, RollbackSpec::Postgres(_)) {
                     return Err(self.err_at(

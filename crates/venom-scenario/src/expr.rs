@@ -42,6 +42,10 @@ pub struct Expr {
     uses_ctx: bool,
     uses_last: bool,
     uses_env: bool,
+    /// The context keys it reads, each with the byte offset of the read in `source`.
+    ctx_keys: Vec<(String, usize)>,
+    /// Whether it surely yields no boolean (a literal, arithmetic…).
+    not_boolean: bool,
 }
 
 impl fmt::Debug for Expr {
@@ -101,14 +105,54 @@ impl Expr {
                 ),
             }
         })?;
+        let reads = crate::expr_reads::reads(program.expression());
+        let at = |id: u64| {
+            let chars = program.source_info().offset_for(id)?.0;
+            let chars = usize::try_from(chars).ok()?;
+            Some(
+                source
+                    .char_indices()
+                    .nth(chars)
+                    .map_or(source.len(), |(byte, _)| byte),
+            )
+        };
+        if let Some((name, id)) = reads.unknown_variables.first() {
+            return Err(CompileError {
+                offset: at(*id),
+                message: format!(
+                    "unknown variable `{name}` in `{}`, expected `ctx`, `last` or `env` (a \
+                     context key is read as `ctx.{name}`)",
+                    crate::limits::quoted(source.trim())
+                ),
+            });
+        }
+        let ctx_keys = reads
+            .ctx_keys
+            .iter()
+            .map(|(key, id)| (key.clone(), at(*id).unwrap_or(0)))
+            .collect();
+        let not_boolean = crate::expr_reads::surely_not_boolean(program.expression());
         let refs = program.references();
         Ok(Expr {
+            ctx_keys,
+            not_boolean,
             source: source.trim().to_string(),
             uses_ctx: refs.has_variable("ctx"),
             uses_last: refs.has_variable("last"),
             uses_env: refs.has_variable("env"),
             program: Arc::new(program),
         })
+    }
+
+    /// The context keys the expression reads, with the byte offset of each read in the source
+    /// it was compiled from.
+    pub(crate) fn ctx_keys(&self) -> &[(String, usize)] {
+        &self.ctx_keys
+    }
+
+    /// Whether the expression surely yields no boolean (a literal, arithmetic, a list…).
+    pub(crate) fn surely_not_boolean(&self) -> bool {
+        self.not_boolean
     }
 
     /// The expression as written, without surrounding whitespace.

@@ -12,6 +12,7 @@ mod compile_stores;
 mod env_refs;
 mod error;
 mod expr;
+mod expr_reads;
 mod extract;
 mod limits;
 mod load_spec;
@@ -98,7 +99,13 @@ pub fn parse(text: &str, file: &Path) -> Result<Scenario, ScenarioError> {
         }
         ScenarioError::at_offset(file, text, span.start, message)
     })?;
-    compile::Compiler { file, text }.scenario(raw)
+    let produced = compile::produced_keys(&raw);
+    compile::Compiler {
+        file,
+        text,
+        produced,
+    }
+    .scenario(raw)
 }
 
 /// The error for a scenario file past [`MAX_FILE_BYTES`].

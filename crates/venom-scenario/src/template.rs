@@ -12,6 +12,8 @@ use serde_json::Value;
 pub struct Template {
     source: String,
     parts: Vec<Part>,
+    /// The context keys its placeholders read, with the byte offset of each read in `source`.
+    ctx_keys: Vec<(String, usize)>,
 }
 
 #[derive(Debug, Clone)]
@@ -26,6 +28,7 @@ impl Template {
         Template {
             source: text.to_string(),
             parts: vec![Part::Text(text.to_string())],
+            ctx_keys: Vec::new(),
         }
     }
 
@@ -37,6 +40,7 @@ impl Template {
     /// Parses `source`; errors carry the byte offset in `source` when known.
     pub(crate) fn parse_inner(source: &str) -> Result<Template, CompileError> {
         let mut parts = Vec::new();
+        let mut ctx_keys = Vec::new();
         let mut pos = 0;
         while let Some(found) = source[pos..].find("{{") {
             let open = pos + found;
@@ -91,6 +95,11 @@ impl Template {
                     ),
                 });
             };
+            ctx_keys.extend(
+                expr.ctx_keys()
+                    .iter()
+                    .map(|(key, offset)| (key.clone(), start + offset)),
+            );
             parts.push(Part::Expr(expr));
             pos = close + 2;
         }
@@ -100,7 +109,13 @@ impl Template {
         Ok(Template {
             source: source.to_string(),
             parts,
+            ctx_keys,
         })
+    }
+
+    /// The context keys its placeholders read, with the byte offset of each read.
+    pub(crate) fn ctx_keys(&self) -> &[(String, usize)] {
+        &self.ctx_keys
     }
 
     /// The template as written.

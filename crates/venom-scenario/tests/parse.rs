@@ -367,7 +367,13 @@ fn full_fixture_every_field() {
     );
     assert_eq!(pay.expect, None);
     assert!(pay.extract.is_empty());
-    assert!(pay.set.is_empty());
+    // `n`, read by the `X-Trace` default header, must be set by some action.
+    let pay_set: Vec<_> = pay
+        .set
+        .iter()
+        .map(|(k, v)| (k.as_str(), v.render(&vars).unwrap()))
+        .collect();
+    assert_eq!(pay_set, [("n", json!(3))]);
     assert_eq!(pay.requires.actions, ["create_order"]);
     assert_eq!(pay.requires.keys, ["order_id"]);
     let guard = pay.requires.expr.as_ref().unwrap();
@@ -1638,7 +1644,7 @@ fn sql_invariant_errors_point_at_the_problem() {
 fn template_values_know_when_they_are_constant() {
     let text = HEAD.to_string()
         + "[[actions]]\nname = \"a\"\nmethod = \"POST\"\npath = \"/x\"\n"
-        + "body = { n = 1, s = \"t\", l = [1, \"x\"] }\n"
+        + "body = { n = 1, s = \"t\", l = [1, \"x\"] }\nextract = { x = \"$.x\" }\n"
         + "[[actions]]\nname = \"b\"\nmethod = \"POST\"\npath = \"/y\"\n"
         + "body = { n = 1, l = [\"{{ ctx.x }}\"] }\n";
     let s = ok(&text);
@@ -1665,4 +1671,41 @@ fn max_body_bytes_is_bounded_and_defaults_to_256_kib() {
             &[],
         );
     }
+}
+
+#[test]
+fn check_refuses_what_explore_would_trip_on_with_its_position() {
+    // A context key no action extracts or sets (a typo: `pots_id` for `post_id`).
+    let setter = "[[actions]]\nname = \"make\"\nmethod = \"POST\"\npath = \"/p\"\n\
+                  extract = { post_id = \"$.id\" }\n";
+    assert_err(
+        &format!(
+            "{HEAD}{setter}[[actions]]\nname = \"get\"\nmethod = \"GET\"\n\
+             path = \"/p/{{{{ ctx.pots_id }}}}\"\n"
+        ),
+        "t.toml:10:18: context key `pots_id` is never extracted or set by any action, \
+         expected one of `post_id`",
+        &[],
+    );
+    // A bare variable: `alice_token` for `ctx.alice_token`.
+    assert_err(
+        &case("headers = { Authorization = \"Bearer {{ alice_token }}\" }\n"),
+        "t.toml:6:40: in template `Bearer {{ alice_token }}`: unknown variable `alice_token`",
+        &["expected `ctx`, `last` or `env`", "`ctx.alice_token`"],
+    );
+    assert_err(
+        &invariant("expr = \"1 + 1\"\n"),
+        "t.toml:8:8: `1 + 1` is not a condition, expected an expression that is true or false",
+        &[],
+    );
+    // Variables bound by macros are no unknown variables; `has()` and `ctx['k']` read keys.
+    ok(&format!(
+        "{HEAD}{setter}[[invariants]]\nname = \"i\"\n\
+         expr = \"[1, 2].all(x, x > 0) && (!has(ctx.post_id) || ctx['post_id'] > 0)\"\n"
+    ));
+    assert_err(
+        &format!("{HEAD}{setter}[[invariants]]\nname = \"i\"\nexpr = \"ctx['nope'] == 1\"\n"),
+        "t.toml:9:",
+        &["context key `nope` is never extracted or set"],
+    );
 }
