@@ -8,11 +8,7 @@ use venom_report::EXIT_OK;
 /// Runs `venom check`.
 pub fn command(args: &CheckArgs) -> Result<i32, Failure> {
     let scenario = venom_scenario::load(&args.scenario).map_err(Failure::invalid_from)?;
-    let strategy = scenario
-        .explore
-        .strategy
-        .unwrap_or(venom_engine::ExplorerConfig::default().strategy);
-    if let Err(refused) = crate::explore::runnable(&scenario, strategy) {
+    if let Err(refused) = crate::explore::runnable(&scenario, scenario.explore.strategy) {
         // A scenario written for `venom load` alone need not be explorable.
         if scenario.load.is_none() {
             return Err(refused);

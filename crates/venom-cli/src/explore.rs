@@ -28,7 +28,7 @@ pub fn command(args: &ExploreArgs) -> Result<i32, Failure> {
 pub fn explore(scenario: &Scenario, target: Target, options: &RunOptions) -> Result<i32, Failure> {
     crate::secrets::install(scenario);
     let config = config(scenario, options)?;
-    runnable(scenario, config.strategy)?;
+    runnable(scenario, Some(config.strategy))?;
     let progress = ProgressOutput::new(config.max_steps);
     let progress_every = progress
         .every(options.progress_every.or(scenario.explore.progress_every))
@@ -72,8 +72,9 @@ pub fn explore(scenario: &Scenario, target: Target, options: &RunOptions) -> Res
 }
 
 /// Refuses, before anything starts, a scenario the explorer would refuse: reset + replay
-/// without a `[reset]`, or a `strategy` its rollback cannot serve. `venom check` asks too.
-pub fn runnable(scenario: &Scenario, strategy: Strategy) -> Result<(), Failure> {
+/// without a `[reset]`, or a `strategy` its rollback cannot serve. `venom check` asks too,
+/// with the scenario's own strategy if it names one (a flag may choose it otherwise).
+pub fn runnable(scenario: &Scenario, strategy: Option<Strategy>) -> Result<(), Failure> {
     if matches!(scenario.rollback, RollbackSpec::Reset { .. }) && scenario.reset.is_none() {
         return Err(Failure::invalid(format!(
             "{}: the rollback is reset + replay (the default), which needs a [reset] request or \
@@ -82,6 +83,9 @@ pub fn runnable(scenario: &Scenario, strategy: Strategy) -> Result<(), Failure> 
             scenario.file.display()
         )));
     }
+    let Some(strategy) = strategy else {
+        return Ok(());
+    };
     if !strategy.fits(scenario.checkpoint_mode()) {
         // Refused before the proxy and the server start, as the explorer would refuse it.
         return Err(Failure::invalid(format!(

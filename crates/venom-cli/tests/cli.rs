@@ -96,7 +96,7 @@ fn demo_with_sqlite_rollback_finds_the_five_planted_bugs_with_minimal_paths() {
     assert_eq!(report["target"]["kind"], "demo");
     assert_eq!(report["target"]["rollback"], "sqlite");
     assert_eq!(report["exploration"]["strategy"], "bfs");
-    assert_eq!(report["exploration"]["stop"]["reason"], "exhausted");
+    assert_eq!(report["exploration"]["stop"]["reason"], "depth_limit");
     assert_planted_bugs(&report);
     assert!(
         run.stdout.contains("5 violations (5 at or above high)"),
@@ -110,7 +110,7 @@ fn demo_with_reset_rollback_finds_the_five_planted_bugs_with_minimal_paths() {
     let dir = tempdir();
     let (run, report, _) = demo(&dir, &["--rollback", "reset"]);
     assert_eq!(report["target"]["rollback"], "reset");
-    assert_eq!(report["exploration"]["stop"]["reason"], "exhausted");
+    assert_eq!(report["exploration"]["stop"]["reason"], "depth_limit");
     assert_planted_bugs(&report);
     run.expect_code(EXIT_VIOLATIONS);
 }
@@ -205,7 +205,7 @@ fn every_strategy_finds_the_same_minimal_paths_on_the_demo() {
         run.expect_code(EXIT_VIOLATIONS);
         assert_eq!(report["exploration"]["strategy"], name);
         assert_eq!(
-            report["exploration"]["stop"]["reason"], "exhausted",
+            report["exploration"]["stop"]["reason"], "depth_limit",
             "{name}"
         );
         assert_eq!(found_bugs(&report), planted_bugs(), "strategy {name}");
@@ -602,7 +602,7 @@ fn explore_starts_the_venom_demo_binary_finds_the_planted_bugs_and_stops_it() {
     let report = read_report(&json);
     assert_eq!(report["target"]["kind"], "scenario");
     assert_eq!(report["exploration"]["mechanism"], "sqlite snapshots");
-    assert_eq!(report["exploration"]["stop"]["reason"], "exhausted");
+    assert_eq!(report["exploration"]["stop"]["reason"], "depth_limit");
     assert_planted_bugs(&report);
     assert_server_gone(port, &db);
 

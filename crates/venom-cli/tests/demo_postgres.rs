@@ -140,7 +140,7 @@ fn finds_the_planted_bugs(mechanism: &str, strategy: &str, mechanism_name: &str)
     assert_eq!(exploration["mechanism"], mechanism_name);
     assert_eq!(exploration["strategy"], strategy);
     assert_eq!(
-        exploration["stop"]["reason"], "exhausted",
+        exploration["stop"]["reason"], "depth_limit",
         "the whole graph within max_depth was explored"
     );
     assert_planted_bugs(&report);

@@ -12,8 +12,10 @@ use std::fmt;
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case", tag = "reason", content = "detail")]
 pub enum StopReason {
-    /// Every reachable (state, action) pair within the limits was explored.
+    /// Every reachable (state, action) pair was explored.
     Exhausted,
+    /// Everything within `max_depth` was explored; states at that depth had actions left.
+    DepthLimit,
     /// `max_steps` was reached.
     MaxSteps,
     /// The coverage target was reached.
@@ -30,6 +32,9 @@ impl fmt::Display for StopReason {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
             StopReason::Exhausted => f.write_str("state space exhausted"),
+            StopReason::DepthLimit => {
+                f.write_str("depth limit reached (all states within it explored)")
+            }
             StopReason::MaxSteps => f.write_str("step limit reached"),
             StopReason::CoverageTarget => f.write_str("coverage target reached"),
             StopReason::TimeLimit => f.write_str("time limit reached"),
@@ -72,8 +77,12 @@ pub struct Violation {
     /// The last action of the path, which turned the invariant from holding to broken
     /// (`None` when it is broken in the initial state).
     pub action: Option<String>,
-    /// Shortest path from the initial state, computed over the whole state graph.
+    /// Shortest path from the initial state over the states explored.
     pub path: Vec<PathStep>,
+    /// Whether no shorter sequence of actions breaks it: the exploration was breadth-first and
+    /// explored everything (up to its depth limit). Otherwise the path is the shortest found.
+    #[serde(default)]
+    pub proved_shortest: bool,
     /// The state reached.
     pub state: StateSnapshot,
     /// The invariant's own check request, when it made one.

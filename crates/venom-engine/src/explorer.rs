@@ -122,6 +122,8 @@ struct Run {
     replay_mismatch_warned: bool,
     /// For every action, the actions it requires to have run (by index).
     required: Vec<Vec<usize>>,
+    /// Whether `max_depth` kept some state's enabled actions from running.
+    depth_pruned: bool,
 }
 
 impl<W: World> Explorer<W> {
@@ -220,6 +222,7 @@ impl<W: World> Explorer<W> {
             current: None,
             replay_mismatch_warned: false,
             required,
+            depth_pruned: false,
         };
 
         if mode == CheckpointMode::ResetReplay {
@@ -283,7 +286,11 @@ impl<W: World> Explorer<W> {
                 return reason;
             }
             let Some((state, action)) = run.frontier.pop(&run.runs, &weights) else {
-                return StopReason::Exhausted;
+                return if run.depth_pruned {
+                    StopReason::DepthLimit
+                } else {
+                    StopReason::Exhausted
+                };
             };
             if let Err(e) = self.step(run, mode, state, action) {
                 return StopReason::Aborted(e.chain());
@@ -425,15 +432,14 @@ impl<W: World> Explorer<W> {
         mode: CheckpointMode,
     ) -> Result<(), WorldError> {
         let node = &run.graph.nodes[id];
-        let within_depth = self.config.max_depth.is_none_or(|max| node.depth < max);
-        let enabled: Vec<usize> = if within_depth {
-            (0..self.actions.len())
-                .filter(|&a| self.enabled(a, node, &run.required[a]))
-                .collect()
-        } else {
-            Vec::new()
-        };
+        let enabled: Vec<usize> = (0..self.actions.len())
+            .filter(|&a| self.enabled(a, node, &run.required[a]))
+            .collect();
         if enabled.is_empty() {
+            return Ok(());
+        }
+        if self.config.max_depth.is_some_and(|max| node.depth >= max) {
+            run.depth_pruned = true;
             return Ok(());
         }
         if mode != CheckpointMode::ResetReplay {
@@ -547,7 +553,10 @@ impl<W: World> Explorer<W> {
                 .into_iter()
                 .min_by_key(|hit| hit.from.map_or(0, |from| tree.distance(from) as u64 + 1));
             if let Some(hit) = best {
-                violations.push(self.violation(&run.graph, &tree, key, hit, occurrences));
+                let mut violation = self.violation(&run.graph, &tree, key, hit, occurrences);
+                violation.proved_shortest = self.config.strategy == Strategy::Bfs
+                    && matches!(stop, StopReason::Exhausted | StopReason::DepthLimit);
+                violations.push(violation);
             }
         }
         violations.sort_by(|a, b| {
@@ -620,6 +629,7 @@ impl<W: World> Explorer<W> {
             },
             evidence: hit.evidence.map(|e| *e),
             occurrences,
+            proved_shortest: false,
         }
     }
 }

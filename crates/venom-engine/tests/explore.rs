@@ -66,6 +66,7 @@ fn bfs_reports_the_shortest_path_of_every_violation() {
     }
     // Most severe first.
     assert_eq!(result.violations[0].severity, Severity::Critical);
+    assert!(result.violations.iter().all(|v| v.proved_shortest));
 }
 
 #[test]
@@ -76,6 +77,10 @@ fn every_strategy_finds_the_same_violations_with_shortest_paths() {
         assert_eq!(result.stop, StopReason::Exhausted, "{strategy}");
         assert_eq!(result.states, MODULO as usize, "{strategy}");
         assert_eq!(groups(&result), expected, "{strategy}");
+        // Only a breadth-first run proves its paths shortest; the others say "shortest found".
+        for v in &result.violations {
+            assert_eq!(v.proved_shortest, strategy == Strategy::Bfs, "{strategy}");
+        }
     }
 }
 
@@ -210,7 +215,12 @@ fn limits_stop_the_run() {
     let mut cfg = config(Strategy::Bfs);
     cfg.max_depth = Some(1);
     let r = explore(CheckpointMode::RandomAccess, cfg);
-    assert_eq!(r.stop, StopReason::Exhausted);
+    // Not "exhausted": states at depth 1 had actions left.
+    assert_eq!(r.stop, StopReason::DepthLimit);
+    assert_eq!(
+        r.stop.to_string(),
+        "depth limit reached (all states within it explored)"
+    );
     assert_eq!(r.max_depth, 1);
     assert_eq!(r.steps, 3, "only the initial state is expanded");
 }

@@ -1,6 +1,6 @@
 //! The plain-text console summary printed at the end of a run.
 
-use crate::path::{format_exchange, format_path, replay_hint, severity_tag};
+use crate::path::{format_exchange, format_path, path_heading, replay_hint, severity_tag};
 use crate::report::RunReport;
 use std::fmt::Write as _;
 use std::path::Path;
@@ -134,14 +134,7 @@ fn render_violation(
             format!("{indent}evidence: {}", format_exchange(evidence)),
         );
     }
-    let steps = violation.path.len();
-    line(
-        out,
-        format!(
-            "{indent}shortest path ({steps} step{}):",
-            if steps == 1 { "" } else { "s" }
-        ),
-    );
+    line(out, format!("{indent}{}", path_heading(violation)));
     for step in format_path(&violation.path, &format!("{indent}  ")) {
         line(out, step);
     }

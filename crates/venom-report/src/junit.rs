@@ -2,7 +2,7 @@
 
 use crate::error::ReportError;
 use crate::fs::write_atomic_unnamed;
-use crate::path::{format_exchange, format_path, replay_hint, severity_tag};
+use crate::path::{format_exchange, format_path, path_heading, replay_hint, severity_tag};
 use crate::report::RunReport;
 use quick_junit::{NonSuccessKind, Property, Report, TestCase, TestCaseStatus, TestSuite};
 use std::path::Path;
@@ -133,11 +133,7 @@ fn describe(broken: &[(usize, &Violation)], json_path: Option<&Path>) -> String 
         if let Some(evidence) = &violation.evidence {
             lines.push(format!("  evidence: {}", format_exchange(evidence)));
         }
-        let steps = violation.path.len();
-        lines.push(format!(
-            "  shortest path ({steps} step{}):",
-            if steps == 1 { "" } else { "s" }
-        ));
+        lines.push(format!("  {}", path_heading(violation)));
         lines.extend(format_path(&violation.path, "    "));
         if let Some(json) = json_path {
             lines.push(format!("  replay: {}", replay_hint(json, *number)));

@@ -1,7 +1,7 @@
 //! Shared text formatting of exchanges and reproduction paths.
 
 use std::path::Path;
-use venom_engine::{Exchange, PathStep, Severity};
+use venom_engine::{Exchange, PathStep, Severity, Violation};
 
 /// `METHOD url -> status` (or `-> no response`; `(body truncated)` when only its beginning
 /// was kept).
@@ -14,6 +14,19 @@ pub fn format_exchange(exchange: &Exchange) -> String {
         ),
         Some(resp) => format!("{} {} -> {}", req.method, req.url, resp.status),
         None => format!("{} {} -> no response", req.method, req.url),
+    }
+}
+
+/// The heading of a violation's path: `shortest path (3 steps):` when no shorter sequence
+/// breaks the invariant (a breadth-first run that explored everything up to its limits), else
+/// `shortest found (3 steps; not proved minimal):`.
+pub fn path_heading(violation: &Violation) -> String {
+    let steps = violation.path.len();
+    let plural = if steps == 1 { "" } else { "s" };
+    if violation.proved_shortest {
+        format!("shortest path ({steps} step{plural}):")
+    } else {
+        format!("shortest found ({steps} step{plural}; not proved minimal):")
     }
 }
 

@@ -73,6 +73,7 @@ fn violation(
         state: snapshot("00ff00ff00ff00ff"),
         evidence: Some(exchange("GET", "/orders/7", Some(200))),
         occurrences,
+        proved_shortest: true,
     }
 }
 
@@ -613,4 +614,16 @@ fn replay_hint_is_one_based_and_names_the_report() {
         replay_hint(Path::new("results.json"), 1),
         "venom replay results.json --violation 1"
     );
+}
+
+#[test]
+fn a_path_not_proved_minimal_is_labelled_shortest_found() {
+    let mut report = sample();
+    report.exploration.violations[0].proved_shortest = false;
+    let out = render_console(&report, Severity::High, None);
+    assert!(
+        out.contains("shortest found (4 steps; not proved minimal):"),
+        "{out}"
+    );
+    assert!(out.contains("shortest path (1 step):"), "{out}");
 }
