@@ -6,7 +6,7 @@ use crate::failure::Failure;
 use crate::interrupt;
 use std::path::Path;
 use venom_load::{Control, LoadPlan, Mode, PlanOptions, Progress, StopReason};
-use venom_report::{EXIT_INTERRUPTED, EXIT_OK, EXIT_VIOLATIONS};
+use venom_report::{EXIT_INTERRUPTED, EXIT_OK, EXIT_SETUP, EXIT_VIOLATIONS};
 use venom_runner::{choose_port, Processes, ServerProcess};
 
 /// Runs `venom load`.
@@ -74,10 +74,14 @@ pub fn command(args: &LoadArgs) -> Result<i32, Failure> {
     write(&args.save_baseline, "baseline", venom_load::write_json)?;
     print!("{}", venom_load::render_console(&summary, &written));
 
-    Ok(if !summary.passed() {
-        EXIT_VIOLATIONS
-    } else if summary.stop == StopReason::Interrupted {
+    // Same precedence as explore: interrupted, then an API that died, then failed thresholds.
+    Ok(if summary.stop == StopReason::Interrupted {
         EXIT_INTERRUPTED
+    } else if matches!(summary.stop, StopReason::ApiGone(_)) {
+        eprintln!("error: {}", summary.stop);
+        EXIT_SETUP
+    } else if !summary.passed() {
+        EXIT_VIOLATIONS
     } else {
         EXIT_OK
     })

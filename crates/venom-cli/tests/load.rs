@@ -302,3 +302,120 @@ fn an_unreachable_api_is_a_setup_failure() {
         run.stderr
     );
 }
+
+/// A scenario for `venom load` against `url` with one flow of one GET, and `extra` TOML.
+fn raw_target(dir: &TempDir, url: &str, extra: &str) -> PathBuf {
+    let text = format!(
+        "base_url = {}\n[[actions]]\nname = \"get\"\nmethod = \"GET\"\npath = \"/x\"\n\
+         [load]\nflows = [{{ name = \"f\", actions = [\"get\"] }}]\n{extra}",
+        toml_string(url)
+    );
+    write(dir, "raw.toml", &text)
+}
+
+#[test]
+fn an_api_killed_mid_run_fails_the_run_with_exit_3_and_refusals_back_off() {
+    let mut server = venom_testkit::RawServer::start(|_, _| venom_testkit::ok_reply("{}"));
+    let dir = tempdir();
+    let scenario = raw_target(&dir, &server.url, "");
+    let json = dir.path().join("summary.json");
+    let running = Running::spawn(
+        [
+            "load",
+            scenario.to_str().unwrap(),
+            "--vus",
+            "8",
+            "--duration",
+            "30s",
+            "--json",
+            json.to_str().unwrap(),
+        ],
+        &[],
+    );
+    std::thread::sleep(Duration::from_secs(1));
+    server.stop();
+    let killed = Instant::now();
+    let run = running.finish(RUN_TIMEOUT);
+    run.expect_code(EXIT_SETUP);
+    assert!(
+        killed.elapsed() < Duration::from_secs(15),
+        "the run ends soon after the API died: {:?}",
+        killed.elapsed()
+    );
+    assert!(
+        run.stderr.contains("the API stopped answering"),
+        "{}",
+        run.stderr
+    );
+    let summary = read_report(&json);
+    assert!(
+        summary["stop"]["api_gone"].as_u64() >= Some(2000),
+        "{}",
+        summary["stop"]
+    );
+    // Refused requests back off (10 ms doubling to 1 s, shared by the users): a few dozen,
+    // not the hundreds of thousands a loop without pause sends in 2 s.
+    let errors = &summary["overall"]["errors_by_kind"];
+    let refused: u64 = errors
+        .as_object()
+        .expect("errors_by_kind")
+        .values()
+        .filter_map(Value::as_u64)
+        .sum();
+    eprintln!("failed requests after the API died: {errors}");
+    assert!(
+        refused < 2000,
+        "{refused} failed requests: {}",
+        summary["overall"]
+    );
+}
+
+#[test]
+fn a_run_that_mostly_fails_fails_without_declared_thresholds() {
+    let server = venom_testkit::RawServer::start(|_, _| {
+        venom_testkit::Reply::Send(
+            b"HTTP/1.1 500 Internal Server Error\r\ncontent-length: 2\r\n\r\n{}".to_vec(),
+        )
+    });
+    let dir = tempdir();
+    let scenario = raw_target(&dir, &server.url, "");
+    let json = dir.path().join("summary.json");
+    let run = load(
+        &scenario,
+        &["--mode", "smoke", "--json", json.to_str().unwrap()],
+    );
+    run.expect_code(EXIT_VIOLATIONS);
+    let found = thresholds(&read_report(&json));
+    assert_eq!(
+        found,
+        [("http.error_rate".to_string(), "fail".to_string(), Some(1.0))],
+        "venom's default error-rate threshold applies"
+    );
+    assert!(run.stdout.contains("< 5% (default)"), "{}", run.stdout);
+}
+
+#[test]
+fn more_users_than_file_descriptors_are_refused_up_front() {
+    let server = venom_testkit::RawServer::start(|_, _| venom_testkit::ok_reply("{}"));
+    let dir = tempdir();
+    let scenario = raw_target(&dir, &server.url, "");
+    // A hard limit of 256 descriptors, set for this one run.
+    let output = std::process::Command::new("sh")
+        .args([
+            "-c",
+            "ulimit -n 256 && exec \"$0\" \"$@\"",
+            common::VENOM,
+            "load",
+        ])
+        .arg(&scenario)
+        .args(["--vus", "1000", "--duration", "1s"])
+        .output()
+        .expect("run venom");
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert_eq!(output.status.code(), Some(EXIT_SETUP), "{stderr}");
+    assert!(
+        stderr.contains("1000 concurrent users need about 1064 file descriptors")
+            && stderr.contains("at most 256"),
+        "{stderr}"
+    );
+}

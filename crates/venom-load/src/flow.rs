@@ -3,6 +3,7 @@
 
 use crate::metrics::{ErrorKind, Recorder, Sample};
 use crate::plan::PlanError;
+use crate::refusals::Refusals;
 use crate::transport::{Connection, Transport};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
@@ -99,6 +100,8 @@ pub(crate) struct Executor {
     recorder: Arc<Recorder>,
     /// Requests waiting for their response, per shard (each on its own cache line).
     in_flight: Vec<Padded>,
+    /// Refused connections in a row: the backoff, and whether the API is gone.
+    refusals: Refusals,
 }
 
 /// A counter alone on its cache line, so that threads updating neighbours do not contend.
@@ -120,7 +123,13 @@ impl Executor {
             picker: FlowPicker::new(flows),
             in_flight: (0..recorder.shards()).map(|_| Padded::default()).collect(),
             recorder,
+            refusals: Refusals::new(),
         }
+    }
+
+    /// The refused connections of the run.
+    pub(crate) fn refusals(&self) -> &Refusals {
+        &self.refusals
     }
 
     /// Requests currently waiting for their response.
@@ -201,8 +210,19 @@ impl Executor {
         let done = Instant::now();
         let (flow, last) = r.flow;
         let reply = match result {
-            Ok(reply) => reply,
+            Ok(reply) => {
+                self.refusals.answered();
+                reply
+            }
             Err(failure) => {
+                // Refused: wait before going on, so that a dead API is not hammered.
+                let pause = match failure.kind {
+                    ErrorKind::Connect => Some(self.refusals.refused()),
+                    _ => {
+                        self.refusals.answered();
+                        None
+                    }
+                };
                 // A timeout is a (very) slow answer: its wait counts in the latencies.
                 let timed = failure.kind == ErrorKind::Timeout;
                 let sample = Sample {
@@ -219,6 +239,9 @@ impl Executor {
                     let (method, path) = (&request.method, request.path.source());
                     format!("{}: {method} {path}: {}", spec.name, failure.message)
                 });
+                if let Some(pause) = pause {
+                    tokio::time::sleep(pause).await;
+                }
                 return false;
             }
         };

@@ -13,6 +13,7 @@
 mod baseline;
 mod closed;
 mod console;
+mod fd_limit;
 mod files;
 mod flow;
 mod html;
@@ -20,6 +21,7 @@ mod metrics;
 mod open;
 mod plan;
 mod progress;
+mod refusals;
 mod run;
 mod schedule;
 mod summary;

@@ -58,6 +58,19 @@ pub enum LoadError {
     /// Nothing answers at `base_url`.
     #[error(transparent)]
     Unreachable(#[from] Unreachable),
+    /// More concurrent users than the process may open connections.
+    #[error(
+        "{users} concurrent users need about {needed} file descriptors, but this process may \
+         open at most {limit} (ulimit -n); lower --vus / --max-in-flight or raise the hard limit"
+    )]
+    TooManyUsers {
+        /// The users (or requests in flight) asked for.
+        users: usize,
+        /// The descriptors they need.
+        needed: u64,
+        /// The most the process may open.
+        limit: u64,
+    },
     /// The task that collects measurements panicked or was cancelled.
     #[error("the measurement task failed")]
     Collector(#[source] tokio::task::JoinError),
@@ -142,6 +155,11 @@ async fn run_async(
         Model::Closed { vus } => (*vus, false),
         Model::Open { max_in_flight, .. } => (*max_in_flight, true),
     };
+    crate::fd_limit::make_room(concurrency).map_err(|(needed, limit)| LoadError::TooManyUsers {
+        users: concurrency,
+        needed,
+        limit,
+    })?;
     let client = HttpClient::with_pool(&scenario.base_url, &scenario.defaults, concurrency)
         .map_err(LoadError::Client)?;
     client.probe().await?;
@@ -160,11 +178,13 @@ async fn run_async(
         Arc::clone(&recorder),
     ));
     let stop = Arc::new(Stop::default());
-    let thresholds: Vec<ThresholdSpec> = scenario
-        .load
-        .as_ref()
-        .map(|l| l.thresholds.clone())
-        .unwrap_or_default();
+    let thresholds = with_default_error_rate(
+        scenario
+            .load
+            .as_ref()
+            .map(|l| l.thresholds.clone())
+            .unwrap_or_default(),
+    );
     let abort_on_fail = scenario.load.as_ref().is_some_and(|l| l.abort_on_fail);
     let names: Vec<String> = scenario.actions.iter().map(|a| a.name.clone()).collect();
 
@@ -256,6 +276,23 @@ async fn run_async(
     }))
 }
 
+/// The error rate a run must stay below when the scenario declares no `http.error_rate`
+/// threshold: a run that mostly failed does not pass silently.
+pub const DEFAULT_ERROR_RATE: &str = "< 5%";
+
+/// `thresholds`, plus `http.error_rate < 5%` (marked as venom's default) unless they already
+/// bound the error rate of all requests.
+fn with_default_error_rate(mut thresholds: Vec<ThresholdSpec>) -> Vec<ThresholdSpec> {
+    const KEY: &str = "http.error_rate";
+    if thresholds.iter().all(|t| t.key != KEY) {
+        if let Ok(mut default) = ThresholdSpec::parse(KEY, DEFAULT_ERROR_RATE) {
+            default.condition = format!("{DEFAULT_ERROR_RATE} (default)");
+            thresholds.push(default);
+        }
+    }
+    thresholds
+}
+
 /// A point in time that is never reached in practice (for durations too long to add).
 fn far_future() -> Instant {
     Instant::now() + Duration::from_secs(100 * 365 * 24 * 3600)
@@ -301,6 +338,11 @@ impl Watch {
                 .is_some_and(|f| f.load(Ordering::SeqCst))
             {
                 self.stop.request(StopReason::Interrupted);
+            }
+            if let Some(refused_for) = self.executor.refusals().gone_for() {
+                self.stop.request(StopReason::ApiGone(
+                    u64::try_from(refused_for.as_millis()).unwrap_or(u64::MAX),
+                ));
             }
             if !self.abort.is_empty() {
                 let (overall, actions) = collector.stats(now);

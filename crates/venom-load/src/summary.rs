@@ -142,6 +142,8 @@ pub enum StopReason {
     Aborted(String),
     /// Iterations still running at the hard deadline (duration + grace) were cancelled.
     Deadline,
+    /// The API stopped answering: every request was refused for this many milliseconds.
+    ApiGone(u64),
 }
 
 impl fmt::Display for StopReason {
@@ -154,6 +156,11 @@ impl fmt::Display for StopReason {
             StopReason::Deadline => {
                 f.write_str("hard deadline: iterations still running were cancelled")
             }
+            StopReason::ApiGone(ms) => write!(
+                f,
+                "the API stopped answering: every request was refused for {:.1} s",
+                *ms as f64 / 1000.0
+            ),
         }
     }
 }
