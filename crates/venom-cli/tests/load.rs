@@ -419,3 +419,38 @@ fn more_users_than_file_descriptors_are_refused_up_front() {
         "{stderr}"
     );
 }
+
+#[test]
+fn ctrl_c_cancels_stalled_requests_within_a_second() {
+    let server = venom_testkit::RawServer::start(|_, path| match path {
+        "/x" => venom_testkit::Reply::Stall,
+        _ => venom_testkit::ok_reply("{}"),
+    });
+    let dir = tempdir();
+    let scenario = raw_target(&dir, &server.url, "[defaults]\ntimeout = 60\n");
+    let json = dir.path().join("summary.json");
+    let running = Running::spawn(
+        [
+            "load",
+            scenario.to_str().unwrap(),
+            "--vus",
+            "2",
+            "--duration",
+            "60s",
+            "--json",
+            json.to_str().unwrap(),
+        ],
+        &[],
+    );
+    std::thread::sleep(Duration::from_millis(1500));
+    running.interrupt();
+    let interrupted = Instant::now();
+    let run = running.finish(RUN_TIMEOUT);
+    run.expect_code(EXIT_INTERRUPTED);
+    assert!(
+        interrupted.elapsed() < Duration::from_secs(5),
+        "stalled requests were waited out: {:?}",
+        interrupted.elapsed()
+    );
+    assert_eq!(read_report(&json)["stop"], "interrupted");
+}

@@ -110,3 +110,44 @@ fn an_api_whose_server_dies_mid_run_ends_the_run_with_exit_3_and_the_report() {
         "{report}"
     );
 }
+
+#[test]
+fn ctrl_c_cancels_a_stalled_request_at_once_and_writes_the_report() {
+    let server = RawServer::start(|_, path| match path {
+        "/stall" => Reply::Stall,
+        _ => ok_reply("{}"),
+    });
+    let dir = tempdir();
+    let text = format!(
+        "base_url = {}\n[defaults]\ntimeout = 120\n[reset]\ncommand = \"true\"\n\
+         [[actions]]\nname = \"stall\"\nmethod = \"GET\"\npath = \"/stall\"\n",
+        toml_string(&server.url)
+    );
+    let scenario = write(&dir, "stall.toml", &text);
+    let json = dir.path().join("report.json");
+    let running = Running::spawn(
+        [
+            "explore",
+            scenario.to_str().unwrap(),
+            "--json",
+            json.to_str().unwrap(),
+        ],
+        &[],
+    );
+    // Setup takes well under a second; then the one step waits for an answer that never comes.
+    std::thread::sleep(Duration::from_secs(2));
+    running.interrupt();
+    let interrupted = std::time::Instant::now();
+    let run = running.finish(Duration::from_secs(60));
+    run.expect_code(EXIT_INTERRUPTED);
+    assert!(
+        interrupted.elapsed() < Duration::from_secs(5),
+        "the stalled request was waited out: {:?}",
+        interrupted.elapsed()
+    );
+    let report = read_report(&json);
+    assert_eq!(
+        report["exploration"]["stop"]["reason"], "interrupted",
+        "{report}"
+    );
+}

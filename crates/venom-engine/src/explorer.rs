@@ -293,7 +293,12 @@ impl<W: World> Explorer<W> {
                 };
             };
             if let Err(e) = self.step(run, mode, state, action) {
-                return StopReason::Aborted(e.chain());
+                // A world that gave up its step because the user interrupted is not broken.
+                return if self.interrupted() {
+                    StopReason::Interrupted
+                } else {
+                    StopReason::Aborted(e.chain())
+                };
             }
             if let Some((every, _)) = &self.control.progress {
                 if run.steps % every == 0 {
@@ -303,13 +308,16 @@ impl<W: World> Explorer<W> {
         }
     }
 
-    fn limit_reached(&self, run: &Run, started: Instant) -> Option<StopReason> {
-        let interrupted = self
-            .control
+    /// Whether the interrupt flag is set.
+    fn interrupted(&self) -> bool {
+        self.control
             .interrupt
             .as_ref()
-            .is_some_and(|flag| flag.load(Ordering::Relaxed));
-        if interrupted {
+            .is_some_and(|flag| flag.load(Ordering::Relaxed))
+    }
+
+    fn limit_reached(&self, run: &Run, started: Instant) -> Option<StopReason> {
+        if self.interrupted() {
             return Some(StopReason::Interrupted);
         }
         if self.config.max_steps.is_some_and(|max| run.steps >= max) {

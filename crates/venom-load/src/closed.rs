@@ -13,7 +13,8 @@ use tokio::task::JoinSet;
 use tokio::time::Instant;
 
 /// Starts `vus` users that run until `end`, the iteration budget or a stop request; each
-/// finishes its current iteration before it ends, unless `hard_end` comes first.
+/// finishes its current iteration before it ends, unless `hard_end` comes first or an
+/// interrupt's grace (1 s) runs out.
 pub(crate) fn spawn(
     executor: &Arc<Executor>,
     vus: usize,
@@ -54,11 +55,16 @@ pub(crate) fn spawn(
                     };
                     users.spawn(user.run(iterations, end));
                 }
-                let finished = tokio::time::timeout_at(hard_end, async {
-                    while users.join_next().await.is_some() {}
-                })
-                .await;
-                if finished.is_err() {
+                let all_done = async {
+                    tokio::select! {
+                        () = async { while users.join_next().await.is_some() {} } => true,
+                        () = stop.interrupt_grace_over() => false,
+                    }
+                };
+                let finished = tokio::time::timeout_at(hard_end, all_done)
+                    .await
+                    .unwrap_or(false);
+                if !finished {
                     stop.cut_off();
                 }
             });

@@ -123,6 +123,17 @@ impl Stop {
         self.cut_off.load(Ordering::SeqCst)
     }
 
+    /// Returns [`INTERRUPT_GRACE`] after the user interrupted the run (never otherwise): the
+    /// requests still in flight then are cancelled rather than waited out.
+    pub(crate) async fn interrupt_grace_over(&self) {
+        self.wait().await;
+        if self.reason() == Some(StopReason::Interrupted) {
+            tokio::time::sleep(INTERRUPT_GRACE).await;
+        } else {
+            std::future::pending::<()>().await;
+        }
+    }
+
     fn reason(&self) -> Option<StopReason> {
         self.reason
             .lock()
@@ -244,11 +255,15 @@ async fn run_async(
             (Some(stats), tasks)
         }
     };
-    let finished = tokio::time::timeout_at(hard_end, async {
-        while tasks.join_next().await.is_some() {}
-    })
-    .await
-    .is_ok()
+    let all_done = async {
+        tokio::select! {
+            () = async { while tasks.join_next().await.is_some() {} } => true,
+            () = stop.interrupt_grace_over() => false,
+        }
+    };
+    let finished = tokio::time::timeout_at(hard_end, all_done)
+        .await
+        .unwrap_or(false)
         && !stop.was_cut_off();
     if !finished {
         tasks.abort_all();
@@ -275,6 +290,10 @@ async fn run_async(
         thresholds: &thresholds,
     }))
 }
+
+/// How long requests still in flight may take to end after an interrupt before they are
+/// cancelled.
+const INTERRUPT_GRACE: Duration = Duration::from_secs(1);
 
 /// The error rate a run must stay below when the scenario declares no `http.error_rate`
 /// threshold: a run that mostly failed does not pass silently.

@@ -34,7 +34,8 @@ pub struct Processes {
 struct ProcessesInner {
     /// Process groups of the started servers.
     started: Mutex<Vec<u32>>,
-    /// Set when the user interrupts: servers still waiting for readiness give up.
+    /// Set when the user interrupts: servers still waiting for readiness give up, and the
+    /// requests in flight are cancelled.
     abandon_startup: AtomicBool,
 }
 
@@ -54,7 +55,8 @@ impl Processes {
         }
     }
 
-    fn abandoned(&self) -> bool {
+    /// Whether the user interrupted the run.
+    pub(crate) fn abandoned(&self) -> bool {
         self.inner.abandon_startup.load(Ordering::SeqCst)
     }
 

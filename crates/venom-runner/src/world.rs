@@ -93,6 +93,8 @@ pub struct HttpWorld {
     folder: PathBuf,
     /// Declared before the stores so that, on drop, the API stops before its stores close.
     server: Option<ServerProcess>,
+    /// The run's servers and interrupt state: an interrupt cancels the request in flight.
+    processes: Processes,
     /// The stores behind the API: restored ones when the rollback checkpoints, else observed
     /// only (or none).
     stores: CompositeAdapter,
@@ -149,6 +151,7 @@ impl HttpWorld {
             reset_retries: scenario.reset_retries,
             folder: folder_of(&scenario.file),
             server,
+            processes: processes.clone(),
             stores: CompositeAdapter::default(),
             check_answers: HashMap::new(),
             unmatched_extracts: HashSet::new(),
@@ -162,16 +165,27 @@ impl HttpWorld {
         Ok(world)
     }
 
-    /// Sends `spec` rendered with `vars` and waits for the exchange. Any request may change the
-    /// API's state, so the remembered check answers are forgotten.
-    pub fn send(
+    /// Sends `spec` rendered with `vars` and waits for the exchange, or fails at once when the
+    /// user interrupts the run (a stalled request is not waited out). Any request may change
+    /// the API's state, so the remembered check answers are forgotten.
+    fn send(
         &mut self,
         spec: &RequestSpec,
         auth: Option<&AuthSpec>,
         vars: &Vars<'_>,
-    ) -> Result<Exchange, SendError> {
+    ) -> Result<Result<Exchange, SendError>, WorldError> {
         self.check_answers.clear();
-        self.runtime.block_on(self.client.send(spec, auth, vars))
+        let processes = &self.processes;
+        self.runtime.block_on(async {
+            tokio::select! {
+                sent = self.client.send(spec, auth, vars) => Ok(sent),
+                () = interrupted(processes) => Err(WorldError::new(format!(
+                    "interrupted while waiting for the answer to {} {}",
+                    spec.method,
+                    spec.path.source()
+                ))),
+            }
+        })
     }
 
     /// Sends a step's request like [`HttpWorld::send`], but a request that got no usable
@@ -185,7 +199,7 @@ impl HttpWorld {
         auth: Option<&AuthSpec>,
         vars: &Vars<'_>,
     ) -> Result<Sent, WorldError> {
-        let failure = match self.send(spec, auth, vars) {
+        let failure = match self.send(spec, auth, vars)? {
             Ok(exchange) => return Ok(Sent::Exchanged(exchange)),
             Err(SendError::Build(why)) => return Ok(Sent::NotBuilt(why)),
             Err(failure) => failure,
@@ -294,7 +308,7 @@ impl HttpWorld {
     fn reset_by_request(&mut self, spec: &RequestSpec) -> Result<(), WorldError> {
         let ctx = venom_engine::Context::new();
         let exchange = self
-            .send(spec, None, &Vars::new(&ctx))
+            .send(spec, None, &Vars::new(&ctx))?
             .map_err(|e| WorldError::caused("reset request", e))?;
         match &exchange.response {
             Some(response) if response.status < 400 => Ok(()),
@@ -411,6 +425,13 @@ impl World for HttpWorld {
 
     fn observe(&mut self) -> Result<Observation, WorldError> {
         self.stores.observe()
+    }
+}
+
+/// Returns once the user interrupted the run (polled every 20 ms).
+async fn interrupted(processes: &Processes) {
+    while !processes.abandoned() {
+        tokio::time::sleep(Duration::from_millis(20)).await;
     }
 }
 

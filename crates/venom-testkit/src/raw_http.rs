@@ -8,6 +8,8 @@ pub enum Reply {
     Send(Vec<u8>),
     /// Writes these bytes, then closes the connection.
     SendThenClose(Vec<u8>),
+    /// Never answers: holds the connection open until the server stops.
+    Stall,
 }
 
 /// A complete `200 OK` answer with `body`, keeping the connection alive.
@@ -103,6 +105,12 @@ fn serve_connection(
             let (bytes, close) = match reply(served, &path) {
                 Reply::Send(bytes) => (bytes, false),
                 Reply::SendThenClose(bytes) => (bytes, true),
+                Reply::Stall => {
+                    while !stopping.load(std::sync::atomic::Ordering::SeqCst) {
+                        std::thread::sleep(tick);
+                    }
+                    return;
+                }
             };
             served += 1;
             if stream.write_all(&bytes).is_err() || close {
