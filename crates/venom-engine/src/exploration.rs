@@ -106,6 +106,10 @@ pub struct ActionCoverage {
     pub action: String,
     /// Number of executions (replays not counted).
     pub runs: u64,
+    /// Why it never ran, when it did not: the precondition no explored state met, or that the
+    /// run stopped before its turn.
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub never_run: Option<String>,
 }
 
 /// The result of an exploration.

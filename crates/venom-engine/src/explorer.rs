@@ -576,9 +576,11 @@ impl<W: World> Explorer<W> {
             .actions
             .iter()
             .zip(&run.runs)
-            .map(|(a, &runs)| ActionCoverage {
+            .enumerate()
+            .map(|(index, (a, &runs))| ActionCoverage {
                 action: a.name.clone(),
                 runs,
+                never_run: (runs == 0).then(|| self.never_run_reason(&run, index, &stop)),
             })
             .collect();
         Exploration {
@@ -594,6 +596,41 @@ impl<W: World> Explorer<W> {
             violations,
             warnings: std::mem::take(&mut run.warnings),
             duration_secs: started.elapsed().as_secs_f64(),
+        }
+    }
+
+    /// Why `action` never ran: the first of its preconditions that no explored state met, or
+    /// that the run stopped (`stop`) while it was still to come.
+    fn never_run_reason(&self, run: &Run, action: usize, stop: &StopReason) -> String {
+        let nodes = &run.graph.nodes;
+        if let Some(&missing) = run.required[action].iter().find(|&&r| run.runs[r] == 0) {
+            let name = &self.actions[missing].name;
+            return format!("requires action `{name}`, which never ran");
+        }
+        for precondition in &self.actions[action].preconditions {
+            match precondition {
+                Precondition::ActionsRun(_) => {}
+                Precondition::KeysPresent(keys) => {
+                    if let Some(key) = keys.iter().find(|k| !nodes.iter().any(|n| n.ctx.has(k))) {
+                        return format!(
+                            "requires context key `{key}`, which no explored state has"
+                        );
+                    }
+                }
+                Precondition::Check(predicate) => {
+                    if !nodes.iter().any(|n| predicate(&n.ctx)) {
+                        return "its precondition was false in every explored state".into();
+                    }
+                }
+            }
+        }
+        let enabled = nodes
+            .iter()
+            .any(|n| self.enabled(action, n, &run.required[action]));
+        if enabled {
+            format!("enabled, but not reached before the run stopped ({stop})")
+        } else {
+            "its preconditions never held together in one explored state".into()
         }
     }
 

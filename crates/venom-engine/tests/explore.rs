@@ -387,3 +387,46 @@ fn a_self_loop_that_breaks_an_invariant_is_not_called_an_action_without_effect()
     assert!(warned("noop"), "{:?}", result.warnings);
     assert!(!warned("crash"), "{:?}", result.warnings);
 }
+
+#[test]
+fn the_coverage_says_why_an_action_never_ran() {
+    let noop = |_: &mut Counter, _: &mut Context| Ok(Outcome::default());
+    let start = Action::new("start", noop).max_calls(1);
+    // Requires a key nothing sets (an `extract` that matched nothing, say).
+    let use_token =
+        Action::new("use_token", noop).requires(Precondition::KeysPresent(vec!["token".into()]));
+    // Requires an action that never runs.
+    let after =
+        Action::new("after", noop).requires(Precondition::ActionsRun(vec!["use_token".into()]));
+    // A guard that is false everywhere.
+    let guarded =
+        Action::new("guarded", noop).requires(Precondition::Check(Arc::new(|ctx: &Context| {
+            ctx.has("never")
+        })));
+    let mut explorer = Explorer::new(
+        Counter::new(CheckpointMode::RandomAccess),
+        vec![start, use_token, after, guarded],
+        Vec::new(),
+    )
+    .with_config(config(Strategy::Bfs));
+    let r = explorer.run(Context::new()).unwrap();
+    let why = |name: &str| {
+        r.actions
+            .iter()
+            .find(|a| a.action == name)
+            .and_then(|a| a.never_run.clone())
+    };
+    assert_eq!(why("start"), None, "it ran");
+    assert_eq!(
+        why("use_token").as_deref(),
+        Some("requires context key `token`, which no explored state has")
+    );
+    assert_eq!(
+        why("after").as_deref(),
+        Some("requires action `use_token`, which never ran")
+    );
+    assert_eq!(
+        why("guarded").as_deref(),
+        Some("its precondition was false in every explored state")
+    );
+}

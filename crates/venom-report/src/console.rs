@@ -99,6 +99,9 @@ fn render_coverage(out: &mut String, report: &RunReport) {
         );
         if action.runs == 0 {
             text.push_str("  never run");
+            if let Some(why) = &action.never_run {
+                text.push_str(&format!(": {why}"));
+            }
         }
         line(out, text);
     }

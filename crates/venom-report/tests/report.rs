@@ -144,22 +144,27 @@ fn sample() -> RunReport {
                 ActionCoverage {
                     action: "create_order".into(),
                     runs: 120,
+                    never_run: None,
                 },
                 ActionCoverage {
                     action: "pay_order".into(),
                     runs: 70,
+                    never_run: None,
                 },
                 ActionCoverage {
                     action: "refund_order".into(),
                     runs: 40,
+                    never_run: None,
                 },
                 ActionCoverage {
                     action: "cancel_order".into(),
                     runs: 20,
+                    never_run: None,
                 },
                 ActionCoverage {
                     action: "archive_order".into(),
                     runs: 0,
+                    never_run: Some("requires action `cancel_order`, which never ran".into()),
                 },
             ],
             violations,
@@ -492,9 +497,8 @@ fn console_summary_shows_figures_violations_paths_and_verdict() {
 
     // Per-action counts, never-run actions flagged.
     assert!(
-        lines
-            .iter()
-            .any(|l| l.contains("archive_order") && l.ends_with("never run")),
+        lines.iter().any(|l| l.contains("archive_order")
+            && l.ends_with("never run: requires action `cancel_order`, which never ran")),
         "{out}"
     );
     assert!(
