@@ -164,6 +164,18 @@ impl StateAdapter for CompositeAdapter {
             self.release_parts(parts);
         }
     }
+
+    /// The sum over the stores that know their checkpoints' size (`None` when none does).
+    fn checkpoint_bytes(&self) -> Option<u64> {
+        self.stores
+            .iter()
+            .filter_map(|store| match store {
+                Store::Restored(adapter) => adapter.checkpoint_bytes(),
+                Store::Sql(adapter) => adapter.checkpoint_bytes(),
+                Store::Observed(_) => None,
+            })
+            .reduce(|a, b| a + b)
+    }
 }
 
 impl Observer for CompositeAdapter {

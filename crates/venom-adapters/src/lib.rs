@@ -59,4 +59,9 @@ pub trait StateAdapter: Observer {
 
     /// Frees a checkpoint that will not be restored again.
     fn release(&mut self, id: CheckpointId);
+
+    /// The memory its checkpoints hold now, when it knows (`None`: unknown).
+    fn checkpoint_bytes(&self) -> Option<u64> {
+        None
+    }
 }

@@ -47,6 +47,8 @@ pub struct SqliteSnapshots {
     conn: Connection,
     tables: Vec<ObservedTable>,
     snapshots: HashMap<CheckpointId, Connection>,
+    /// The size of every snapshot held, in bytes (pages × page size).
+    snapshot_bytes: u64,
     next_id: u64,
     busy_timeout: Duration,
 }
@@ -86,6 +88,7 @@ impl SqliteSnapshots {
             conn,
             tables,
             snapshots: HashMap::new(),
+            snapshot_bytes: 0,
             next_id: 1,
             busy_timeout: BUSY_TIMEOUT,
         })
@@ -149,6 +152,7 @@ impl StateAdapter for SqliteSnapshots {
         copy_database(&self.conn, &mut snapshot, self.busy_timeout)
             .map_err(|e| self.caused("checkpoint failed", e))?;
         let id = self.fresh_id();
+        self.snapshot_bytes += database_bytes(&snapshot);
         self.snapshots.insert(id, snapshot);
         Ok(id)
     }
@@ -170,8 +174,28 @@ impl StateAdapter for SqliteSnapshots {
     }
 
     fn release(&mut self, id: CheckpointId) {
-        self.snapshots.remove(&id);
+        if let Some(snapshot) = self.snapshots.remove(&id) {
+            self.snapshot_bytes = self
+                .snapshot_bytes
+                .saturating_sub(database_bytes(&snapshot));
+        }
     }
+
+    fn checkpoint_bytes(&self) -> Option<u64> {
+        Some(self.snapshot_bytes)
+    }
+}
+
+/// The size of the database behind `conn`: its page count times its page size (0 when the
+/// pragmas cannot be read).
+fn database_bytes(conn: &Connection) -> u64 {
+    let pragma = |name: &str| {
+        conn.query_row(&format!("PRAGMA {name}"), [], |row| row.get::<_, i64>(0))
+            .ok()
+            .and_then(|n| u64::try_from(n).ok())
+            .unwrap_or(0)
+    };
+    pragma("page_count") * pragma("page_size")
 }
 
 impl Observer for SqliteSnapshots {

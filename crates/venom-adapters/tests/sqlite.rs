@@ -609,3 +609,22 @@ fn the_running_demo_api_serves_the_restored_state() {
 
     server.shutdown();
 }
+
+#[test]
+fn snapshots_say_how_much_memory_they_hold() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let path = create_db(&dir, "wal");
+    let api = api_connection(&path);
+    seed(&api);
+    let mut snapshots = SqliteSnapshots::open(&path, &observed()).expect("open");
+    assert_eq!(snapshots.checkpoint_bytes(), Some(0));
+    let first = snapshots.checkpoint().expect("checkpoint");
+    let one = snapshots.checkpoint_bytes().expect("known");
+    assert!(one >= 4096, "at least a page: {one}");
+    let second = snapshots.checkpoint().expect("checkpoint");
+    assert_eq!(snapshots.checkpoint_bytes(), Some(2 * one));
+    snapshots.release(first);
+    assert_eq!(snapshots.checkpoint_bytes(), Some(one));
+    snapshots.release(second);
+    assert_eq!(snapshots.checkpoint_bytes(), Some(0));
+}

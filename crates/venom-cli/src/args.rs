@@ -93,6 +93,10 @@ pub struct RunOptions {
     /// rate and, under a step limit, the time left, every 10 s).
     #[arg(long, value_name = "N")]
     pub progress_every: Option<u64>,
+    /// The most memory checkpoints (database snapshots) may hold, in MiB; past it, new states
+    /// are restored by reset + replay instead (0: only the initial state keeps one).
+    #[arg(long, value_name = "MIB", default_value_t = venom_engine::DEFAULT_MAX_CHECKPOINT_BYTES >> 20, value_parser = clap::value_parser!(u64).range(0..=1 << 24))]
+    pub max_checkpoint_mb: u64,
     /// Write the full result (violations, paths, HTTP exchanges, coverage) as JSON.
     #[arg(long, value_name = "FILE")]
     pub json: Option<PathBuf>,

@@ -154,5 +154,6 @@ fn config(scenario: &Scenario, options: &RunOptions) -> Result<ExplorerConfig, F
         .time_limit(time_limit)
         .seed(seed)
         .loop_threshold(loop_threshold)
+        .max_checkpoint_bytes(options.max_checkpoint_mb << 20)
         .state_keys(scenario.state_from_context.clone()))
 }

@@ -106,6 +106,21 @@ fn demo_with_sqlite_rollback_finds_the_five_planted_bugs_with_minimal_paths() {
 }
 
 #[test]
+fn a_checkpoint_memory_cap_falls_back_to_replay_and_finds_the_same_bugs() {
+    let dir = tempdir();
+    // A cap of 0: only the initial state keeps its snapshot, every other one is replayed.
+    let (run, report, _) = demo(&dir, &["--max-checkpoint-mb", "0"]);
+    run.expect_code(EXIT_VIOLATIONS);
+    assert_eq!(report["exploration"]["stop"]["reason"], "depth_limit");
+    assert_planted_bugs(&report);
+    let warnings = report["exploration"]["warnings"].to_string();
+    assert!(
+        warnings.contains("the checkpoints reached the memory cap of 0 MiB"),
+        "{warnings}"
+    );
+}
+
+#[test]
 fn demo_with_reset_rollback_finds_the_five_planted_bugs_with_minimal_paths() {
     let dir = tempdir();
     let (run, report, _) = demo(&dir, &["--rollback", "reset"]);

@@ -34,7 +34,14 @@ pub struct ExplorerConfig {
     pub loop_threshold: u32,
     /// Context keys that identify a state; `None` means every key.
     pub state_keys: Option<Vec<String>>,
+    /// The most memory checkpoints may hold (default [`DEFAULT_MAX_CHECKPOINT_BYTES`]), for
+    /// worlds that say how much they hold ([`crate::World::checkpoint_bytes`]). Past it, new
+    /// states keep no checkpoint and are restored by reset + replay.
+    pub max_checkpoint_bytes: Option<u64>,
 }
+
+/// The memory checkpoints may hold unless configured otherwise: 1 GiB.
+pub const DEFAULT_MAX_CHECKPOINT_BYTES: u64 = 1 << 30;
 
 impl Default for ExplorerConfig {
     fn default() -> Self {
@@ -47,6 +54,7 @@ impl Default for ExplorerConfig {
             seed: 0,
             loop_threshold: 3,
             state_keys: None,
+            max_checkpoint_bytes: Some(DEFAULT_MAX_CHECKPOINT_BYTES),
         }
     }
 }
@@ -91,6 +99,12 @@ impl ExplorerConfig {
     /// Warns when an action leaves the state unchanged from this many states.
     pub fn loop_threshold(mut self, states: u32) -> Self {
         self.loop_threshold = states;
+        self
+    }
+
+    /// Caps the memory checkpoints hold (`None`: no cap).
+    pub fn max_checkpoint_bytes(mut self, max: impl Into<Option<u64>>) -> Self {
+        self.max_checkpoint_bytes = max.into();
         self
     }
 

@@ -124,6 +124,8 @@ struct Run {
     required: Vec<Vec<usize>>,
     /// Whether `max_depth` kept some state's enabled actions from running.
     depth_pruned: bool,
+    /// States that keep no checkpoint because checkpoints held the most memory allowed.
+    over_cap: u64,
 }
 
 impl<W: World> Explorer<W> {
@@ -223,6 +225,7 @@ impl<W: World> Explorer<W> {
             replay_mismatch_warned: false,
             required,
             depth_pruned: false,
+            over_cap: 0,
         };
 
         if mode == CheckpointMode::ResetReplay {
@@ -452,11 +455,28 @@ impl<W: World> Explorer<W> {
         }
         if mode != CheckpointMode::ResetReplay {
             let checkpoint = self.world.checkpoint()?;
-            run.graph.nodes[id].checkpoint = Some(checkpoint);
+            if mode == CheckpointMode::RandomAccess && id != 0 && self.over_checkpoint_cap() {
+                // Restored by reset + replay instead (the initial state always keeps one).
+                self.world.release(checkpoint);
+                run.over_cap += 1;
+            } else {
+                run.graph.nodes[id].checkpoint = Some(checkpoint);
+            }
         }
         run.graph.nodes[id].pending = enabled.len() as u32;
         run.frontier.push_state(id, &enabled);
         Ok(())
+    }
+
+    /// Whether the checkpoints now hold more memory than the configured cap.
+    fn over_checkpoint_cap(&self) -> bool {
+        match (
+            self.config.max_checkpoint_bytes,
+            self.world.checkpoint_bytes(),
+        ) {
+            (Some(cap), Some(held)) => held > cap,
+            _ => false,
+        }
     }
 
     fn enabled(&self, action: usize, node: &Node, required: &[usize]) -> bool {
@@ -493,12 +513,18 @@ impl<W: World> Explorer<W> {
         state: StateId,
     ) -> Result<Context, WorldError> {
         let node = &run.graph.nodes[state];
-        if mode != CheckpointMode::ResetReplay {
-            let checkpoint = node.checkpoint.ok_or_else(|| {
-                WorldError::new(format!("internal error: state {state} has no checkpoint"))
-            })?;
-            self.world.rollback(checkpoint)?;
-            return Ok(node.ctx.clone());
+        match (mode, node.checkpoint) {
+            (CheckpointMode::ResetReplay, _) => {}
+            (_, Some(checkpoint)) => {
+                self.world.rollback(checkpoint)?;
+                return Ok(node.ctx.clone());
+            }
+            (CheckpointMode::RandomAccess, None) if run.over_cap > 0 => {}
+            (_, None) => {
+                return Err(WorldError::new(format!(
+                    "internal error: state {state} has no checkpoint"
+                )))
+            }
         }
         // Reset, then replay the path that discovered the state.
         let mut path = Vec::new();
@@ -508,7 +534,18 @@ impl<W: World> Explorer<W> {
             cursor = parent;
         }
         path.reverse();
-        self.world.reset()?;
+        self.world.reset().map_err(|e| {
+            if mode == CheckpointMode::ResetReplay {
+                e
+            } else {
+                WorldError::caused(
+                    "the checkpoints hold the most memory allowed, so this state is restored by \
+                     reset + replay, and the reset failed (declare a [reset], or raise \
+                     --max-checkpoint-mb)",
+                    e,
+                )
+            }
+        })?;
         let mut ctx = run.graph.nodes[0].ctx.clone();
         for action in path {
             self.actions[action].run(&mut self.world, &mut ctx)?;
@@ -583,6 +620,15 @@ impl<W: World> Explorer<W> {
                 never_run: (runs == 0).then(|| self.never_run_reason(&run, index, &stop)),
             })
             .collect();
+        if run.over_cap > 0 {
+            let cap = self.config.max_checkpoint_bytes.unwrap_or_default();
+            run.warnings.push(format!(
+                "the checkpoints reached the memory cap of {} MiB: {} states kept no checkpoint \
+                 and were restored by reset + replay (slower; --max-checkpoint-mb raises the cap)",
+                cap >> 20,
+                run.over_cap
+            ));
+        }
         Exploration {
             strategy: self.config.strategy,
             mechanism: self.world.mechanism(),

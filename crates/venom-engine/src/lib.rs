@@ -82,7 +82,7 @@ mod strategy;
 mod world;
 
 pub use action::{Action, ActionFn, Outcome, Precondition};
-pub use config::ExplorerConfig;
+pub use config::{ExplorerConfig, DEFAULT_MAX_CHECKPOINT_BYTES};
 pub use context::Context;
 pub use exchange::{Exchange, RequestRecord, ResponseRecord};
 pub use exploration::{

@@ -155,6 +155,12 @@ pub trait World {
     /// Frees a checkpoint that will not be restored again.
     fn release(&mut self, _id: CheckpointId) {}
 
+    /// The memory the checkpoints held now take, when the world knows it (`None`: unknown,
+    /// and not capped).
+    fn checkpoint_bytes(&self) -> Option<u64> {
+        None
+    }
+
     /// Restores the initial state of the system.
     fn reset(&mut self) -> Result<(), WorldError> {
         Err(WorldError::new(format!(

@@ -430,3 +430,29 @@ fn the_coverage_says_why_an_action_never_ran() {
         Some("its precondition was false in every explored state")
     );
 }
+
+#[test]
+fn past_the_checkpoint_memory_cap_states_are_restored_by_replay_with_the_same_findings() {
+    let uncapped = explore(CheckpointMode::RandomAccess, config(Strategy::Bfs));
+    // 100 bytes per checkpoint: at most 3 held at once, the rest restored by reset + replay.
+    let mut explorer = Explorer::new(
+        Counter::new(CheckpointMode::RandomAccess),
+        actions(),
+        invariants(),
+    )
+    .with_config(config(Strategy::Bfs).max_checkpoint_bytes(250));
+    let capped = explorer.run(Context::new()).expect("setup");
+    assert_eq!(capped.stop, StopReason::Exhausted);
+    assert_eq!(capped.states, uncapped.states);
+    assert_eq!(groups(&capped), groups(&uncapped));
+    assert!(explorer.world_mut().resets > 0, "some states were replayed");
+    assert!(
+        capped
+            .warnings
+            .iter()
+            .any(|w| w.starts_with("the checkpoints reached the memory cap")),
+        "{:?}",
+        capped.warnings
+    );
+    assert!(uncapped.warnings.iter().all(|w| !w.contains("memory cap")));
+}

@@ -389,6 +389,10 @@ impl World for HttpWorld {
         self.stores.release(id);
     }
 
+    fn checkpoint_bytes(&self) -> Option<u64> {
+        self.stores.checkpoint_bytes()
+    }
+
     /// Restores the initial state with the `[reset]`, tried again up to `retries` times with a
     /// doubling pause (100 ms, 200 ms, … at most 2 s); a failure says which attempt it was.
     fn reset(&mut self) -> Result<(), WorldError> {

@@ -89,6 +89,11 @@ impl World for Counter {
         self.saved.remove(&id.0);
     }
 
+    /// 100 bytes per checkpoint held.
+    fn checkpoint_bytes(&self) -> Option<u64> {
+        Some(self.saved.len() as u64 * 100)
+    }
+
     fn reset(&mut self) -> Result<(), WorldError> {
         self.resets += 1;
         self.value = 0;
