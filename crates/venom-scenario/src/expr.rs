@@ -62,6 +62,39 @@ pub(crate) struct CompileError {
     pub message: String,
 }
 
+/// Whether `name`, called in an expression, is a function CEL knows: an operator, or a name
+/// that calling (`name()`, `0.name()`) does not report as undeclared. The environment does not
+/// list its functions, so it is asked this way, once per name.
+fn is_function(name: &str) -> bool {
+    static KNOWN: OnceLock<std::sync::Mutex<HashMap<String, bool>>> = OnceLock::new();
+    if !name
+        .chars()
+        .all(|c| c.is_alphanumeric() || c == '_' || c == '.')
+        || name.starts_with('_')
+    {
+        return true; // an operator (`_+_`, `!_`, `@in`…)
+    }
+    let known = KNOWN.get_or_init(Default::default);
+    if let Some(answer) = known.lock().ok().and_then(|k| k.get(name).copied()) {
+        return answer;
+    }
+    let undeclared = |source: String| {
+        let Ok(program) = env().compile(&source) else {
+            return false;
+        };
+        let cx = cel::Context::with_env(Arc::clone(env()));
+        matches!(
+            program.execute(&cx),
+            Err(cel::ExecutionError::UndeclaredReference(n)) if n.as_str() == name
+        )
+    };
+    let answer = !(undeclared(format!("{name}()")) && undeclared(format!("0.{name}()")));
+    if let Ok(mut cache) = known.lock() {
+        cache.insert(name.to_string(), answer);
+    }
+    answer
+}
+
 fn env() -> &'static Arc<Env> {
     static ENV: OnceLock<Arc<Env>> = OnceLock::new();
     ENV.get_or_init(|| Arc::new(Env::stdlib()))
@@ -126,13 +159,23 @@ impl Expr {
                 ),
             });
         }
+        let refs = program.references();
+        if let Some(name) = refs.functions().into_iter().find(|f| !is_function(f)) {
+            return Err(CompileError {
+                offset: source.find(name),
+                message: format!(
+                    "unknown function `{name}` in `{}`, expected a CEL standard function such \
+                     as size, has, int, double, string, startsWith, endsWith, contains",
+                    crate::limits::quoted(source.trim())
+                ),
+            });
+        }
         let ctx_keys = reads
             .ctx_keys
             .iter()
             .map(|(key, id)| (key.clone(), at(*id).unwrap_or(0)))
             .collect();
         let not_boolean = crate::expr_reads::surely_not_boolean(program.expression());
-        let refs = program.references();
         Ok(Expr {
             ctx_keys,
             not_boolean,

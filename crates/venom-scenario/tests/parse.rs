@@ -1709,3 +1709,21 @@ fn check_refuses_what_explore_would_trip_on_with_its_position() {
         &["context key `nope` is never extracted or set"],
     );
 }
+
+#[test]
+fn an_unknown_function_is_refused_and_standard_ones_are_not() {
+    assert_err(
+        &invariant("expr = \"frobnicate(1) > 0\"\n"),
+        "t.toml:8:9: unknown function `frobnicate` in `frobnicate(1) > 0`",
+        &[],
+    );
+    assert_err(
+        &invariant("expr = \"'a'.shout() == 'A'\"\n"),
+        "t.toml:8:",
+        &["unknown function `shout`"],
+    );
+    ok(&invariant(
+        "expr = \"size('ab') == 2 && 'ab'.startsWith('a') && int('3') == 3 && \
+         'ab'.endsWith('b') && string(1) == '1' && [1].exists(v, v == 1)\"\n",
+    ));
+}
