@@ -83,6 +83,13 @@ pub struct Violation {
     /// explored everything (up to its depth limit). Otherwise the path is the shortest found.
     #[serde(default)]
     pub proved_shortest: bool,
+    /// Whether replays showed that no single step of the path can be dropped (the invariant no
+    /// longer breaks, or a precondition fails, without it).
+    #[serde(default)]
+    pub one_minimal: bool,
+    /// The length of the path first found, when replays shrank it.
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub shrunk_from: Option<usize>,
     /// The state reached.
     pub state: StateSnapshot,
     /// The invariant's own check request, when it made one.

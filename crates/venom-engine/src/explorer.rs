@@ -11,6 +11,7 @@ use crate::fingerprint::{fingerprint, Fingerprint};
 use crate::frontier::Frontier;
 use crate::graph::{Node, StateGraph, StateId};
 use crate::invariant::{Invariant, StepView, Verdict};
+use crate::shrink::{Shrinker, Shrinking, SHRINK_BUDGET, SHRINK_TIME};
 use crate::strategy::Strategy;
 use crate::world::{CheckpointMode, Observation, World, WorldError};
 use std::collections::HashMap;
@@ -480,18 +481,7 @@ impl<W: World> Explorer<W> {
     }
 
     fn enabled(&self, action: usize, node: &Node, required: &[usize]) -> bool {
-        let spec = &self.actions[action];
-        if spec.max_calls.is_some_and(|max| node.calls[action] >= max) {
-            return false;
-        }
-        if !required.iter().all(|&r| node.calls[r] > 0) {
-            return false;
-        }
-        spec.preconditions.iter().all(|pre| match pre {
-            Precondition::ActionsRun(_) => true,
-            Precondition::KeysPresent(keys) => keys.iter().all(|k| node.ctx.has(k)),
-            Precondition::Check(predicate) => predicate(&node.ctx),
-        })
+        crate::shrink::allowed(&self.actions, action, &node.ctx, &node.calls, required)
     }
 
     /// Frees the checkpoint of a state whose pairs have all been taken from the frontier.
@@ -601,9 +591,13 @@ impl<W: World> Explorer<W> {
                 let mut violation = self.violation(&run.graph, &tree, key, hit, occurrences);
                 violation.proved_shortest = self.config.strategy == Strategy::Bfs
                     && matches!(stop, StopReason::Exhausted | StopReason::DepthLimit);
-                violations.push(violation);
+                violations.push((key.0, violation));
             }
         }
+        if !matches!(stop, StopReason::Interrupted | StopReason::Aborted(_)) {
+            self.shrink_all(&mut run, &mut violations);
+        }
+        let mut violations: Vec<Violation> = violations.into_iter().map(|(_, v)| v).collect();
         violations.sort_by(|a, b| {
             b.severity
                 .cmp(&a.severity)
@@ -642,6 +636,48 @@ impl<W: World> Explorer<W> {
             violations,
             warnings: std::mem::take(&mut run.warnings),
             duration_secs: started.elapsed().as_secs_f64(),
+        }
+    }
+
+    /// Shrinks by replay every path not proved shortest (within [`SHRINK_BUDGET`] replays and
+    /// [`SHRINK_TIME`]); a world that cannot reset ends shrinking, with a warning.
+    fn shrink_all(&mut self, run: &mut Run, violations: &mut [(usize, Violation)]) {
+        let mut budget = SHRINK_BUDGET;
+        let deadline = Instant::now() + SHRINK_TIME;
+        let initial = run.graph.nodes[0].ctx.clone();
+        for (invariant, violation) in violations.iter_mut() {
+            if violation.proved_shortest || violation.path.len() < 2 {
+                continue;
+            }
+            let path: Option<Vec<usize>> = violation
+                .path
+                .iter()
+                .map(|step| self.actions.iter().position(|a| a.name == step.action))
+                .collect();
+            let Some(path) = path else { continue };
+            let mut shrinker = Shrinker {
+                world: &mut self.world,
+                actions: &self.actions,
+                required: &run.required,
+                initial: &initial,
+                budget: &mut budget,
+                deadline,
+            };
+            let (one_minimal, shrunk) = match shrinker.shrink(&self.invariants[*invariant], &path) {
+                Ok(Shrinking::OneMinimal(shrunk)) => (true, shrunk),
+                Ok(Shrinking::Unfinished(shrunk)) => (false, shrunk),
+                Err(e) => {
+                    run.warnings
+                        .push(format!("paths were not shrunk by replay: {}", e.chain()));
+                    return;
+                }
+            };
+            violation.one_minimal = one_minimal;
+            if let Some(shrunk) = shrunk {
+                violation.shrunk_from = Some(violation.path.len());
+                violation.path = shrunk.steps;
+                violation.message = shrunk.message;
+            }
         }
     }
 
@@ -721,6 +757,8 @@ impl<W: World> Explorer<W> {
             evidence: hit.evidence.map(|e| *e),
             occurrences,
             proved_shortest: false,
+            one_minimal: false,
+            shrunk_from: None,
         }
     }
 }

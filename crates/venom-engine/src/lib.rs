@@ -78,6 +78,7 @@ mod graph;
 mod invariant;
 mod replay;
 mod severity;
+mod shrink;
 mod strategy;
 mod world;
 

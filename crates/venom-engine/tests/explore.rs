@@ -456,3 +456,66 @@ fn past_the_checkpoint_memory_cap_states_are_restored_by_replay_with_the_same_fi
     );
     assert!(uncapped.warnings.iter().all(|w| !w.contains("memory cap")));
 }
+
+#[test]
+fn paths_not_proved_shortest_are_shrunk_by_replay_to_one_minimal() {
+    // A depth-first run cut short: its paths are long detours.
+    let cfg = config(Strategy::Dfs).max_steps(40);
+    let mut explorer = Explorer::new(
+        Counter::new(CheckpointMode::RandomAccess),
+        actions(),
+        invariants(),
+    )
+    .with_config(cfg);
+    let r = explorer.run(Context::new()).expect("setup");
+    assert!(!r.violations.is_empty());
+    for v in &r.violations {
+        let names = v.action_names();
+        assert!(!v.proved_shortest);
+        assert!(v.one_minimal, "{names:?}");
+        // It still breaks the invariant, with the same last action…
+        assert_eq!(
+            model::broken(simulate(&names)),
+            vec![v.invariant.as_str()],
+            "{names:?}"
+        );
+        assert_eq!(names.last().copied(), v.action.as_deref());
+        // …and dropping any one of the other steps does not.
+        for drop in 0..names.len() - 1 {
+            let mut shorter = names.clone();
+            shorter.remove(drop);
+            assert!(
+                !model::broken(simulate(&shorter)).contains(&v.invariant.as_str()),
+                "{names:?} without step {drop} still breaks {}",
+                v.invariant
+            );
+        }
+        assert_eq!(
+            v.shrunk_from, None,
+            "the explored graph's paths are already short"
+        );
+    }
+
+    // A detour the run never saw around: `touch` first (depth first), then `seven`, then the
+    // step limit. Replay shows `touch` is not needed.
+    let touch = Action::new("touch", |_: &mut Counter, ctx: &mut Context| {
+        ctx.set("touched", true);
+        Ok(Outcome::default())
+    })
+    .max_calls(1);
+    let seven = Action::new("seven", |w: &mut Counter, _: &mut Context| w.apply(|_| 7));
+    let mut explorer = Explorer::new(
+        Counter::new(CheckpointMode::RandomAccess),
+        vec![touch, seven],
+        invariants(),
+    )
+    .with_config(config(Strategy::Dfs).max_steps(2));
+    let r = explorer.run(Context::new()).expect("setup");
+    let v = &r.violations[0];
+    assert_eq!(v.action_names(), ["seven"], "{v:?}");
+    assert_eq!(
+        (v.shrunk_from, v.one_minimal, v.proved_shortest),
+        (Some(2), true, false)
+    );
+    assert_eq!(v.message, "value is 7");
+}

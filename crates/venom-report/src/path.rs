@@ -18,15 +18,22 @@ pub fn format_exchange(exchange: &Exchange) -> String {
 }
 
 /// The heading of a violation's path: `shortest path (3 steps):` when no shorter sequence
-/// breaks the invariant (a breadth-first run that explored everything up to its limits), else
-/// `shortest found (3 steps; not proved minimal):`.
+/// breaks the invariant (a breadth-first run that explored everything up to its limits);
+/// `shortest found (3 steps, 1-minimal[, shrunk from 5]):` when replays showed that no single
+/// step can be dropped; else `shortest found (3 steps; not proved minimal):`.
 pub fn path_heading(violation: &Violation) -> String {
     let steps = violation.path.len();
     let plural = if steps == 1 { "" } else { "s" };
+    let shrunk = violation
+        .shrunk_from
+        .map(|from| format!(", shrunk by replay from {from}"))
+        .unwrap_or_default();
     if violation.proved_shortest {
         format!("shortest path ({steps} step{plural}):")
+    } else if violation.one_minimal {
+        format!("shortest found ({steps} step{plural}, 1-minimal{shrunk}):")
     } else {
-        format!("shortest found ({steps} step{plural}; not proved minimal):")
+        format!("shortest found ({steps} step{plural}{shrunk}; not proved minimal):")
     }
 }
 

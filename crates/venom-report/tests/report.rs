@@ -74,6 +74,8 @@ fn violation(
         evidence: Some(exchange("GET", "/orders/7", Some(200))),
         occurrences,
         proved_shortest: true,
+        one_minimal: false,
+        shrunk_from: None,
     }
 }
 
@@ -630,4 +632,11 @@ fn a_path_not_proved_minimal_is_labelled_shortest_found() {
         "{out}"
     );
     assert!(out.contains("shortest path (1 step):"), "{out}");
+    report.exploration.violations[0].one_minimal = true;
+    report.exploration.violations[0].shrunk_from = Some(6);
+    let out = render_console(&report, Severity::High, None);
+    assert!(
+        out.contains("shortest found (4 steps, 1-minimal, shrunk by replay from 6):"),
+        "{out}"
+    );
 }

@@ -36,7 +36,8 @@ impl Counter {
         }
     }
 
-    fn apply(&mut self, f: impl Fn(u32) -> u32) -> Result<Outcome, WorldError> {
+    /// Applies `f` to the value (modulo [`MODULO`]).
+    pub fn apply(&mut self, f: impl Fn(u32) -> u32) -> Result<Outcome, WorldError> {
         self.executed += 1;
         if self.fail_after.is_some_and(|n| self.executed > n) {
             return Err(WorldError::new("connection refused"));
