@@ -44,19 +44,30 @@ pub fn replay<W: World>(
             exchange: outcome.exchange,
         });
     }
+    let message = broken_after(world, invariant, &ctx, &steps)?;
+    Ok(ReplayOutcome {
+        reproduced: message.is_some(),
+        message,
+        steps,
+    })
+}
+
+/// The message of `invariant` when it is broken after the last of `steps` (with `ctx`, the
+/// context they left), `None` when it holds.
+pub(crate) fn broken_after<W: World>(
+    world: &mut W,
+    invariant: &Invariant<W>,
+    ctx: &Context,
+    steps: &[PathStep],
+) -> Result<Option<String>, WorldError> {
     let last = steps.last();
     let view = StepView {
-        ctx: &ctx,
+        ctx,
         action: last.map(|s| s.action.as_str()),
         exchange: last.and_then(|s| s.exchange.as_ref()),
     };
-    let (reproduced, message) = match invariant.check(world, &view)? {
-        Verdict::Holds => (false, None),
-        Verdict::Broken { message, .. } => (true, Some(message)),
-    };
-    Ok(ReplayOutcome {
-        reproduced,
-        message,
-        steps,
+    Ok(match invariant.check(world, &view)? {
+        Verdict::Holds => None,
+        Verdict::Broken { message, .. } => Some(message),
     })
 }

@@ -6,7 +6,8 @@
 use crate::action::{Action, Precondition};
 use crate::context::Context;
 use crate::exploration::PathStep;
-use crate::invariant::{Invariant, StepView, Verdict};
+use crate::invariant::Invariant;
+use crate::replay::broken_after;
 use crate::world::{World, WorldError};
 
 /// The most replays one exploration spends on shrinking.
@@ -91,16 +92,8 @@ impl<W: World> Shrinker<'_, W> {
                 exchange: outcome.exchange,
             });
         }
-        let last = steps.last();
-        let view = StepView {
-            ctx: &ctx,
-            action: last.map(|s| s.action.as_str()),
-            exchange: last.and_then(|s| s.exchange.as_ref()),
-        };
-        Ok(match invariant.check(self.world, &view)? {
-            Verdict::Holds => None,
-            Verdict::Broken { message, .. } => Some(Shrunk { steps, message }),
-        })
+        let message = broken_after(self.world, invariant, &ctx, &steps)?;
+        Ok(message.map(|message| Shrunk { steps, message }))
     }
 }
 
