@@ -218,6 +218,8 @@ impl Executor {
                 // Refused: wait before going on, so that a dead API is not hammered.
                 let pause = match failure.kind {
                     ErrorKind::Connect => Some(self.refusals.refused()),
+                    // Not sent at all: says nothing of the API.
+                    ErrorKind::Build => None,
                     _ => {
                         self.refusals.answered();
                         None

@@ -118,8 +118,8 @@ impl HttpWorld {
     /// Prepares the world of `scenario`: chooses a free port when `base_url` says
     /// `${VENOM_PORT}`, starts the PostgreSQL transaction proxy (when used, so that the API
     /// connects through it: its URL is `VENOM_PROXY_URL` in the server's environment), starts
-    /// its `[server]` (if any, refusing a port another process holds) and waits until it is ready, checks that
-    /// `base_url` answers, opens the stores (SQLite, PostgreSQL, Redis), runs every SQL
+    /// its `[server]` (if any, refusing a port another process holds) and waits until it is
+    /// ready, checks that `base_url` answers, opens the stores (SQLite, PostgreSQL, Redis), runs every SQL
     /// invariant once to check it and, when a `[reset]` is declared, restores the initial state.
     ///
     /// The server process is registered in `processes`, so an interrupt handler holding a clone
@@ -191,8 +191,10 @@ impl HttpWorld {
     /// Sends a step's request like [`HttpWorld::send`], but a request that got no usable
     /// answer (a timeout, an invalid answer, a connection closed mid-answer or refused while
     /// the API still answers) is an exchange without a response, with why, for the invariants
-    /// to judge. Fails when the request cannot be built, or when the API is gone: its
-    /// `[server]` process exited, or it refused every probe for over a second.
+    /// to judge. A request that cannot be built on this path (a template reads a context key
+    /// that is unset here) is [`Sent::NotBuilt`]. Fails when the user interrupted the run, or
+    /// when the API is gone: its `[server]` process exited, or it refused every probe for over
+    /// a second.
     pub fn exchange(
         &mut self,
         spec: &RequestSpec,
@@ -412,7 +414,8 @@ impl World for HttpWorld {
             };
             match tried {
                 Ok(()) => return Ok(()),
-                Err(e) if attempt >= attempts => {
+                // An interrupted reset is not tried again.
+                Err(e) if attempt >= attempts || self.processes.abandoned() => {
                     return Err(WorldError::caused(
                         format!("reset attempt {attempt} of {attempts} failed"),
                         e,
