@@ -83,7 +83,7 @@ pub enum Sent {
 /// The API under test as the explorer drives it.
 ///
 /// Requests run on a single-threaded tokio runtime owned by the world; the explorer itself is
-/// synchronous and calls [`HttpWorld::send`] through the scenario's actions and invariants.
+/// synchronous and calls [`HttpWorld::exchange`] through the scenario's actions and invariants.
 pub struct HttpWorld {
     runtime: tokio::runtime::Runtime,
     client: HttpClient,
@@ -188,7 +188,7 @@ impl HttpWorld {
         })
     }
 
-    /// Sends a step's request like [`HttpWorld::send`], but a request that got no usable
+    /// Sends a step's request like `HttpWorld::send`, but a request that got no usable
     /// answer (a timeout, an invalid answer, a connection closed mid-answer or refused while
     /// the API still answers) is an exchange without a response, with why, for the invariants
     /// to judge. A request that cannot be built on this path (a template reads a context key
