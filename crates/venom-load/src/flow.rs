@@ -219,7 +219,7 @@ impl Executor {
                 let pause = match failure.kind {
                     ErrorKind::Connect => Some(self.refusals.refused()),
                     // Not sent at all: says nothing of the API.
-                    ErrorKind::Build => None,
+                    ErrorKind::Build | ErrorKind::Client => None,
                     _ => {
                         self.refusals.answered();
                         None

@@ -10,7 +10,7 @@ use std::time::Duration;
 const SIGFIG: u8 = 3;
 
 /// Number of distinct [`ErrorKind`]s.
-pub(crate) const ERROR_KINDS: usize = 9;
+pub(crate) const ERROR_KINDS: usize = 10;
 
 /// Why a request counts as failed.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -25,6 +25,9 @@ pub(crate) enum ErrorKind {
     Transport,
     /// The request could not be built (a template failed, a secret is missing).
     Build,
+    /// venom itself could not open a connection (out of file descriptors): the request was
+    /// not sent, and it is no error of the API's.
+    Client,
 }
 
 impl ErrorKind {
@@ -35,11 +38,12 @@ impl ErrorKind {
             ErrorKind::Connect => 6,
             ErrorKind::Transport => 7,
             ErrorKind::Build => 8,
+            ErrorKind::Client => 9,
         }
     }
 
     /// Names of the kinds, by index: status classes, then `timeout`, `connect`, `transport`,
-    /// `build`.
+    /// `build`, `client`.
     pub(crate) const NAMES: [&'static str; ERROR_KINDS] = [
         "1xx",
         "2xx",
@@ -50,6 +54,7 @@ impl ErrorKind {
         "connect",
         "transport",
         "build",
+        "client",
     ];
 }
 
@@ -128,6 +133,11 @@ impl Tally {
     }
 
     fn record(&mut self, sample: &Sample) {
+        if sample.error == Some(ErrorKind::Client) {
+            // Not sent: kept apart, neither a request nor an error of the API.
+            self.errors[ErrorKind::Client.index()] += 1;
+            return;
+        }
         self.count += 1;
         if let Some(latency) = sample.latency {
             record(&mut self.latency, latency);
@@ -154,7 +164,7 @@ impl Tally {
     }
 
     pub(crate) fn add(&mut self, other: &Tally) {
-        if other.count == 0 {
+        if other.is_empty() {
             return;
         }
         merge(&mut self.latency, &other.latency);
@@ -171,7 +181,7 @@ impl Tally {
 
     /// Empties the tally, keeping the histograms' memory.
     pub(crate) fn reset(&mut self) {
-        if self.count == 0 {
+        if self.is_empty() {
             return;
         }
         self.latency.reset();
@@ -182,9 +192,20 @@ impl Tally {
         self.statuses.clear();
     }
 
-    /// Failed requests.
+    /// Whether nothing was recorded.
+    fn is_empty(&self) -> bool {
+        self.count == 0 && self.errors.iter().all(|&n| n == 0)
+    }
+
+    /// Failed requests (the ones venom could not send are not the API's failures).
     pub(crate) fn error_count(&self) -> u64 {
-        self.errors.iter().sum()
+        let client = ErrorKind::Client.index();
+        self.errors
+            .iter()
+            .enumerate()
+            .filter(|&(kind, _)| kind != client)
+            .map(|(_, n)| n)
+            .sum()
     }
 }
 
@@ -419,5 +440,23 @@ mod tests {
         t.record(&sample(2, 200, None));
         assert_eq!(t.latency.max(), t.latency.highest_equivalent(2000));
         assert_eq!(t.count, 1);
+    }
+
+    #[test]
+    fn requests_venom_could_not_send_are_no_errors_of_the_api() {
+        let mut tally = Tally::new();
+        tally.record(&sample(1, 200, None));
+        tally.record(&Sample {
+            latency: None,
+            service: None,
+            ttfb: None,
+            status: None,
+            error: Some(ErrorKind::Client),
+        });
+        assert_eq!((tally.count, tally.error_count()), (1, 0));
+        assert_eq!(tally.errors[ErrorKind::Client.index()], 1);
+        let mut totals = Tally::new();
+        totals.add(&tally);
+        assert_eq!(totals.errors[ErrorKind::Client.index()], 1);
     }
 }

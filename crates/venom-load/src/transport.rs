@@ -187,6 +187,7 @@ fn is_fixed(spec: &ActionSpec, defaults: &Defaults) -> bool {
 fn failure(e: SendError) -> Failure {
     let kind = match &e {
         SendError::Build(_) => ErrorKind::Build,
+        SendError::Connect { source, .. } if out_of_descriptors(source) => ErrorKind::Client,
         SendError::Connect { .. } => ErrorKind::Connect,
         SendError::Timeout { .. } => ErrorKind::Timeout,
         SendError::Transport { .. } => ErrorKind::Transport,
@@ -195,6 +196,20 @@ fn failure(e: SendError) -> Failure {
         kind,
         message: venom_engine::one_line(&e),
     }
+}
+
+/// Whether `error` (or one of its causes) is this process running out of file descriptors.
+fn out_of_descriptors(error: &(dyn std::error::Error + 'static)) -> bool {
+    let mut next = Some(error);
+    while let Some(e) = next {
+        if let Some(io) = e.downcast_ref::<std::io::Error>() {
+            if matches!(io.raw_os_error(), Some(libc::EMFILE | libc::ENFILE)) {
+                return true;
+            }
+        }
+        next = e.source();
+    }
+    false
 }
 
 type Sender = SendRequest<Full<Bytes>>;
@@ -389,7 +404,16 @@ impl Direct {
         };
         let stream = tokio::net::TcpStream::connect(&self.address)
             .await
-            .map_err(|e| connect_error(&e))?;
+            .map_err(|e| {
+                if out_of_descriptors(&e) {
+                    (
+                        ErrorKind::Client,
+                        format!("venom cannot open a connection: {e}"),
+                    )
+                } else {
+                    connect_error(&e)
+                }
+            })?;
         stream.set_nodelay(true).map_err(|e| connect_error(&e))?;
         let (sender, connection) = hyper::client::conn::http1::handshake(TokioIo::new(stream))
             .await
@@ -428,5 +452,13 @@ mod tests {
         let d =
             Direct::new("http://localhost", &Defaults::default()).unwrap_or_else(|e| panic!("{e}"));
         assert_eq!(d.address, "localhost:80");
+    }
+
+    #[test]
+    fn running_out_of_file_descriptors_is_recognised() {
+        let emfile = std::io::Error::from_raw_os_error(libc::EMFILE);
+        assert!(out_of_descriptors(&emfile));
+        let refused = std::io::Error::from(std::io::ErrorKind::ConnectionRefused);
+        assert!(!out_of_descriptors(&refused));
     }
 }
