@@ -57,12 +57,12 @@ pub fn explore(scenario: &Scenario, target: Target, options: &RunOptions) -> Res
     explorer.world_mut().stop_server();
     let exploration = result?;
 
-    let report = crate::secrets::redact_report(&RunReport {
+    let report = crate::secrets::redact_data(&RunReport {
         tool_version: env!("CARGO_PKG_VERSION").to_string(),
         target,
         invariants: invariant_infos,
         exploration,
-    });
+    })?;
     write_reports(&report, options)?;
     print!(
         "{}",

@@ -56,6 +56,7 @@ pub fn command(args: &LoadArgs) -> Result<i32, Failure> {
             tolerance,
         ));
     }
+    let summary = crate::secrets::redact_data(&summary)?;
 
     let mut written = Vec::new();
     let mut write =

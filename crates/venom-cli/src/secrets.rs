@@ -5,8 +5,11 @@
 //! the scenario's [`Redactor`]. One per process: the CLI runs one scenario, and the error
 //! printer runs after the command returned, where the scenario is gone.
 
+use crate::failure::Failure;
+use serde::de::DeserializeOwned;
+use serde::Serialize;
 use std::sync::OnceLock;
-use venom_report::{Redactor, RunReport};
+use venom_report::Redactor;
 use venom_scenario::Scenario;
 
 static REDACTOR: OnceLock<Redactor> = OnceLock::new();
@@ -45,9 +48,10 @@ pub fn redact_learning(text: &str, steps: &[venom_engine::PathStep]) -> String {
     redactor.text(text)
 }
 
-/// `report` without secrets: those of the environment, and those its own secret fields hold
-/// (a token extracted into the context is redacted in every URL, header and message).
-pub fn redact_report(report: &RunReport) -> RunReport {
+/// `data` (a run report, a load summary) without secrets: those of the environment, and those
+/// its own secret fields hold (a token extracted into the context is redacted in every URL,
+/// header and message). Fails rather than show data that cannot be redacted.
+pub fn redact_data<T: Serialize + DeserializeOwned>(data: &T) -> Result<T, Failure> {
     let mut redactor = REDACTOR.get().cloned().unwrap_or_default();
-    redactor.report(report)
+    redactor.redacted(data).map_err(Failure::invalid_from)
 }

@@ -109,3 +109,48 @@ fn secrets_never_reach_the_console_the_reports_or_replay() {
         assert!(!text.contains(MARK), "a secret in the {name}:\n{text}");
     }
 }
+
+#[test]
+fn load_outputs_hold_no_secret_either() {
+    let server = RawServer::start(|_, _| answer(500, r#"{"error": "boom"}"#));
+    let dir = tempdir();
+    let text = format!(
+        "base_url = {url}\n\
+         [[actions]]\nname = \"orders\"\nmethod = \"GET\"\n\
+         path = \"/orders?api_key={{{{ env.TEST_QUERY_KEY }}}}\"\n\
+         headers = {{ Authorization = \"Bearer {{{{ env.TEST_TOKEN }}}}\" }}\n\
+         [load]\nflows = [{{ name = \"f\", actions = [\"orders\"] }}]\n",
+        url = toml_string(&server.url)
+    );
+    let scenario = write(&dir, "load.toml", &text);
+    let (json, html) = (dir.path().join("s.json"), dir.path().join("s.html"));
+    let run = Running::spawn(
+        [
+            "load",
+            scenario.to_str().unwrap(),
+            "--mode",
+            "smoke",
+            "--json",
+            json.to_str().unwrap(),
+            "--html",
+            html.to_str().unwrap(),
+        ],
+        &[
+            ("TEST_QUERY_KEY", "qkey-SECRET-4444"),
+            ("TEST_TOKEN", "tok-SECRET-1111"),
+        ],
+    )
+    .finish(Duration::from_secs(60));
+    run.expect_code(EXIT_VIOLATIONS);
+    for (name, text) in [
+        ("stdout", run.stdout.clone()),
+        ("stderr", run.stderr.clone()),
+        (
+            "JSON summary",
+            std::fs::read_to_string(&json).expect("json"),
+        ),
+        ("HTML report", std::fs::read_to_string(&html).expect("html")),
+    ] {
+        assert!(!text.contains(MARK), "a secret in the {name}:\n{text}");
+    }
+}

@@ -21,5 +21,5 @@ pub use exit::{
 pub use json::{read_json, write_json};
 pub use junit::write_junit;
 pub use path::{format_exchange, format_path, path_heading, replay_hint};
-pub use redact::{Redactor, MIN_SECRET_LEN, REDACTED, SECRET_NAMES};
+pub use redact::{RedactError, Redactor, MIN_SECRET_LEN, REDACTED, SECRET_NAMES};
 pub use report::{InvariantInfo, RunReport, Target};

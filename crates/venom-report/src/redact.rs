@@ -2,7 +2,14 @@
 //! name, and every value known to be secret wherever it appears.
 
 use crate::report::RunReport;
+use serde::de::DeserializeOwned;
+use serde::Serialize;
 use serde_json::Value;
+
+/// The data could not be redacted and keep its shape, so it must not be shown.
+#[derive(Debug, thiserror::Error)]
+#[error("cannot redact the secrets of the output and keep its format")]
+pub struct RedactError(#[source] serde_json::Error);
 
 /// What reports show instead of a secret.
 pub const REDACTED: &str = "<redacted>";
@@ -93,15 +100,37 @@ impl Redactor {
 
     /// `report` with every secret redacted, in every part (paths, evidence, states, messages,
     /// warnings). Secrets found in one violation are redacted in all.
-    pub fn report(&mut self, report: &RunReport) -> RunReport {
-        let mut value = match serde_json::to_value(report) {
-            Ok(value) => value,
-            // A report always serializes (plain data); if it did not, show nothing of it.
-            Err(_) => return report.clone(),
-        };
-        self.learn(&value);
-        self.value(&mut value);
-        serde_json::from_value(value).unwrap_or_else(|_| report.clone())
+    pub fn report(&mut self, report: &RunReport) -> Result<RunReport, RedactError> {
+        self.redacted(report)
+    }
+
+    /// `data` (a report, a load summary) with every secret redacted, learning the secrets its
+    /// own secret fields hold first. When blanking a secret field breaks `data`'s type (a
+    /// number field with a secret's name), only the secret values in its strings are
+    /// replaced; when even that does not fit, it fails, and nothing of `data` may be shown.
+    pub fn redacted<T: Serialize + DeserializeOwned>(
+        &mut self,
+        data: &T,
+    ) -> Result<T, RedactError> {
+        let original = serde_json::to_value(data).map_err(RedactError)?;
+        self.learn(&original);
+        let mut whole = original.clone();
+        self.value(&mut whole);
+        serde_json::from_value(whole).or_else(|_| {
+            let mut strings = original;
+            self.strings(&mut strings);
+            serde_json::from_value(strings).map_err(RedactError)
+        })
+    }
+
+    /// Replaces the secret values in every string of `value`, changing no type.
+    fn strings(&self, value: &mut Value) {
+        match value {
+            Value::String(text) => *text = self.text(text),
+            Value::Array(items) => items.iter_mut().for_each(|item| self.strings(item)),
+            Value::Object(map) => map.values_mut().for_each(|item| self.strings(item)),
+            _ => {}
+        }
     }
 
     /// `text` with every known secret value and every secret query parameter redacted.
@@ -310,6 +339,29 @@ mod tests {
         assert_eq!(
             redactor.text("GET /x?q=from-the-env answered 500"),
             "GET /x?q=<redacted> answered 500"
+        );
+    }
+
+    #[test]
+    fn a_secret_named_field_that_must_stay_a_number_keeps_its_type() {
+        #[derive(Debug, PartialEq, serde::Serialize, serde::Deserialize)]
+        struct Figures {
+            token_count: u64,
+            note: String,
+        }
+        let mut redactor = Redactor::default();
+        redactor.secret("s3cr3t-value");
+        let figures = Figures {
+            token_count: 12,
+            note: "saw s3cr3t-value".into(),
+        };
+        let out = redactor.redacted(&figures).expect("redacted");
+        assert_eq!(
+            out,
+            Figures {
+                token_count: 12,
+                note: "saw <redacted>".into()
+            }
         );
     }
 }
