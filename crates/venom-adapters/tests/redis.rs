@@ -357,3 +357,31 @@ fn unreachable_and_lost_servers_are_clear_errors() {
     );
     assert!(adapter.observe().is_err());
 }
+
+#[test]
+fn snapshots_say_how_much_memory_they_hold() {
+    let server = RedisServer::start();
+    let mut api = connect(&server.url());
+    let mut adapter = RedisSnapshots::open(&server.url(), Vec::new()).unwrap();
+    // 1,000 pseudo-random bytes, which DUMP cannot compress much.
+    let mut seed = 7u32;
+    let value: Vec<u8> = (0..1000)
+        .map(|_| {
+            seed = seed.wrapping_mul(1_103_515_245).wrapping_add(12_345);
+            (seed >> 16) as u8
+        })
+        .collect();
+    redis::cmd("SET")
+        .arg("session:1")
+        .arg(value)
+        .query::<()>(&mut api)
+        .unwrap();
+    let first = adapter.checkpoint().expect("checkpoint");
+    let one = adapter.checkpoint_bytes().expect("known");
+    assert!(one > 1000, "the key and its dumped value: {one}");
+    let second = adapter.checkpoint().expect("checkpoint");
+    assert_eq!(adapter.checkpoint_bytes(), Some(2 * one));
+    adapter.release(first);
+    adapter.release(second);
+    assert_eq!(adapter.checkpoint_bytes(), Some(0));
+}

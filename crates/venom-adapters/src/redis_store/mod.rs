@@ -190,6 +190,17 @@ impl StateAdapter for RedisSnapshots {
     fn release(&mut self, id: CheckpointId) {
         self.snapshots.remove(&id);
     }
+
+    /// The keys and dumped values the snapshots hold.
+    fn checkpoint_bytes(&self) -> Option<u64> {
+        let bytes = self
+            .snapshots
+            .values()
+            .flatten()
+            .map(|entry| (entry.key.len() + entry.payload.len()) as u64)
+            .sum();
+        Some(bytes)
+    }
 }
 
 impl Observer for RedisSnapshots {
