@@ -1,7 +1,7 @@
 //! The secrets of a run, kept out of everything venom prints or writes.
 //!
 //! Once a command has read its scenario it calls [`install`]; from then on the reports
-//! ([`redact_report`]) and every line printed ([`redact`]: errors, replay messages) go through
+//! ([`redact_data`]) and every line printed ([`redact`]: errors, replay messages) go through
 //! the scenario's [`Redactor`]. One per process: the CLI runs one scenario, and the error
 //! printer runs after the command returned, where the scenario is gone.
 
