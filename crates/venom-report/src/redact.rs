@@ -175,8 +175,11 @@ impl Redactor {
         }
     }
 
-    /// Learns every string in `value` (the value of a secret field) as a secret, with the
-    /// credentials inside `Bearer …` and the values of `name=value; …` cookies.
+    /// Learns the strings of `value` (the value of a secret field, or a list of them) as
+    /// secrets, with the credentials inside `Bearer …` and the values of `name=value; …`
+    /// cookies. Numbers and objects under a secret name are blanked where they are, but not
+    /// searched for elsewhere: a table named `sessions` would otherwise blank every figure of
+    /// its observation in every URL.
     fn learn_secret(&mut self, value: &Value) {
         match value {
             Value::String(text) => {
@@ -190,9 +193,10 @@ impl Redactor {
                     }
                 }
             }
-            Value::Number(number) => self.secret(&number.to_string()),
-            Value::Array(items) => items.iter().for_each(|item| self.learn_secret(item)),
-            Value::Object(map) => map.values().for_each(|item| self.learn_secret(item)),
+            Value::Array(items) => items
+                .iter()
+                .filter(|item| item.is_string())
+                .for_each(|item| self.learn_secret(item)),
             _ => {}
         }
     }
@@ -363,5 +367,15 @@ mod tests {
                 note: "saw <redacted>".into()
             }
         );
+    }
+
+    #[test]
+    fn figures_under_a_secret_name_are_blanked_there_only() {
+        let out = redacted(json!({
+            "observation": {"sessions": {"rows": 1234, "hash": "ab12cd34"}},
+            "url": "http://h/orders/1234",
+        }));
+        assert_eq!(out["observation"]["sessions"], REDACTED);
+        assert_eq!(out["url"], "http://h/orders/1234");
     }
 }
