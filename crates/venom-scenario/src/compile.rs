@@ -40,15 +40,19 @@ pub(crate) fn produced_keys(raw: &RawScenario) -> BTreeSet<String> {
         .unwrap_or_default();
     actions
         .iter()
-        .flat_map(|action| {
-            let extracted = action
-                .extract
-                .iter()
-                .flat_map(|e| e.0.iter().map(|(k, _)| k));
-            let set = action.set.iter().flat_map(|s| s.0.iter().map(|(k, _)| k));
-            extracted.chain(set).map(|k| k.get_ref().clone())
-        })
+        .flat_map(keys_produced_by)
+        .map(|k| k.get_ref().clone())
         .collect()
+}
+
+/// The context keys `action` extracts or sets, as written.
+fn keys_produced_by(action: &RawAction) -> impl Iterator<Item = &Spanned<String>> {
+    let extracted = action
+        .extract
+        .iter()
+        .flat_map(|e| e.0.iter().map(|(k, _)| k));
+    let set = action.set.iter().flat_map(|s| s.0.iter().map(|(k, _)| k));
+    extracted.chain(set)
 }
 
 impl Compiler<'_> {
@@ -606,11 +610,9 @@ impl Compiler<'_> {
             if !names.actions.insert(name.as_str()) {
                 return Err(self.err_at(&a.name, format!("duplicate action name `{name}`")));
             }
-            let extracted = a.extract.iter().flat_map(|e| e.0.iter().map(|(k, _)| k));
-            let set = a.set.iter().flat_map(|e| e.0.iter().map(|(k, _)| k));
             names
                 .keys
-                .extend(extracted.chain(set).map(|k| k.get_ref().as_str()));
+                .extend(keys_produced_by(a).map(|k| k.get_ref().as_str()));
         }
         let actions = raw_actions
             .get_ref()
