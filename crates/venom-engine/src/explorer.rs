@@ -444,14 +444,18 @@ impl<W: World> Explorer<W> {
         mode: CheckpointMode,
     ) -> Result<(), WorldError> {
         let node = &run.graph.nodes[id];
+        if self.config.max_depth.is_some_and(|max| node.depth >= max) {
+            // Asked once per run: does the limit hold back an action that could run here?
+            if !run.depth_pruned {
+                run.depth_pruned =
+                    (0..self.actions.len()).any(|a| self.enabled(a, node, &run.required[a]));
+            }
+            return Ok(());
+        }
         let enabled: Vec<usize> = (0..self.actions.len())
             .filter(|&a| self.enabled(a, node, &run.required[a]))
             .collect();
         if enabled.is_empty() {
-            return Ok(());
-        }
-        if self.config.max_depth.is_some_and(|max| node.depth >= max) {
-            run.depth_pruned = true;
             return Ok(());
         }
         if mode != CheckpointMode::ResetReplay {
