@@ -71,11 +71,11 @@ impl SendError {
                 (request, format!("no response within {timeout:?}"))
             }
             SendError::Connect { request, source } => {
-                let error = format!("cannot connect: {}", causes(&source));
+                let error = format!("cannot connect: {}", venom_engine::one_line(&source));
                 (request, error)
             }
             SendError::Transport { request, source } => {
-                let error = causes(&source);
+                let error = venom_engine::one_line(&source);
                 (request, error)
             }
             build @ SendError::Build(_) => return Err(build),
@@ -86,20 +86,6 @@ impl SendError {
             error: Some(error),
         })
     }
-}
-
-/// `error` and its causes on one line, each once.
-fn causes(error: &(dyn std::error::Error + 'static)) -> String {
-    let mut parts: Vec<String> = Vec::new();
-    let mut next = Some(error);
-    while let Some(e) = next {
-        let text = e.to_string();
-        if !parts.iter().any(|p| p.contains(&text)) {
-            parts.push(text);
-        }
-        next = e.source();
-    }
-    parts.join(": ")
 }
 
 /// Whether `error` is a connection that closed before any byte of the answer arrived: what a
