@@ -55,16 +55,7 @@ pub(crate) fn spawn(
                     };
                     users.spawn(user.run(iterations, end));
                 }
-                let all_done = async {
-                    tokio::select! {
-                        () = async { while users.join_next().await.is_some() {} } => true,
-                        () = stop.interrupt_grace_over() => false,
-                    }
-                };
-                let finished = tokio::time::timeout_at(hard_end, all_done)
-                    .await
-                    .unwrap_or(false);
-                if !finished {
+                if !crate::run::join_all(&mut users, &stop, hard_end).await {
                     stop.cut_off();
                 }
             });

@@ -19,6 +19,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
 use tokio::sync::Notify;
+use tokio::task::JoinSet;
 use tokio::time::Instant;
 use venom_http::{HttpClient, SendError, Unreachable};
 use venom_scenario::{Scenario, ThresholdSpec};
@@ -255,16 +256,7 @@ async fn run_async(
             (Some(stats), tasks)
         }
     };
-    let all_done = async {
-        tokio::select! {
-            () = async { while tasks.join_next().await.is_some() {} } => true,
-            () = stop.interrupt_grace_over() => false,
-        }
-    };
-    let finished = tokio::time::timeout_at(hard_end, all_done)
-        .await
-        .unwrap_or(false)
-        && !stop.was_cut_off();
+    let finished = join_all(&mut tasks, &stop, hard_end).await && !stop.was_cut_off();
     if !finished {
         tasks.abort_all();
         while tasks.join_next().await.is_some() {}
@@ -289,6 +281,20 @@ async fn run_async(
         failures: recorder.notes(),
         thresholds: &thresholds,
     }))
+}
+
+/// Waits until every task of `tasks` ended: `false` when `hard_end` came first, or when an
+/// interrupt's grace ran out (the tasks left are then the caller's to cancel).
+pub(crate) async fn join_all(tasks: &mut JoinSet<()>, stop: &Stop, hard_end: Instant) -> bool {
+    let all_done = async {
+        tokio::select! {
+            () = async { while tasks.join_next().await.is_some() {} } => true,
+            () = stop.interrupt_grace_over() => false,
+        }
+    };
+    tokio::time::timeout_at(hard_end, all_done)
+        .await
+        .unwrap_or(false)
 }
 
 /// How long requests still in flight may take to end after an interrupt before they are
