@@ -757,18 +757,20 @@ impl Compiler<'_> {
         names: &Names,
     ) -> Result<ThresholdSpec> {
         let k = key.get_ref();
+        // The key as error messages quote it: a key of any length is shown short.
+        let shown = crate::limits::quoted(k);
         let condition = match &value.kind {
             NodeKind::Str(s) => s,
             NodeKind::Table(_) => {
                 return Err(self.err_at(
                     key,
-                    format!("threshold `{k}` is a table, expected a string condition; quote keys that contain a dot: `\"{k}.p95\" = \"< 300ms\"`"),
+                    format!("threshold `{shown}` is a table, expected a string condition; quote keys that contain a dot: `\"{shown}.p95\" = \"< 300ms\"`"),
                 ))
             }
             _ => {
                 return Err(self.err(
                     value.span.clone(),
-                    format!("invalid threshold `{k}`, expected a string condition such as \"< 300ms\""),
+                    format!("invalid threshold `{shown}`, expected a string condition such as \"< 300ms\""),
                 ))
             }
         };
@@ -789,7 +791,8 @@ impl Compiler<'_> {
                     self.text,
                     offset,
                     format!(
-                        "unknown action `{action}` in threshold `{k}`, expected `http` or one of {}",
+                        "unknown action `{}` in threshold `{shown}`, expected `http` or one of {}",
+                        crate::limits::quoted(action),
                         list.join(", ")
                     ),
                 ));
