@@ -171,6 +171,12 @@ pub(crate) trait Store {
     fn query_i64(&mut self, sql: &str, params: &[Param<'_>]) -> Result<Option<i64>, ApiError>;
     /// Every row, as orders; the query selects [`ORDER_COLUMNS`].
     fn query_orders(&mut self, sql: &str, params: &[Param<'_>]) -> Result<Vec<Order>, ApiError>;
+    /// Every row, each column read as text (the query casts what is not text).
+    fn query_texts(
+        &mut self,
+        sql: &str,
+        params: &[Param<'_>],
+    ) -> Result<Vec<Vec<String>>, ApiError>;
     /// Empties every table; ids restart at 1.
     fn reset(&mut self) -> Result<(), ApiError>;
 }
@@ -204,9 +210,25 @@ impl Store for rusqlite::Transaction<'_> {
         Ok(rows.collect::<rusqlite::Result<Vec<_>>>()?)
     }
 
+    fn query_texts(
+        &mut self,
+        sql: &str,
+        params: &[Param<'_>],
+    ) -> Result<Vec<Vec<String>>, ApiError> {
+        let mut stmt = self.prepare(sql)?;
+        let columns = stmt.column_count();
+        let rows = stmt.query_map(rusqlite::params_from_iter(params), |row| {
+            (0..columns).map(|i| row.get::<_, String>(i)).collect()
+        })?;
+        Ok(rows.collect::<rusqlite::Result<Vec<_>>>()?)
+    }
+
     fn reset(&mut self) -> Result<(), ApiError> {
         Ok(self.execute_batch(
-            "DELETE FROM refunds;
+            "DELETE FROM notes;
+             DELETE FROM sessions;
+             DELETE FROM users;
+             DELETE FROM refunds;
              DELETE FROM idempotency;
              DELETE FROM orders;
              DELETE FROM sqlite_sequence;",
@@ -242,8 +264,22 @@ impl Store for postgres::Transaction<'_> {
         Ok(rows.iter().map(order).collect::<Result<Vec<_>, _>>()?)
     }
 
+    fn query_texts(
+        &mut self,
+        sql: &str,
+        params: &[Param<'_>],
+    ) -> Result<Vec<Vec<String>>, ApiError> {
+        let rows = self.query(sql, &pg_params(params))?;
+        let texts = |row: &postgres::Row| -> Result<Vec<String>, postgres::Error> {
+            (0..row.len()).map(|i| row.try_get(i)).collect()
+        };
+        Ok(rows.iter().map(texts).collect::<Result<Vec<_>, _>>()?)
+    }
+
     fn reset(&mut self) -> Result<(), ApiError> {
-        Ok(self.batch_execute("TRUNCATE refunds, idempotency, orders RESTART IDENTITY")?)
+        Ok(self.batch_execute(
+            "TRUNCATE notes, sessions, users, refunds, idempotency, orders RESTART IDENTITY",
+        )?)
     }
 }
 

@@ -11,6 +11,7 @@ use serde_json::{json, Value};
 #[derive(Debug)]
 pub(crate) enum ApiError {
     BadRequest(String),
+    Unauthorized(String),
     NotFound(String),
     Conflict(String),
     Internal(String),
@@ -32,6 +33,7 @@ impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
         let (status, message) = match self {
             ApiError::BadRequest(m) => (StatusCode::BAD_REQUEST, m),
+            ApiError::Unauthorized(m) => (StatusCode::UNAUTHORIZED, m),
             ApiError::NotFound(m) => (StatusCode::NOT_FOUND, m),
             ApiError::Conflict(m) => (StatusCode::CONFLICT, m),
             ApiError::Internal(m) => (StatusCode::INTERNAL_SERVER_ERROR, m),

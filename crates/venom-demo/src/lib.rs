@@ -1,5 +1,5 @@
-//! venom-demo: a small orders / payments / refunds HTTP API with planted bugs, used by `venom demo`
-//! and by venom's own tests.
+//! venom-demo: a small orders / payments / refunds HTTP API, with users and private notes, and
+//! planted bugs; used by `venom demo` and by venom's own tests.
 //!
 //! The whole state of the service lives in one SQLite file (or, alternatively, one PostgreSQL
 //! database) and nothing is cached in process memory: every request reads the current contents of
@@ -19,12 +19,16 @@
 //!    `Idempotency-Key` returns the original order but forgets the key, so a third call creates a
 //!    second order.
 //! 5. **Double pay**: paying an already-paid order adds the amount to `paid` again.
+//! 6. **Anyone edits anyone's note**: `PUT /notes/{id}` checks that the caller is signed in, not
+//!    that the note is theirs, so bob can change alice's private note (reading it is refused
+//!    correctly). Only a scenario with two users finds it.
 
 #![warn(missing_docs)]
 
 mod db;
 mod errors;
 mod handlers;
+mod notes;
 mod schema;
 mod server;
 
@@ -32,3 +36,7 @@ pub use server::{router, DemoServer};
 
 /// The bundled scenario file, for `venom demo`.
 pub const DEMO_SCENARIO: &str = include_str!("../../../examples/demo.toml");
+
+/// The bundled multi-user scenario (users, sessions, private notes), for `venom demo --scenario
+/// notes`.
+pub const NOTES_SCENARIO: &str = include_str!("../../../examples/notes.toml");

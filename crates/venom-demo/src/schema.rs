@@ -22,10 +22,26 @@ CREATE TABLE {if_not_exists} idempotency (
     key      TEXT PRIMARY KEY,
     order_id {int} NOT NULL
 );
+CREATE TABLE {if_not_exists} users (
+    name     TEXT PRIMARY KEY,
+    password TEXT NOT NULL
+);
+CREATE TABLE {if_not_exists} sessions (
+    token     TEXT PRIMARY KEY,
+    user_name TEXT NOT NULL REFERENCES users(name)
+);
+CREATE TABLE {if_not_exists} notes (
+    id    {id},
+    owner TEXT NOT NULL REFERENCES users(name),
+    text  TEXT NOT NULL
+);
 ";
 
 /// Drops every table (children first), for a fresh database.
-pub(crate) const DROP_TABLES: &str = "DROP TABLE IF EXISTS refunds;
+pub(crate) const DROP_TABLES: &str = "DROP TABLE IF EXISTS notes;
+DROP TABLE IF EXISTS sessions;
+DROP TABLE IF EXISTS users;
+DROP TABLE IF EXISTS refunds;
 DROP TABLE IF EXISTS idempotency;
 DROP TABLE IF EXISTS orders;";
 

@@ -2,6 +2,7 @@
 
 use crate::db::{init_fresh, init_fresh_postgres, Backend, Shared};
 use crate::handlers::*;
+use crate::notes;
 use axum::{
     routing::{get, post},
     Router,
@@ -179,6 +180,10 @@ pub(crate) fn app(state: Shared) -> Router {
         .route("/orders/{id}/refunds", post(refund_order))
         .route("/orders/{id}/cancel", post(cancel_order))
         .route("/admin/reset", post(admin_reset))
+        .route("/users", post(notes::register))
+        .route("/login", post(notes::login))
+        .route("/notes", post(notes::create_note).get(notes::list_notes))
+        .route("/notes/{id}", get(notes::get_note).put(notes::update_note))
         .fallback(not_found_route)
         .with_state(state)
 }

@@ -9,8 +9,11 @@ use std::sync::Arc;
 /// What running an action produced.
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct Outcome {
-    /// The request/response, for reports; `None` for in-memory models.
+    /// The request/response, for reports; `None` for in-memory models. Of an action that sends
+    /// several requests, the last one (the one invariants see as the step's).
     pub exchange: Option<Exchange>,
+    /// The requests an action sent before its last one, in order (empty for one request).
+    pub earlier: Vec<Exchange>,
     /// What the user should be told about this step (e.g. an `extract` that matched nothing);
     /// the exploration's warnings keep each text once.
     pub warnings: Vec<String>,

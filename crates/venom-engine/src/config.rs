@@ -1,5 +1,6 @@
 //! The limits and choices of one exploration.
 
+use crate::severity::Severity;
 use crate::strategy::Strategy;
 use std::time::Duration;
 
@@ -38,6 +39,8 @@ pub struct ExplorerConfig {
     /// worlds that say how much they hold ([`crate::World::checkpoint_bytes`]). Past it, new
     /// states keep no checkpoint and are restored by reset + replay.
     pub max_checkpoint_bytes: Option<u64>,
+    /// Stop at the first violation of an invariant this severe or more (`None`: never).
+    pub fail_fast: Option<Severity>,
 }
 
 /// The memory checkpoints may hold unless configured otherwise: 1 GiB.
@@ -55,11 +58,18 @@ impl Default for ExplorerConfig {
             loop_threshold: 3,
             state_keys: None,
             max_checkpoint_bytes: Some(DEFAULT_MAX_CHECKPOINT_BYTES),
+            fail_fast: None,
         }
     }
 }
 
 impl ExplorerConfig {
+    /// Stops at the first violation at or above `severity` (`None`: explore on).
+    pub fn fail_fast(mut self, severity: impl Into<Option<Severity>>) -> Self {
+        self.fail_fast = severity.into();
+        self
+    }
+
     /// Explores in this order.
     pub fn strategy(mut self, strategy: Strategy) -> Self {
         self.strategy = strategy;

@@ -24,6 +24,8 @@ pub enum StopReason {
     TimeLimit,
     /// The user interrupted the run (Ctrl-C).
     Interrupted,
+    /// An invariant at or above the `fail_fast` severity broke (its name).
+    FailFast(String),
     /// The world failed (API unreachable, database gone); the message says how.
     Aborted(String),
 }
@@ -39,6 +41,9 @@ impl fmt::Display for StopReason {
             StopReason::CoverageTarget => f.write_str("coverage target reached"),
             StopReason::TimeLimit => f.write_str("time limit reached"),
             StopReason::Interrupted => f.write_str("interrupted"),
+            StopReason::FailFast(invariant) => {
+                write!(f, "stopped at the first violation (fail fast): {invariant}")
+            }
             StopReason::Aborted(why) => write!(f, "aborted: {why}"),
         }
     }
@@ -49,9 +54,12 @@ impl fmt::Display for StopReason {
 pub struct PathStep {
     /// The action's name.
     pub action: String,
-    /// Its request and response, when captured.
+    /// Its request and response, when captured (of an action sending several, the last).
     #[serde(skip_serializing_if = "Option::is_none", default)]
     pub exchange: Option<Exchange>,
+    /// The requests the action sent before its last one, in order.
+    #[serde(skip_serializing_if = "Vec::is_empty", default)]
+    pub earlier: Vec<Exchange>,
 }
 
 /// The state in which an invariant was found broken.

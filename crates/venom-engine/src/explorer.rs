@@ -10,7 +10,7 @@ use crate::exploration::{
 use crate::fingerprint::{fingerprint, Fingerprint};
 use crate::frontier::Frontier;
 use crate::graph::{Node, StateGraph, StateId};
-use crate::invariant::{Invariant, StepView, Verdict};
+use crate::invariant::{Invariant, StepView, Timing, Verdict};
 use crate::shrink::{Shrinker, Shrinking, SHRINK_BUDGET, SHRINK_TIME};
 use crate::strategy::Strategy;
 use crate::world::{CheckpointMode, Observation, World, WorldError};
@@ -80,6 +80,8 @@ struct RunControl {
 
 /// A transition that broke an invariant which held in its source state.
 struct Hit {
+    /// The state the breaking step started from (`None`: the initial state itself). For an
+    /// invariant checked before each action, the state it was broken in.
     from: Option<StateId>,
     to: StateId,
     message: String,
@@ -127,6 +129,8 @@ struct Run {
     depth_pruned: bool,
     /// States that keep no checkpoint because checkpoints held the most memory allowed.
     over_cap: u64,
+    /// The first invariant at or above the `fail_fast` severity that broke.
+    failed_fast: Option<String>,
 }
 
 impl<W: World> Explorer<W> {
@@ -227,6 +231,7 @@ impl<W: World> Explorer<W> {
             required,
             depth_pruned: false,
             over_cap: 0,
+            failed_fast: None,
         };
 
         if mode == CheckpointMode::ResetReplay {
@@ -237,9 +242,10 @@ impl<W: World> Explorer<W> {
             ctx: &initial,
             action: None,
             exchange: None,
+            earlier: &[],
         };
-        let verdicts =
-            check_all(&self.invariants, &mut self.world, &view).map_err(StartError::World)?;
+        let verdicts = check_all(&self.invariants, Timing::AfterStep, &mut self.world, &view)
+            .map_err(StartError::World)?;
         let mut broken = vec![0u64; self.invariants.len().div_ceil(64)];
         for (i, verdict) in verdicts.into_iter().enumerate() {
             if let Verdict::Broken { message, evidence } = verdict {
@@ -296,7 +302,11 @@ impl<W: World> Explorer<W> {
                     StopReason::Exhausted
                 };
             };
-            if let Err(e) = self.step(run, mode, state, action) {
+            let stepped = self.step(run, mode, state, action);
+            if let Some(invariant) = run.failed_fast.take() {
+                return StopReason::FailFast(invariant);
+            }
+            if let Err(e) = stepped {
                 // A world that gave up its step because the user interrupted is not broken.
                 return if self.interrupted() {
                     StopReason::Interrupted
@@ -358,6 +368,7 @@ impl<W: World> Explorer<W> {
             self.restore(run, mode, state)?
         };
         run.current = None;
+        self.check_before(run, state, action, &ctx)?;
         let mut outcome = self.actions[action].run(&mut self.world, &mut ctx)?;
         for warning in outcome.warnings.drain(..) {
             if !run.warnings.contains(&warning) {
@@ -374,8 +385,9 @@ impl<W: World> Explorer<W> {
             ctx: &ctx,
             action: Some(&self.actions[action].name),
             exchange: outcome.exchange.as_ref(),
+            earlier: &outcome.earlier,
         };
-        let verdicts = check_all(&self.invariants, &mut self.world, &view)?;
+        let verdicts = check_all(&self.invariants, Timing::AfterStep, &mut self.world, &view)?;
 
         let mut broken = vec![0u64; self.invariants.len().div_ceil(64)];
         let mut new_hits = Vec::new();
@@ -416,8 +428,10 @@ impl<W: World> Explorer<W> {
         // A known state only fingerprints like the world now; its concrete state may differ in
         // what the fingerprint does not see, so the next step from it restores it first.
         run.current = if known.is_none() { Some(target) } else { None };
-        run.graph.add_edge(state, action, target, outcome.exchange);
+        run.graph
+            .add_edge(state, action, target, outcome.exchange, outcome.earlier);
         for (i, message, evidence) in new_hits {
+            self.note_fail_fast(run, i);
             run.hits.add(
                 i,
                 Some(action),
@@ -434,6 +448,72 @@ impl<W: World> Explorer<W> {
             self.note_self_loop(run, action);
         }
         Ok(())
+    }
+
+    /// Checks the invariants that hold before each action in `state`, where `action` is about
+    /// to run; each one broken there for the first time is a hit on the path to `state`.
+    fn check_before(
+        &mut self,
+        run: &mut Run,
+        state: StateId,
+        action: usize,
+        ctx: &Context,
+    ) -> Result<(), WorldError> {
+        if self
+            .invariants
+            .iter()
+            .all(|i| i.timing != Timing::BeforeAction)
+        {
+            return Ok(());
+        }
+        let name = &self.actions[action].name;
+        let view = StepView {
+            ctx,
+            action: Some(name),
+            exchange: None,
+            earlier: &[],
+        };
+        let verdicts = check_all(
+            &self.invariants,
+            Timing::BeforeAction,
+            &mut self.world,
+            &view,
+        )?;
+        for (i, verdict) in verdicts.into_iter().enumerate() {
+            let Verdict::Broken { message, evidence } = verdict else {
+                continue;
+            };
+            if has_bit(&run.graph.nodes[state].broken, i) {
+                continue;
+            }
+            set_bit(&mut run.graph.nodes[state].broken, i);
+            self.note_fail_fast(run, i);
+            run.hits.add(
+                i,
+                None,
+                Hit {
+                    from: Some(state),
+                    to: state,
+                    message: format!("before `{name}`: {message}"),
+                    evidence,
+                    observation: Observation::default(),
+                },
+            );
+        }
+        Ok(())
+    }
+
+    /// Remembers invariant `i` as the reason to stop when it is severe enough to fail fast.
+    fn note_fail_fast(&self, run: &mut Run, i: usize) {
+        let invariant = &self.invariants[i];
+        if run.failed_fast.is_none()
+            && self
+                .config
+                .fail_fast
+                .is_some_and(|min| invariant.severity >= min)
+        {
+            run.failed_fast = Some(invariant.name.clone());
+        }
     }
 
     /// Queues the enabled actions of a new state and checkpoints it if it will be revisited.
@@ -598,7 +678,10 @@ impl<W: World> Explorer<W> {
                 violations.push((key.0, violation));
             }
         }
-        if !matches!(stop, StopReason::Interrupted | StopReason::Aborted(_)) {
+        if !matches!(
+            stop,
+            StopReason::Interrupted | StopReason::Aborted(_) | StopReason::FailFast(_)
+        ) {
             self.shrink_all(&mut run, &mut violations);
         }
         let mut violations: Vec<Violation> = violations.into_iter().map(|(_, v)| v).collect();
@@ -650,7 +733,10 @@ impl<W: World> Explorer<W> {
         let deadline = Instant::now() + SHRINK_TIME;
         let initial = run.graph.nodes[0].ctx.clone();
         for (invariant, violation) in violations.iter_mut() {
-            if violation.proved_shortest || violation.path.len() < 2 {
+            // An invariant checked before actions is not re-checked by replay: its path is
+            // the shortest known way to a state where it is broken.
+            let before = self.invariants[*invariant].timing == Timing::BeforeAction;
+            if before || violation.proved_shortest || violation.path.len() < 2 {
                 continue;
             }
             let path: Option<Vec<usize>> = violation
@@ -728,11 +814,13 @@ impl<W: World> Explorer<W> {
         hit: Hit,
         occurrences: u64,
     ) -> Violation {
-        let step = |from: StateId, action: usize| PathStep {
-            action: self.actions[action].name.clone(),
-            exchange: graph
-                .edge(from, action)
-                .and_then(|e| e.exchange.as_deref().cloned()),
+        let step = |from: StateId, action: usize| {
+            let recorded = graph.edge(from, action).and_then(|e| e.exchange.as_deref());
+            PathStep {
+                action: self.actions[action].name.clone(),
+                exchange: recorded.map(|r| r.last.clone()),
+                earlier: recorded.map(|r| r.earlier.clone()).unwrap_or_default(),
+            }
         };
         let mut path: Vec<PathStep> = match hit.from {
             Some(from) => tree
@@ -783,14 +871,19 @@ fn unique_names<'a>(
     Ok(())
 }
 
+/// The verdict of every invariant checked at `timing` (the others hold here), in order.
 fn check_all<W>(
     invariants: &[Invariant<W>],
+    timing: Timing,
     world: &mut W,
     view: &StepView<'_>,
 ) -> Result<Vec<Verdict>, WorldError> {
     invariants
         .iter()
-        .map(|inv| inv.check(world, view))
+        .map(|inv| match inv.timing == timing {
+            true => inv.check(world, view),
+            false => Ok(Verdict::Holds),
+        })
         .collect()
 }
 

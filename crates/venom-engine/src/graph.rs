@@ -15,7 +15,13 @@ pub(crate) type StateId = usize;
 pub(crate) struct Edge {
     pub action: usize,
     pub to: StateId,
-    pub exchange: Option<Arc<Exchange>>,
+    pub exchange: Option<Arc<Recorded>>,
+}
+
+/// What a step sent: its last exchange and those before it (one pointer per edge).
+pub(crate) struct Recorded {
+    pub last: Exchange,
+    pub earlier: Vec<Exchange>,
 }
 
 /// One distinct state.
@@ -88,11 +94,12 @@ impl StateGraph {
         action: usize,
         to: StateId,
         exchange: Option<Exchange>,
+        earlier: Vec<Exchange>,
     ) {
         self.nodes[from].out.push(Edge {
             action,
             to,
-            exchange: exchange.map(Arc::new),
+            exchange: exchange.map(|last| Arc::new(Recorded { last, earlier })),
         });
         self.edge_count += 1;
     }

@@ -13,8 +13,10 @@ pub struct StepView<'a> {
     pub ctx: &'a Context,
     /// The action that just ran (`None` in the initial state).
     pub action: Option<&'a str>,
-    /// Its request/response, when captured.
+    /// Its request/response, when captured (of an action sending several, the last).
     pub exchange: Option<&'a Exchange>,
+    /// The requests the action sent before its last one, in order.
+    pub earlier: &'a [Exchange],
 }
 
 /// The result of checking an invariant.
@@ -41,6 +43,17 @@ impl Verdict {
     }
 }
 
+/// When an invariant is checked.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Timing {
+    /// After every step, and in the initial state (the default).
+    #[default]
+    AfterStep,
+    /// In the state an action starts from, just before it runs; [`StepView::action`] is the
+    /// action about to run and [`StepView::exchange`] is `None`.
+    BeforeAction,
+}
+
 /// The check of an invariant; it may query the world (an HTTP call, an SQL query).
 pub type CheckFn<W> = dyn Fn(&mut W, &StepView<'_>) -> Result<Verdict, WorldError> + Send + Sync;
 
@@ -50,11 +63,13 @@ pub struct Invariant<W> {
     pub name: String,
     /// How bad a violation is.
     pub severity: Severity,
+    /// When it is checked.
+    pub timing: Timing,
     check: Box<CheckFn<W>>,
 }
 
 impl<W> Invariant<W> {
-    /// Creates an invariant.
+    /// Creates an invariant checked after every step.
     pub fn new(
         name: impl Into<String>,
         severity: Severity,
@@ -63,8 +78,15 @@ impl<W> Invariant<W> {
         Invariant {
             name: name.into(),
             severity,
+            timing: Timing::AfterStep,
             check: Box::new(check),
         }
+    }
+
+    /// Checks it before every action instead ([`Timing::BeforeAction`]).
+    pub fn before_each_action(mut self) -> Self {
+        self.timing = Timing::BeforeAction;
+        self
     }
 
     /// Checks the invariant.
@@ -78,6 +100,7 @@ impl<W> fmt::Debug for Invariant<W> {
         f.debug_struct("Invariant")
             .field("name", &self.name)
             .field("severity", &self.severity)
+            .field("timing", &self.timing)
             .finish()
     }
 }

@@ -91,7 +91,7 @@ pub use exploration::{
 };
 pub use explorer::{Explorer, StartError};
 pub use fingerprint::{fingerprint, Fingerprint};
-pub use invariant::{CheckFn, Invariant, StepView, Verdict};
+pub use invariant::{CheckFn, Invariant, StepView, Timing, Verdict};
 pub use replay::{replay, ReplayOutcome};
 pub use severity::Severity;
 pub use strategy::Strategy;

@@ -42,6 +42,7 @@ pub fn replay<W: World>(
         steps.push(PathStep {
             action: action.name.clone(),
             exchange: outcome.exchange,
+            earlier: outcome.earlier,
         });
     }
     let message = broken_after(world, invariant, &ctx, &steps)?;
@@ -65,6 +66,7 @@ pub(crate) fn broken_after<W: World>(
         ctx,
         action: last.map(|s| s.action.as_str()),
         exchange: last.and_then(|s| s.exchange.as_ref()),
+        earlier: last.map_or(&[], |s| s.earlier.as_slice()),
     };
     Ok(match invariant.check(world, &view)? {
         Verdict::Holds => None,

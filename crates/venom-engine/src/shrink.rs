@@ -90,6 +90,7 @@ impl<W: World> Shrinker<'_, W> {
             steps.push(PathStep {
                 action: self.actions[action].name.clone(),
                 exchange: outcome.exchange,
+                earlier: outcome.earlier,
             });
         }
         let message = broken_after(self.world, invariant, &ctx, &steps)?;

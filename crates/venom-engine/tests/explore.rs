@@ -519,3 +519,82 @@ fn paths_not_proved_shortest_are_shrunk_by_replay_to_one_minimal() {
     );
     assert_eq!(v.message, "value is 7");
 }
+
+#[test]
+fn an_invariant_checked_before_each_action_sees_the_action_about_to_run_and_reports_the_path_to_its_state(
+) {
+    // Broken when `double` is about to run on the value 4: reached at best by add1 add3.
+    let before = Invariant::new(
+        "no_double_at_four",
+        Severity::High,
+        |w: &mut Counter, view: &venom_engine::StepView<'_>| {
+            assert!(view.exchange.is_none(), "nothing ran yet");
+            Ok(if w.value == 4 && view.action == Some("double") {
+                Verdict::broken("doubling 4")
+            } else {
+                Verdict::Holds
+            })
+        },
+    )
+    .before_each_action();
+    let mut explorer = Explorer::new(
+        Counter::new(CheckpointMode::RandomAccess),
+        actions(),
+        vec![before],
+    )
+    .with_config(config(Strategy::Bfs));
+    let result = explorer.run(Context::new()).expect("setup");
+    let found: Vec<_> = result
+        .violations
+        .iter()
+        .filter(|v| v.invariant == "no_double_at_four")
+        .collect();
+    assert_eq!(
+        found.len(),
+        1,
+        "one violation, not one per action: {found:?}"
+    );
+    let violation = found[0];
+    assert_eq!(violation.message, "before `double`: doubling 4");
+    assert_eq!(simulate(&violation.action_names()), 4);
+    assert_eq!(violation.path.len(), 2, "{:?}", violation.action_names());
+    assert_eq!(
+        violation.action, None,
+        "no action broke it: it was broken before one ran"
+    );
+}
+
+#[test]
+fn fail_fast_stops_at_the_first_violation_at_or_above_its_severity() {
+    // Critical `never_seven` needs 3 steps at best, medium `never_ten` 4 (add3 add3 add1 ...).
+    let full = explore(CheckpointMode::RandomAccess, config(Strategy::Bfs));
+    let at_high = explore(
+        CheckpointMode::RandomAccess,
+        config(Strategy::Bfs).fail_fast(Severity::High),
+    );
+    assert_eq!(
+        at_high.stop,
+        StopReason::FailFast("never_seven".into()),
+        "the first critical violation stops the run"
+    );
+    assert!(
+        at_high.steps < full.steps,
+        "{} < {}",
+        at_high.steps,
+        full.steps
+    );
+    assert!(at_high
+        .violations
+        .iter()
+        .any(|v| v.invariant == "never_seven"));
+    let below = explore(
+        CheckpointMode::RandomAccess,
+        config(Strategy::Bfs).fail_fast(Severity::Critical),
+    );
+    assert_eq!(below.stop, StopReason::FailFast("never_seven".into()));
+    let never = explore(
+        CheckpointMode::RandomAccess,
+        config(Strategy::Bfs).fail_fast(None),
+    );
+    assert_eq!(never.stop, StopReason::Exhausted);
+}

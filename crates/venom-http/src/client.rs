@@ -170,7 +170,18 @@ impl HttpClient {
         auth: Option<&AuthSpec>,
         vars: &Vars<'_>,
     ) -> Result<Exchange, SendError> {
-        let request = self.render(spec, auth.or(self.defaults.auth.as_ref()), vars)?;
+        self.send_as(spec, Credentials::Auth(auth), vars).await
+    }
+
+    /// [`HttpClient::send`] with `credentials`: an authentication, or the headers of a role's
+    /// session (secret: redacted in the exchange, like authentication).
+    pub async fn send_as(
+        &self,
+        spec: &RequestSpec,
+        credentials: Credentials<'_>,
+        vars: &Vars<'_>,
+    ) -> Result<Exchange, SendError> {
+        let request = self.render(spec, credentials, vars)?;
         let record = request.record();
         let mut builder = self
             .client
@@ -211,7 +222,17 @@ impl HttpClient {
         auth: Option<&AuthSpec>,
         vars: &Vars<'_>,
     ) -> Result<PreparedRequest, SendError> {
-        let rendered = self.render(spec, auth.or(self.defaults.auth.as_ref()), vars)?;
+        self.prepare_as(spec, Credentials::Auth(auth), vars)
+    }
+
+    /// [`HttpClient::prepare`] with `credentials` (see [`HttpClient::send_as`]).
+    pub fn prepare_as(
+        &self,
+        spec: &RequestSpec,
+        credentials: Credentials<'_>,
+        vars: &Vars<'_>,
+    ) -> Result<PreparedRequest, SendError> {
+        let rendered = self.render(spec, credentials, vars)?;
         Ok(PreparedRequest {
             method: rendered.method,
             url: rendered.url,
@@ -259,7 +280,7 @@ impl HttpClient {
     fn render(
         &self,
         spec: &RequestSpec,
-        auth: Option<&AuthSpec>,
+        credentials: Credentials<'_>,
         vars: &Vars<'_>,
     ) -> Result<Rendered, SendError> {
         let method = reqwest::Method::from_bytes(spec.method.as_bytes())
@@ -282,9 +303,18 @@ impl HttpClient {
                 .map_err(|e| SendError::Build(format!("rendering header `{name}`: {e}")))?;
             rendered.insert(name, &value, false)?;
         }
-        if let Some(auth) = auth {
-            let (name, value) = auth_header(auth)?;
-            rendered.insert(&name, &value, true)?;
+        match credentials {
+            Credentials::Auth(auth) => {
+                if let Some(auth) = auth.or(self.defaults.auth.as_ref()) {
+                    let (name, value) = auth_header(auth)?;
+                    rendered.insert(&name, &value, true)?;
+                }
+            }
+            Credentials::Session(headers) => {
+                for (name, value) in headers {
+                    rendered.insert(name, value, true)?;
+                }
+            }
         }
         if let Some(body) = &spec.body {
             rendered.body = Some(
@@ -294,6 +324,15 @@ impl HttpClient {
         }
         Ok(rendered)
     }
+}
+
+/// What identifies the sender of a request.
+#[derive(Debug, Clone, Copy)]
+pub enum Credentials<'a> {
+    /// An authentication (`None`: the scenario's default one, if any).
+    Auth(Option<&'a AuthSpec>),
+    /// The headers of a role's session, in place of any authentication.
+    Session(&'a [(String, String)]),
 }
 
 /// A rendered request: method, absolute URL, default and action headers with authentication,

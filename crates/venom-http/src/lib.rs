@@ -10,6 +10,6 @@ mod client;
 mod context_update;
 mod response;
 
-pub use client::{HttpClient, PreparedRequest, SendError, Unreachable};
-pub use context_update::apply_response;
+pub use client::{Credentials, HttpClient, PreparedRequest, SendError, Unreachable};
+pub use context_update::{apply_extracts, apply_response, apply_set};
 pub use response::{body_value, last_value, CappedBody};

@@ -9,7 +9,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::Instant;
 use venom_engine::Context;
-use venom_scenario::{ActionSpec, FlowSpec, Scenario, Vars};
+use venom_scenario::{ActionSpec, FlowSpec, Scenario, StepSpec, Vars};
 
 /// A flow resolved against the scenario.
 #[derive(Debug, Clone, PartialEq)]
@@ -199,7 +199,8 @@ impl Executor {
         connection: &mut Connection,
     ) -> bool {
         let spec = r.spec;
-        let wants_record = !spec.extract.is_empty() || !spec.set.is_empty();
+        let step = request_of(spec);
+        let wants_record = !step.extract.is_empty() || !spec.set.is_empty();
         let in_flight = &self.in_flight[r.shard % self.in_flight.len()].0;
         in_flight.fetch_add(1, Ordering::Relaxed);
         let result = self
@@ -237,7 +238,7 @@ impl Executor {
                 self.recorder
                     .record(r.shard, r.action, &sample, Some((flow, false)));
                 self.recorder.note(|| {
-                    let request = &spec.request;
+                    let request = &step.request;
                     let (method, path) = (&request.method, request.path.source());
                     format!("{}: {method} {path}: {}", spec.name, failure.message)
                 });
@@ -248,7 +249,7 @@ impl Executor {
             }
         };
         let error =
-            failed_status(spec, reply.status).then_some(ErrorKind::Status(reply.status / 100));
+            failed_status(step, reply.status).then_some(ErrorKind::Status(reply.status / 100));
         let applied = match (&reply.record, error) {
             (Some(record), None) => venom_http::apply_response(spec, ctx, record).err(),
             _ => None,
@@ -265,7 +266,7 @@ impl Executor {
         self.recorder.record(r.shard, r.action, &sample, ends);
         if error.is_some() {
             self.recorder.note(|| {
-                let expected = match &spec.expect {
+                let expected = match &step.expect {
                     Some(list) => list
                         .iter()
                         .map(u16::to_string)
@@ -276,8 +277,8 @@ impl Executor {
                 format!(
                     "{}: {} {} answered {}, expected {expected}",
                     spec.name,
-                    spec.request.method,
-                    spec.request.path.source(),
+                    step.request.method,
+                    step.request.path.source(),
                     reply.status
                 )
             });
@@ -304,9 +305,14 @@ struct Request<'a> {
     flow: (usize, bool),
 }
 
-/// Whether `status` fails the action: outside its `expect` list, or >= 400 without one.
-fn failed_status(spec: &ActionSpec, status: u16) -> bool {
-    match &spec.expect {
+/// The one request of an action a load run sends (the plan refuses the others).
+pub(crate) fn request_of(spec: &ActionSpec) -> &StepSpec {
+    &spec.steps[0]
+}
+
+/// Whether `status` fails the request: outside its `expect` list, or >= 400 without one.
+fn failed_status(step: &StepSpec, status: u16) -> bool {
+    match &step.expect {
         Some(list) => !list.contains(&status),
         None => status >= 400,
     }

@@ -350,6 +350,17 @@ fn flows(scenario: &Scenario, chosen: Option<&str>) -> Result<Vec<Flow>, PlanErr
         }
         None => declared.to_vec(),
     };
+    let unsupported = specs
+        .iter()
+        .flat_map(|f| f.actions.iter())
+        .filter_map(|a| scenario.action(a))
+        .find(|a| a.single_request().is_none());
+    if let Some(action) = unsupported {
+        return Err(PlanError(format!(
+            "action `{}` sends several requests or sends one `as` a role; load runs send one request per action without roles, expected flows of such actions",
+            action.name
+        )));
+    }
     specs.iter().map(|f| Flow::new(scenario, f)).collect()
 }
 

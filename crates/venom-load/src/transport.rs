@@ -21,6 +21,7 @@ use std::time::{Duration, Instant};
 use venom_engine::{Context, ResponseRecord};
 use venom_http::CappedBody;
 use venom_http::{HttpClient, PreparedRequest, SendError};
+use crate::flow::request_of;
 use venom_scenario::{ActionSpec, Defaults, Scenario, Vars};
 
 /// Why a request produced no usable response.
@@ -90,7 +91,8 @@ impl Transport {
                     return None;
                 }
                 let ctx = Context::new();
-                let prepared = client.prepare(&spec.request, None, &Vars::new(&ctx)).ok()?;
+                let request = &request_of(spec).request;
+                let prepared = client.prepare(request, None, &Vars::new(&ctx)).ok()?;
                 direct.parts(prepared).ok()
             })
             .collect();
@@ -118,7 +120,7 @@ impl Transport {
             None => {
                 let prepared = self
                     .client
-                    .prepare(&spec.request, spec.auth.as_ref(), vars)
+                    .prepare(&request_of(spec).request, spec.auth.as_ref(), vars)
                     .map_err(failure)?;
                 direct.parts(prepared)?.request()
             }
@@ -154,7 +156,7 @@ impl Transport {
     ) -> Result<Reply, Failure> {
         let exchange = self
             .client
-            .send(&spec.request, spec.auth.as_ref(), vars)
+            .send(&request_of(spec).request, spec.auth.as_ref(), vars)
             .await
             .map_err(failure)?;
         let response = exchange.response.ok_or_else(|| Failure {
@@ -172,7 +174,7 @@ impl Transport {
 /// Whether `spec` always sends the same request: no placeholder in its path, headers (its own
 /// and the defaults) or body, and no authentication.
 fn is_fixed(spec: &ActionSpec, defaults: &Defaults) -> bool {
-    let request = &spec.request;
+    let request = &request_of(spec).request;
     request.path.is_literal()
         && request
             .headers

@@ -42,6 +42,7 @@ fn step(action: &str, method: &str, path: &str, status: Option<u16>) -> PathStep
     PathStep {
         action: action.to_string(),
         exchange: Some(exchange(method, path, status)),
+        earlier: Vec::new(),
     }
 }
 

@@ -75,6 +75,7 @@ fn identical_get_checks_share_one_request_until_the_state_changes() {
             ctx,
             action: None,
             exchange: None,
+            earlier: &[],
         };
         for invariant in &user {
             invariant.check(world, &view).expect("check");

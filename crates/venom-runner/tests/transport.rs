@@ -38,6 +38,7 @@ fn no_server_errors(
         ctx: &ctx,
         action: Some(action),
         exchange: Some(exchange),
+        earlier: &[],
     };
     builtin.check(world, &view).expect("check")
 }

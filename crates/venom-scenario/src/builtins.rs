@@ -30,7 +30,9 @@ impl Builtin {
     pub fn is_active(self, builtins: &Builtins, actions: &[ActionSpec]) -> bool {
         match self {
             Builtin::NoServerErrors => builtins.no_server_errors,
-            Builtin::ExpectedStatus => actions.iter().any(|a| a.expect.is_some()),
+            Builtin::ExpectedStatus => actions
+                .iter()
+                .any(|a| a.steps.iter().any(|s| s.expect.is_some())),
         }
     }
 

@@ -14,7 +14,7 @@ use std::ops::Range;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 use toml::Spanned;
-use venom_engine::Severity;
+use venom_engine::{Severity, Timing};
 
 const METHODS: [&str; 7] = ["GET", "POST", "PUT", "PATCH", "DELETE", "HEAD", "OPTIONS"];
 
@@ -27,11 +27,16 @@ const MAX_RESET_RETRIES: u32 = 20;
 pub(crate) struct Compiler<'a> {
     pub file: &'a Path,
     pub text: &'a str,
-    /// The context keys some action extracts or sets: the only ones an expression may read.
+    /// The context keys some action extracts or sets, or `[context]` declares: the only ones
+    /// an expression may read.
     pub produced: BTreeSet<String>,
+    /// The names of the `[roles]`, which `as` may name.
+    pub roles: BTreeSet<String>,
+    /// Variables expressions may read besides `ctx`, `last` and `env` (an invariant's checks).
+    pub variables: Vec<String>,
 }
 
-/// The context keys the actions of `raw` extract or set.
+/// The context keys the actions of `raw` extract or set, and those `[context]` declares.
 pub(crate) fn produced_keys(raw: &RawScenario) -> BTreeSet<String> {
     let actions = raw
         .actions
@@ -40,22 +45,55 @@ pub(crate) fn produced_keys(raw: &RawScenario) -> BTreeSet<String> {
         .unwrap_or_default();
     actions
         .iter()
-        .flat_map(keys_produced_by)
+        .flat_map(|a| keys_produced_by(a.get_ref()))
+        .chain(crate::compile_requests::context_keys(raw))
         .map(|k| k.get_ref().clone())
         .collect()
 }
 
-/// The context keys `action` extracts or sets, as written.
+/// The role names `[roles]` declares.
+pub(crate) fn role_names(raw: &RawScenario) -> BTreeSet<String> {
+    raw.roles
+        .iter()
+        .flat_map(|r| r.0.iter().map(|(name, _)| name.get_ref().clone()))
+        .collect()
+}
+
+/// The context keys `action` extracts (itself or in its steps) or sets, as written.
 fn keys_produced_by(action: &RawAction) -> impl Iterator<Item = &Spanned<String>> {
     let extracted = action
         .extract
         .iter()
         .flat_map(|e| e.0.iter().map(|(k, _)| k));
+    let steps = action
+        .steps
+        .iter()
+        .flat_map(|s| crate::compile_requests::extracted_keys(s.get_ref()));
     let set = action.set.iter().flat_map(|s| s.0.iter().map(|(k, _)| k));
-    extracted.chain(set)
+    extracted.chain(steps).chain(set)
 }
 
 impl Compiler<'_> {
+    /// This compiler where expressions may read the context keys `produced` instead.
+    pub(crate) fn with_produced(&self, produced: BTreeSet<String>) -> Self {
+        Compiler {
+            produced,
+            roles: self.roles.clone(),
+            variables: self.variables.clone(),
+            ..*self
+        }
+    }
+
+    /// This compiler where expressions may also read the variables `names`.
+    pub(crate) fn with_variables(&self, names: &[String]) -> Self {
+        Compiler {
+            produced: self.produced.clone(),
+            roles: self.roles.clone(),
+            variables: names.to_vec(),
+            ..*self
+        }
+    }
+
     pub(crate) fn err(&self, span: Range<usize>, message: impl Into<String>) -> ScenarioError {
         ScenarioError::at_offset(self.file, self.text, span.start, message)
     }
@@ -96,7 +134,7 @@ impl Compiler<'_> {
     }
 
     pub(crate) fn expr(&self, s: &Spanned<String>) -> Result<Expr> {
-        let expr = Expr::compile_inner(s.get_ref())
+        let expr = Expr::compile_with(s.get_ref(), &self.variables)
             .map_err(|e| self.compile_err(s.span(), s.get_ref(), e))?;
         self.reads_produced_keys(s.span(), s.get_ref(), expr.ctx_keys())?;
         Ok(expr)
@@ -122,9 +160,9 @@ impl Compiler<'_> {
         self.template_at(s.span(), s.get_ref())
     }
 
-    fn template_at(&self, span: Range<usize>, source: &str) -> Result<Template> {
-        let template =
-            Template::parse_inner(source).map_err(|e| self.compile_err(span.clone(), source, e))?;
+    pub(crate) fn template_at(&self, span: Range<usize>, source: &str) -> Result<Template> {
+        let template = Template::parse_with(source, &self.variables)
+            .map_err(|e| self.compile_err(span.clone(), source, e))?;
         self.reads_produced_keys(span, source, template.ctx_keys())?;
         Ok(template)
     }
@@ -154,11 +192,11 @@ impl Compiler<'_> {
         ))
     }
 
-    fn extractor(&self, s: &Spanned<String>) -> Result<Extractor> {
-        Extractor::parse_inner(s.get_ref()).map_err(|e| self.compile_err(s.span(), s.get_ref(), e))
+    pub(crate) fn extractor_at(&self, span: Range<usize>, source: &str) -> Result<Extractor> {
+        Extractor::parse_inner(source).map_err(|e| self.compile_err(span, source, e))
     }
 
-    fn template_value(&self, node: &Node) -> Result<TemplateValue> {
+    pub(crate) fn template_value(&self, node: &Node) -> Result<TemplateValue> {
         Ok(match &node.kind {
             NodeKind::Str(s) => TemplateValue::string(self.template_at(node.span.clone(), s)?),
             NodeKind::Int(i) => TemplateValue::constant(Value::from(*i)),
@@ -208,12 +246,18 @@ impl Compiler<'_> {
         let mut out = Vec::new();
         let Some(raw) = raw else { return Ok(out) };
         for (name, value) in &raw.0 {
-            if !is_header_name(name.get_ref()) {
-                return Err(self.err_at(name, header_name_error(name.get_ref())));
-            }
+            self.header_name(name)?;
             out.push((name.get_ref().clone(), self.template(value)?));
         }
         Ok(out)
+    }
+
+    /// A header name (RFC 9110 token).
+    pub(crate) fn header_name(&self, name: &Spanned<String>) -> Result<()> {
+        if !is_header_name(name.get_ref()) {
+            return Err(self.err_at(name, header_name_error(name.get_ref())));
+        }
+        Ok(())
     }
 
     pub(crate) fn env_name(&self, s: &Spanned<String>) -> Result<String> {
@@ -249,9 +293,7 @@ impl Compiler<'_> {
             },
             (false, false, true) => match (&a.header, &a.value_env) {
                 (Some(h), Some(v)) => {
-                    if !is_header_name(h.get_ref()) {
-                        return Err(self.err_at(h, header_name_error(h.get_ref())));
-                    }
+                    self.header_name(h)?;
                     Ok(AuthSpec::Header {
                         header: h.get_ref().clone(),
                         value_env: self.env_name(v)?,
@@ -280,7 +322,7 @@ impl Compiler<'_> {
         Ok(upper)
     }
 
-    fn request(
+    pub(crate) fn request(
         &self,
         method: &Spanned<String>,
         path: &Spanned<String>,
@@ -306,7 +348,7 @@ impl Compiler<'_> {
         self.request(&r.method, &r.path, r.body.as_ref(), r.headers.as_ref())
     }
 
-    fn context_key(&self, key: &Spanned<String>) -> Result<String> {
+    pub(crate) fn context_key(&self, key: &Spanned<String>) -> Result<String> {
         if key.get_ref().is_empty() {
             return Err(self.err_at(key, "empty context key, expected a name"));
         }
@@ -340,7 +382,7 @@ impl Compiler<'_> {
     }
 
     /// `name` when `known` holds it; else an error naming `place` and listing `known`.
-    fn known(
+    pub(crate) fn known(
         &self,
         name: &Spanned<String>,
         known: &BTreeSet<&str>,
@@ -390,7 +432,13 @@ impl Compiler<'_> {
         };
         let defaults = self.defaults(raw.defaults.as_ref())?;
         let builtins = builtins(raw.builtins.as_ref());
-        let (names, actions) = self.actions(raw.actions.as_ref())?;
+        let initial_context = self.initial_context(raw.context.as_ref())?;
+        let roles = self.roles(raw.roles.as_ref())?;
+        let (mut names, actions) = self.actions(raw.actions.as_ref())?;
+        names
+            .keys
+            .extend(crate::compile_requests::context_keys(&raw).map(|k| k.get_ref().as_str()));
+        let observations = self.observations(raw.observe.as_ref(), &initial_context)?;
         let state_from_context =
             self.state_from_context(raw.state_from_context.as_ref(), &names)?;
         let invariants = self.invariants(&raw, &builtins, &actions, &rollback)?;
@@ -436,6 +484,9 @@ impl Compiler<'_> {
             load,
             redact_fields,
             env_names,
+            initial_context,
+            roles,
+            observations,
         })
     }
 
@@ -584,7 +635,7 @@ impl Compiler<'_> {
     /// The `[[actions]]` tables, with the names and context keys they declare.
     fn actions<'r>(
         &self,
-        raw: Option<&'r Spanned<Vec<RawAction>>>,
+        raw: Option<&'r Spanned<Vec<Spanned<RawAction>>>>,
     ) -> Result<(Names<'r>, Vec<ActionSpec>)> {
         let raw_actions = match raw {
             Some(a) if !a.get_ref().is_empty() => a,
@@ -599,7 +650,7 @@ impl Compiler<'_> {
             }
         };
         let mut names = Names::default();
-        for a in raw_actions.get_ref() {
+        for a in raw_actions.get_ref().iter().map(Spanned::get_ref) {
             let name = a.name.get_ref();
             if !is_identifier(name, false) {
                 return Err(self.err_at(
@@ -671,21 +722,49 @@ impl Compiler<'_> {
                     ),
                 ));
             }
+            let raw_checks = inv.checks.as_ref().map_or(&[][..], |c| c.get_ref());
+            if let (Some(checks), Some(_)) = (&inv.checks, &inv.check) {
+                return Err(self.err_at(
+                    checks,
+                    format!("invariant `{name}` has both `check` and `checks`, expected one of them"),
+                ));
+            }
+            let names = self.check_names(raw_checks)?;
+            let (timing, when) = match &inv.when {
+                Some(w) if w.get_ref().trim() == "before" => (Timing::BeforeAction, None),
+                Some(w) if w.get_ref().trim() == "after" => (Timing::AfterStep, None),
+                Some(w) => (Timing::AfterStep, Some(self.expr_with(w, &names)?)),
+                None => (Timing::AfterStep, None),
+            };
+            let condition = self.condition(spanned, rollback, &names)?;
+            if let (Timing::BeforeAction, Condition::Expr(expr)) = (timing, &condition) {
+                if expr.uses_last() && inv.check.is_none() {
+                    return Err(self.err_at(
+                        inv.expr.as_ref().unwrap_or(&inv.name),
+                        format!("invariant `{name}` is checked before each action (when = \"before\"), where no step answered yet, expected an `expr` that does not read `last` (or a `check`)"),
+                    ));
+                }
+            }
             invariants.push(InvariantSpec {
                 name: name.clone(),
                 severity: inv.severity.unwrap_or(Severity::High),
-                when: inv
-                    .when
-                    .as_ref()
-                    .map(|w| self.boolean_expr(w))
-                    .transpose()?,
+                when,
+                timing,
                 check: inv
                     .check
                     .as_ref()
-                    .map(|c| self.raw_request(c))
+                    .map(|c| self.call(c, false, &[]))
                     .transpose()?,
-                condition: self.condition(spanned, rollback)?,
-                message: inv.message.as_ref().map(|m| self.template(m)).transpose()?,
+                checks: raw_checks
+                    .iter()
+                    .map(|c| self.call(c, true, &names))
+                    .collect::<Result<_>>()?,
+                condition,
+                message: inv
+                    .message
+                    .as_ref()
+                    .map(|m| self.template_with(m, &names))
+                    .transpose()?,
             });
         }
 
@@ -901,32 +980,88 @@ impl Compiler<'_> {
         }))
     }
 
-    fn action(&self, a: &RawAction, names: &Names) -> Result<ActionSpec> {
-        let request = self.request(&a.method, &a.path, a.body.as_ref(), a.headers.as_ref())?;
-        let expect = match &a.expect {
-            None => None,
-            Some(list) if list.get_ref().is_empty() => {
-                return Err(self.err_at(list, "empty expect, expected at least one status"));
+    /// An `expect` list: statuses in 100..=599, at least one.
+    pub(crate) fn expect(
+        &self,
+        raw: Option<&Spanned<Vec<Spanned<i64>>>>,
+    ) -> Result<Option<Vec<u16>>> {
+        let Some(list) = raw else { return Ok(None) };
+        if list.get_ref().is_empty() {
+            return Err(self.err_at(list, "empty expect, expected at least one status"));
+        }
+        let mut out = Vec::new();
+        for s in list.get_ref() {
+            let v = *s.get_ref();
+            if !(100..=599).contains(&v) {
+                return Err(self.err_at(
+                    s,
+                    format!("invalid status `{v}` in expect, expected 100..=599"),
+                ));
             }
-            Some(list) => {
-                let mut out = Vec::new();
-                for s in list.get_ref() {
-                    let v = *s.get_ref();
-                    if !(100..=599).contains(&v) {
-                        return Err(self.err_at(
-                            s,
-                            format!("invalid status `{v}` in expect, expected 100..=599"),
-                        ));
-                    }
-                    out.push(v as u16);
+            out.push(v as u16);
+        }
+        Ok(Some(out))
+    }
+
+    fn action(&self, spanned: &Spanned<RawAction>, names: &Names) -> Result<ActionSpec> {
+        let a = spanned.get_ref();
+        let name = a.name.get_ref();
+        let role = a.role.as_ref().map(|r| self.role_ref(r)).transpose()?;
+        let any_status = a
+            .extract_on
+            .as_ref()
+            .is_some_and(|on| *on.get_ref() == RawExtractOn::Any);
+        let steps = match (&a.steps, &a.method, &a.path) {
+            (Some(steps), None, None) => {
+                let single = [
+                    ("body", a.body.as_ref().map(|b| b.span.clone())),
+                    ("headers", a.headers.as_ref().and(Some(a.name.span()))),
+                    ("expect", a.expect.as_ref().map(Spanned::span)),
+                    ("extract", a.extract.as_ref().and(Some(a.name.span()))),
+                ];
+                if let Some((key, span)) = single.into_iter().find_map(|(k, s)| Some((k, s?))) {
+                    return Err(self.err(
+                        span,
+                        format!("action `{name}` has `steps` and `{key}`, expected `{key}` inside each step"),
+                    ));
                 }
-                Some(out)
+                if steps.get_ref().is_empty() {
+                    return Err(self.err_at(
+                        steps,
+                        format!("action `{name}` has no steps, expected at least one request"),
+                    ));
+                }
+                steps
+                    .get_ref()
+                    .iter()
+                    .map(|s| self.step(s, role.as_ref(), any_status))
+                    .collect::<Result<Vec<_>>>()?
+            }
+            (None, Some(method), Some(path)) => vec![StepSpec {
+                request: self.request(method, path, a.body.as_ref(), a.headers.as_ref())?,
+                role: role.clone(),
+                expect: self.expect(a.expect.as_ref())?,
+                extract: self.extract(a.extract.as_ref(), any_status)?,
+            }],
+            (Some(steps), _, _) => {
+                return Err(self.err_at(
+                    steps,
+                    format!("action `{name}` has both `steps` and `method`/`path`, expected one of them"),
+                ))
+            }
+            (None, None, _) => {
+                return Err(self.err_at(
+                    spanned,
+                    format!("missing field `method` of action `{name}`, expected `method` and `path`, or `steps`"),
+                ))
+            }
+            (None, Some(_), None) => {
+                return Err(self.err_at(
+                    spanned,
+                    format!("missing field `path` of action `{name}`, expected `method` and `path`, or `steps`"),
+                ))
             }
         };
-        let mut extract = Vec::new();
-        for (k, v) in a.extract.iter().flat_map(|e| e.0.iter()) {
-            extract.push((self.context_key(k)?, self.extractor(v)?));
-        }
         let mut set = Vec::new();
         for (k, v) in a.set.iter().flat_map(|e| e.0.iter()) {
             set.push((self.context_key(k)?, self.template_value(v)?));
@@ -955,10 +1090,8 @@ impl Compiler<'_> {
         let weight = self.weight(&a.weight)?;
         Ok(ActionSpec {
             name: a.name.get_ref().clone(),
-            request,
+            steps,
             auth: a.auth.as_ref().map(|x| self.auth(x)).transpose()?,
-            expect,
-            extract,
             set,
             requires,
             max_calls: self.max_calls(a.max_calls.as_ref())?,

@@ -292,43 +292,59 @@ impl Compiler<'_> {
         &self,
         raw: &Spanned<RawInvariant>,
         rollback: &RollbackSpec,
+        checks: &[String],
     ) -> Result<Condition> {
         let inv = raw.get_ref();
         let name = inv.name.get_ref();
-        match (&inv.expr, &inv.sql) {
-            (Some(expr), None) => Ok(Condition::Expr(self.boolean_expr(expr)?)),
-            (None, Some(sql)) => {
-                if !matches!(rollback, RollbackSpec::Postgres(_)) {
-                    return Err(self.err_at(
-                        sql,
-                        "`sql` invariants run against the API's PostgreSQL database, expected [rollback] mode = \"postgres\"",
-                    ));
-                }
-                if inv.check.is_some() {
-                    return Err(self.err_at(
-                        sql,
-                        format!("invariant `{name}` has both `check` and `sql`, expected `check` only with `expr`"),
-                    ));
-                }
-                if sql.get_ref().trim().is_empty() {
-                    return Err(
-                        self.err_at(sql, "empty sql, expected a query returning one boolean")
-                    );
-                }
-                Ok(Condition::Sql(sql.get_ref().clone()))
-            }
-            (Some(_), Some(sql)) => Err(self.err_at(
-                sql,
-                format!(
-                    "invariant `{name}` has both `expr` and `sql`, expected exactly one of them"
-                ),
-            )),
-            (None, None) => Err(self.err_at(
+        let forms = [
+            ("expr", inv.expr.as_ref()),
+            ("sql", inv.sql.as_ref()),
+            ("offending_rows", inv.offending_rows.as_ref()),
+        ];
+        let mut given = forms.iter().filter_map(|(k, v)| Some((*k, (*v)?)));
+        let Some((form, query)) = given.next() else {
+            return Err(self.err_at(
                 raw,
                 format!(
-                    "invariant `{name}` has neither `expr` nor `sql`, expected exactly one of them"
+                    "invariant `{name}` has neither `expr` nor `sql`, expected exactly one of them (or `offending_rows`)"
                 ),
-            )),
+            ));
+        };
+        if let Some((other, spanned)) = given.next() {
+            return Err(self.err_at(
+                spanned,
+                format!("invariant `{name}` has both `{form}` and `{other}`, expected exactly one of them"),
+            ));
         }
+        if form == "expr" {
+            return Ok(Condition::Expr(self.expr_with(query, checks)?));
+        }
+        let has_database = match rollback {
+            RollbackSpec::Postgres(_) | RollbackSpec::Sqlite(_) => true,
+            RollbackSpec::Reset { observe } => observe.is_some(),
+        };
+        if !has_database {
+            return Err(self.err_at(
+                query,
+                format!("`{form}` invariants run against the API's database, expected [rollback] `sqlite_path` or mode = \"postgres\""),
+            ));
+        }
+        if inv.check.is_some() || inv.checks.is_some() {
+            return Err(self.err_at(
+                query,
+                format!("invariant `{name}` has both `check` and `{form}`, expected `check` only with `expr`"),
+            ));
+        }
+        if query.get_ref().trim().is_empty() {
+            let expected = match form {
+                "sql" => "a query returning one boolean",
+                _ => "a query returning the rows that break the rule",
+            };
+            return Err(self.err_at(query, format!("empty {form}, expected {expected}")));
+        }
+        Ok(match form {
+            "sql" => Condition::Sql(query.get_ref().clone()),
+            _ => Condition::OffendingRows(query.get_ref().clone()),
+        })
     }
 }

@@ -17,12 +17,18 @@ pub struct Vars<'a> {
     /// The last response `{status, body, headers, elapsed_ms}`, seen as `last`; when absent,
     /// referencing `last` is an evaluation error.
     pub last: Option<&'a Value>,
+    /// The responses of an invariant's named `checks`, each seen by its name.
+    pub calls: &'a [(String, Value)],
 }
 
 impl<'a> Vars<'a> {
     /// Variables with a context and no last response.
     pub fn new(ctx: &'a Context) -> Self {
-        Vars { ctx, last: None }
+        Vars {
+            ctx,
+            last: None,
+            calls: &[],
+        }
     }
 
     /// Variables with a context and a last response.
@@ -30,7 +36,13 @@ impl<'a> Vars<'a> {
         Vars {
             ctx,
             last: Some(last),
+            calls: &[],
         }
+    }
+
+    /// These variables and the responses of named checks.
+    pub fn with_calls(self, calls: &'a [(String, Value)]) -> Self {
+        Vars { calls, ..self }
     }
 }
 
@@ -107,6 +119,12 @@ impl Expr {
     }
 
     pub(crate) fn compile_inner(source: &str) -> Result<Expr, CompileError> {
+        Self::compile_with(source, &[])
+    }
+
+    /// Compiles `source`, where the variables `names` (an invariant's named checks) may be
+    /// read besides `ctx`, `last` and `env`.
+    pub(crate) fn compile_with(source: &str, names: &[String]) -> Result<Expr, CompileError> {
         if source.trim().is_empty() {
             return Err(CompileError {
                 offset: None,
@@ -138,7 +156,8 @@ impl Expr {
                 ),
             }
         })?;
-        let reads = crate::expr_reads::reads(program.expression());
+        let mut reads = crate::expr_reads::reads(program.expression());
+        reads.unknown_variables.retain(|(name, _)| !names.contains(name));
         let at = |id: u64| {
             let chars = program.source_info().offset_for(id)?.0;
             let chars = usize::try_from(chars).ok()?;
@@ -150,12 +169,17 @@ impl Expr {
             )
         };
         if let Some((name, id)) = reads.unknown_variables.first() {
+            let checks: Vec<String> = names.iter().map(|n| format!("`{n}`")).collect();
+            let expected = match checks.as_slice() {
+                [] => "`ctx`, `last` or `env`".to_string(),
+                _ => format!("`ctx`, `last`, `env` or a check: {}", checks.join(", ")),
+            };
             return Err(CompileError {
                 offset: at(*id),
                 message: format!(
-                    "unknown variable `{name}` in `{}`, expected `ctx`, `last` or `env` (a \
-                     context key is read as `ctx.{name}`)",
-                    crate::limits::quoted(source.trim())
+                    "unknown variable `{name}` in `{}`, expected {expected} (a context key is \
+                     read as `ctx.{name}`)",
+                    crate::limits::quoted(source.trim()),
                 ),
             });
         }
@@ -224,6 +248,9 @@ impl Expr {
             if let Some(last) = vars.last {
                 cx.add_variable_from_value("last", json_to_cel(last));
             }
+        }
+        for (name, value) in vars.calls {
+            cx.add_variable_from_value(name.as_str(), json_to_cel(value));
         }
         if self.uses_env {
             let map = std::env::vars_os()

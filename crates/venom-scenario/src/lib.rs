@@ -8,6 +8,7 @@
 
 mod builtins;
 mod compile;
+mod compile_requests;
 mod compile_stores;
 mod env_refs;
 mod error;
@@ -32,9 +33,10 @@ pub use load_spec::{
     CompareOp, Dimension, FlowSpec, LoadSpec, Metric, Scope, Stat, ThresholdError, ThresholdSpec,
 };
 pub use model::{
-    ActionSpec, AuthSpec, Builtins, Condition, Defaults, ExploreDefaults, InvariantSpec,
-    PgMechanism, PostgresSpec, RedisSpec, RequestSpec, Requires, ResetSpec, RollbackSpec, Scenario,
-    ServerSpec, SqliteSpec, UnsetUrlVar, UrlSource, DEFAULT_MAX_BODY_BYTES, PORT_PLACEHOLDER,
+    ActionSpec, AuthSpec, Builtins, CallSpec, Condition, Credential, Defaults, ExploreDefaults,
+    Extract, InvariantSpec, ObserveSpec, PgMechanism, PostgresSpec, Projection, RedisSpec, Relogin,
+    RequestSpec, Requires, ResetSpec, RoleSpec, RollbackSpec, Scenario, ServerSpec, SqliteSpec,
+    StepSpec, UnsetUrlVar, UrlSource, DEFAULT_MAX_BODY_BYTES, PORT_PLACEHOLDER,
 };
 pub use template::{Template, TemplateValue};
 
@@ -100,10 +102,13 @@ pub fn parse(text: &str, file: &Path) -> Result<Scenario, ScenarioError> {
         ScenarioError::at_offset(file, text, span.start, message)
     })?;
     let produced = compile::produced_keys(&raw);
+    let roles = compile::role_names(&raw);
     compile::Compiler {
         file,
         text,
         produced,
+        roles,
+        variables: Vec::new(),
     }
     .scenario(raw)
 }

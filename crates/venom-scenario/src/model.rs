@@ -9,7 +9,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::time::Duration;
-use venom_engine::{CheckpointMode, Mechanism, Severity, Strategy};
+use venom_engine::{CheckpointMode, Mechanism, Severity, Strategy, Timing};
 
 /// Written in `base_url` (of a scenario with a `[server]`), it stands for a free port venom
 /// chooses at each run; the server's environment has it as `VENOM_PORT`.
@@ -55,9 +55,21 @@ pub struct Scenario {
     /// `${NAME}` in `[server].env`, the `…_env` of `auth`): their values never appear in any
     /// output.
     pub env_names: BTreeSet<String>,
+    /// The initial context (`[context]`), in file order: typed values, templates rendered once
+    /// at the start of a run (they may read `env`).
+    pub initial_context: Vec<(String, TemplateValue)>,
+    /// The identities requests are sent as (`[roles.NAME]`), in file order.
+    pub roles: Vec<RoleSpec>,
+    /// The HTTP observations (`[[observe]]`) whose results feed the state fingerprint.
+    pub observations: Vec<ObserveSpec>,
 }
 
 impl Scenario {
+    /// The role named `name`.
+    pub fn role(&self, name: &str) -> Option<&RoleSpec> {
+        self.roles.iter().find(|r| r.name == name)
+    }
+
     /// Whether `base_url` leaves its port to venom ([`PORT_PLACEHOLDER`]).
     pub fn chooses_port(&self) -> bool {
         self.base_url.contains(PORT_PLACEHOLDER)
@@ -345,20 +357,50 @@ pub struct RequestSpec {
     pub headers: Vec<(String, Template)>,
 }
 
+/// One request of an action (or of a role's login): what it sends, as whom, what it expects
+/// and what it extracts.
+#[derive(Debug, Clone)]
+pub struct StepSpec {
+    /// The request.
+    pub request: RequestSpec,
+    /// The role it is sent as (`as`), if any.
+    pub role: Option<String>,
+    /// Allowed statuses; `None` means any status < 500 (of a login step: any 2xx).
+    pub expect: Option<Vec<u16>>,
+    /// Context keys extracted from its JSON body, in file order.
+    pub extract: Vec<Extract>,
+}
+
+/// One `extract` entry: a context key and the JSONPath query whose first match it takes.
+#[derive(Debug, Clone)]
+pub struct Extract {
+    /// The context key.
+    pub key: String,
+    /// The query.
+    pub path: Extractor,
+    /// Whether it applies to an answer of any status (`extract_on = "any"`); else to 2xx only.
+    pub any_status: bool,
+}
+
+impl Extract {
+    /// Whether it applies to an answer with `status`.
+    pub fn applies_to(&self, status: u16) -> bool {
+        self.any_status || (200..300).contains(&status)
+    }
+}
+
 /// One action the explorer may run.
 #[derive(Debug, Clone)]
 pub struct ActionSpec {
     /// Unique name, `[A-Za-z_][A-Za-z0-9_]*`.
     pub name: String,
-    /// The request it sends.
-    pub request: RequestSpec,
-    /// Authentication overriding `[defaults].auth`.
+    /// The requests it sends, in order (one, or the action's `steps`); the context flows from
+    /// each to the next, and a step that fails (its status is not expected, or not 2xx without
+    /// `expect`) ends the action.
+    pub steps: Vec<StepSpec>,
+    /// Authentication overriding `[defaults].auth` for steps sent without a role.
     pub auth: Option<AuthSpec>,
-    /// Allowed statuses; `None` means any status < 500.
-    pub expect: Option<Vec<u16>>,
-    /// Context keys extracted from a 2xx JSON body, in file order.
-    pub extract: Vec<(String, Extractor)>,
-    /// Context assignments after a 2xx response (typed templates), in file order.
+    /// Context assignments after its last step answered 2xx (typed templates), in file order.
     pub set: Vec<(String, TemplateValue)>,
     /// Preconditions.
     pub requires: Requires,
@@ -366,6 +408,16 @@ pub struct ActionSpec {
     pub max_calls: Option<u32>,
     /// Weight for the weighted strategy (finite, > 0; default 1.0).
     pub weight: f64,
+}
+
+impl ActionSpec {
+    /// Its request, when it sends exactly one without a role: what load runs send.
+    pub fn single_request(&self) -> Option<&StepSpec> {
+        match self.steps.as_slice() {
+            [step] if step.role.is_none() => Some(step),
+            _ => None,
+        }
+    }
 }
 
 /// Preconditions of an action; all must hold.
@@ -388,8 +440,12 @@ pub struct InvariantSpec {
     pub severity: Severity,
     /// Guard: the invariant is skipped when it is false.
     pub when: Option<Expr>,
+    /// When it is checked: after every step, or before every action (`when = "before"`).
+    pub timing: Timing,
     /// Optional HTTP call; `last` is then its response.
-    pub check: Option<RequestSpec>,
+    pub check: Option<CallSpec>,
+    /// Named HTTP calls (`checks`), each response seen by its name in `expr`.
+    pub checks: Vec<CallSpec>,
     /// The condition that must be true.
     pub condition: Condition,
     /// Message template for violations.
@@ -401,9 +457,20 @@ impl InvariantSpec {
     pub fn expr(&self) -> Option<&Expr> {
         match &self.condition {
             Condition::Expr(expr) => Some(expr),
-            Condition::Sql(_) => None,
+            Condition::Sql(_) | Condition::OffendingRows(_) => None,
         }
     }
+}
+
+/// An HTTP call of an invariant or an observation.
+#[derive(Debug, Clone)]
+pub struct CallSpec {
+    /// The name its response is seen by in `expr` (entries of `checks`; else empty).
+    pub name: String,
+    /// The request.
+    pub request: RequestSpec,
+    /// The role it is sent as, if any.
+    pub role: Option<String>,
 }
 
 /// What an invariant checks.
@@ -411,8 +478,89 @@ impl InvariantSpec {
 pub enum Condition {
     /// A CEL expression that must be true.
     Expr(Expr),
-    /// A SQL query, run against the PostgreSQL store, that must return one row holding `true`.
+    /// A SQL query, run against the API's database (SQLite or PostgreSQL), that must return one
+    /// row holding true.
     Sql(String),
+    /// A SQL query for the rows that break the rule: it must return none (the message shows
+    /// the first ones).
+    OffendingRows(String),
+}
+
+/// An identity requests are sent as: how it logs in and how its credential is sent.
+#[derive(Debug, Clone)]
+pub struct RoleSpec {
+    /// The name actions, checks and observations give in `as`.
+    pub name: String,
+    /// The login requests, in order; their `extract` keys are the role's own (never in the
+    /// path's context, never in the state).
+    pub login: Vec<StepSpec>,
+    /// How the credential is sent.
+    pub credential: Credential,
+    /// When the role logs in again.
+    pub relogin: Relogin,
+}
+
+/// How a role's credential goes with its requests. Its value is a secret: redacted in every
+/// output.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Credential {
+    /// `Authorization: Bearer VALUE`, VALUE the login's key `key`.
+    Bearer {
+        /// The login's extracted key.
+        key: String,
+    },
+    /// Header `name: VALUE`, VALUE the login's key `key`.
+    Header {
+        /// The header name.
+        name: String,
+        /// The login's extracted key.
+        key: String,
+    },
+    /// The cookies the login answers set (`Set-Cookie`), sent back as `Cookie`.
+    Cookies,
+}
+
+impl Credential {
+    /// The login key holding the credential (none for cookies).
+    pub fn key(&self) -> Option<&str> {
+        match self {
+            Credential::Bearer { key } | Credential::Header { key, .. } => Some(key),
+            Credential::Cookies => None,
+        }
+    }
+}
+
+/// When a role logs in again.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Relogin {
+    /// When a request sent as the role is answered 401: it logs in and sends it once more.
+    OnUnauthorized,
+    /// On every path: after each reset or rollback (and on 401, too).
+    PerPath,
+}
+
+/// An HTTP observation: a request whose (projected) answer feeds the state fingerprint.
+#[derive(Debug, Clone)]
+pub struct ObserveSpec {
+    /// Unique name; the observation key is `http:NAME`.
+    pub name: String,
+    /// The request, and the role it is sent as. Its templates see `env` and the `[context]`.
+    pub call: CallSpec,
+    /// What of the answer is kept.
+    pub keep: Projection,
+    /// JSONPath queries whose matches are removed from the body first (timestamps, ids).
+    pub ignore: Vec<Extractor>,
+}
+
+/// What an observation keeps of its answer.
+#[derive(Debug, Clone)]
+pub enum Projection {
+    /// The status and the whole body.
+    Whole,
+    /// Every match of a JSONPath query in the body, as a list.
+    Path(Extractor),
+    /// A CEL expression over `last` (the answer).
+    Expr(Expr),
 }
 
 /// Built-in invariants.

@@ -20,12 +20,96 @@ pub(crate) struct RawScenario {
     pub reset: Option<Spanned<RawReset>>,
     pub rollback: Option<RawRollback>,
     pub defaults: Option<RawDefaults>,
-    pub actions: Option<Spanned<Vec<RawAction>>>,
+    pub actions: Option<Spanned<Vec<Spanned<RawAction>>>>,
     pub invariants: Option<Vec<Spanned<RawInvariant>>>,
     pub builtins: Option<RawBuiltins>,
     pub load: Option<RawLoad>,
     pub redis: Option<Spanned<RawRedis>>,
     pub redact: Option<RawRedact>,
+    /// Values of the initial context.
+    pub context: Option<OrderedMap<Node>>,
+    /// Identities requests can be sent as (`as = "NAME"`).
+    pub roles: Option<OrderedMap<Spanned<RawRole>>>,
+    /// HTTP observations whose results feed the state fingerprint.
+    pub observe: Option<Vec<Spanned<RawObserve>>>,
+}
+
+/// `[roles.NAME]`: how an identity logs in and sends its credential.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct RawRole {
+    pub login: Spanned<Vec<RawStep>>,
+    pub bearer: Option<Spanned<String>>,
+    pub header: Option<Spanned<RawHeaderCredential>>,
+    pub cookies: Option<Spanned<bool>>,
+    pub relogin: Option<Spanned<RawRelogin>>,
+}
+
+/// `header = { name = "X-Session", key = "token" }` of a role.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct RawHeaderCredential {
+    pub name: Spanned<String>,
+    pub key: Spanned<String>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+pub(crate) enum RawRelogin {
+    #[serde(rename = "on_401")]
+    On401,
+    #[serde(rename = "per_path")]
+    PerPath,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+pub(crate) enum RawExtractOn {
+    #[serde(rename = "2xx")]
+    Success,
+    #[serde(rename = "any")]
+    Any,
+}
+
+/// One request of an action's `steps` or of a role's `login`.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct RawStep {
+    pub method: Spanned<String>,
+    pub path: Spanned<String>,
+    pub body: Option<Node>,
+    pub headers: Option<OrderedMap<Spanned<String>>>,
+    pub expect: Option<Spanned<Vec<Spanned<i64>>>>,
+    pub extract: Option<OrderedMap<Node>>,
+    pub extract_on: Option<Spanned<RawExtractOn>>,
+    #[serde(rename = "as")]
+    pub role: Option<Spanned<String>>,
+}
+
+/// An invariant's `check`, or one entry of its `checks` (which have a `name`).
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct RawCall {
+    pub name: Option<Spanned<String>>,
+    pub method: Spanned<String>,
+    pub path: Spanned<String>,
+    pub body: Option<Node>,
+    pub headers: Option<OrderedMap<Spanned<String>>>,
+    #[serde(rename = "as")]
+    pub role: Option<Spanned<String>>,
+}
+
+/// `[[observe]]`: a request whose answer feeds the state fingerprint.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct RawObserve {
+    pub name: Spanned<String>,
+    pub method: Option<Spanned<String>>,
+    pub path: Spanned<String>,
+    pub headers: Option<OrderedMap<Spanned<String>>>,
+    #[serde(rename = "as")]
+    pub role: Option<Spanned<String>>,
+    pub keep: Option<Spanned<String>>,
+    pub expr: Option<Spanned<String>>,
+    pub ignore: Option<Vec<Spanned<String>>>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -135,13 +219,17 @@ pub(crate) struct RawRequest {
 #[serde(deny_unknown_fields)]
 pub(crate) struct RawAction {
     pub name: Spanned<String>,
-    pub method: Spanned<String>,
-    pub path: Spanned<String>,
+    pub method: Option<Spanned<String>>,
+    pub path: Option<Spanned<String>>,
     pub body: Option<Node>,
     pub headers: Option<OrderedMap<Spanned<String>>>,
     pub auth: Option<Spanned<RawAuth>>,
     pub expect: Option<Spanned<Vec<Spanned<i64>>>>,
-    pub extract: Option<OrderedMap<Spanned<String>>>,
+    pub extract: Option<OrderedMap<Node>>,
+    pub extract_on: Option<Spanned<RawExtractOn>>,
+    pub steps: Option<Spanned<Vec<RawStep>>>,
+    #[serde(rename = "as")]
+    pub role: Option<Spanned<String>>,
     pub set: Option<OrderedMap<Node>>,
     pub requires: Option<RawRequires>,
     pub max_calls: Option<Spanned<u32>>,
@@ -162,10 +250,12 @@ pub(crate) struct RawInvariant {
     pub name: Spanned<String>,
     pub severity: Option<Severity>,
     pub when: Option<Spanned<String>>,
-    pub check: Option<RawRequest>,
+    pub check: Option<RawCall>,
+    pub checks: Option<Spanned<Vec<RawCall>>>,
     pub expr: Option<Spanned<String>>,
     pub message: Option<Spanned<String>>,
     pub sql: Option<Spanned<String>>,
+    pub offending_rows: Option<Spanned<String>>,
 }
 
 #[derive(Debug, Deserialize)]

@@ -39,6 +39,12 @@ impl Template {
 
     /// Parses `source`; errors carry the byte offset in `source` when known.
     pub(crate) fn parse_inner(source: &str) -> Result<Template, CompileError> {
+        Self::parse_with(source, &[])
+    }
+
+    /// Parses `source`, whose placeholders may read the variables `names` besides `ctx`,
+    /// `last` and `env`.
+    pub(crate) fn parse_with(source: &str, names: &[String]) -> Result<Template, CompileError> {
         let mut parts = Vec::new();
         let mut ctx_keys = Vec::new();
         let mut pos = 0;
@@ -72,7 +78,7 @@ impl Template {
             let mut first_err = None;
             let mut compiled = None;
             for &close in &closes {
-                match Expr::compile_inner(&source[start..close]) {
+                match Expr::compile_with(&source[start..close], names) {
                     Ok(expr) => {
                         compiled = Some((expr, close));
                         break;

@@ -1618,7 +1618,7 @@ fn sql_invariant_errors_point_at_the_problem() {
     let cases: Vec<(String, &str)> = vec![
         (
             invariant("sql = \"SELECT true\"\n"),
-            "t.toml:8:7: `sql` invariants run against the API's PostgreSQL database, expected [rollback] mode = \"postgres\"",
+            "t.toml:8:7: `sql` invariants run against the API's database, expected [rollback] `sqlite_path` or mode = \"postgres\"",
         ),
         (
             invariant(&format!("expr = \"true\"\nsql = \"SELECT true\"\n{PG_ROLLBACK}")),
