@@ -26,7 +26,15 @@ pub enum Store {
     Sql(Box<dyn SqlStateAdapter>),
     /// Observed only: never checkpointed nor restored.
     Observed(Box<dyn Observer>),
+    /// Observed only, and the session SQL invariants run in (an SQLite file venom does not
+    /// restore).
+    ObservedSql(Box<dyn SqlObserver>),
 }
+
+/// An [`Observer`] that also answers SQL.
+pub trait SqlObserver: Observer + SqlQuery {}
+
+impl<T: Observer + SqlQuery> SqlObserver for T {}
 
 /// Stores combined: a checkpoint is a checkpoint of every restored store, a rollback restores
 /// every one of them, and the observation is the union of all their observations.
@@ -62,12 +70,16 @@ impl CompositeAdapter {
 
     /// Whether some store is checkpointed and restored (else only observed).
     pub fn restores(&self) -> bool {
-        self.stores.iter().any(|s| !matches!(s, Store::Observed(_)))
+        self.stores
+            .iter()
+            .any(|s| !matches!(s, Store::Observed(_) | Store::ObservedSql(_)))
     }
 
     /// Whether a store answers SQL (see [`SqlQuery`]).
     pub fn has_sql(&self) -> bool {
-        self.stores.iter().any(|s| matches!(s, Store::Sql(_)))
+        self.stores
+            .iter()
+            .any(|s| matches!(s, Store::Sql(_) | Store::ObservedSql(_)))
     }
 
     /// The restored stores, with their indices.
@@ -78,7 +90,7 @@ impl CompositeAdapter {
             .filter_map(|(i, store)| match store {
                 Store::Restored(adapter) => Some((i, adapter.as_mut() as &mut dyn StateAdapter)),
                 Store::Sql(adapter) => Some((i, adapter.as_adapter())),
-                Store::Observed(_) => None,
+                Store::Observed(_) | Store::ObservedSql(_) => None,
             })
     }
 
@@ -86,7 +98,7 @@ impl CompositeAdapter {
         match self.stores.get_mut(index)? {
             Store::Restored(adapter) => Some(adapter.as_mut()),
             Store::Sql(adapter) => Some(adapter.as_adapter()),
-            Store::Observed(_) => None,
+            Store::Observed(_) | Store::ObservedSql(_) => None,
         }
     }
 
@@ -107,7 +119,7 @@ impl StateAdapter for CompositeAdapter {
             .filter_map(|store| match store {
                 Store::Restored(adapter) => Some(adapter.mechanism()),
                 Store::Sql(adapter) => Some(adapter.mechanism()),
-                Store::Observed(_) => None,
+                Store::Observed(_) | Store::ObservedSql(_) => None,
             })
             .collect();
         names.join(" + ")
@@ -117,7 +129,7 @@ impl StateAdapter for CompositeAdapter {
         let modes = self.stores.iter().filter_map(|store| match store {
             Store::Restored(adapter) => Some(adapter.checkpoint_mode()),
             Store::Sql(adapter) => Some(adapter.checkpoint_mode()),
-            Store::Observed(_) => None,
+            Store::Observed(_) | Store::ObservedSql(_) => None,
         });
         modes.fold(CheckpointMode::RandomAccess, CheckpointMode::weakest)
     }
@@ -172,7 +184,7 @@ impl StateAdapter for CompositeAdapter {
             .filter_map(|store| match store {
                 Store::Restored(adapter) => adapter.checkpoint_bytes(),
                 Store::Sql(adapter) => adapter.checkpoint_bytes(),
-                Store::Observed(_) => None,
+                Store::Observed(_) | Store::ObservedSql(_) => None,
             })
             .reduce(|a, b| a + b)
     }
@@ -186,6 +198,7 @@ impl Observer for CompositeAdapter {
                 Store::Restored(adapter) => adapter.observe()?,
                 Store::Sql(adapter) => adapter.observe()?,
                 Store::Observed(observer) => observer.observe()?,
+                Store::ObservedSql(observer) => observer.observe()?,
             };
             for (key, value) in observation {
                 if union.contains_key(&key) {
@@ -204,12 +217,14 @@ impl SqlQuery for CompositeAdapter {
     /// Runs `sql` in the first SQL store; fails when there is none.
     fn query_text(&mut self, sql: &str) -> Result<Vec<Vec<Option<String>>>, WorldError> {
         for store in &mut self.stores {
-            if let Store::Sql(adapter) = store {
-                return adapter.query_text(sql);
+            match store {
+                Store::Sql(adapter) => return adapter.query_text(sql),
+                Store::ObservedSql(observer) => return observer.query_text(sql),
+                Store::Restored(_) | Store::Observed(_) => {}
             }
         }
         Err(WorldError::new(
-            "no PostgreSQL store to run SQL in (SQL invariants need [rollback] mode = \"postgres\")",
+            "no database to run SQL in (SQL invariants need [rollback] `sqlite_path` or mode = \"postgres\")",
         ))
     }
 }

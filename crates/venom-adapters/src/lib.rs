@@ -23,7 +23,7 @@ mod sql;
 #[cfg(feature = "sqlite")]
 mod sqlite;
 
-pub use composite::{CompositeAdapter, SqlStateAdapter, Store};
+pub use composite::{CompositeAdapter, SqlObserver, SqlStateAdapter, Store};
 #[cfg(feature = "postgres")]
 pub use postgres::PgSnapshots;
 pub use redact::redact_url;

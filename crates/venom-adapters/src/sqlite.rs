@@ -5,7 +5,7 @@
 //! connections see the restored content on their next query (SQLite notices the change through
 //! the file change counter in rollback-journal mode and through the WAL index in WAL mode).
 
-use crate::{Observer, StateAdapter};
+use crate::{Observer, SqlQuery, StateAdapter};
 use rusqlite::backup::{Backup, StepResult};
 use rusqlite::types::ValueRef;
 use rusqlite::{Connection, OpenFlags, OptionalExtension};
@@ -46,6 +46,8 @@ pub struct SqliteSnapshots {
     path: PathBuf,
     conn: Connection,
     tables: Vec<ObservedTable>,
+    /// Named queries whose rows feed the observation (`query:NAME`).
+    queries: Vec<(String, String)>,
     snapshots: HashMap<CheckpointId, Connection>,
     /// The size of every snapshot held, in bytes (pages × page size).
     snapshot_bytes: u64,
@@ -87,6 +89,7 @@ impl SqliteSnapshots {
             path: path.to_path_buf(),
             conn,
             tables,
+            queries: Vec::new(),
             snapshots: HashMap::new(),
             snapshot_bytes: 0,
             next_id: 1,
@@ -104,6 +107,17 @@ impl SqliteSnapshots {
             busy_timeout: timeout,
             ..self
         })
+    }
+
+    /// Observes the rows of the named `queries` too, each as `query:NAME` (the rows as arrays
+    /// of text values). Fails, naming the query, when one does not run.
+    pub fn with_queries(mut self, queries: &[(String, String)]) -> Result<Self, WorldError> {
+        for (name, sql) in queries {
+            query_rows(&self.conn, sql)
+                .map_err(|e| self.caused(format_args!("observation query `{name}`"), e))?;
+        }
+        self.queries = queries.to_vec();
+        Ok(self)
     }
 
     /// The database file this adapter saves and restores.
@@ -210,7 +224,50 @@ impl Observer for SqliteSnapshots {
                 json!({ "rows": rows, "hash": format!("{hash:016x}") }),
             );
         }
+        for (name, sql) in &self.queries {
+            let rows = query_rows(&self.conn, sql)
+                .map_err(|e| self.caused(format_args!("observation query `{name}`"), e))?;
+            let rows = rows.into_iter().map(|row| json!(row)).collect();
+            observation.insert(format!("query:{name}"), serde_json::Value::Array(rows));
+        }
         Ok(observation)
+    }
+}
+
+impl SqlQuery for SqliteSnapshots {
+    /// Runs `sql` on venom's own connection to the file; integers and reals are written in
+    /// decimal, blobs as `x'…'` hex, NULL as `None` (a boolean expression answers `1` or `0`).
+    fn query_text(&mut self, sql: &str) -> Result<Vec<Vec<Option<String>>>, WorldError> {
+        query_rows(&self.conn, sql).map_err(|e| self.caused(format_args!("query `{sql}` failed"), e))
+    }
+}
+
+/// The rows `sql` returns on `conn`, each value in text.
+fn query_rows(conn: &Connection, sql: &str) -> rusqlite::Result<Vec<Vec<Option<String>>>> {
+    let mut stmt = conn.prepare(sql)?;
+    let columns = stmt.column_count();
+    let mut rows = stmt.query([])?;
+    let mut out = Vec::new();
+    while let Some(row) = rows.next()? {
+        let values = (0..columns)
+            .map(|i| row.get_ref(i).map(value_text))
+            .collect::<rusqlite::Result<Vec<_>>>()?;
+        out.push(values);
+    }
+    Ok(out)
+}
+
+/// A SQLite value in text, `None` for NULL.
+fn value_text(value: ValueRef<'_>) -> Option<String> {
+    match value {
+        ValueRef::Null => None,
+        ValueRef::Integer(i) => Some(i.to_string()),
+        ValueRef::Real(f) => Some(f.to_string()),
+        ValueRef::Text(t) => Some(String::from_utf8_lossy(t).into_owned()),
+        ValueRef::Blob(b) => Some(format!(
+            "x'{}'",
+            b.iter().map(|byte| format!("{byte:02x}")).collect::<String>()
+        )),
     }
 }
 

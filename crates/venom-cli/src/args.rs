@@ -37,7 +37,20 @@ pub struct ExploreArgs {
     /// The scenario file (TOML).
     pub scenario: PathBuf,
     #[command(flatten)]
+    pub target: TargetOverrides,
+    #[command(flatten)]
     pub run: RunOptions,
+}
+
+/// Where the API is, overriding the scenario file (to test another copy of it).
+#[derive(Debug, Args, Default, Clone)]
+pub struct TargetOverrides {
+    /// Send the requests to this URL instead of the scenario's `base_url`.
+    #[arg(long, value_name = "URL")]
+    pub base_url: Option<String>,
+    /// Do not start the scenario's `[server]`: the API is already running.
+    #[arg(long)]
+    pub no_server: bool,
 }
 
 #[derive(Debug, Args)]
@@ -45,8 +58,30 @@ pub struct DemoArgs {
     /// How the demo's state is rolled back between branches.
     #[arg(long, value_enum, default_value_t = DemoRollback::Sqlite)]
     pub rollback: DemoRollback,
+    /// Which bundled scenario to explore.
+    #[arg(long, value_enum, default_value_t = DemoScenario::Orders)]
+    pub scenario: DemoScenario,
     #[command(flatten)]
     pub run: RunOptions,
+}
+
+/// The demo API's bundled scenarios.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum DemoScenario {
+    /// Orders, payments and refunds (examples/demo.toml): five planted bugs.
+    Orders,
+    /// Two users and their private notes (examples/notes.toml): a cross-user bug.
+    Notes,
+}
+
+impl DemoScenario {
+    /// The name used on the command line and in reports.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            DemoScenario::Orders => "orders",
+            DemoScenario::Notes => "notes",
+        }
+    }
 }
 
 /// Rollback mechanisms the demo can use.
@@ -106,6 +141,9 @@ pub struct RunOptions {
     /// Exit with status 1 when a violation at or above this severity is found.
     #[arg(long, value_name = "SEVERITY", default_value_t = Severity::High)]
     pub fail_on: Severity,
+    /// Stop at the first violation at or above this severity (the reports are still written).
+    #[arg(long, value_name = "SEVERITY")]
+    pub fail_fast: Option<Severity>,
 }
 
 #[derive(Debug, Args)]
@@ -115,6 +153,11 @@ pub struct ReplayArgs {
     /// Replay only this violation (1-based, as numbered in the report); default: all.
     #[arg(long, value_name = "N")]
     pub violation: Option<usize>,
+    /// The scenario file to replay with (default: the report's, found relative to the report).
+    #[arg(long, value_name = "FILE")]
+    pub scenario: Option<PathBuf>,
+    #[command(flatten)]
+    pub target: TargetOverrides,
 }
 
 #[derive(Debug, Args)]
@@ -133,6 +176,8 @@ interrupted by Ctrl-C, 143 by SIGTERM, 129 by SIGHUP (reports are still written)
 pub struct LoadArgs {
     /// The scenario file (TOML); its `[load]` table has the flows and thresholds.
     pub scenario: PathBuf,
+    #[command(flatten)]
+    pub target: TargetOverrides,
     /// Preset: smoke (1 user, 5 iterations), burst (50 users, 20s), soak (10 users, 10m,
     /// 10s intervals).
     #[arg(long, value_enum, default_value_t = LoadMode::Smoke)]

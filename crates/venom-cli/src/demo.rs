@@ -1,28 +1,39 @@
-//! `venom demo`: start the bundled demo API in-process and explore it with its scenario.
+//! `venom demo`: start the bundled demo API in-process and explore it with one of its scenarios.
 
-use crate::args::{DemoArgs, DemoRollback};
+use crate::args::{DemoArgs, DemoRollback, DemoScenario};
 use crate::explore::explore;
 use crate::failure::Failure;
 use std::path::Path;
-use venom_demo::{DemoServer, DEMO_SCENARIO};
+use venom_demo::{DemoServer, DEMO_SCENARIO, NOTES_SCENARIO};
 use venom_report::Target;
 use venom_scenario::{RollbackSpec, Scenario, SqliteSpec};
 
-/// Where the demo scenario lives in the repository (used in messages).
-const DEMO_SCENARIO_PATH: &str = "examples/demo.toml";
-
 /// Runs `venom demo`.
 pub fn command(args: &DemoArgs) -> Result<i32, Failure> {
-    let demo = RunningDemo::start(args.rollback)?;
+    let demo = RunningDemo::start(args.rollback, args.scenario)?;
     eprintln!(
-        "venom demo: orders API on {} (rollback: {}), scenario {DEMO_SCENARIO_PATH}",
+        "venom demo: {} API on {} (rollback: {}), scenario {}",
+        args.scenario.as_str(),
         demo.server.base_url(),
-        args.rollback.as_str()
+        args.rollback.as_str(),
+        path_of(args.scenario)
     );
     let target = Target::Demo {
         rollback: args.rollback.as_str().to_string(),
+        scenario: match args.scenario {
+            DemoScenario::Orders => None,
+            other => Some(other.as_str().to_string()),
+        },
     };
     explore(&demo.scenario, target, &args.run)
+}
+
+/// Where a bundled scenario lives in the repository (used in messages and errors).
+fn path_of(scenario: DemoScenario) -> &'static str {
+    match scenario {
+        DemoScenario::Orders => "examples/demo.toml",
+        DemoScenario::Notes => "examples/notes.toml",
+    }
 }
 
 /// The demo API serving a fresh database in a temporary folder, and its scenario pointed at it.
@@ -35,26 +46,35 @@ pub struct RunningDemo {
 }
 
 impl RunningDemo {
-    /// Starts the demo API on an ephemeral loopback port with `rollback`.
-    pub fn start(rollback: DemoRollback) -> Result<RunningDemo, Failure> {
+    /// Starts the demo API on an ephemeral loopback port with `rollback`, for `which` scenario.
+    pub fn start(rollback: DemoRollback, which: DemoScenario) -> Result<RunningDemo, Failure> {
         let folder = tempfile::tempdir()
             .map_err(|e| Failure::setup_because("cannot create a temporary folder", e))?;
         let server = DemoServer::start(&folder.path().join("demo.db"))
             .map_err(|e| Failure::setup_because("cannot start the demo API", e))?;
-        let mut scenario = venom_scenario::parse(DEMO_SCENARIO, Path::new(DEMO_SCENARIO_PATH))
-            .map_err(Failure::invalid_from)?;
+        let text = match which {
+            DemoScenario::Orders => DEMO_SCENARIO,
+            DemoScenario::Notes => NOTES_SCENARIO,
+        };
+        let mut scenario =
+            venom_scenario::parse(text, Path::new(path_of(which))).map_err(Failure::invalid_from)?;
         scenario.base_url = server.base_url();
-        // The file in the bundled scenario is the demo server's; its tables are observed in
-        // both modes and restored by snapshots only in sqlite mode.
+        // The file in the bundled scenario is the demo server's; what it observes there is
+        // observed in both modes and restored by snapshots only in sqlite mode.
+        let declared = match scenario.rollback {
+            RollbackSpec::Sqlite(spec)
+            | RollbackSpec::Reset {
+                observe: Some(spec),
+            } => spec,
+            RollbackSpec::Reset { observe: None } | RollbackSpec::Postgres(_) => SqliteSpec {
+                path: Default::default(),
+                observe_tables: Vec::new(),
+                observe_queries: Vec::new(),
+            },
+        };
         let sqlite = SqliteSpec {
             path: server.db_path.clone(),
-            observe_tables: match scenario.rollback {
-                RollbackSpec::Sqlite(spec)
-                | RollbackSpec::Reset {
-                    observe: Some(spec),
-                } => spec.observe_tables,
-                RollbackSpec::Reset { observe: None } | RollbackSpec::Postgres(_) => Vec::new(),
-            },
+            ..declared
         };
         scenario.rollback = match rollback {
             DemoRollback::Sqlite => RollbackSpec::Sqlite(sqlite),

@@ -4,9 +4,10 @@ use crate::args::{ExploreArgs, RunOptions};
 use crate::failure::Failure;
 use crate::interrupt;
 use crate::progress::ProgressOutput;
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Duration;
-use venom_engine::{Context, Explorer, ExplorerConfig, Mechanism, StartError, Strategy};
+use venom_engine::{Explorer, ExplorerConfig, Mechanism, StartError, Strategy};
 use venom_report::{InvariantInfo, RunReport, Target};
 use venom_runner::{HttpWorld, Processes};
 use venom_scenario::{RollbackSpec, Scenario};
@@ -17,6 +18,7 @@ pub const DEFAULT_MAX_STEPS: u64 = 1000;
 /// Runs `venom explore`.
 pub fn command(args: &ExploreArgs) -> Result<i32, Failure> {
     let scenario = venom_scenario::load(&args.scenario).map_err(Failure::invalid_from)?;
+    let scenario = crate::target::overridden(scenario, &args.target)?;
     let target = Target::Scenario {
         path: args.scenario.clone(),
     };
@@ -35,6 +37,7 @@ pub fn explore(scenario: &Scenario, target: Target, options: &RunOptions) -> Res
         .unwrap_or(0);
     let processes = Processes::default();
     let interrupted = interrupt::install(&processes);
+    let initial = venom_runner::initial_context(scenario).map_err(Failure::setup)?;
 
     let world = HttpWorld::connect(scenario, &processes)
         .map_err(|e| Failure::setup_unless_interrupted(e, &interrupted))?;
@@ -52,9 +55,10 @@ pub fn explore(scenario: &Scenario, target: Target, options: &RunOptions) -> Res
         .with_config(config)
         .interrupt_on(Arc::clone(&interrupted))
         .on_progress(progress_every, move |p| shown.show(p));
-    let result = explorer.run(Context::new());
+    let result = explorer.run(initial);
     progress.finish();
     explorer.world_mut().stop_server();
+    crate::secrets::learn(explorer.world_mut().issued_credentials());
     let exploration = result?;
 
     let report = crate::secrets::redact_data(&RunReport {
@@ -103,7 +107,15 @@ pub fn runnable(scenario: &Scenario, strategy: Option<Strategy>) -> Result<(), F
 
 fn write_reports(report: &RunReport, options: &RunOptions) -> Result<(), Failure> {
     if let Some(path) = &options.json {
-        venom_report::write_json(report, path)
+        // The scenario is named relative to the report, so that `venom replay` finds it from
+        // any folder (and after both are moved together).
+        let mut portable = report.clone();
+        if let Target::Scenario { path: scenario } = &mut portable.target {
+            if let Some(relative) = relative_path(path, scenario) {
+                *scenario = relative;
+            }
+        }
+        venom_report::write_json(&portable, path)
             .map_err(|e| Failure::write("JSON report", path, e))?;
     }
     if let Some(path) = &options.junit {
@@ -111,6 +123,22 @@ fn write_reports(report: &RunReport, options: &RunOptions) -> Result<(), Failure
             .map_err(Failure::invalid_from)?;
     }
     Ok(())
+}
+
+/// The path of `target` from the folder of the file `report` (both resolved), when both can be
+/// resolved.
+fn relative_path(report: &Path, target: &Path) -> Option<PathBuf> {
+    let folder = report.parent().filter(|p| !p.as_os_str().is_empty());
+    let folder = std::fs::canonicalize(folder.unwrap_or(Path::new("."))).ok()?;
+    let target = std::fs::canonicalize(target).ok()?;
+    let common = folder
+        .components()
+        .zip(target.components())
+        .take_while(|(a, b)| a == b)
+        .count();
+    let mut relative: PathBuf = folder.components().skip(common).map(|_| "..").collect();
+    relative.extend(target.components().skip(common));
+    Some(relative)
 }
 
 /// The explorer configuration: command-line flags over the scenario's `[explore]` table.
@@ -155,5 +183,6 @@ fn config(scenario: &Scenario, options: &RunOptions) -> Result<ExplorerConfig, F
         .seed(seed)
         .loop_threshold(loop_threshold)
         .max_checkpoint_bytes(options.max_checkpoint_mb << 20)
+        .fail_fast(options.fail_fast)
         .state_keys(scenario.state_from_context.clone()))
 }

@@ -12,6 +12,7 @@ use venom_runner::{choose_port, Processes, ServerProcess};
 /// Runs `venom load`.
 pub fn command(args: &LoadArgs) -> Result<i32, Failure> {
     let scenario = venom_scenario::load(&args.scenario).map_err(Failure::invalid_from)?;
+    let scenario = crate::target::overridden(scenario, &args.target)?;
     let plan = LoadPlan::resolve(&scenario, &options(args)?).map_err(Failure::invalid_from)?;
     let tolerance = venom_load::parse_percent(&args.tolerance)
         .map_err(|e| Failure::invalid(format!("--tolerance: {e}")))?;

@@ -16,6 +16,7 @@ mod load;
 mod progress;
 mod replay;
 mod secrets;
+mod target;
 
 use args::{Cli, Command};
 use clap::Parser;

@@ -1,11 +1,11 @@
 //! `venom replay`: re-run reported violations' shortest paths against the API, after a reset.
 
-use crate::args::{DemoRollback, ReplayArgs};
+use crate::args::{DemoRollback, DemoScenario, ReplayArgs};
 use crate::demo::RunningDemo;
 use crate::failure::Failure;
 use crate::interrupt;
 use std::sync::atomic::Ordering;
-use venom_engine::{Context, Violation};
+use venom_engine::Violation;
 use venom_report::{RunReport, Target, EXIT_INTERRUPTED, EXIT_OK, EXIT_VIOLATIONS};
 use venom_runner::{HttpWorld, Processes};
 use venom_scenario::Scenario;
@@ -23,8 +23,10 @@ pub fn command(args: &ReplayArgs) -> Result<i32, Failure> {
     // (in its own process group) running.
     let processes = Processes::default();
     let interrupted = interrupt::install(&processes);
-    let (scenario, _demo) = target_scenario(&report.target)?;
+    let (scenario, _demo) = target_scenario(args, &report.target)?;
+    let scenario = crate::target::overridden(scenario, &args.target)?;
     crate::secrets::install(&scenario);
+    let initial = venom_runner::initial_context(&scenario).map_err(Failure::setup)?;
     let mut world = match HttpWorld::connect(&scenario, &processes) {
         Ok(world) => world,
         Err(_) if interrupted.load(Ordering::SeqCst) => {
@@ -60,7 +62,7 @@ pub fn command(args: &ReplayArgs) -> Result<i32, Failure> {
             violation.invariant,
             display_path(&names)
         );
-        let outcome = venom_engine::replay(&mut world, &actions, invariant, &names, Context::new())
+        let outcome = venom_engine::replay(&mut world, &actions, invariant, &names, initial.clone())
             .map_err(|e| Failure::setup_because(format!("replaying violation {number}"), e))?;
         match outcome.message {
             Some(message) if outcome.reproduced => {
@@ -70,6 +72,7 @@ pub fn command(args: &ReplayArgs) -> Result<i32, Failure> {
             }
             _ => println!("  no longer reproduces"),
         }
+        crate::secrets::learn(world.issued_credentials());
     }
     world.stop_server();
     Ok(if still_failing > 0 {
@@ -100,19 +103,41 @@ fn chosen(report: &RunReport, only: Option<usize>) -> Result<Vec<(usize, &Violat
     }
 }
 
-/// The scenario to replay against; for the demo, a fresh demo server kept alive by the caller.
-fn target_scenario(target: &Target) -> Result<(Scenario, Option<RunningDemo>), Failure> {
+/// The scenario to replay against: `--scenario`, else the report's (its path relative to the
+/// report's folder, or as recorded); for the demo, a fresh demo server kept alive by the caller.
+fn target_scenario(
+    args: &ReplayArgs,
+    target: &Target,
+) -> Result<(Scenario, Option<RunningDemo>), Failure> {
+    if let Some(path) = &args.scenario {
+        let scenario = venom_scenario::load(path).map_err(Failure::invalid_from)?;
+        return Ok((scenario, None));
+    }
     match target {
         Target::Scenario { path } => {
-            let scenario = venom_scenario::load(path).map_err(Failure::invalid_from)?;
+            let beside_report = args
+                .report
+                .parent()
+                .map(|folder| folder.join(path))
+                .filter(|p| path.is_relative() && p.is_file());
+            let path = beside_report.as_deref().unwrap_or(path);
+            let scenario = venom_scenario::load(path).map_err(|e| {
+                Failure::invalid(format!(
+                    "{e} (the report's scenario; give another with --scenario FILE)"
+                ))
+            })?;
             Ok((scenario, None))
         }
-        Target::Demo { rollback } => {
+        Target::Demo { rollback, scenario } => {
             let rollback = match rollback.as_str() {
                 "reset" => DemoRollback::Reset,
                 _ => DemoRollback::Sqlite,
             };
-            let demo = RunningDemo::start(rollback)?;
+            let which = match scenario.as_deref() {
+                Some("notes") => DemoScenario::Notes,
+                _ => DemoScenario::Orders,
+            };
+            let demo = RunningDemo::start(rollback, which)?;
             Ok((demo.scenario.clone(), Some(demo)))
         }
     }

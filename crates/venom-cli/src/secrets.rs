@@ -8,11 +8,14 @@
 use crate::failure::Failure;
 use serde::de::DeserializeOwned;
 use serde::Serialize;
-use std::sync::OnceLock;
+use std::sync::{Mutex, OnceLock, PoisonError};
 use venom_report::Redactor;
 use venom_scenario::Scenario;
 
 static REDACTOR: OnceLock<Redactor> = OnceLock::new();
+
+/// Secrets learned during the run: the credentials the roles' logins were given.
+static LEARNED: Mutex<Vec<String>> = Mutex::new(Vec::new());
 
 /// The redactor of `scenario`: the default secret names and its `[redact] fields`, and the
 /// values of the environment variables it reads and of every variable with a secret's name
@@ -32,18 +35,32 @@ pub fn install(scenario: &Scenario) {
     let _ = REDACTOR.set(redactor(scenario));
 }
 
+/// Adds `secrets` (credentials issued during the run) to what every later output hides.
+pub fn learn(secrets: &[String]) {
+    LEARNED
+        .lock()
+        .unwrap_or_else(PoisonError::into_inner)
+        .extend(secrets.iter().cloned());
+}
+
+/// The installed redactor with the secrets learned since.
+fn current() -> Redactor {
+    let mut redactor = REDACTOR.get().cloned().unwrap_or_default();
+    for secret in LEARNED.lock().unwrap_or_else(PoisonError::into_inner).iter() {
+        redactor.secret(secret);
+    }
+    redactor
+}
+
 /// `text` without the secrets known so far.
 pub fn redact(text: &str) -> String {
-    match REDACTOR.get() {
-        Some(redactor) => redactor.text(text),
-        None => text.to_string(),
-    }
+    current().text(text)
 }
 
 /// `text` without the secrets known so far nor those the `steps` of a replay hold in their
 /// secret fields (a token the replayed login answered).
 pub fn redact_learning(text: &str, steps: &[venom_engine::PathStep]) -> String {
-    let mut redactor = REDACTOR.get().cloned().unwrap_or_default();
+    let mut redactor = current();
     redactor.learn_from(&steps);
     redactor.text(text)
 }
@@ -52,6 +69,5 @@ pub fn redact_learning(text: &str, steps: &[venom_engine::PathStep]) -> String {
 /// its own secret fields hold (a token extracted into the context is redacted in every URL,
 /// header and message). Fails rather than show data that cannot be redacted.
 pub fn redact_data<T: Serialize + DeserializeOwned>(data: &T) -> Result<T, Failure> {
-    let mut redactor = REDACTOR.get().cloned().unwrap_or_default();
-    redactor.redacted(data).map_err(Failure::invalid_from)
+    current().redacted(data).map_err(Failure::invalid_from)
 }

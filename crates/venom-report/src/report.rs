@@ -26,6 +26,9 @@ pub enum Target {
     Demo {
         /// Rollback mechanism the demo world used (e.g. `sqlite`, `reset`).
         rollback: String,
+        /// The bundled scenario explored (`notes`); `None` for the orders scenario.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        scenario: Option<String>,
     },
     /// A scenario file.
     Scenario {
@@ -37,7 +40,14 @@ pub enum Target {
 impl fmt::Display for Target {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
-            Target::Demo { rollback } => write!(f, "demo (rollback {rollback})"),
+            Target::Demo {
+                rollback,
+                scenario: None,
+            } => write!(f, "demo (rollback {rollback})"),
+            Target::Demo {
+                rollback,
+                scenario: Some(scenario),
+            } => write!(f, "demo {scenario} (rollback {rollback})"),
             Target::Scenario { path } => write!(f, "scenario {}", path.display()),
         }
     }

@@ -119,6 +119,7 @@ fn sample() -> RunReport {
         tool_version: "0.1.0".to_string(),
         target: Target::Demo {
             rollback: "sqlite".to_string(),
+            scenario: None,
         },
         invariants: vec![
             InvariantInfo {

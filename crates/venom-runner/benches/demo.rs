@@ -69,6 +69,7 @@ fn demo_scenario(server: &DemoServer, mode: &str) -> Scenario {
     let sqlite = SqliteSpec {
         path: server.db_path.clone(),
         observe_tables: vec!["orders".into(), "refunds".into(), "idempotency".into()],
+        observe_queries: vec![],
     };
     scenario.rollback = match mode {
         "sqlite" => RollbackSpec::Sqlite(sqlite),

@@ -6,11 +6,13 @@ use crate::world::{HttpWorld, Sent};
 use serde_json::Value;
 use std::sync::Arc;
 use venom_engine::{
-    Action, Context, Exchange, Invariant, Outcome, Precondition, Severity, StepView, Verdict,
-    WorldError,
+    Action, Context, Exchange, Invariant, Outcome, Precondition, Severity, StepView, Timing,
+    Verdict, WorldError,
 };
-use venom_http::{apply_response, last_value};
-use venom_scenario::{ActionSpec, Builtin, Condition, InvariantSpec, Scenario, Vars};
+use venom_http::{apply_extracts, apply_set, last_value};
+use venom_scenario::{
+    ActionSpec, Builtin, CallSpec, Condition, InvariantSpec, Scenario, Vars,
+};
 
 /// The scenario's actions as engine actions.
 pub fn actions(scenario: &Scenario) -> Vec<Action<HttpWorld>> {
@@ -42,47 +44,81 @@ fn action(spec: &ActionSpec) -> Action<HttpWorld> {
     action
 }
 
-/// Sends the action's request; on a 2xx answer, extracts and sets context keys.
+/// Sends the action's requests in order (each as its role, if any), the context flowing
+/// from each to the next: a step's `extract` keys are stored from its answer, and the
+/// action's `set` after its last step answered 2xx. A step that fails (its status outside its
+/// `expect`, or not 2xx without one) or cannot be built ends the action there.
 fn run_action(
     spec: &ActionSpec,
     world: &mut HttpWorld,
     ctx: &mut Context,
 ) -> Result<Outcome, WorldError> {
-    let sent = world
-        .exchange(&spec.request, spec.auth.as_ref(), &Vars::new(ctx))
-        .map_err(|e| WorldError::caused(format!("action `{}`", spec.name), e))?;
-    let exchange = match sent {
-        Sent::Exchanged(exchange) => exchange,
-        Sent::NotBuilt(why) => {
-            // Skipped on this path, the state unchanged: said once, not an abort.
-            return Ok(Outcome {
-                exchange: None,
-                warnings: vec![format!(
-                    "action `{}` skipped where its request cannot be built: {why}",
-                    spec.name
-                )],
-            });
-        }
-    };
+    let mut exchanges: Vec<Exchange> = Vec::new();
     let mut warnings = Vec::new();
-    if let Some(response) = &exchange.response {
-        let unmatched = apply_response(spec, ctx, response)
+    let mut completed = true;
+    for (index, step) in spec.steps.iter().enumerate() {
+        let sent = world
+            .exchange(&step.request, step.role.as_deref(), spec.auth.as_ref(), &Vars::new(ctx))
             .map_err(|e| WorldError::caused(format!("action `{}`", spec.name), e))?;
-        for (key, extractor) in unmatched {
-            if world.first_unmatched_extract(&spec.name, key) {
-                warnings.push(format!(
-                    "action `{}`: extract `{key}` = `{}` matched nothing in the {} answer \
-                     ({}), so `{key}` stays unset and what requires it cannot run",
-                    spec.name,
-                    extractor.source(),
-                    response.status,
-                    brief(&response.body)
-                ));
+        let exchange = match sent {
+            Sent::Exchanged(exchange) => exchange,
+            Sent::NotBuilt(why) if index == 0 => {
+                // Skipped on this path, the state unchanged: said once, not an abort.
+                return Ok(Outcome {
+                    warnings: vec![format!(
+                        "action `{}` skipped where its request cannot be built: {why}",
+                        spec.name
+                    )],
+                    ..Outcome::default()
+                });
             }
+            Sent::NotBuilt(why) => {
+                warnings.push(format!(
+                    "action `{}` stopped before its step {} where its request cannot be built: {why}",
+                    spec.name,
+                    index + 1
+                ));
+                completed = false;
+                break;
+            }
+        };
+        let succeeded = match &exchange.response {
+            Some(response) => {
+                let unmatched = apply_extracts(&step.extract, ctx, response);
+                for entry in unmatched {
+                    if world.first_unmatched_extract(&spec.name, &entry.key) {
+                        warnings.push(format!(
+                            "action `{}`: extract `{}` = `{}` matched nothing in the {} answer \
+                             ({}), so `{}` stays unset and what requires it cannot run",
+                            spec.name,
+                            entry.key,
+                            entry.path.source(),
+                            response.status,
+                            brief(&response.body),
+                            entry.key
+                        ));
+                    }
+                }
+                step.succeeded(response.status)
+            }
+            None => false,
+        };
+        exchanges.push(exchange);
+        if !succeeded && index + 1 < spec.steps.len() {
+            completed = false;
+            break;
         }
     }
+    if completed {
+        if let Some(response) = exchanges.last().and_then(|e| e.response.as_ref()) {
+            apply_set(&spec.set, ctx, response)
+                .map_err(|e| WorldError::caused(format!("action `{}`", spec.name), e))?;
+        }
+    }
+    let exchange = exchanges.pop();
     Ok(Outcome {
-        exchange: Some(exchange),
+        exchange,
+        earlier: exchanges,
         warnings,
     })
 }
@@ -120,70 +156,79 @@ fn builtin_invariant(builtin: Builtin, scenario: &Scenario) -> Invariant<HttpWor
     }
 }
 
-fn no_server_errors(view: &StepView<'_>) -> Verdict {
-    let Some(exchange) = view.exchange else {
-        return Verdict::Holds;
-    };
-    let request = &exchange.request;
-    let message = match &exchange.response {
-        Some(response) if response.status < 500 => return Verdict::Holds,
-        Some(response) => format!(
-            "{} {} answered {}: {}",
-            request.method,
-            request.url,
-            response.status,
-            brief(&response.body)
-        ),
-        None => unanswered(exchange),
-    };
-    Verdict::Broken {
-        message,
-        evidence: Some(Box::new(exchange.clone())),
-    }
+/// Every exchange of the step, in the order sent (an action with `steps` sends several).
+fn step_exchanges<'v>(view: &StepView<'v>) -> impl Iterator<Item = &'v Exchange> {
+    view.earlier.iter().chain(view.exchange)
 }
 
+fn no_server_errors(view: &StepView<'_>) -> Verdict {
+    for exchange in step_exchanges(view) {
+        let request = &exchange.request;
+        let message = match &exchange.response {
+            Some(response) if response.status < 500 => continue,
+            Some(response) => format!(
+                "{} {} answered {}: {}",
+                request.method,
+                request.url,
+                response.status,
+                brief(&response.body)
+            ),
+            None => unanswered(exchange),
+        };
+        return Verdict::Broken {
+            message,
+            evidence: Some(Box::new(exchange.clone())),
+        };
+    }
+    Verdict::Holds
+}
+
+/// Each exchange of the step against the `expect` of the action's request that sent it.
 fn expected_status(specs: &[ActionSpec], view: &StepView<'_>, skip_5xx: bool) -> Verdict {
-    let (Some(name), Some(exchange)) = (view.action, view.exchange) else {
+    let Some(name) = view.action else {
         return Verdict::Holds;
     };
-    let Some(response) = &exchange.response else {
+    let Some(spec) = specs.iter().find(|s| s.name == name) else {
         return Verdict::Holds;
     };
-    let Some(expect) = specs
-        .iter()
-        .find(|s| s.name == name)
-        .and_then(|s| s.expect.as_ref())
-    else {
-        return Verdict::Holds;
-    };
-    if expect.contains(&response.status) || (skip_5xx && response.status >= 500) {
-        return Verdict::Holds;
+    for (step, exchange) in spec.steps.iter().zip(step_exchanges(view)) {
+        let (Some(expect), Some(response)) = (&step.expect, &exchange.response) else {
+            continue;
+        };
+        if expect.contains(&response.status) || (skip_5xx && response.status >= 500) {
+            continue;
+        }
+        let expected: Vec<String> = expect.iter().map(u16::to_string).collect();
+        return Verdict::Broken {
+            message: format!(
+                "{name}: {} {} answered {}, expected {}: {}",
+                exchange.request.method,
+                exchange.request.url,
+                response.status,
+                expected.join(" or "),
+                brief(&response.body)
+            ),
+            evidence: Some(Box::new(exchange.clone())),
+        };
     }
-    let expected: Vec<String> = expect.iter().map(u16::to_string).collect();
-    Verdict::Broken {
-        message: format!(
-            "{name}: {} {} answered {}, expected {}: {}",
-            exchange.request.method,
-            exchange.request.url,
-            response.status,
-            expected.join(" or "),
-            brief(&response.body)
-        ),
-        evidence: Some(Box::new(exchange.clone())),
-    }
+    Verdict::Holds
 }
 
 fn invariant(spec: &InvariantSpec) -> Invariant<HttpWorld> {
     let shared = Arc::new(spec.clone());
-    Invariant::new(
+    let invariant = Invariant::new(
         spec.name.clone(),
         spec.severity,
         move |world: &mut HttpWorld, view: &StepView<'_>| check_invariant(&shared, world, view),
-    )
+    );
+    match spec.timing {
+        Timing::AfterStep => invariant,
+        Timing::BeforeAction => invariant.before_each_action(),
+    }
 }
 
-/// Evaluates a user invariant: its guard, its own HTTP check (if any), then its expression (or
-/// its SQL query).
+/// Evaluates a user invariant: its guard, its own HTTP calls (its `check`, or its named
+/// `checks`), then its expression (or its SQL query).
 fn check_invariant(
     spec: &InvariantSpec,
     world: &mut HttpWorld,
@@ -204,38 +249,30 @@ fn check_invariant(
     let expr = match &spec.condition {
         Condition::Expr(expr) => expr,
         Condition::Sql(sql) => return check_sql(spec, sql, world, view, step_last.as_ref()),
+        Condition::OffendingRows(sql) => return check_offending_rows(spec, sql, world, view),
     };
-    let (last, evidence) = match &spec.check {
-        Some(check) => {
-            let sent = world
-                .check_exchange(check, &Vars::new(view.ctx))
-                .map_err(|e| WorldError::caused(format!("invariant `{}`", spec.name), e))?;
-            let exchange = match sent {
-                Sent::Exchanged(exchange) => exchange,
-                Sent::NotBuilt(why) => {
-                    return Ok(Verdict::broken(format!(
-                        "its check cannot be built here: {why}"
-                    )))
-                }
-            };
-            if exchange.response.is_none() {
-                return Ok(Verdict::Broken {
-                    message: format!("check {}", unanswered(&exchange)),
-                    evidence: Some(Box::new(exchange)),
-                });
-            }
-            (
-                exchange.response.as_ref().map(last_value),
-                Some(Box::new(exchange)),
-            )
-        }
+    let (last, mut evidence) = match &spec.check {
+        Some(check) => match call(spec, check, world, view)? {
+            Ok((value, exchange)) => (Some(value), Some(Box::new(exchange))),
+            Err(broken) => return Ok(broken),
+        },
         None => (step_last, view.exchange.cloned().map(Box::new)),
     };
+    let mut calls = Vec::with_capacity(spec.checks.len());
+    for check in &spec.checks {
+        match call(spec, check, world, view)? {
+            Ok((value, exchange)) => {
+                calls.push((check.name.clone(), value));
+                evidence = Some(Box::new(exchange));
+            }
+            Err(broken) => return Ok(broken),
+        }
+    }
     if last.is_none() && expr.uses_last() {
         // The initial state, or a request without a response (which `no_server_errors` reports).
         return Ok(Verdict::Holds);
     }
-    let vars = vars(view.ctx, last.as_ref());
+    let vars = vars(view.ctx, last.as_ref()).with_calls(&calls);
     let message = match expr.eval_bool(&vars) {
         Ok(true) => return Ok(Verdict::Holds),
         Ok(false) => false_message(spec, expr.source(), &vars),
@@ -244,8 +281,40 @@ fn check_invariant(
     Ok(Verdict::Broken { message, evidence })
 }
 
-/// Evaluates an invariant written as SQL: its query, run against the PostgreSQL store, must
-/// return one row holding `true`. A query that cannot run ends the run (it ran once at setup).
+/// Sends one HTTP call of an invariant: its answer as `{status, body, headers, …}` with the
+/// exchange, or the verdict when it could not be sent or got no answer.
+fn call(
+    spec: &InvariantSpec,
+    check: &CallSpec,
+    world: &mut HttpWorld,
+    view: &StepView<'_>,
+) -> Result<Result<(Value, Exchange), Verdict>, WorldError> {
+    let sent = world
+        .check_exchange(&check.request, check.role.as_deref(), &Vars::new(view.ctx))
+        .map_err(|e| WorldError::caused(format!("invariant `{}`", spec.name), e))?;
+    let named = match check.name.as_str() {
+        "" => "its check".to_string(),
+        name => format!("its check `{name}`"),
+    };
+    let exchange = match sent {
+        Sent::Exchanged(exchange) => exchange,
+        Sent::NotBuilt(why) => {
+            return Ok(Err(Verdict::broken(format!(
+                "{named} cannot be built here: {why}"
+            ))))
+        }
+    };
+    match exchange.response.as_ref().map(last_value) {
+        Some(value) => Ok(Ok((value, exchange))),
+        None => Ok(Err(Verdict::Broken {
+            message: format!("{named}: {}", unanswered(&exchange)),
+            evidence: Some(Box::new(exchange)),
+        })),
+    }
+}
+
+/// Evaluates an invariant written as SQL: its query, run against the API's database, must
+/// return one row holding true. A query that cannot run ends the run (it ran once at setup).
 fn check_sql(
     spec: &InvariantSpec,
     sql: &str,
@@ -260,6 +329,58 @@ fn check_sql(
         Ok(true) => return Ok(Verdict::Holds),
         Ok(false) => false_message(spec, sql, &vars(view.ctx, last)),
         Err(e) => format!("`{sql}` {e}"),
+    };
+    Ok(Verdict::Broken {
+        message,
+        evidence: view.exchange.cloned().map(Box::new),
+    })
+}
+
+/// How many offending rows a message shows.
+const ROWS_SHOWN: usize = 5;
+
+/// Evaluates an invariant written as `offending_rows`: its query must return no row. The
+/// message shows the first rows found (its `message` template sees them as `rows`).
+fn check_offending_rows(
+    spec: &InvariantSpec,
+    sql: &str,
+    world: &mut HttpWorld,
+    view: &StepView<'_>,
+) -> Result<Verdict, WorldError> {
+    let rows = world
+        .sql(sql)
+        .map_err(|e| WorldError::caused(format!("invariant `{}`", spec.name), e))?;
+    if rows.is_empty() {
+        return Ok(Verdict::Holds);
+    }
+    let shown: Vec<String> = rows
+        .iter()
+        .take(ROWS_SHOWN)
+        .map(|row| {
+            let values: Vec<&str> = row.iter().map(|v| v.as_deref().unwrap_or("NULL")).collect();
+            format!("({})", values.join(", "))
+        })
+        .collect();
+    let more = match rows.len().saturating_sub(ROWS_SHOWN) {
+        0 => String::new(),
+        n => format!(" and {n} more"),
+    };
+    let found = format!(
+        "`{sql}` found {} offending row{}: {}{more}",
+        rows.len(),
+        if rows.len() == 1 { "" } else { "s" },
+        shown.join("; ")
+    );
+    let message = match &spec.message {
+        Some(template) => {
+            let rows = vec![("rows".to_string(), serde_json::json!(rows))];
+            let vars = Vars::new(view.ctx).with_calls(&rows);
+            template
+                .render(&vars)
+                .map(|text| format!("{text} ({found})"))
+                .unwrap_or_else(|e| format!("{found} ({e})"))
+        }
+        None => found,
     };
     Ok(Verdict::Broken {
         message,

@@ -8,8 +8,10 @@
 #![warn(missing_docs)]
 
 mod bind;
+mod observe;
 mod server;
 mod server_env;
+mod sessions;
 mod sql_check;
 mod stores;
 mod world;
@@ -19,4 +21,4 @@ pub use server::{choose_port, Processes, ServerError, ServerProcess, PORT_VAR};
 pub use server_env::EnvError;
 pub use sql_check::SqlAnswerError;
 pub use stores::{StoreError, PROXY_URL_VAR};
-pub use world::{HttpWorld, Sent, SetupError};
+pub use world::{initial_context, HttpWorld, Sent, SetupError};

@@ -19,12 +19,13 @@ pub enum SqlAnswerError {
 }
 
 /// What the rows of an invariant's query say: `Ok(true)` / `Ok(false)` for exactly one row of
-/// one boolean column (`t` / `f` in PostgreSQL's text format), else what was wrong with them.
+/// one boolean column (`t` / `f` in PostgreSQL's text format; `1` / `0` from SQLite, which has
+/// no boolean type), else what was wrong with them.
 pub(crate) fn truth(rows: &[Vec<Option<String>>]) -> Result<bool, SqlAnswerError> {
     match rows {
         [row] => match row.as_slice() {
-            [Some(value)] if value == "t" => Ok(true),
-            [Some(value)] if value == "f" => Ok(false),
+            [Some(value)] if value == "t" || value == "1" => Ok(true),
+            [Some(value)] if value == "f" || value == "0" => Ok(false),
             [None] => Err(SqlAnswerError::Null),
             [Some(value)] => Err(SqlAnswerError::NotBoolean(value.clone())),
             _ => Err(SqlAnswerError::Columns(row.len())),
@@ -45,6 +46,8 @@ mod tests {
     fn one_boolean_is_the_answer() {
         assert_eq!(truth(&one(Some("t"))), Ok(true));
         assert_eq!(truth(&one(Some("f"))), Ok(false));
+        assert_eq!(truth(&one(Some("1"))), Ok(true), "SQLite's true");
+        assert_eq!(truth(&one(Some("0"))), Ok(false), "SQLite's false");
     }
 
     #[test]
@@ -52,6 +55,7 @@ mod tests {
         let message = |rows: &[Vec<Option<String>>]| truth(rows).unwrap_err().to_string();
         assert_eq!(message(&one(None)), "returned NULL, expected true or false");
         assert_eq!(message(&one(Some("3"))), "returned `3`, expected a boolean");
+        assert_eq!(message(&one(Some("true"))), "returned `true`, expected a boolean");
         assert!(message(&[]).contains("returned 0 rows"));
         let two_columns = vec![vec![Some("t".to_string()), None]];
         assert!(message(&two_columns).contains("2 columns"));

@@ -127,11 +127,17 @@ fn restored_or_observed<A: venom_adapters::StateAdapter + 'static>(
 #[cfg(feature = "sqlite")]
 fn sqlite(spec: &venom_scenario::SqliteSpec, restored: bool) -> Result<Store, StoreError> {
     let snapshots = venom_adapters::SqliteSnapshots::open(&spec.path, &spec.observe_tables)
+        .and_then(|s| s.with_queries(&spec.observe_queries))
         .map_err(|source| StoreError::Open {
             store: "rollback sqlite",
             source,
         })?;
-    Ok(restored_or_observed(restored, snapshots))
+    // SQL invariants run on the same file, whether venom restores it or only observes it.
+    Ok(if restored {
+        Store::Sql(Box::new(snapshots))
+    } else {
+        Store::ObservedSql(Box::new(snapshots))
+    })
 }
 
 #[cfg(not(feature = "sqlite"))]

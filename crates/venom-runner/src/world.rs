@@ -2,6 +2,7 @@
 //! restored by their [`StateAdapter`]s (or by reset and replay when there are none).
 
 use crate::server::{choose_port, Processes, ServerError, ServerProcess};
+use crate::sessions::{LoginFailed, Sessions};
 use crate::sql_check::{self, SqlAnswerError};
 use crate::stores;
 use crate::stores::StoreError;
@@ -14,8 +15,9 @@ use venom_adapters::{CompositeAdapter, Observer, StateAdapter};
 use venom_engine::{
     CheckpointId, CheckpointMode, Exchange, Mechanism, Observation, World, WorldError,
 };
-use venom_http::{HttpClient, SendError, Unreachable};
-use venom_scenario::{AuthSpec, Condition, RequestSpec, ResetSpec, Scenario, Vars};
+use venom_engine::Context;
+use venom_http::{Credentials, HttpClient, SendError, Unreachable};
+use venom_scenario::{AuthSpec, Condition, ObserveSpec, RequestSpec, ResetSpec, Scenario, Vars};
 
 /// The pause before the first retry of a failed reset; it doubles up to [`RESET_BACKOFF_MAX`].
 const RESET_BACKOFF_START: Duration = Duration::from_millis(100);
@@ -69,6 +71,29 @@ pub enum SetupError {
     /// The `[reset]` that restores the initial state failed.
     #[error("the initial reset failed")]
     InitialReset(#[source] WorldError),
+    /// A `[context]` value cannot be rendered (e.g. it reads an unset environment variable).
+    #[error("[context] `{key}`: {reason}")]
+    Context {
+        /// The context key.
+        key: String,
+        /// Why.
+        reason: String,
+    },
+}
+
+/// The initial context of `scenario`: its `[context]` values, rendered in file order.
+pub fn initial_context(scenario: &Scenario) -> Result<Context, SetupError> {
+    let mut ctx = Context::new();
+    for (key, value) in &scenario.initial_context {
+        let rendered = value
+            .render(&Vars::new(&ctx))
+            .map_err(|e| SetupError::Context {
+                key: key.clone(),
+                reason: e.to_string(),
+            })?;
+        ctx.set(key.clone(), rendered);
+    }
+    Ok(ctx)
 }
 
 /// What became of a step's (or a check's) request.
@@ -103,6 +128,12 @@ pub struct HttpWorld {
     check_answers: HashMap<String, Exchange>,
     /// The (action, key) pairs whose `extract` matched nothing and were already warned about.
     unmatched_extracts: HashSet<(String, String)>,
+    /// The roles' sessions.
+    sessions: Sessions,
+    /// The `[[observe]]` requests, sent at every observation.
+    observations: Vec<ObserveSpec>,
+    /// The `[context]`: what observation requests are rendered with.
+    initial_ctx: Context,
 }
 
 impl std::fmt::Debug for HttpWorld {
@@ -155,6 +186,9 @@ impl HttpWorld {
             stores: CompositeAdapter::default(),
             check_answers: HashMap::new(),
             unmatched_extracts: HashSet::new(),
+            sessions: Sessions::new(&scenario.roles),
+            observations: scenario.observations.clone(),
+            initial_ctx: initial_context(scenario)?,
         };
         world.runtime.block_on(world.client.probe())?;
         world.stores = stores::open(scenario, proxy)?;
@@ -171,14 +205,14 @@ impl HttpWorld {
     fn send(
         &mut self,
         spec: &RequestSpec,
-        auth: Option<&AuthSpec>,
+        credentials: Credentials<'_>,
         vars: &Vars<'_>,
     ) -> Result<Result<Exchange, SendError>, WorldError> {
         self.check_answers.clear();
         let processes = &self.processes;
         self.runtime.block_on(async {
             tokio::select! {
-                sent = self.client.send(spec, auth, vars) => Ok(sent),
+                sent = self.client.send_as(spec, credentials, vars) => Ok(sent),
                 () = interrupted(processes) => Err(WorldError::new(format!(
                     "interrupted while waiting for the answer to {} {}",
                     spec.method,
@@ -188,20 +222,107 @@ impl HttpWorld {
         })
     }
 
-    /// Sends a step's request like `HttpWorld::send`, but a request that got no usable
-    /// answer (a timeout, an invalid answer, a connection closed mid-answer or refused while
-    /// the API still answers) is an exchange without a response, with why, for the invariants
-    /// to judge. A request that cannot be built on this path (a template reads a context key
-    /// that is unset here) is [`Sent::NotBuilt`]. Fails when the user interrupted the run, or
-    /// when the API is gone: its `[server]` process exited, or it refused every probe for over
-    /// a second.
+    /// Sends a step's request like `HttpWorld::send`, as `role` when given (logging it in
+    /// first when it has no session; once more after a 401, logged in again), else with
+    /// `auth` (or the default authentication). A request that got no usable answer (a
+    /// timeout, an invalid answer, a connection closed mid-answer or refused while the API
+    /// still answers) is an exchange without a response, with why, for the invariants to
+    /// judge. A request that cannot be built on this path (a template reads a context key
+    /// that is unset here, or the role cannot log in) is [`Sent::NotBuilt`]. Fails when the
+    /// user interrupted the run, or when the API is gone: its `[server]` process exited, or
+    /// it refused every probe for over a second.
     pub fn exchange(
         &mut self,
         spec: &RequestSpec,
+        role: Option<&str>,
         auth: Option<&AuthSpec>,
         vars: &Vars<'_>,
     ) -> Result<Sent, WorldError> {
-        let failure = match self.send(spec, auth, vars)? {
+        let Some(role) = role else {
+            return self.exchange_with(spec, Credentials::Auth(auth), vars);
+        };
+        let fresh = self.sessions.headers(role).is_none();
+        let headers = match self.session(role, vars)? {
+            Ok(headers) => headers,
+            Err(LoginFailed(why)) => return Ok(Sent::NotBuilt(why)),
+        };
+        let sent = self.exchange_with(spec, Credentials::Session(&headers), vars)?;
+        let unauthorized = matches!(&sent, Sent::Exchanged(e) if e.response.as_ref().is_some_and(|r| r.status == 401));
+        if !unauthorized || fresh {
+            return Ok(sent);
+        }
+        // The session ended on the server (a rollback to before the login, an expiry).
+        self.sessions.close(role);
+        let headers = match self.session(role, vars)? {
+            Ok(headers) => headers,
+            Err(LoginFailed(why)) => return Ok(Sent::NotBuilt(why)),
+        };
+        self.exchange_with(spec, Credentials::Session(&headers), vars)
+    }
+
+    /// The headers of `role`'s session, logging it in first when it has none: its login
+    /// requests in order, each seeing what the earlier ones extracted (`vars` gives the path's
+    /// context). `Err(LoginFailed)` says why it could not log in.
+    fn session(
+        &mut self,
+        role: &str,
+        vars: &Vars<'_>,
+    ) -> Result<Result<Vec<(String, String)>, LoginFailed>, WorldError> {
+        if let Some(headers) = self.sessions.headers(role) {
+            return Ok(Ok(headers.to_vec()));
+        }
+        let Some(spec) = self.sessions.role(role).cloned() else {
+            return Ok(Err(LoginFailed(format!("unknown role `{role}`"))));
+        };
+        let mut login_ctx = vars.ctx.clone();
+        let mut answers = Vec::new();
+        for step in &spec.login {
+            let exchange = match self.exchange_with(
+                &step.request,
+                Credentials::Auth(None),
+                &Vars::new(&login_ctx),
+            )? {
+                Sent::Exchanged(exchange) => exchange,
+                Sent::NotBuilt(why) => {
+                    return Ok(Err(LoginFailed(format!("role `{role}` cannot log in: {why}"))))
+                }
+            };
+            let Some(response) = &exchange.response else {
+                let why = exchange.error.as_deref().unwrap_or("no response");
+                return Ok(Err(LoginFailed(format!(
+                    "role `{role}` cannot log in: {} {} got no response: {why}",
+                    exchange.request.method, exchange.request.url
+                ))));
+            };
+            if !step.succeeded(response.status) {
+                return Ok(Err(LoginFailed(format!(
+                    "role `{role}` cannot log in: {} {} answered {}",
+                    exchange.request.method, exchange.request.url, response.status
+                ))));
+            }
+            venom_http::apply_extracts(&step.extract, &mut login_ctx, response);
+            answers.push(exchange);
+        }
+        Ok(self
+            .sessions
+            .open(&spec, &login_ctx, &answers)
+            .map(<[_]>::to_vec))
+    }
+
+    /// Every credential the roles' logins were given so far: secrets, redacted in every
+    /// output.
+    pub fn issued_credentials(&self) -> &[String] {
+        self.sessions.issued()
+    }
+
+    /// [`HttpWorld::exchange`] with the request's `credentials` decided.
+    fn exchange_with(
+        &mut self,
+        spec: &RequestSpec,
+        credentials: Credentials<'_>,
+        vars: &Vars<'_>,
+    ) -> Result<Sent, WorldError> {
+        let failure = match self.send(spec, credentials, vars)? {
             Ok(exchange) => return Ok(Sent::Exchanged(exchange)),
             Err(SendError::Build(why)) => return Ok(Sent::NotBuilt(why)),
             Err(failure) => failure,
@@ -248,29 +369,30 @@ impl HttpWorld {
     pub fn check_exchange(
         &mut self,
         spec: &RequestSpec,
+        role: Option<&str>,
         vars: &Vars<'_>,
     ) -> Result<Sent, WorldError> {
         if !spec.method.eq_ignore_ascii_case("GET") || spec.body.is_some() {
-            return self.exchange(spec, None, vars);
+            return self.exchange(spec, role, None, vars);
         }
         let prepared = match self.client.prepare(spec, None, vars) {
             Ok(prepared) => prepared,
             Err(why) => return Ok(Sent::NotBuilt(why.to_string())),
         };
-        let key = format!("{} {:?}", prepared.url, prepared.headers);
+        let key = format!("{role:?} {} {:?}", prepared.url, prepared.headers);
         if let Some(answer) = self.check_answers.get(&key) {
             return Ok(Sent::Exchanged(answer.clone()));
         }
-        let sent = self.exchange(spec, None, vars)?;
+        let sent = self.exchange(spec, role, None, vars)?;
         if let Sent::Exchanged(exchange) = &sent {
             self.check_answers.insert(key, exchange.clone());
         }
         Ok(sent)
     }
 
-    /// Runs `query` against the API's PostgreSQL database as the API sees it (through the
-    /// transaction proxy's session when the proxy is used); every value in PostgreSQL's text
-    /// format. Fails when the scenario has no PostgreSQL store.
+    /// Runs `query` against the API's database as the API sees it (SQLite, or PostgreSQL
+    /// through the transaction proxy's session when the proxy is used); every value as text.
+    /// Fails when the scenario has no database.
     pub fn sql(&mut self, query: &str) -> Result<Vec<Vec<Option<String>>>, WorldError> {
         self.stores.query_text(query)
     }
@@ -279,11 +401,16 @@ impl HttpWorld {
     /// boolean is reported before the exploration starts.
     fn check_sql_invariants(&mut self, scenario: &Scenario) -> Result<(), SetupError> {
         for invariant in &scenario.invariants {
-            if let Condition::Sql(sql) = &invariant.condition {
-                let rows = self.sql(sql).map_err(|source| SetupError::SqlFailed {
-                    invariant: invariant.name.clone(),
-                    source,
-                })?;
+            let (sql, boolean) = match &invariant.condition {
+                Condition::Sql(sql) => (sql, true),
+                Condition::OffendingRows(sql) => (sql, false),
+                Condition::Expr(_) => continue,
+            };
+            let rows = self.sql(sql).map_err(|source| SetupError::SqlFailed {
+                invariant: invariant.name.clone(),
+                source,
+            })?;
+            if boolean {
                 sql_check::truth(&rows).map_err(|answer| SetupError::SqlAnswer {
                     invariant: invariant.name.clone(),
                     answer,
@@ -310,7 +437,7 @@ impl HttpWorld {
     fn reset_by_request(&mut self, spec: &RequestSpec) -> Result<(), WorldError> {
         let ctx = venom_engine::Context::new();
         let exchange = self
-            .send(spec, None, &Vars::new(&ctx))?
+            .send(spec, Credentials::Auth(None), &Vars::new(&ctx))?
             .map_err(|e| WorldError::caused("reset request", e))?;
         match &exchange.response {
             Some(response) if response.status < 400 => Ok(()),
@@ -384,6 +511,7 @@ impl World for HttpWorld {
 
     fn rollback(&mut self, id: CheckpointId) -> Result<(), WorldError> {
         self.check_answers.clear();
+        self.sessions.path_changed();
         self.adapter()?.rollback(id)
     }
 
@@ -399,6 +527,7 @@ impl World for HttpWorld {
     /// doubling pause (100 ms, 200 ms, … at most 2 s); a failure says which attempt it was.
     fn reset(&mut self) -> Result<(), WorldError> {
         self.check_answers.clear();
+        self.sessions.path_changed();
         let Some(reset) = self.reset.clone() else {
             return Err(WorldError::new(
                 "the scenario declares no [reset], so the initial state cannot be restored",
@@ -430,8 +559,21 @@ impl World for HttpWorld {
         }
     }
 
+    /// What the stores hold, and the answers of the `[[observe]]` requests (`http:NAME`).
     fn observe(&mut self) -> Result<Observation, WorldError> {
-        self.stores.observe()
+        let mut observation = self.stores.observe()?;
+        for i in 0..self.observations.len() {
+            let spec = self.observations[i].clone();
+            let ctx = self.initial_ctx.clone();
+            let sent = self.check_exchange(
+                &spec.call.request,
+                spec.call.role.as_deref(),
+                &Vars::new(&ctx),
+            )?;
+            let kept = crate::observe::kept(&spec, &sent, &ctx);
+            observation.insert(format!("http:{}", spec.name), kept);
+        }
+        Ok(observation)
     }
 }
 

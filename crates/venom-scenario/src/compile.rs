@@ -745,6 +745,11 @@ impl Compiler<'_> {
                     ));
                 }
             }
+            // An `offending_rows` message sees the rows found as `rows`.
+            let message_names = match condition {
+                Condition::OffendingRows(_) => vec!["rows".to_string()],
+                _ => names.clone(),
+            };
             invariants.push(InvariantSpec {
                 name: name.clone(),
                 severity: inv.severity.unwrap_or(Severity::High),
@@ -763,7 +768,7 @@ impl Compiler<'_> {
                 message: inv
                     .message
                     .as_ref()
-                    .map(|m| self.template_with(m, &names))
+                    .map(|m| self.template_with(m, &message_names))
                     .transpose()?,
             });
         }
@@ -956,6 +961,12 @@ impl Compiler<'_> {
                     "`observe_tables` needs `sqlite_path`, expected the database holding the tables",
                 ));
             }
+            if let Some(q) = &rb.observe_queries {
+                return Err(self.err_at(
+                    q,
+                    "`observe_queries` needs `sqlite_path` or mode = \"postgres\", expected the database to query",
+                ));
+            }
             return Ok(None);
         };
         if path.get_ref().is_empty() {
@@ -977,6 +988,7 @@ impl Compiler<'_> {
         Ok(Some(SqliteSpec {
             path: base_dir.join(path.get_ref()),
             observe_tables: tables,
+            observe_queries: self.observe_queries(rb)?,
         }))
     }
 

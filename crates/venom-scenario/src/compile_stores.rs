@@ -18,7 +18,7 @@ const SNAPSHOT_SCHEMA_PREFIX: &str = "venom_snap_";
 impl Compiler<'_> {
     /// Fails on the first PostgreSQL key of `[rollback]` when the mode is not `"postgres"`.
     pub(crate) fn no_postgres_keys(&self, rb: &RawRollback) -> Result<()> {
-        let keys: [(&str, Option<std::ops::Range<usize>>); 6] = [
+        let keys: [(&str, Option<std::ops::Range<usize>>); 5] = [
             ("postgres_url", rb.postgres_url.as_ref().map(Spanned::span)),
             (
                 "postgres_url_env",
@@ -27,10 +27,6 @@ impl Compiler<'_> {
             ("mechanism", rb.mechanism.as_ref().map(Spanned::span)),
             ("proxy_listen", rb.proxy_listen.as_ref().map(Spanned::span)),
             ("schemas", rb.schemas.as_ref().map(Spanned::span)),
-            (
-                "observe_queries",
-                rb.observe_queries.as_ref().map(Spanned::span),
-            ),
         ];
         match keys.into_iter().find_map(|(k, span)| Some((k, span?))) {
             Some((key, span)) => Err(self.err(
@@ -106,6 +102,16 @@ impl Compiler<'_> {
             }
             observe_tables.push(t.get_ref().clone());
         }
+        Ok(PostgresSpec {
+            url,
+            mechanism,
+            observe_tables,
+            observe_queries: self.observe_queries(rb)?,
+        })
+    }
+
+    /// `[rollback] observe_queries`: named SQL queries, in file order.
+    pub(crate) fn observe_queries(&self, rb: &RawRollback) -> Result<Vec<(String, String)>> {
         let mut observe_queries = Vec::new();
         for (name, sql) in rb.observe_queries.iter().flat_map(|q| q.get_ref().0.iter()) {
             if !is_identifier(name.get_ref(), false) {
@@ -122,12 +128,7 @@ impl Compiler<'_> {
             }
             observe_queries.push((name.get_ref().clone(), sql.get_ref().clone()));
         }
-        Ok(PostgresSpec {
-            url,
-            mechanism,
-            observe_tables,
-            observe_queries,
-        })
+        Ok(observe_queries)
     }
 
     /// The `schemas` of the snapshot mechanism (default `["public"]`).

@@ -210,6 +210,8 @@ pub struct SqliteSpec {
     pub path: PathBuf,
     /// Tables whose content hashes feed the state fingerprint (SQL identifiers).
     pub observe_tables: Vec<String>,
+    /// Named queries whose rows feed the state fingerprint, in file order.
+    pub observe_queries: Vec<(String, String)>,
 }
 
 /// A connection URL, written in the file or read from an environment variable at run time.
@@ -369,6 +371,17 @@ pub struct StepSpec {
     pub expect: Option<Vec<u16>>,
     /// Context keys extracted from its JSON body, in file order.
     pub extract: Vec<Extract>,
+}
+
+impl StepSpec {
+    /// Whether an answer with `status` lets the requests after it go on: a status in its
+    /// `expect`, or 2xx without one.
+    pub fn succeeded(&self, status: u16) -> bool {
+        match &self.expect {
+            Some(list) => list.contains(&status),
+            None => (200..300).contains(&status),
+        }
+    }
 }
 
 /// One `extract` entry: a context key and the JSONPath query whose first match it takes.

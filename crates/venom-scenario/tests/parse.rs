@@ -64,6 +64,7 @@ fn demo_example_parses() {
         RollbackSpec::Sqlite(SqliteSpec {
             path: dir.join("demo.db"),
             observe_tables: vec!["orders".into(), "refunds".into(), "idempotency".into()],
+            observe_queries: vec![],
         })
     );
     assert_eq!(s.defaults.timeout, Duration::from_secs(10));
@@ -103,16 +104,16 @@ fn demo_example_parses() {
     );
 
     let create = s.action("create_order").unwrap();
-    assert_eq!(create.request.method, "POST");
-    assert_eq!(create.expect.as_deref(), Some(&[201][..]));
+    assert_eq!(create.steps[0].request.method, "POST");
+    assert_eq!(create.steps[0].expect.as_deref(), Some(&[201][..]));
     assert_eq!(create.max_calls, Some(1));
     assert_eq!(create.weight, 1.0);
     assert_eq!(
-        names(&create.extract, |e| &e.0),
+        names(&create.steps[0].extract, |e| &e.key),
         ["order_id", "order_status"]
     );
     let empty = Context::new();
-    let body = create.request.body.as_ref().unwrap();
+    let body = create.steps[0].request.body.as_ref().unwrap();
     assert_eq!(
         body.render(&Vars::new(&empty)).unwrap(),
         json!({"amount": 100, "currency": "EUR"})
@@ -137,7 +138,7 @@ fn demo_example_parses() {
     assert!(!guard("pay", &deleted));
     assert_eq!(s.action("pay").unwrap().requires.keys, ["order_id"]);
     assert_eq!(
-        render(&s.action("pay").unwrap().request.path, &plain),
+        render(&s.action("pay").unwrap().steps[0].request.path, &plain),
         "/orders/1/pay"
     );
 
@@ -217,14 +218,14 @@ fn minimal_fixture_gets_defaults() {
         panic!("expected one action, got {:?}", s.actions);
     };
     assert_eq!(a.name, "list");
-    assert_eq!(a.request.method, "GET");
-    assert_eq!(a.request.path.source(), "/items");
-    assert!(a.request.path.is_literal());
-    assert!(a.request.body.is_none());
-    assert!(a.request.headers.is_empty());
+    assert_eq!(a.steps[0].request.method, "GET");
+    assert_eq!(a.steps[0].request.path.source(), "/items");
+    assert!(a.steps[0].request.path.is_literal());
+    assert!(a.steps[0].request.body.is_none());
+    assert!(a.steps[0].request.headers.is_empty());
     assert!(a.auth.is_none());
-    assert_eq!(a.expect, None);
-    assert!(a.extract.is_empty());
+    assert_eq!(a.steps[0].expect, None);
+    assert!(a.steps[0].extract.is_empty());
     assert!(a.set.is_empty());
     assert!(a.requires.actions.is_empty());
     assert!(a.requires.keys.is_empty());
@@ -291,6 +292,7 @@ fn full_fixture_every_field() {
         RollbackSpec::Sqlite(SqliteSpec {
             path: dir.join("data/app.db"),
             observe_tables: vec!["orders".into(), "refunds".into()],
+            observe_queries: vec![],
         })
     );
 
@@ -307,10 +309,10 @@ fn full_fixture_every_field() {
 
     assert_eq!(names(&s.actions, |a| &a.name), ["create_order", "pay"]);
     let create = &s.actions[0];
-    assert_eq!(create.request.method, "POST");
-    assert_eq!(create.request.path.source(), "/orders");
+    assert_eq!(create.steps[0].request.method, "POST");
+    assert_eq!(create.steps[0].request.path.source(), "/orders");
     assert_eq!(
-        create.request.body.as_ref().unwrap().render(&vars).unwrap(),
+        create.steps[0].request.body.as_ref().unwrap().render(&vars).unwrap(),
         json!({
             "amount": 100,
             "currency": "EUR",
@@ -321,10 +323,10 @@ fn full_fixture_every_field() {
         })
     );
     assert_eq!(
-        names(&create.request.headers, |h| &h.0),
+        names(&create.steps[0].request.headers, |h| &h.0),
         ["Idempotency-Key"]
     );
-    assert_eq!(render(&create.request.headers[0].1, &c), "k-3");
+    assert_eq!(render(&create.steps[0].request.headers[0].1, &c), "k-3");
     assert_eq!(
         create.auth,
         Some(AuthSpec::Basic {
@@ -332,12 +334,13 @@ fn full_fixture_every_field() {
             password_env: "P".into()
         })
     );
-    assert_eq!(create.expect.as_deref(), Some(&[201, 409][..]));
+    assert_eq!(create.steps[0].expect.as_deref(), Some(&[201, 409][..]));
     assert_eq!(
         create
+            .steps[0]
             .extract
             .iter()
-            .map(|(k, e)| (k.as_str(), e.source()))
+            .map(|e| (e.key.as_str(), e.path.source()))
             .collect::<Vec<_>>(),
         [("order_id", "$.id"), ("order_status", "$.status")]
     );
@@ -354,10 +357,10 @@ fn full_fixture_every_field() {
     assert_eq!(create.weight, 2.5);
 
     let pay = s.action("pay").unwrap();
-    assert_eq!(pay.request.method, "POST");
-    assert_eq!(render(&pay.request.path, &c), "/orders/42/pay");
-    assert!(pay.request.body.is_none());
-    assert!(pay.request.headers.is_empty());
+    assert_eq!(pay.steps[0].request.method, "POST");
+    assert_eq!(render(&pay.steps[0].request.path, &c), "/orders/42/pay");
+    assert!(pay.steps[0].request.body.is_none());
+    assert!(pay.steps[0].request.headers.is_empty());
     assert_eq!(
         pay.auth,
         Some(AuthSpec::Header {
@@ -365,8 +368,8 @@ fn full_fixture_every_field() {
             value_env: "API_KEY".into()
         })
     );
-    assert_eq!(pay.expect, None);
-    assert!(pay.extract.is_empty());
+    assert_eq!(pay.steps[0].expect, None);
+    assert!(pay.steps[0].extract.is_empty());
     // `n`, read by the `X-Trace` default header, must be set by some action.
     let pay_set: Vec<_> = pay
         .set
@@ -390,7 +393,7 @@ fn full_fixture_every_field() {
     let refund = &s.invariants[0];
     assert_eq!(refund.severity, Severity::Critical);
     assert_eq!(refund.when.as_ref().unwrap().source(), "has(ctx.order_id)");
-    let check = refund.check.as_ref().unwrap();
+    let check = &refund.check.as_ref().unwrap().request;
     assert_eq!(check.method, "GET");
     assert_eq!(render(&check.path, &c), "/orders/42");
     assert!(check.body.is_none());
@@ -435,6 +438,7 @@ fn relative_paths_follow_the_scenario_file() {
         RollbackSpec::Sqlite(SqliteSpec {
             path: PathBuf::from("dir/sub/db.sqlite"),
             observe_tables: vec![],
+            observe_queries: vec![],
         })
     );
     let s = parse(text, Path::new("s.toml")).unwrap();
@@ -455,7 +459,7 @@ fn body_and_headers_take_any_keys() {
     let s = ok(&case(
         "body = { anything = { goes = [1, 2.5, true, \"s\", 1979-05-27T07:32:00Z] } }\nheaders = { \"X-Whatever\" = \"1\" }\n",
     ));
-    let body = s.actions[0].request.body.as_ref().unwrap();
+    let body = s.actions[0].steps[0].request.body.as_ref().unwrap();
     assert_eq!(
         body.render(&Vars::new(&Context::new())).unwrap(),
         json!({"anything": {"goes": [1, 2.5, true, "s", "1979-05-27T07:32:00Z"]}})
@@ -560,7 +564,7 @@ fn error_fields_and_display() {
 
 #[test]
 fn unknown_keys() {
-    let action_fields = "`name`, `method`, `path`, `body`, `headers`, `auth`, `expect`, `extract`, `set`, `requires`, `max_calls`, `weight`";
+    let action_fields = "`name`, `method`, `path`, `body`, `headers`, `auth`, `expect`, `extract`, `extract_on`, `steps`, `as`, `set`, `requires`, `max_calls`, `weight`";
     assert_err(
         &case("nmae = \"b\"\n"),
         &format!("t.toml:6:1: unknown field `nmae`, expected one of {action_fields}"),
@@ -634,11 +638,11 @@ fn unknown_keys_in_nested_tables() {
         ),
         (
             "[[invariants]]\nname = \"i\"\nexpr = \"true\"\nseverty = \"low\"\n",
-            "t.toml:9:1: unknown field `severty`, expected one of `name`, `severity`, `when`, `check`, `expr`, `message`",
+            "t.toml:9:1: unknown field `severty`, expected one of `name`, `severity`, `when`, `check`, `checks`, `expr`, `message`",
         ),
         (
             "[[invariants]]\nname = \"i\"\nexpr = \"true\"\ncheck = { method = \"GET\", path = \"/\", body = {}, expect = [200] }\n",
-            "t.toml:9:50: unknown field `expect`, expected one of `method`, `path`, `body`, `headers`",
+            "t.toml:9:50: unknown field `expect`, expected one of `name`, `method`, `path`, `body`, `headers`, `as`",
         ),
         // A dotted sub-table of an action is checked too.
         (
@@ -1195,6 +1199,7 @@ fn reset_and_rollback_rules() {
             observe: Some(SqliteSpec {
                 path: PathBuf::from("./app.db"),
                 observe_tables: vec!["orders".into()],
+                observe_queries: vec![],
             })
         }
     );
@@ -1534,7 +1539,7 @@ fn postgres_rollback_errors_point_at_the_problem() {
         ),
         (
             case("[rollback]\nobserve_queries = { n = \"SELECT 1\" }\n"),
-            "t.toml:7:19: `observe_queries` needs mode = \"postgres\"",
+            "t.toml:7:19: `observe_queries` needs `sqlite_path` or mode = \"postgres\"",
         ),
         (
             case("[rollback]\nmode = \"postgres\"\nsqlite_path = \"a.db\"\n"),
@@ -1648,7 +1653,7 @@ fn template_values_know_when_they_are_constant() {
         + "[[actions]]\nname = \"b\"\nmethod = \"POST\"\npath = \"/y\"\n"
         + "body = { n = 1, l = [\"{{ ctx.x }}\"] }\n";
     let s = ok(&text);
-    let constant = |i: usize| s.actions[i].request.body.as_ref().map(|b| b.is_constant());
+    let constant = |i: usize| s.actions[i].steps[0].request.body.as_ref().map(|b| b.is_constant());
     assert_eq!(constant(0), Some(true));
     assert_eq!(constant(1), Some(false));
 }
