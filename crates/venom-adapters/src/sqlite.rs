@@ -238,7 +238,8 @@ impl SqlQuery for SqliteSnapshots {
     /// Runs `sql` on venom's own connection to the file; integers and reals are written in
     /// decimal, blobs as `x'…'` hex, NULL as `None` (a boolean expression answers `1` or `0`).
     fn query_text(&mut self, sql: &str) -> Result<Vec<Vec<Option<String>>>, WorldError> {
-        query_rows(&self.conn, sql).map_err(|e| self.caused(format_args!("query `{sql}` failed"), e))
+        query_rows(&self.conn, sql)
+            .map_err(|e| self.caused(format_args!("query `{sql}` failed"), e))
     }
 }
 
@@ -266,7 +267,9 @@ fn value_text(value: ValueRef<'_>) -> Option<String> {
         ValueRef::Text(t) => Some(String::from_utf8_lossy(t).into_owned()),
         ValueRef::Blob(b) => Some(format!(
             "x'{}'",
-            b.iter().map(|byte| format!("{byte:02x}")).collect::<String>()
+            b.iter()
+                .map(|byte| format!("{byte:02x}"))
+                .collect::<String>()
         )),
     }
 }

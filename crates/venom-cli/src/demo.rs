@@ -56,8 +56,8 @@ impl RunningDemo {
             DemoScenario::Orders => DEMO_SCENARIO,
             DemoScenario::Notes => NOTES_SCENARIO,
         };
-        let mut scenario =
-            venom_scenario::parse(text, Path::new(path_of(which))).map_err(Failure::invalid_from)?;
+        let mut scenario = venom_scenario::parse(text, Path::new(path_of(which)))
+            .map_err(Failure::invalid_from)?;
         scenario.base_url = server.base_url();
         // The file in the bundled scenario is the demo server's; what it observes there is
         // observed in both modes and restored by snapshots only in sqlite mode.

@@ -62,8 +62,9 @@ pub fn command(args: &ReplayArgs) -> Result<i32, Failure> {
             violation.invariant,
             display_path(&names)
         );
-        let outcome = venom_engine::replay(&mut world, &actions, invariant, &names, initial.clone())
-            .map_err(|e| Failure::setup_because(format!("replaying violation {number}"), e))?;
+        let outcome =
+            venom_engine::replay(&mut world, &actions, invariant, &names, initial.clone())
+                .map_err(|e| Failure::setup_because(format!("replaying violation {number}"), e))?;
         match outcome.message {
             Some(message) if outcome.reproduced => {
                 still_failing += 1;

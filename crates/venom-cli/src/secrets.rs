@@ -46,7 +46,11 @@ pub fn learn(secrets: &[String]) {
 /// The installed redactor with the secrets learned since.
 fn current() -> Redactor {
     let mut redactor = REDACTOR.get().cloned().unwrap_or_default();
-    for secret in LEARNED.lock().unwrap_or_else(PoisonError::into_inner).iter() {
+    for secret in LEARNED
+        .lock()
+        .unwrap_or_else(PoisonError::into_inner)
+        .iter()
+    {
         redactor.secret(secret);
     }
     redactor

@@ -7,7 +7,10 @@ use venom_scenario::{Scenario, PORT_PLACEHOLDER};
 
 /// `scenario` aimed where `overrides` say: another `base_url` (the `[server]`'s readiness URL
 /// follows it when it was derived from it), no `[server]` started.
-pub fn overridden(mut scenario: Scenario, overrides: &TargetOverrides) -> Result<Scenario, Failure> {
+pub fn overridden(
+    mut scenario: Scenario,
+    overrides: &TargetOverrides,
+) -> Result<Scenario, Failure> {
     if let Some(url) = &overrides.base_url {
         let valid = ["http://", "https://"]
             .iter()

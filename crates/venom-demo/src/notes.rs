@@ -5,7 +5,8 @@ use crate::db::{Param, Shared, Store};
 use crate::errors::*;
 use axum::{
     extract::{rejection::JsonRejection, Path as UrlPath, State},
-    http::HeaderMap,
+    http::{header, HeaderMap},
+    response::IntoResponse,
     Json,
 };
 use serde_json::{json, Value};
@@ -34,11 +35,12 @@ pub(crate) async fn register(
         .await
 }
 
-/// `POST /login {name, password}`: a new session token (401 for a wrong name or password).
+/// `POST /login {name, password}`: a new session token, in the body and as the `session`
+/// cookie (401 for a wrong name or password).
 pub(crate) async fn login(
     State(state): State<Shared>,
     body: Result<Json<Value>, JsonRejection>,
-) -> ApiResult {
+) -> Result<impl IntoResponse, ApiError> {
     let body = json_body(body)?;
     let name = text_field(&body, "name")?;
     let password = text_field(&body, "password")?;
@@ -56,7 +58,11 @@ pub(crate) async fn login(
                 "INSERT INTO sessions (token, user_name) VALUES ($1, $2)",
                 &[Param::Text(Some(&token)), Param::Text(Some(&name))],
             )?;
-            ok(json!({ "token": token }))
+            let cookie = format!("session={token}; Path=/; HttpOnly");
+            Ok((
+                [(header::SET_COOKIE, cookie)],
+                Json(json!({ "token": token })),
+            ))
         })
         .await
 }
@@ -191,14 +197,26 @@ fn note_id(raw: &str) -> Result<i64, ApiError> {
         .map_err(|_| ApiError::NotFound(format!("note {raw} not found")))
 }
 
-/// The token of `Authorization: Bearer TOKEN`, or 401.
+/// The session token of `Authorization: Bearer TOKEN`, or of the `session` cookie; else 401.
 fn bearer(headers: &HeaderMap) -> Result<String, ApiError> {
-    headers
-        .get("authorization")
+    let from_header = headers
+        .get(header::AUTHORIZATION)
         .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.strip_prefix("Bearer "))
+        .and_then(|v| v.strip_prefix("Bearer "));
+    let from_cookie = || {
+        headers
+            .get_all(header::COOKIE)
+            .iter()
+            .filter_map(|v| v.to_str().ok())
+            .flat_map(|v| v.split(';'))
+            .find_map(|pair| pair.trim().strip_prefix("session="))
+    };
+    from_header
+        .or_else(from_cookie)
         .map(str::to_string)
-        .ok_or_else(|| ApiError::Unauthorized("missing `Authorization: Bearer` token".into()))
+        .ok_or_else(|| {
+            ApiError::Unauthorized("missing `Authorization: Bearer` token or session cookie".into())
+        })
 }
 
 /// A non-empty string `field` of `body`.

@@ -449,3 +449,97 @@ fn demo_scenario_is_valid_toml_with_the_expected_actions() {
     );
     assert_eq!(doc["rollback"]["mode"].as_str(), Some("sqlite"));
 }
+
+/// Registers `name` and logs it in: its session token.
+async fn sign_in(api: &Api, name: &str) -> String {
+    let user = json!({ "name": name, "password": "pw-1234" });
+    let (status, body) = api.post("/users", user.clone()).await;
+    assert_eq!(status, StatusCode::CREATED, "{body}");
+    let (status, again) = api.post("/users", user.clone()).await;
+    assert_eq!(
+        status,
+        StatusCode::CONFLICT,
+        "a name is taken once: {again}"
+    );
+    let wrong = json!({ "name": name, "password": "nope" });
+    assert_eq!(api.post("/login", wrong).await.0, StatusCode::UNAUTHORIZED);
+    let (status, body) = api.post("/login", user).await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    body["token"].as_str().expect("token").to_string()
+}
+
+#[tokio::test]
+async fn notes_are_private_to_read_but_anyone_signed_in_can_change_them() {
+    let (_dir, server) = start();
+    let api = Api::new(&server);
+    let alice = sign_in(&api, "alice").await;
+    let bob = sign_in(&api, "bob").await;
+    assert_ne!(alice, bob);
+    let url = |path: &str| format!("{}{path}", api.base);
+
+    let anonymous = api.post("/notes", json!({ "text": "x" })).await;
+    assert_eq!(anonymous.0, StatusCode::UNAUTHORIZED, "{}", anonymous.1);
+    let (status, note) = api
+        .send(
+            api.client
+                .post(url("/notes"))
+                .bearer_auth(&alice)
+                .json(&json!({ "text": "mine" })),
+        )
+        .await;
+    assert_eq!(status, StatusCode::CREATED, "{note}");
+    assert_eq!(note["owner"], "alice");
+    let id = note["id"].as_i64().unwrap();
+
+    // Reading is refused to anyone else, and each list holds its owner's notes only.
+    let (status, _) = api
+        .send(
+            api.client
+                .get(url(&format!("/notes/{id}")))
+                .bearer_auth(&bob),
+        )
+        .await;
+    assert_eq!(status, StatusCode::NOT_FOUND);
+    let (_, bobs) = api
+        .send(api.client.get(url("/notes")).bearer_auth(&bob))
+        .await;
+    assert_eq!(bobs["items"], json!([]));
+    // The session cookie the login set works like the bearer token.
+    let (status, own) = api
+        .send(
+            api.client
+                .get(url(&format!("/notes/{id}")))
+                .header("cookie", format!("session={alice}")),
+        )
+        .await;
+    assert_eq!(
+        (status, own["text"].clone()),
+        (StatusCode::OK, json!("mine"))
+    );
+
+    // BUG 6: bob changes alice's note.
+    let (status, changed) = api
+        .send(
+            api.client
+                .put(url(&format!("/notes/{id}")))
+                .bearer_auth(&bob)
+                .json(&json!({ "text": "bob was here" })),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{changed}");
+    let (_, after) = api
+        .send(
+            api.client
+                .get(url(&format!("/notes/{id}")))
+                .bearer_auth(&alice),
+        )
+        .await;
+    assert_eq!(after["text"], "bob was here");
+
+    // A reset ends every session.
+    assert_eq!(api.post_empty("/admin/reset").await.0, StatusCode::OK);
+    let (status, _) = api
+        .send(api.client.get(url("/notes")).bearer_auth(&alice))
+        .await;
+    assert_eq!(status, StatusCode::UNAUTHORIZED);
+}

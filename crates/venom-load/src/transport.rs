@@ -8,6 +8,7 @@
 //! costs about three times more CPU per request, which on a shared machine is taken from the
 //! server under test. `https://` APIs go through venom-http's pooled client (rustls).
 
+use crate::flow::request_of;
 use crate::metrics::ErrorKind;
 use crate::run::LoadError;
 use http_body_util::{BodyExt, Full};
@@ -21,7 +22,6 @@ use std::time::{Duration, Instant};
 use venom_engine::{Context, ResponseRecord};
 use venom_http::CappedBody;
 use venom_http::{HttpClient, PreparedRequest, SendError};
-use crate::flow::request_of;
 use venom_scenario::{ActionSpec, Defaults, Scenario, Vars};
 
 /// Why a request produced no usable response.

@@ -38,8 +38,9 @@ pub fn path_heading(violation: &Violation) -> String {
 }
 
 /// The numbered reproduction path, one line per step, each indented by `indent`:
-/// `  1. create_order   POST http://…/orders -> 201`. Action names are padded to one width.
-/// An empty path gives a single line saying the invariant is broken in the initial state.
+/// `  1. create_order   POST http://…/orders -> 201`. Action names are padded to one width; a
+/// step that sent several requests has one line per request, the later ones aligned under the
+/// first. An empty path gives a single line saying the invariant is broken in the initial state.
 pub fn format_path(path: &[PathStep], indent: &str) -> Vec<String> {
     if path.is_empty() {
         return vec![format!("{indent}(broken in the initial state, no actions)")];
@@ -50,20 +51,25 @@ pub fn format_path(path: &[PathStep], indent: &str) -> Vec<String> {
         .max()
         .unwrap_or(0);
     let num_width = path.len().to_string().len();
-    path.iter()
-        .enumerate()
-        .map(|(i, step)| {
-            let n = i + 1;
-            match &step.exchange {
-                Some(ex) => format!(
-                    "{indent}{n:>num_width$}. {:<width$}   {}",
-                    step.action,
-                    format_exchange(ex)
-                ),
-                None => format!("{indent}{n:>num_width$}. {}", step.action),
-            }
-        })
-        .collect()
+    let mut lines = Vec::new();
+    for (i, step) in path.iter().enumerate() {
+        let n = i + 1;
+        let mut exchanges = step.earlier.iter().chain(&step.exchange);
+        let Some(first) = exchanges.next() else {
+            lines.push(format!("{indent}{n:>num_width$}. {}", step.action));
+            continue;
+        };
+        lines.push(format!(
+            "{indent}{n:>num_width$}. {:<width$}   {}",
+            step.action,
+            format_exchange(first)
+        ));
+        let under = " ".repeat(num_width + 2 + width + 3);
+        for later in exchanges {
+            lines.push(format!("{indent}{under}{}", format_exchange(later)));
+        }
+    }
+    lines
 }
 
 /// The upper-case tag shown between brackets for a severity: `CRITICAL`.

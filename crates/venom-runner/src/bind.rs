@@ -10,9 +10,7 @@ use venom_engine::{
     Verdict, WorldError,
 };
 use venom_http::{apply_extracts, apply_set, last_value};
-use venom_scenario::{
-    ActionSpec, Builtin, CallSpec, Condition, InvariantSpec, Scenario, Vars,
-};
+use venom_scenario::{ActionSpec, Builtin, CallSpec, Condition, InvariantSpec, Scenario, Vars};
 
 /// The scenario's actions as engine actions.
 pub fn actions(scenario: &Scenario) -> Vec<Action<HttpWorld>> {
@@ -58,7 +56,12 @@ fn run_action(
     let mut completed = true;
     for (index, step) in spec.steps.iter().enumerate() {
         let sent = world
-            .exchange(&step.request, step.role.as_deref(), spec.auth.as_ref(), &Vars::new(ctx))
+            .exchange(
+                &step.request,
+                step.role.as_deref(),
+                spec.auth.as_ref(),
+                &Vars::new(ctx),
+            )
             .map_err(|e| WorldError::caused(format!("action `{}`", spec.name), e))?;
         let exchange = match sent {
             Sent::Exchanged(exchange) => exchange,

@@ -89,7 +89,11 @@ impl Sessions {
 }
 
 /// The value of login key `key` as the credential's text.
-fn credential_value(role: &RoleSpec, login_ctx: &Context, key: &str) -> Result<String, LoginFailed> {
+fn credential_value(
+    role: &RoleSpec,
+    login_ctx: &Context,
+    key: &str,
+) -> Result<String, LoginFailed> {
     match login_ctx.get(key) {
         Some(serde_json::Value::String(s)) if !s.is_empty() => Ok(s.clone()),
         Some(serde_json::Value::Null) | None => Err(LoginFailed(format!(
@@ -170,30 +174,46 @@ mod tests {
 
     #[test]
     fn a_bearer_session_carries_the_extracted_key_and_remembers_it_as_a_secret() {
-        let bob = role(Credential::Bearer { key: "token".into() }, Relogin::OnUnauthorized);
+        let bob = role(
+            Credential::Bearer {
+                key: "token".into(),
+            },
+            Relogin::OnUnauthorized,
+        );
         let mut sessions = Sessions::new(std::slice::from_ref(&bob));
         let mut ctx = Context::new();
         ctx.set("token", "tok_123456");
         let headers = sessions.open(&bob, &ctx, &[]).unwrap().to_vec();
-        assert_eq!(headers, vec![("authorization".into(), "Bearer tok_123456".into())]);
+        assert_eq!(
+            headers,
+            vec![("authorization".into(), "Bearer tok_123456".into())]
+        );
         assert!(sessions.issued().contains(&"tok_123456".to_string()));
         sessions.path_changed();
-        assert!(sessions.headers("bob").is_some(), "on_401 sessions survive a rollback");
+        assert!(
+            sessions.headers("bob").is_some(),
+            "on_401 sessions survive a rollback"
+        );
         let missing = sessions.open(&bob, &Context::new(), &[]).unwrap_err();
         assert_eq!(missing.0, "role `bob`: its login extracted no `token`");
     }
 
     #[test]
-    fn a_cookie_session_sends_back_what_the_login_set_and_per_path_sessions_end_with_the_path()
-    {
+    fn a_cookie_session_sends_back_what_the_login_set_and_per_path_sessions_end_with_the_path() {
         let bob = role(Credential::Cookies, Relogin::PerPath);
         let mut sessions = Sessions::new(std::slice::from_ref(&bob));
         let answers = [answer(&[
             ("set-cookie", "sid=abcdef123; Path=/; HttpOnly"),
             ("Set-Cookie", "theme=dark"),
         ])];
-        let headers = sessions.open(&bob, &Context::new(), &answers).unwrap().to_vec();
-        assert_eq!(headers, vec![("cookie".into(), "sid=abcdef123; theme=dark".into())]);
+        let headers = sessions
+            .open(&bob, &Context::new(), &answers)
+            .unwrap()
+            .to_vec();
+        assert_eq!(
+            headers,
+            vec![("cookie".into(), "sid=abcdef123; theme=dark".into())]
+        );
         assert!(sessions.issued().contains(&"abcdef123".to_string()));
         sessions.path_changed();
         assert!(sessions.headers("bob").is_none());

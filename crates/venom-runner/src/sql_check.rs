@@ -55,7 +55,10 @@ mod tests {
         let message = |rows: &[Vec<Option<String>>]| truth(rows).unwrap_err().to_string();
         assert_eq!(message(&one(None)), "returned NULL, expected true or false");
         assert_eq!(message(&one(Some("3"))), "returned `3`, expected a boolean");
-        assert_eq!(message(&one(Some("true"))), "returned `true`, expected a boolean");
+        assert_eq!(
+            message(&one(Some("true"))),
+            "returned `true`, expected a boolean"
+        );
         assert!(message(&[]).contains("returned 0 rows"));
         let two_columns = vec![vec![Some("t".to_string()), None]];
         assert!(message(&two_columns).contains("2 columns"));

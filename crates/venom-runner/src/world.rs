@@ -12,10 +12,10 @@ use std::process::Command;
 use std::time::Duration;
 use venom_adapters::SqlQuery;
 use venom_adapters::{CompositeAdapter, Observer, StateAdapter};
+use venom_engine::Context;
 use venom_engine::{
     CheckpointId, CheckpointMode, Exchange, Mechanism, Observation, World, WorldError,
 };
-use venom_engine::Context;
 use venom_http::{Credentials, HttpClient, SendError, Unreachable};
 use venom_scenario::{AuthSpec, Condition, ObserveSpec, RequestSpec, ResetSpec, Scenario, Vars};
 
@@ -284,7 +284,9 @@ impl HttpWorld {
             )? {
                 Sent::Exchanged(exchange) => exchange,
                 Sent::NotBuilt(why) => {
-                    return Ok(Err(LoginFailed(format!("role `{role}` cannot log in: {why}"))))
+                    return Ok(Err(LoginFailed(format!(
+                        "role `{role}` cannot log in: {why}"
+                    ))))
                 }
             };
             let Some(response) = &exchange.response else {

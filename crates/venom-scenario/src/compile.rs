@@ -726,7 +726,9 @@ impl Compiler<'_> {
             if let (Some(checks), Some(_)) = (&inv.checks, &inv.check) {
                 return Err(self.err_at(
                     checks,
-                    format!("invariant `{name}` has both `check` and `checks`, expected one of them"),
+                    format!(
+                        "invariant `{name}` has both `check` and `checks`, expected one of them"
+                    ),
                 ));
             }
             let names = self.check_names(raw_checks)?;

@@ -53,7 +53,10 @@ impl Compiler<'_> {
     }
 
     /// The `[roles.NAME]` tables.
-    pub(crate) fn roles(&self, raw: Option<&OrderedMap<Spanned<RawRole>>>) -> Result<Vec<RoleSpec>> {
+    pub(crate) fn roles(
+        &self,
+        raw: Option<&OrderedMap<Spanned<RawRole>>>,
+    ) -> Result<Vec<RoleSpec>> {
         let mut roles = Vec::new();
         for (name, role) in raw.iter().flat_map(|r| r.0.iter()) {
             if !is_identifier(name.get_ref(), false) {
@@ -358,6 +361,7 @@ impl Compiler<'_> {
 
     /// A `message` template that may read the checks by name.
     pub(crate) fn template_with(&self, s: &Spanned<String>, names: &[String]) -> Result<Template> {
-        self.with_variables(names).template_at(s.span(), s.get_ref())
+        self.with_variables(names)
+            .template_at(s.span(), s.get_ref())
     }
 }

@@ -157,7 +157,9 @@ impl Expr {
             }
         })?;
         let mut reads = crate::expr_reads::reads(program.expression());
-        reads.unknown_variables.retain(|(name, _)| !names.contains(name));
+        reads
+            .unknown_variables
+            .retain(|(name, _)| !names.contains(name));
         let at = |id: u64| {
             let chars = program.source_info().offset_for(id)?.0;
             let chars = usize::try_from(chars).ok()?;

@@ -100,7 +100,9 @@ mod tests {
         Extractor::parse("$..at").unwrap().remove_from(&mut cleaned);
         assert_eq!(cleaned, json!({"items": [{"id": 1}, {"id": 2}]}));
         let mut fewer = body;
-        Extractor::parse("$.items[*]").unwrap().remove_from(&mut fewer);
+        Extractor::parse("$.items[*]")
+            .unwrap()
+            .remove_from(&mut fewer);
         assert_eq!(fewer, json!({"items": [], "at": "t0"}));
     }
 }

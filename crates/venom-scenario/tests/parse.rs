@@ -312,7 +312,13 @@ fn full_fixture_every_field() {
     assert_eq!(create.steps[0].request.method, "POST");
     assert_eq!(create.steps[0].request.path.source(), "/orders");
     assert_eq!(
-        create.steps[0].request.body.as_ref().unwrap().render(&vars).unwrap(),
+        create.steps[0]
+            .request
+            .body
+            .as_ref()
+            .unwrap()
+            .render(&vars)
+            .unwrap(),
         json!({
             "amount": 100,
             "currency": "EUR",
@@ -336,8 +342,7 @@ fn full_fixture_every_field() {
     );
     assert_eq!(create.steps[0].expect.as_deref(), Some(&[201, 409][..]));
     assert_eq!(
-        create
-            .steps[0]
+        create.steps[0]
             .extract
             .iter()
             .map(|e| (e.key.as_str(), e.path.source()))
@@ -1653,7 +1658,13 @@ fn template_values_know_when_they_are_constant() {
         + "[[actions]]\nname = \"b\"\nmethod = \"POST\"\npath = \"/y\"\n"
         + "body = { n = 1, l = [\"{{ ctx.x }}\"] }\n";
     let s = ok(&text);
-    let constant = |i: usize| s.actions[i].steps[0].request.body.as_ref().map(|b| b.is_constant());
+    let constant = |i: usize| {
+        s.actions[i].steps[0]
+            .request
+            .body
+            .as_ref()
+            .map(|b| b.is_constant())
+    };
     assert_eq!(constant(0), Some(true));
     assert_eq!(constant(1), Some(false));
 }
