@@ -65,18 +65,26 @@ impl Sessions {
         login_ctx: &Context,
         answers: &[Exchange],
     ) -> Result<&[(String, String)], LoginFailed> {
-        let (header, value) = match &role.credential {
+        // The secret itself, and the header value that carries it.
+        let (secret, header, value) = match &role.credential {
             Credential::Bearer { key } => {
-                let value = credential_value(role, login_ctx, key)?;
-                ("authorization".to_string(), format!("Bearer {value}"))
+                let token = credential_value(role, login_ctx, key)?;
+                let value = format!("Bearer {token}");
+                (token, "authorization".to_string(), value)
             }
             Credential::Header { name, key } => {
-                (name.clone(), credential_value(role, login_ctx, key)?)
+                let token = credential_value(role, login_ctx, key)?;
+                (token.clone(), name.clone(), token)
             }
-            Credential::Cookies => ("cookie".to_string(), cookies(role, answers)?),
+            Credential::Cookies => {
+                let jar = cookies(role, answers)?;
+                (longest_cookie_value(&jar), "cookie".to_string(), jar)
+            }
         };
-        self.issued.push(value.clone());
-        self.issued.push(header_secret(&value));
+        self.issued.push(secret);
+        if value != self.issued[self.issued.len() - 1] {
+            self.issued.push(value.clone());
+        }
         let headers = self.open.entry(role.name.clone()).or_default();
         *headers = vec![(header, value)];
         Ok(headers)
@@ -124,13 +132,12 @@ fn cookies(role: &RoleSpec, answers: &[Exchange]) -> Result<String, LoginFailed>
     Ok(pairs.join("; "))
 }
 
-/// The part of a credential that identifies it alone: a cookie's value without its name.
-fn header_secret(value: &str) -> String {
-    value
-        .split("; ")
+/// The part of a cookie jar that identifies it alone: its longest value, without its name.
+fn longest_cookie_value(jar: &str) -> String {
+    jar.split("; ")
         .filter_map(|pair| pair.split_once('=').map(|(_, v)| v))
         .max_by_key(|v| v.len())
-        .unwrap_or(value)
+        .unwrap_or(jar)
         .to_string()
 }
 
@@ -188,7 +195,11 @@ mod tests {
             headers,
             vec![("authorization".into(), "Bearer tok_123456".into())]
         );
-        assert!(sessions.issued().contains(&"tok_123456".to_string()));
+        assert_eq!(
+            sessions.issued(),
+            ["tok_123456", "Bearer tok_123456"],
+            "the token alone is a secret"
+        );
         sessions.path_changed();
         assert!(
             sessions.headers("bob").is_some(),

@@ -28,25 +28,20 @@ pub(crate) fn extracted_keys(steps: &[RawStep]) -> impl Iterator<Item = &Spanned
 
 impl Compiler<'_> {
     /// The `[context]` table: each value a typed TOML value whose strings are templates that
-    /// may read `env` (no context key exists yet).
+    /// may read `env` and the keys declared above it.
     pub(crate) fn initial_context(
         &self,
         raw: Option<&OrderedMap<Node>>,
     ) -> Result<Vec<(String, TemplateValue)>> {
-        let at_start = self.with_produced(BTreeSet::new());
+        let mut above = BTreeSet::new();
         let mut values = Vec::new();
         for (key, value) in raw.iter().flat_map(|c| c.0.iter()) {
             if key.get_ref().is_empty() {
                 return Err(self.err_at(key, "empty context key, expected a name"));
             }
-            let value = at_start.template_value(value)?;
-            if let Err(e) = value.render(&crate::Vars::new(&venom_engine::Context::new())) {
-                // `env.X` of a variable that is unset is left for run time (a check needs no
-                // secrets); any other failure is a mistake in the file.
-                if !e.0.contains("No such key") {
-                    return Err(self.err_at(key, format!("context `{}`: {e}", key.get_ref())));
-                }
-            }
+            let value = self.with_produced(above.clone()).template_value(value)?;
+            above.insert(key.get_ref().clone());
+            // Rendered at the start of each run (`venom check` needs no secrets).
             values.push((key.get_ref().clone(), value));
         }
         Ok(values)
