@@ -4,6 +4,8 @@
 //! Each backend is a cargo feature of this crate; a build without one refuses a scenario that
 //! names it with [`StoreError::NotBuilt`].
 
+use crate::server::Processes;
+use std::time::Duration;
 #[cfg(feature = "postgres")]
 use venom_adapters::postgres::{url_via, PgObserveSpec, PgProxy};
 use venom_adapters::{CompositeAdapter, Store};
@@ -91,18 +93,27 @@ pub(crate) fn start_proxy(rollback: &RollbackSpec) -> Result<Option<StartedProxy
 }
 
 /// Opens the scenario's stores, the already started `proxy` among them: restored ones when the
-/// rollback mode checkpoints, observed-only ones with reset + replay.
+/// rollback mode checkpoints, observed-only ones with reset + replay. An SQLite file that does
+/// not exist yet is waited for (the `[server]`'s `ready_timeout`, unless `processes` is
+/// abandoned).
 pub(crate) fn open(
     scenario: &Scenario,
     proxy: Option<StartedProxy>,
+    processes: &Processes,
 ) -> Result<CompositeAdapter, StoreError> {
     let mut stores = Vec::new();
+    // A server may create its SQLite file on first use: after it is ready, wait for the file
+    // as long as it was given to get ready.
+    let grace = scenario
+        .server
+        .as_ref()
+        .map_or(Duration::ZERO, |s| s.ready_timeout);
     match &scenario.rollback {
         RollbackSpec::Reset { observe: None } => {}
         RollbackSpec::Reset {
             observe: Some(spec),
-        } => stores.push(sqlite(spec, false)?),
-        RollbackSpec::Sqlite(spec) => stores.push(sqlite(spec, true)?),
+        } => stores.push(sqlite(spec, false, (grace, processes))?),
+        RollbackSpec::Sqlite(spec) => stores.push(sqlite(spec, true, (grace, processes))?),
         RollbackSpec::Postgres(spec) => stores.push(postgres(spec, proxy)?),
     }
     if let Some(spec) = &scenario.redis {
@@ -125,7 +136,15 @@ fn restored_or_observed<A: venom_adapters::StateAdapter + 'static>(
 }
 
 #[cfg(feature = "sqlite")]
-fn sqlite(spec: &venom_scenario::SqliteSpec, restored: bool) -> Result<Store, StoreError> {
+fn sqlite(
+    spec: &venom_scenario::SqliteSpec,
+    restored: bool,
+    (grace, processes): (Duration, &Processes),
+) -> Result<Store, StoreError> {
+    let deadline = std::time::Instant::now() + grace;
+    while !spec.path.exists() && std::time::Instant::now() < deadline && !processes.abandoned() {
+        std::thread::sleep(Duration::from_millis(50));
+    }
     let snapshots = venom_adapters::SqliteSnapshots::open(&spec.path, &spec.observe_tables)
         .and_then(|s| s.with_queries(&spec.observe_queries))
         .map_err(|source| StoreError::Open {
@@ -141,7 +160,11 @@ fn sqlite(spec: &venom_scenario::SqliteSpec, restored: bool) -> Result<Store, St
 }
 
 #[cfg(not(feature = "sqlite"))]
-fn sqlite(_: &venom_scenario::SqliteSpec, _: bool) -> Result<Store, StoreError> {
+fn sqlite(
+    _: &venom_scenario::SqliteSpec,
+    _: bool,
+    _: (Duration, &Processes),
+) -> Result<Store, StoreError> {
     Err(StoreError::NotBuilt {
         store: "rollback sqlite",
         feature: "sqlite",

@@ -17,7 +17,9 @@ use venom_engine::{
     CheckpointId, CheckpointMode, Exchange, Mechanism, Observation, World, WorldError,
 };
 use venom_http::{Credentials, HttpClient, SendError, Unreachable};
-use venom_scenario::{AuthSpec, Condition, ObserveSpec, RequestSpec, ResetSpec, Scenario, Vars};
+use venom_scenario::{
+    AuthSpec, Condition, ObserveSpec, RequestSpec, ResetSpec, Scenario, ServerSpec, Vars,
+};
 
 /// The pause before the first retry of a failed reset; it doubles up to [`RESET_BACKOFF_MAX`].
 const RESET_BACKOFF_START: Duration = Duration::from_millis(100);
@@ -118,6 +120,8 @@ pub struct HttpWorld {
     folder: PathBuf,
     /// Declared before the stores so that, on drop, the API stops before its stores close.
     server: Option<ServerProcess>,
+    /// How the `[server]` was started (its spec and extra environment), to restart it.
+    server_start: Option<(ServerSpec, Vec<(String, String)>)>,
     /// The run's servers and interrupt state: an interrupt cancels the request in flight.
     processes: Processes,
     /// The stores behind the API: restored ones when the rollback checkpoints, else observed
@@ -182,6 +186,7 @@ impl HttpWorld {
             reset_retries: scenario.reset_retries,
             folder: folder_of(&scenario.file),
             server,
+            server_start: scenario.server.clone().map(|spec| (spec, env)),
             processes: processes.clone(),
             stores: CompositeAdapter::default(),
             check_answers: HashMap::new(),
@@ -191,9 +196,14 @@ impl HttpWorld {
             initial_ctx: initial_context(scenario)?,
         };
         world.runtime.block_on(world.client.probe())?;
-        world.stores = stores::open(scenario, proxy)?;
+        world.stores = stores::open(scenario, proxy, processes)?;
         world.check_sql_invariants(scenario)?;
-        if world.reset.is_some() {
+        // A server just started is in its initial state: restarting it again is no reset.
+        if world
+            .reset
+            .as_ref()
+            .is_some_and(|r| !matches!(r, ResetSpec::Restart))
+        {
             world.reset().map_err(SetupError::InitialReset)?;
         }
         Ok(world)
@@ -461,6 +471,23 @@ impl HttpWorld {
         ran
     }
 
+    /// Stops the `[server]` and starts it again (waiting until it is ready), then drops the
+    /// connections to the old process.
+    fn restart_server(&mut self) -> Result<(), WorldError> {
+        let Some((spec, env)) = self.server_start.clone() else {
+            return Err(WorldError::new(
+                "kind = \"restart\" needs a [server] to restart",
+            ));
+        };
+        self.stop_server();
+        let server = ServerProcess::start(&spec, &env, &self.processes)
+            .map_err(|e| WorldError::caused("restarting the [server]", e))?;
+        self.server = Some(server);
+        self.client
+            .reconnect()
+            .map_err(|e| WorldError::caused("after restarting the [server]", e))
+    }
+
     fn run_reset_command(&self, command: &str) -> Result<(), WorldError> {
         let output = Command::new("sh")
             .arg("-c")
@@ -542,6 +569,7 @@ impl World for HttpWorld {
             let tried = match &reset {
                 ResetSpec::Request(spec) => self.reset_by_request(spec),
                 ResetSpec::Command(command) => self.reset_by_command(command),
+                ResetSpec::Restart => self.restart_server(),
             };
             match tried {
                 Ok(()) => return Ok(()),

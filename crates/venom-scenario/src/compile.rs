@@ -424,7 +424,7 @@ impl Compiler<'_> {
             .as_ref()
             .map(|s| self.server(s, &base_url, &base_dir))
             .transpose()?;
-        let reset = self.reset(raw.reset.as_ref())?;
+        let reset = self.reset(raw.reset.as_ref(), raw.server.is_some(), &base_dir)?;
         let reset_retries = self.reset_retries(raw.reset.as_ref())?;
         let rollback = match &raw.rollback {
             None => RollbackSpec::default(),
@@ -555,31 +555,101 @@ impl Compiler<'_> {
         })
     }
 
-    /// The `[reset]` table: a request or a command, exactly one.
-    fn reset(&self, raw: Option<&Spanned<RawReset>>) -> Result<Option<ResetSpec>> {
-        Ok(match raw {
-            None => None,
-            Some(r) => {
-                match (&r.get_ref().request, &r.get_ref().command) {
-                    (Some(req), None) => Some(ResetSpec::Request(self.raw_request(req)?)),
-                    (None, Some(cmd)) => {
-                        if cmd.get_ref().trim().is_empty() {
-                            return Err(
-                                self.err_at(cmd, "empty reset command, expected a shell command")
-                            );
-                        }
-                        Some(ResetSpec::Command(cmd.get_ref().clone()))
+    /// The `[reset]` table: a request (its body written inline or read from `body_file`), a
+    /// command, or `kind = "restart"` of the `[server]`, exactly one.
+    fn reset(
+        &self,
+        raw: Option<&Spanned<RawReset>>,
+        has_server: bool,
+        base_dir: &Path,
+    ) -> Result<Option<ResetSpec>> {
+        let Some(r) = raw else { return Ok(None) };
+        let reset = r.get_ref();
+        let expected = "expected exactly one of them (or `kind = \"restart\"` of the [server])";
+        if let (Some(body_file), None) = (&reset.body_file, &reset.request) {
+            return Err(self.err_at(
+                body_file,
+                "`body_file` is the body of the reset `request`, expected a `request` too",
+            ));
+        }
+        let spec = match (&reset.request, &reset.command, &reset.kind) {
+            (Some(req), None, None) => {
+                let mut spec = self.raw_request(req)?;
+                if let Some(file) = &reset.body_file {
+                    if req.body.is_some() {
+                        return Err(self.err_at(
+                            file,
+                            "the reset request has both `body` and `body_file`, expected one of them",
+                        ));
                     }
-                    (Some(_), Some(_)) => return Err(self.err_at(
-                        r,
-                        "[reset] has both `request` and `command`, expected exactly one of them",
-                    )),
-                    (None, None) => return Err(self.err_at(
-                        r,
-                        "[reset] has neither `request` nor `command`, expected exactly one of them",
-                    )),
+                    spec.body = Some(TemplateValue::constant(self.json_file(file, base_dir)?));
                 }
+                ResetSpec::Request(spec)
             }
+            (None, Some(cmd), None) => {
+                if cmd.get_ref().trim().is_empty() {
+                    return Err(self.err_at(cmd, "empty reset command, expected a shell command"));
+                }
+                ResetSpec::Command(cmd.get_ref().clone())
+            }
+            (None, None, Some(kind)) => {
+                if !has_server {
+                    return Err(self.err_at(
+                        kind,
+                        "kind = \"restart\" restarts the [server], expected a [server] table",
+                    ));
+                }
+                ResetSpec::Restart
+            }
+            (None, None, None) => {
+                return Err(self.err_at(
+                    r,
+                    format!("[reset] has neither `request` nor `command`, {expected}"),
+                ))
+            }
+            (Some(_), Some(_), _) => {
+                return Err(self.err_at(
+                    r,
+                    format!("[reset] has both `request` and `command`, {expected}"),
+                ))
+            }
+            _ => {
+                return Err(self.err_at(
+                    r,
+                    "[reset] has `kind` and `request` or `command`, expected `kind = \"restart\"` alone",
+                ))
+            }
+        };
+        Ok(Some(spec))
+    }
+
+    /// The JSON value in the file `file` names (relative to the scenario's folder), read now;
+    /// an error names the file and where in it.
+    fn json_file(&self, file: &Spanned<String>, base_dir: &Path) -> Result<Value> {
+        let path = base_dir.join(file.get_ref());
+        let cannot_read = |e: std::io::Error| {
+            self.err_at(
+                file,
+                format!("cannot read body_file {}: {e}", path.display()),
+            )
+        };
+        let size = std::fs::metadata(&path).map_err(cannot_read)?.len();
+        if size > crate::MAX_FILE_BYTES as u64 {
+            return Err(self.err_at(
+                file,
+                format!(
+                    "body_file {} is larger than {} bytes, the most venom reads",
+                    path.display(),
+                    crate::MAX_FILE_BYTES
+                ),
+            ));
+        }
+        let text = std::fs::read_to_string(&path).map_err(cannot_read)?;
+        serde_json::from_str(&text).map_err(|e| {
+            self.err_at(
+                file,
+                format!("body_file {}: invalid JSON: {e}", path.display()),
+            )
         })
     }
 

@@ -166,6 +166,8 @@ pub enum ResetSpec {
     Request(RequestSpec),
     /// A shell command (run with `sh -c` in the scenario file's folder).
     Command(String),
+    /// Stop the `[server]` and start it again (`kind = "restart"`).
+    Restart,
 }
 
 /// How the explorer returns to an earlier state.

@@ -147,6 +147,15 @@ pub(crate) struct RawReset {
     pub request: Option<RawRequest>,
     pub command: Option<Spanned<String>>,
     pub retries: Option<Spanned<u32>>,
+    pub body_file: Option<Spanned<String>>,
+    pub kind: Option<Spanned<RawResetKind>>,
+}
+
+/// `[reset] kind`: the only kind that is not said by `request` or `command`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub(crate) enum RawResetKind {
+    Restart,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]

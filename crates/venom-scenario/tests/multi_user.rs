@@ -307,3 +307,73 @@ fn observe_queries_and_sql_invariants_work_with_an_sqlite_file() {
         other => panic!("{other:?}"),
     }
 }
+
+#[test]
+fn a_reset_request_can_take_its_body_from_a_json_file_and_a_server_can_be_restarted() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(
+        dir.path().join("seed.json"),
+        r#"{"users": ["alice", "bob"]}"#,
+    )
+    .unwrap();
+    std::fs::write(dir.path().join("bad.json"), "{\n  \"users\": [1,\n}").unwrap();
+    let action = "[[actions]]\nname = \"a\"\nmethod = \"GET\"\npath = \"/x\"\n";
+    let file = dir.path().join("t.toml");
+    let parse_in_dir = |reset: &str| {
+        let text = format!("base_url = \"http://h\"\n{action}{reset}");
+        parse(&text, &file)
+    };
+    let s = parse_in_dir(
+        "[reset]\nrequest = { method = \"POST\", path = \"/reset\" }\nbody_file = \"seed.json\"\n",
+    )
+    .unwrap();
+    let Some(venom_scenario::ResetSpec::Request(reset)) = &s.reset else {
+        panic!("{:?}", s.reset)
+    };
+    let body = reset
+        .body
+        .as_ref()
+        .unwrap()
+        .render(&Vars::new(&Context::new()))
+        .unwrap();
+    assert_eq!(body, json!({"users": ["alice", "bob"]}));
+
+    let message = |reset: &str| parse_in_dir(reset).unwrap_err().to_string();
+    let shown = message(
+        "[reset]\nrequest = { method = \"POST\", path = \"/reset\" }\nbody_file = \"bad.json\"\n",
+    );
+    assert!(
+        shown.starts_with(&format!("{}:8:13: body_file ", file.display())),
+        "{shown}"
+    );
+    assert!(
+        shown.contains("bad.json: invalid JSON: ") && shown.contains("line 3 column 1"),
+        "{shown}"
+    );
+    let shown = message(
+        "[reset]\nrequest = { method = \"POST\", path = \"/reset\" }\nbody_file = \"none.json\"\n",
+    );
+    assert!(shown.contains(":8:13: cannot read body_file "), "{shown}");
+    let shown = message("[reset]\nrequest = { method = \"POST\", path = \"/reset\", body = {} }\nbody_file = \"seed.json\"\n");
+    assert!(
+        shown.contains(":8:13: the reset request has both `body` and `body_file`"),
+        "{shown}"
+    );
+    let shown = message("[reset]\ncommand = \"true\"\nbody_file = \"seed.json\"\n");
+    assert!(
+        shown.contains(":8:13: `body_file` is the body of the reset `request`"),
+        "{shown}"
+    );
+    let shown = message("[reset]\nkind = \"restart\"\n");
+    assert!(
+        shown.contains(":7:8: kind = \"restart\" restarts the [server], expected a [server] table"),
+        "{shown}"
+    );
+    let shown = message("[reset]\nkind = \"reboot\"\n");
+    assert!(
+        shown.contains(":7:8: unknown variant `reboot`, expected `restart`"),
+        "{shown}"
+    );
+    let s = parse_in_dir("[reset]\nkind = \"restart\"\n[server]\ncommand = \"run-api\"\n").unwrap();
+    assert!(matches!(s.reset, Some(venom_scenario::ResetSpec::Restart)));
+}
