@@ -211,6 +211,20 @@ impl Observer for CompositeAdapter {
         }
         Ok(union)
     }
+
+    /// What every store writes of its state, in order.
+    fn save_to(&mut self, dir: &std::path::Path) -> Result<Vec<std::path::PathBuf>, WorldError> {
+        let mut files = Vec::new();
+        for store in &mut self.stores {
+            files.extend(match store {
+                Store::Restored(adapter) => adapter.save_to(dir)?,
+                Store::Sql(adapter) => adapter.save_to(dir)?,
+                Store::Observed(observer) => observer.save_to(dir)?,
+                Store::ObservedSql(observer) => observer.save_to(dir)?,
+            });
+        }
+        Ok(files)
+    }
 }
 
 impl SqlQuery for CompositeAdapter {

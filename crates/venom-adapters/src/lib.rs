@@ -40,6 +40,12 @@ use venom_engine::{CheckpointId, CheckpointMode, Observation, WorldError};
 pub trait Observer: Send {
     /// Observations of the store's state that feed the state fingerprint.
     fn observe(&mut self) -> Result<Observation, WorldError>;
+
+    /// Writes the store's current state into the folder `dir` (a file another person can load:
+    /// a database copy, a dump) and returns the files written; none when the store cannot.
+    fn save_to(&mut self, _dir: &std::path::Path) -> Result<Vec<std::path::PathBuf>, WorldError> {
+        Ok(Vec::new())
+    }
 }
 
 /// Saves and restores the state of a store used by the system under test; it also observes it.

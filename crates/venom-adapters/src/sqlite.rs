@@ -232,6 +232,27 @@ impl Observer for SqliteSnapshots {
         }
         Ok(observation)
     }
+
+    fn save_to(&mut self, dir: &Path) -> Result<Vec<PathBuf>, WorldError> {
+        Ok(vec![self.save_copy(dir)?])
+    }
+}
+
+impl SqliteSnapshots {
+    /// A consistent copy of the database (SQLite's online backup), as `dir/FILE` where FILE is
+    /// the database's file name.
+    fn save_copy(&self, dir: &Path) -> Result<PathBuf, WorldError> {
+        let name = self
+            .path
+            .file_name()
+            .unwrap_or(std::ffi::OsStr::new("database.db"));
+        let target = dir.join(name);
+        let mut copy = Connection::open(&target)
+            .map_err(|e| self.caused(format_args!("cannot create {}", target.display()), e))?;
+        copy_database(&self.conn, &mut copy, self.busy_timeout)
+            .map_err(|e| self.caused(format_args!("cannot copy it to {}", target.display()), e))?;
+        Ok(target)
+    }
 }
 
 impl SqlQuery for SqliteSnapshots {

@@ -156,6 +156,14 @@ pub struct ReplayArgs {
     /// The scenario file to replay with (default: the report's, found relative to the report).
     #[arg(long, value_name = "FILE")]
     pub scenario: Option<PathBuf>,
+    /// After replaying the violation, leave the API in that state (its URL is printed) until
+    /// Ctrl-C, to look at it.
+    #[arg(long)]
+    pub stay: bool,
+    /// After replaying the violation, write the database state of that moment into DIR (a
+    /// copy of the SQLite file, a pg_dump, the Redis keys).
+    #[arg(long, value_name = "DIR")]
+    pub save_state: Option<PathBuf>,
     #[command(flatten)]
     pub target: TargetOverrides,
 }

@@ -15,6 +15,12 @@ use venom_scenario::Scenario;
 pub fn command(args: &ReplayArgs) -> Result<i32, Failure> {
     let report = venom_report::read_json(&args.report).map_err(Failure::invalid_from)?;
     let chosen = chosen(&report, args.violation)?;
+    if (args.stay || args.save_state.is_some()) && chosen.len() > 1 {
+        return Err(Failure::invalid(format!(
+            "--stay and --save-state keep the state of one violation, expected --violation N (the report has {})",
+            chosen.len()
+        )));
+    }
     if chosen.is_empty() {
         println!("{}: no violations to replay", args.report.display());
         return Ok(EXIT_OK);
@@ -23,7 +29,7 @@ pub fn command(args: &ReplayArgs) -> Result<i32, Failure> {
     // (in its own process group) running.
     let processes = Processes::default();
     let interrupted = interrupt::install(&processes);
-    let (scenario, _demo) = target_scenario(args, &report.target)?;
+    let (scenario, demo) = target_scenario(args, &report.target)?;
     let scenario = crate::target::overridden(scenario, &args.target)?;
     crate::secrets::install(&scenario);
     let initial = venom_runner::initial_context(&scenario).map_err(Failure::setup)?;
@@ -75,6 +81,9 @@ pub fn command(args: &ReplayArgs) -> Result<i32, Failure> {
         }
         crate::secrets::learn(world.issued_credentials());
     }
+    if !stopped_early {
+        keep_state(args, &mut world, &interrupted, demo.is_some())?;
+    }
     world.stop_server();
     Ok(if still_failing > 0 {
         EXIT_VIOLATIONS
@@ -83,6 +92,40 @@ pub fn command(args: &ReplayArgs) -> Result<i32, Failure> {
     } else {
         EXIT_OK
     })
+}
+
+/// What `--save-state` and `--stay` do with the state the replay left: write it to a folder,
+/// and leave the API in it until Ctrl-C when venom runs it (its `[server]`, or the demo
+/// `in_process`); an API venom did not start stays as it is when venom exits.
+fn keep_state(
+    args: &ReplayArgs,
+    world: &mut HttpWorld,
+    interrupted: &std::sync::atomic::AtomicBool,
+    in_process: bool,
+) -> Result<(), Failure> {
+    if let Some(dir) = &args.save_state {
+        let files = world
+            .save_state(dir)
+            .map_err(|e| Failure::setup_because("saving the state", e))?;
+        let names: Vec<String> = files.iter().map(|f| f.display().to_string()).collect();
+        match names.as_slice() {
+            [] => println!("  no database state to save (the scenario observes no store)"),
+            _ => println!("  state saved: {}", names.join(", ")),
+        }
+    }
+    if !args.stay {
+        return Ok(());
+    }
+    let url = crate::secrets::redact(world.base_url());
+    if !world.owns_server() && !in_process {
+        println!("  the API at {url} is left in this state");
+        return Ok(());
+    }
+    eprintln!("venom replay: the API at {url} stays in this state; Ctrl-C stops it");
+    while !interrupted.load(Ordering::SeqCst) {
+        std::thread::sleep(std::time::Duration::from_millis(100));
+    }
+    Ok(())
 }
 
 /// The violations to replay with their 1-based numbers.

@@ -304,3 +304,112 @@ message = "order {{ rows[0][0] }} refunded past its amount"
         serde_json::json!([["120"]])
     );
 }
+
+#[test]
+fn replay_can_save_the_violating_state_and_leave_the_api_in_it() {
+    let dir = tempdir();
+    let json = dir.path().join("report.json");
+    venom([
+        "demo",
+        "--scenario",
+        "notes",
+        "--json",
+        json.to_str().unwrap(),
+    ])
+    .expect_code(EXIT_VIOLATIONS);
+
+    // --save-state writes the database as it is after the path.
+    let saved = dir.path().join("state");
+    let replay = venom([
+        "replay",
+        json.to_str().unwrap(),
+        "--violation",
+        "1",
+        "--save-state",
+        saved.to_str().unwrap(),
+    ]);
+    replay.expect_code(EXIT_VIOLATIONS);
+    assert!(replay.stdout.contains("state saved: "), "{}", replay.stdout);
+    let copy = rusqlite::Connection::open(saved.join("demo.db")).unwrap();
+    let text: String = copy
+        .query_row("SELECT text FROM notes WHERE id = 1", [], |row| row.get(0))
+        .unwrap();
+    assert_eq!(text, "bob was here", "the note as the violation left it");
+    assert_no_credential("the replay", &replay.stdout);
+
+    // --stay keeps the API in that state until Ctrl-C.
+    let staying = Running::spawn(
+        [
+            "replay",
+            json.to_str().unwrap(),
+            "--violation",
+            "1",
+            "--stay",
+        ],
+        &[("NOTES_PASSWORD", PASSWORD)],
+    );
+    let line = staying.wait_for_stderr("naming the API", RUN_TIMEOUT, |l| {
+        l.starts_with("venom replay: the API at http://127.0.0.1:")
+    });
+    let address = line
+        .split_whitespace()
+        .nth(5)
+        .and_then(|url| url.strip_prefix("http://"))
+        .unwrap_or_else(|| panic!("no URL in `{line}`"))
+        .to_string();
+    // Alice, signed in, reads what the violation left: bob's text in her note.
+    let login = format!("{{\"name\": \"alice\", \"password\": \"{PASSWORD}\"}}");
+    let (status, body) = http(&address, "POST", "/login", Some(&login), None);
+    assert_eq!(status, 200, "{body}");
+    let token: Value = serde_json::from_str(&body).unwrap();
+    let token = token["token"].as_str().unwrap();
+    let (status, note) = http(&address, "GET", "/notes/1", None, Some(token));
+    assert_eq!(status, 200, "{note}");
+    assert!(note.contains("bob was here"), "{note}");
+    staying.interrupt();
+    let run = staying.finish(RUN_TIMEOUT);
+    run.expect_code(EXIT_VIOLATIONS);
+    assert!(
+        std::net::TcpStream::connect(&address).is_err(),
+        "the demo API stopped with venom"
+    );
+    // The orders demo has five violations: which state to keep must be said.
+    let orders = dir.path().join("orders.json");
+    venom(["demo", "--json", orders.to_str().unwrap()]).expect_code(EXIT_VIOLATIONS);
+    let several = venom(["replay", orders.to_str().unwrap(), "--stay"]);
+    several.expect_code(common::EXIT_INVALID_INPUT);
+    let expected = "expected --violation N (the report has 5)";
+    assert!(several.stderr.contains(expected), "{}", several.stderr);
+}
+
+/// A one-off HTTP/1.1 exchange with `address`: the status and the body.
+fn http(
+    address: &str,
+    method: &str,
+    path: &str,
+    body: Option<&str>,
+    token: Option<&str>,
+) -> (u16, String) {
+    use std::io::{Read, Write};
+    let mut stream = std::net::TcpStream::connect(address).expect("connect");
+    stream
+        .set_read_timeout(Some(Duration::from_secs(10)))
+        .unwrap();
+    let body = body.unwrap_or("");
+    let auth = token.map_or(String::new(), |t| format!("authorization: Bearer {t}\r\n"));
+    let request = format!(
+        "{method} {path} HTTP/1.1\r\nhost: {address}\r\nconnection: close\r\n{auth}\
+         content-type: application/json\r\ncontent-length: {}\r\n\r\n{body}",
+        body.len()
+    );
+    stream.write_all(request.as_bytes()).unwrap();
+    let mut answer = String::new();
+    stream.read_to_string(&mut answer).unwrap();
+    let status = answer
+        .split_whitespace()
+        .nth(1)
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(0);
+    let body = answer.split("\r\n\r\n").nth(1).unwrap_or("").to_string();
+    (status, body)
+}

@@ -9,6 +9,7 @@
 
 mod bind;
 mod observe;
+mod save_state;
 mod server;
 mod server_env;
 mod sessions;

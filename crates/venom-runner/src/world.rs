@@ -138,6 +138,8 @@ pub struct HttpWorld {
     observations: Vec<ObserveSpec>,
     /// The `[context]`: what observation requests are rendered with.
     initial_ctx: Context,
+    /// The rollback spec, for saving the database's state (`pg_dump`).
+    rollback: venom_scenario::RollbackSpec,
 }
 
 impl std::fmt::Debug for HttpWorld {
@@ -194,6 +196,7 @@ impl HttpWorld {
             sessions: Sessions::new(&scenario.roles),
             observations: scenario.observations.clone(),
             initial_ctx: initial_context(scenario)?,
+            rollback: scenario.rollback.clone(),
         };
         world.runtime.block_on(world.client.probe())?;
         world.stores = stores::open(scenario, proxy, processes)?;
@@ -319,6 +322,29 @@ impl HttpWorld {
             .sessions
             .open(&spec, &login_ctx, &answers)
             .map(<[_]>::to_vec))
+    }
+
+    /// Writes the state the API's stores are in now into the folder `dir`: a copy of the SQLite
+    /// file, a `pg_dump` of the saved PostgreSQL schemas (`postgres.sql`), the Redis keys with
+    /// their `DUMP` payloads (`redis.json`). Returns the files written.
+    pub fn save_state(&mut self, dir: &Path) -> Result<Vec<PathBuf>, WorldError> {
+        std::fs::create_dir_all(dir)
+            .map_err(|e| WorldError::caused(format!("cannot create {}", dir.display()), e))?;
+        let mut files = self.stores.save_to(dir)?;
+        if let venom_scenario::RollbackSpec::Postgres(spec) = &self.rollback {
+            files.push(crate::save_state::pg_dump(spec, dir)?);
+        }
+        Ok(files)
+    }
+
+    /// The API's base URL.
+    pub fn base_url(&self) -> &str {
+        self.client.base_url()
+    }
+
+    /// Whether venom started the API (its `[server]`), so that it stops when venom does.
+    pub fn owns_server(&self) -> bool {
+        self.server.is_some()
     }
 
     /// Every credential the roles' logins were given so far: secrets, redacted in every

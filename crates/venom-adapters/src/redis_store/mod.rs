@@ -214,6 +214,31 @@ impl Observer for RedisSnapshots {
         }
         Ok(observation)
     }
+
+    /// Every key with its `DUMP` payload (hex) and its time to live, as `dir/redis.json`: what
+    /// `RESTORE key ttl payload` loads back.
+    fn save_to(&mut self, dir: &std::path::Path) -> Result<Vec<std::path::PathBuf>, WorldError> {
+        let entries = self
+            .save()
+            .map_err(|e| self.failure("cannot dump the keyspace", &e))?;
+        let keys: Vec<serde_json::Value> = entries
+            .iter()
+            .map(|e| {
+                let dump: String = e.payload.iter().map(|b| format!("{b:02x}")).collect();
+                serde_json::json!({
+                    "key": String::from_utf8_lossy(&e.key),
+                    "ttl_ms": e.ttl_ms,
+                    "dump_hex": dump,
+                })
+            })
+            .collect();
+        let target = dir.join("redis.json");
+        let text = serde_json::to_string_pretty(&serde_json::json!({ "keys": keys }))
+            .map_err(|e| WorldError::caused("cannot encode the Redis dump", e))?;
+        std::fs::write(&target, text)
+            .map_err(|e| WorldError::caused(format!("cannot write {}", target.display()), e))?;
+        Ok(vec![target])
+    }
 }
 
 /// Every key matching `pattern`, sorted, each once (`SCAN` may return a key twice).
