@@ -701,6 +701,10 @@ impl<W: World> Explorer<W> {
                 never_run: (runs == 0).then(|| self.never_run_reason(&run, index, &stop)),
             })
             .collect();
+        let contexts = run.graph.nodes.iter().map(|n| &n.ctx);
+        for warning in crate::identity::churning_keys(contexts, self.config.state_keys.as_deref()) {
+            run.warnings.push(warning);
+        }
         if run.over_cap > 0 {
             let cap = self.config.max_checkpoint_bytes.unwrap_or_default();
             run.warnings.push(format!(

@@ -75,6 +75,7 @@ mod explorer;
 mod fingerprint;
 mod frontier;
 mod graph;
+mod identity;
 mod invariant;
 mod replay;
 mod severity;

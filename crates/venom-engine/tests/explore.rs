@@ -598,3 +598,27 @@ fn fail_fast_stops_at_the_first_violation_at_or_above_its_severity() {
     );
     assert_eq!(never.stop, StopReason::Exhausted);
 }
+
+#[test]
+fn a_context_key_new_in_almost_every_state_is_named_in_the_warnings() {
+    // `stamp` takes the number of steps so far: a new value after every step.
+    let stamp = Action::new("stamp", |w: &mut Counter, ctx: &mut Context| {
+        ctx.set("stamp", w.executed);
+        w.apply(|v| v + 1)
+    });
+    let mut explorer = Explorer::new(
+        Counter::new(CheckpointMode::RandomAccess),
+        vec![stamp],
+        vec![],
+    )
+    .with_config(config(Strategy::Bfs).max_steps(30));
+    let result = explorer.run(Context::new()).expect("setup");
+    assert!(
+        result
+            .warnings
+            .iter()
+            .any(|w| w.starts_with("context key `stamp` has a different value in")),
+        "{:?}",
+        result.warnings
+    );
+}

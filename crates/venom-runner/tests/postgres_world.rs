@@ -327,3 +327,52 @@ fn db_port(url: &str) -> u16 {
         .and_then(|p| p.parse().ok())
         .expect("port number")
 }
+
+#[test]
+fn the_state_is_saved_as_a_pg_dump_and_the_redis_keys_with_their_dumps() {
+    let (db, redis_server) = setup();
+    let base_url = serve(db.url().to_string(), &redis_server.url());
+    let rollback = format!("postgres_url = \"{}\"", db.url());
+    let text = scenario(
+        &base_url,
+        &rollback,
+        &redis_server.url(),
+        "bfs",
+        WITHIN_AMOUNT,
+    );
+    let scenario = venom_scenario::parse(&text, Path::new("pg.toml")).expect("scenario");
+    let mut world = HttpWorld::connect(&scenario, &Processes::default()).expect("world");
+    let mut client = postgres::Client::connect(db.url(), postgres::NoTls).expect("connect");
+    client
+        .batch_execute("INSERT INTO orders (amount) VALUES (4242)")
+        .unwrap();
+    let mut redis = redis::Client::open(redis_server.url())
+        .unwrap()
+        .get_connection()
+        .unwrap();
+    redis::cmd("SET")
+        .arg("session:saved")
+        .arg("yes")
+        .query::<()>(&mut redis)
+        .unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let files = world.save_state(&dir.path().join("state")).expect("saved");
+    let names: Vec<String> = files
+        .iter()
+        .map(|f| f.file_name().unwrap().to_string_lossy().into_owned())
+        .collect();
+    assert_eq!(names, ["redis.json", "postgres.sql"]);
+    let dump = std::fs::read_to_string(&files[1]).unwrap();
+    assert!(dump.contains("CREATE TABLE public.orders"), "{dump}");
+    assert!(dump.contains("4242"), "the rows are in the dump");
+    assert!(!dump.contains(db.url()), "the URL is not written");
+    let keys: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&files[0]).unwrap()).unwrap();
+    let saved = keys["keys"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|k| k["key"] == "session:saved")
+        .expect("the key is saved");
+    assert!(saved["dump_hex"].as_str().unwrap().len() > 8);
+}
