@@ -133,6 +133,8 @@ pub struct Metric {
 impl Metric {
     /// Parses `drift` or `<scope>.<stat>`; errors carry the byte offset in `key`.
     fn parse(key: &str) -> Result<Metric, (usize, String)> {
+        // As messages quote it: a key of any length is shown short.
+        let shown = crate::limits::quoted(key);
         if key == "drift" {
             return Ok(Metric {
                 scope: Scope::Http,
@@ -142,7 +144,7 @@ impl Metric {
         let Some((scope, stat)) = key.split_once('.') else {
             return Err((
                 0,
-                format!("invalid threshold metric `{key}`, expected `<action>.<stat>`, `http.<stat>` or `drift`"),
+                format!("invalid threshold metric `{shown}`, expected `<action>.<stat>`, `http.<stat>` or `drift`"),
             ));
         };
         let scope = match scope {
@@ -150,7 +152,7 @@ impl Metric {
             "" => {
                 return Err((
                     0,
-                    format!("missing action in threshold metric `{key}`, expected `<action>.<stat>` or `http.<stat>`"),
+                    format!("missing action in threshold metric `{shown}`, expected `<action>.<stat>` or `http.<stat>`"),
                 ))
             }
             name => Scope::Action(name.to_string()),
@@ -160,7 +162,13 @@ impl Metric {
             (
                 stat_offset,
                 format!(
-                    "unknown statistic `{stat}` in threshold metric `{key}`, expected one of {}",
+                    "unknown statistic `{}` {}, expected one of {}",
+                    crate::limits::quoted(stat),
+                    // A long key is the statistic again: said once.
+                    match shown == key {
+                        true => format!("in threshold metric `{key}`"),
+                        false => "in a threshold metric".to_string(),
+                    },
                     Stat::ALL.map(|s| format!("`{}`", s.name())).join(", ")
                 ),
             )
@@ -315,6 +323,8 @@ impl CompareOp {
 
 /// Parses `op number unit` for `stat`; errors carry the byte offset in `condition`.
 fn parse_condition(condition: &str, stat: Stat) -> Result<(CompareOp, f64), (usize, String)> {
+    // As messages quote it: a condition of any length is shown short.
+    let shown = crate::limits::quoted(condition);
     let expected = match stat.dimension() {
         Dimension::Time => "a duration such as `< 300ms` or `<= 1.5s`",
         Dimension::Ratio => "a percentage such as `< 1%`",
@@ -334,7 +344,7 @@ fn parse_condition(condition: &str, stat: Stat) -> Result<(CompareOp, f64), (usi
         return Err((
             start,
             format!(
-                "invalid threshold condition `{condition}`: missing operator, expected `<`, `<=`, `>` or `>=` then {expected}"
+                "invalid threshold condition `{shown}`: missing operator, expected `<`, `<=`, `>` or `>=` then {expected}"
             ),
         ));
     };
@@ -352,7 +362,7 @@ fn parse_condition(condition: &str, stat: Stat) -> Result<(CompareOp, f64), (usi
         .filter(|v| v.is_finite() && !number.ends_with('.') && !number.starts_with('.'));
     let Some(value) = parsed else {
         let message = format!(
-            "invalid threshold condition `{condition}`: missing number, expected {expected}"
+            "invalid threshold condition `{shown}`: missing number, expected {expected}"
         );
         return Err((number_at, message));
     };
@@ -360,7 +370,7 @@ fn parse_condition(condition: &str, stat: Stat) -> Result<(CompareOp, f64), (usi
         return Err((
             number_at,
             format!(
-                "invalid threshold condition `{condition}`: negative bound, expected {expected}"
+                "invalid threshold condition `{shown}`: negative bound, expected {expected}"
             ),
         ));
     }
@@ -375,12 +385,12 @@ fn parse_condition(condition: &str, stat: Stat) -> Result<(CompareOp, f64), (usi
             let found = if unit.is_empty() {
                 "no unit".to_string()
             } else {
-                format!("unit `{unit}`")
+                format!("unit `{}`", crate::limits::quoted(unit))
             };
             return Err((
                 unit_at,
                 format!(
-                    "invalid threshold condition `{condition}` for `{}`: {found}, expected {expected}",
+                    "invalid threshold condition `{shown}` for `{}`: {found}, expected {expected}",
                     stat.name()
                 ),
             ));

@@ -143,14 +143,19 @@ proptest::proptest! {
         ..proptest::test_runner::Config::default()
     })]
 
-    /// Mutations of the demo scenario: each is accepted or refused with a position, in time.
+    /// Mutations of the two example scenarios (the orders demo; the notes one with roles,
+    /// steps, checks and observations): each is accepted or refused with a position, in time.
     #[test]
     fn mutated_scenarios_are_accepted_or_refused_never_crash(
-        edits in proptest::collection::vec(edit(), 1..8)
+        edits in proptest::collection::vec(edit(), 1..8),
+        notes in proptest::bool::ANY,
     ) {
-        let demo = include_str!("../../../examples/demo.toml");
-        let text = mutated(demo, &edits);
-        let result = guarded("a mutated demo.toml", move || {
+        let example = match notes {
+            false => include_str!("../../../examples/demo.toml"),
+            true => include_str!("../../../examples/notes.toml"),
+        };
+        let text = mutated(example, &edits);
+        let result = guarded("a mutated example scenario", move || {
             venom_scenario::parse(&text, Path::new("mutated.toml")).map(|_| ())
         });
         if let Err(err) = result {
