@@ -28,7 +28,10 @@ impl ScenarioError {
             file: file.to_path_buf(),
             line,
             column,
-            message: message.into().lines().collect::<Vec<_>>().join(" "),
+            // One line, and what it quotes from the file short (a name can be any length).
+            message: crate::limits::shorten_quotes(
+                &message.into().lines().collect::<Vec<_>>().join(" "),
+            ),
         }
     }
 }

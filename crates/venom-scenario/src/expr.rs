@@ -171,18 +171,24 @@ impl Expr {
             )
         };
         if let Some((name, id)) = reads.unknown_variables.first() {
+            let name = crate::limits::quoted(name);
             let checks: Vec<String> = names.iter().map(|n| format!("`{n}`")).collect();
             let expected = match checks.as_slice() {
                 [] => "`ctx`, `last` or `env`".to_string(),
                 _ => format!("`ctx`, `last`, `env` or a check: {}", checks.join(", ")),
             };
-            return Err(CompileError {
-                offset: at(*id),
-                message: format!(
+            let message = match name.ends_with('…') {
+                // A long name says enough by itself.
+                true => format!("unknown variable `{name}`, expected {expected}"),
+                false => format!(
                     "unknown variable `{name}` in `{}`, expected {expected} (a context key is \
                      read as `ctx.{name}`)",
                     crate::limits::quoted(source.trim()),
                 ),
+            };
+            return Err(CompileError {
+                offset: at(*id),
+                message,
             });
         }
         let refs = program.references();

@@ -119,6 +119,19 @@ fn skip_past(bytes: &[u8], from: usize, end: &[u8], escapes: bool) -> usize {
     bytes.len()
 }
 
+/// `message` with every `` `quoted` `` part of it at most [`QUOTED_CHARS`] characters long.
+pub(crate) fn shorten_quotes(message: &str) -> String {
+    message
+        .split('`')
+        .enumerate()
+        .map(|(i, part)| match i % 2 {
+            1 => quoted(part),
+            _ => part.to_string(),
+        })
+        .collect::<Vec<_>>()
+        .join("`")
+}
+
 /// At most [`QUOTED_CHARS`] characters of `source`, with `…` when cut.
 pub(crate) fn quoted(source: &str) -> String {
     if source.chars().count() <= QUOTED_CHARS {
