@@ -25,8 +25,17 @@ pub fn command(args: &CheckArgs) -> Result<i32, Failure> {
     } else {
         format!(" (+ built-in {})", builtins.join(", "))
     };
+    let mut extras = Vec::new();
+    if !scenario.roles.is_empty() {
+        let names: Vec<&str> = scenario.roles.iter().map(|r| r.name.as_str()).collect();
+        extras.push(format!("roles {}", names.join(", ")));
+    }
+    if !scenario.observations.is_empty() {
+        extras.push(format!("{} HTTP observations", scenario.observations.len()));
+    }
+    let extras: String = extras.iter().map(|e| format!(", {e}")).collect();
     println!(
-        "{}: ok, {} actions, {} invariants{builtins}, rollback {}",
+        "{}: ok, {} actions, {} invariants{builtins}{extras}, rollback {}",
         args.scenario.display(),
         scenario.actions.len(),
         scenario.invariants.len(),

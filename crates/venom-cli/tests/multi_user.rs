@@ -176,6 +176,13 @@ fn notes_in(dir: &TempDir) -> (PathBuf, DemoServer) {
 fn base_url_and_no_server_point_a_scenario_at_an_api_already_running() {
     let dir = tempdir();
     let (scenario, server) = notes_in(&dir);
+    let check = venom(["check", scenario.to_str().unwrap()]);
+    check.expect_code(common::EXIT_OK);
+    assert!(
+        check.stdout.contains("4 actions, 4 invariants (+ built-in no_server_errors, expected_status), roles alice, bob, 2 HTTP observations"),
+        "{}",
+        check.stdout
+    );
     // A [server] that cannot start: only --no-server lets the run reach the running API.
     let text = std::fs::read_to_string(&scenario).unwrap();
     let with_server = write(
@@ -412,4 +419,16 @@ fn http(
         .unwrap_or(0);
     let body = answer.split("\r\n\r\n").nth(1).unwrap_or("").to_string();
     (status, body)
+}
+
+#[test]
+fn load_refuses_a_flow_with_an_action_sent_as_a_role_or_made_of_several_requests() {
+    let dir = tempdir();
+    let (scenario, _server) = notes_in(&dir);
+    for action in ["bob_edits_note", "alice_writes_note"] {
+        let run = venom(["load", scenario.to_str().unwrap(), "--flow", action]);
+        run.expect_code(common::EXIT_INVALID_INPUT);
+        let expected = format!("action `{action}` sends several requests or sends one `as` a role");
+        assert!(run.stderr.contains(&expected), "{}", run.stderr);
+    }
 }

@@ -361,17 +361,14 @@ fn parse_condition(condition: &str, stat: Stat) -> Result<(CompareOp, f64), (usi
         .ok()
         .filter(|v| v.is_finite() && !number.ends_with('.') && !number.starts_with('.'));
     let Some(value) = parsed else {
-        let message = format!(
-            "invalid threshold condition `{shown}`: missing number, expected {expected}"
-        );
+        let message =
+            format!("invalid threshold condition `{shown}`: missing number, expected {expected}");
         return Err((number_at, message));
     };
     if value < 0.0 && stat != Stat::Drift {
         return Err((
             number_at,
-            format!(
-                "invalid threshold condition `{shown}`: negative bound, expected {expected}"
-            ),
+            format!("invalid threshold condition `{shown}`: negative bound, expected {expected}"),
         ));
     }
     let unit_at = number_at + number_len + (unit.len() - unit.trim_start().len());
