@@ -26,7 +26,7 @@ pub enum Command {
     Replay(ReplayArgs),
     /// Validate a scenario file without running it.
     Check(CheckArgs),
-    /// Start the bundled demo API (orders, payments, refunds) and explore it.
+    /// Start the bundled demo API (orders, payments, refunds; users and notes) and explore it.
     Demo(DemoArgs),
     /// Run the scenario's flows as load (smoke, burst, soak) and check its thresholds.
     Load(LoadArgs),

@@ -432,3 +432,27 @@ fn load_refuses_a_flow_with_an_action_sent_as_a_role_or_made_of_several_requests
         assert!(run.stderr.contains(&expected), "{}", run.stderr);
     }
 }
+
+#[test]
+fn load_runs_against_the_base_url_given_on_the_command_line() {
+    let dir = tempdir();
+    let server = DemoServer::start(&dir.path().join("demo.db")).expect("demo server");
+    let scenario = write(&dir, "demo.toml", DEMO_SCENARIO);
+    let json = dir.path().join("load.json");
+    let run = venom([
+        "load",
+        scenario.to_str().unwrap(),
+        "--base-url",
+        &server.base_url(),
+        "--flow",
+        "create_order",
+        "--iterations",
+        "3",
+        "--json",
+        json.to_str().unwrap(),
+    ]);
+    run.expect_code(common::EXIT_OK);
+    assert!(run.stderr.contains(&server.base_url()), "{}", run.stderr);
+    let summary = read_report(&json);
+    assert_eq!(summary["overall"]["statuses"]["201"].as_u64(), Some(3), "{summary}");
+}

@@ -16,7 +16,8 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 use venom_demo::DemoServer;
 
-/// Serves the venom demo API (orders, payments, refunds, with five planted bugs) until SIGTERM
+/// Serves the venom demo API (orders, payments, refunds; users and private notes; six planted
+/// bugs) until SIGTERM
 /// or Ctrl-C.
 #[derive(Debug, Parser)]
 #[command(name = "venom-demo", version, about, long_about = None)]
