@@ -454,5 +454,9 @@ fn load_runs_against_the_base_url_given_on_the_command_line() {
     run.expect_code(common::EXIT_OK);
     assert!(run.stderr.contains(&server.base_url()), "{}", run.stderr);
     let summary = read_report(&json);
-    assert_eq!(summary["overall"]["statuses"]["201"].as_u64(), Some(3), "{summary}");
+    assert_eq!(
+        summary["overall"]["statuses"]["201"].as_u64(),
+        Some(3),
+        "{summary}"
+    );
 }
