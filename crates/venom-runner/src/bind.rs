@@ -1,7 +1,6 @@
 //! Turning the scenario's declarations into the engine's actions and invariants over an
 //! [`HttpWorld`].
 
-use crate::sql_check;
 use crate::world::{HttpWorld, Sent};
 use serde_json::Value;
 use std::sync::Arc;
@@ -325,10 +324,10 @@ fn check_sql(
     view: &StepView<'_>,
     last: Option<&Value>,
 ) -> Result<Verdict, WorldError> {
-    let rows = world
-        .sql(sql)
+    let truth = world
+        .sql_truth(sql)
         .map_err(|e| WorldError::caused(format!("invariant `{}`", spec.name), e))?;
-    let message = match sql_check::truth(&rows) {
+    let message = match truth {
         Ok(true) => return Ok(Verdict::Holds),
         Ok(false) => false_message(spec, sql, &vars(view.ctx, last)),
         Err(e) => format!("`{sql}` {e}"),

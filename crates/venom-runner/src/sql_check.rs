@@ -18,16 +18,37 @@ pub enum SqlAnswerError {
     Rows(usize),
 }
 
+/// How a database writes a boolean as text.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Booleans {
+    /// PostgreSQL's text format: `t` and `f` (an integer is no boolean).
+    Postgres,
+    /// SQLite has no boolean type: a comparison answers `1` or `0`.
+    Sqlite,
+}
+
+impl Booleans {
+    fn read(self, value: &str) -> Option<bool> {
+        match (self, value) {
+            (Booleans::Postgres, "t") | (Booleans::Sqlite, "1") => Some(true),
+            (Booleans::Postgres, "f") | (Booleans::Sqlite, "0") => Some(false),
+            _ => None,
+        }
+    }
+}
+
 /// What the rows of an invariant's query say: `Ok(true)` / `Ok(false)` for exactly one row of
-/// one boolean column (`t` / `f` in PostgreSQL's text format; `1` / `0` from SQLite, which has
-/// no boolean type), else what was wrong with them.
-pub(crate) fn truth(rows: &[Vec<Option<String>>]) -> Result<bool, SqlAnswerError> {
+/// one boolean column (as `booleans` writes them), else what was wrong with them.
+pub(crate) fn truth(
+    rows: &[Vec<Option<String>>],
+    booleans: Booleans,
+) -> Result<bool, SqlAnswerError> {
     match rows {
         [row] => match row.as_slice() {
-            [Some(value)] if value == "t" || value == "1" => Ok(true),
-            [Some(value)] if value == "f" || value == "0" => Ok(false),
             [None] => Err(SqlAnswerError::Null),
-            [Some(value)] => Err(SqlAnswerError::NotBoolean(value.clone())),
+            [Some(value)] => booleans
+                .read(value)
+                .ok_or_else(|| SqlAnswerError::NotBoolean(value.clone())),
             _ => Err(SqlAnswerError::Columns(row.len())),
         },
         _ => Err(SqlAnswerError::Rows(rows.len())),
@@ -44,15 +65,33 @@ mod tests {
 
     #[test]
     fn one_boolean_is_the_answer() {
-        assert_eq!(truth(&one(Some("t"))), Ok(true));
-        assert_eq!(truth(&one(Some("f"))), Ok(false));
-        assert_eq!(truth(&one(Some("1"))), Ok(true), "SQLite's true");
-        assert_eq!(truth(&one(Some("0"))), Ok(false), "SQLite's false");
+        assert_eq!(truth(&one(Some("t")), Booleans::Postgres), Ok(true));
+        assert_eq!(truth(&one(Some("f")), Booleans::Postgres), Ok(false));
+        assert_eq!(
+            truth(&one(Some("1")), Booleans::Sqlite),
+            Ok(true),
+            "SQLite's true"
+        );
+        assert_eq!(
+            truth(&one(Some("0")), Booleans::Sqlite),
+            Ok(false),
+            "SQLite's false"
+        );
     }
 
     #[test]
     fn any_other_shape_says_what_is_wrong() {
-        let message = |rows: &[Vec<Option<String>>]| truth(rows).unwrap_err().to_string();
+        let message =
+            |rows: &[Vec<Option<String>>]| truth(rows, Booleans::Postgres).unwrap_err().to_string();
+        assert_eq!(
+            message(&one(Some("0"))),
+            "returned `0`, expected a boolean",
+            "a PostgreSQL integer is no boolean"
+        );
+        let sqlite = truth(&one(Some("t")), Booleans::Sqlite)
+            .unwrap_err()
+            .to_string();
+        assert_eq!(sqlite, "returned `t`, expected a boolean");
         assert_eq!(message(&one(None)), "returned NULL, expected true or false");
         assert_eq!(message(&one(Some("3"))), "returned `3`, expected a boolean");
         assert_eq!(

@@ -428,6 +428,19 @@ impl HttpWorld {
         Ok(sent)
     }
 
+    /// Runs `query` (an invariant's `sql`) and reads its answer: one row of one boolean, as
+    /// the scenario's database writes booleans.
+    pub(crate) fn sql_truth(
+        &mut self,
+        query: &str,
+    ) -> Result<Result<bool, SqlAnswerError>, WorldError> {
+        let booleans = match self.rollback {
+            venom_scenario::RollbackSpec::Postgres(_) => sql_check::Booleans::Postgres,
+            _ => sql_check::Booleans::Sqlite,
+        };
+        Ok(sql_check::truth(&self.sql(query)?, booleans))
+    }
+
     /// Runs `query` against the API's database as the API sees it (SQLite, or PostgreSQL
     /// through the transaction proxy's session when the proxy is used); every value as text.
     /// Fails when the scenario has no database.
@@ -439,20 +452,23 @@ impl HttpWorld {
     /// boolean is reported before the exploration starts.
     fn check_sql_invariants(&mut self, scenario: &Scenario) -> Result<(), SetupError> {
         for invariant in &scenario.invariants {
-            let (sql, boolean) = match &invariant.condition {
-                Condition::Sql(sql) => (sql, true),
-                Condition::OffendingRows(sql) => (sql, false),
-                Condition::Expr(_) => continue,
-            };
-            let rows = self.sql(sql).map_err(|source| SetupError::SqlFailed {
+            let failed = |source| SetupError::SqlFailed {
                 invariant: invariant.name.clone(),
                 source,
-            })?;
-            if boolean {
-                sql_check::truth(&rows).map_err(|answer| SetupError::SqlAnswer {
-                    invariant: invariant.name.clone(),
-                    answer,
-                })?;
+            };
+            match &invariant.condition {
+                Condition::Sql(sql) => {
+                    self.sql_truth(sql).map_err(failed)?.map_err(|answer| {
+                        SetupError::SqlAnswer {
+                            invariant: invariant.name.clone(),
+                            answer,
+                        }
+                    })?;
+                }
+                Condition::OffendingRows(sql) => {
+                    self.sql(sql).map_err(failed)?;
+                }
+                Condition::Expr(_) => {}
             }
         }
         Ok(())
