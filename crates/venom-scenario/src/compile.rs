@@ -9,7 +9,7 @@ use crate::model::*;
 use crate::spec::*;
 use crate::template::{Template, TemplateValue};
 use serde_json::Value;
-use std::collections::{BTreeMap, BTreeSet, HashSet};
+use std::collections::{BTreeMap, BTreeSet};
 use std::ops::Range;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
@@ -250,6 +250,34 @@ impl Compiler<'_> {
             out.push((name.get_ref().clone(), self.template(value)?));
         }
         Ok(out)
+    }
+
+    /// A name the file gives to one of its `what`s (`action`, `flow`…): `[A-Za-z_][A-Za-z0-9_]*`
+    /// (plus `.` and `-` when `extended`), and, when `seen` is given, not given before.
+    pub(crate) fn name(
+        &self,
+        name: &Spanned<String>,
+        what: &str,
+        extended: bool,
+        seen: Option<&mut BTreeSet<String>>,
+    ) -> Result<String> {
+        let n = name.get_ref();
+        if !is_identifier(n, extended) {
+            let pattern = match extended {
+                true => "[A-Za-z_][A-Za-z0-9_.-]*",
+                false => "[A-Za-z_][A-Za-z0-9_]*",
+            };
+            return Err(self.err_at(
+                name,
+                format!("invalid {what} name `{n}`, expected {pattern}"),
+            ));
+        }
+        if let Some(seen) = seen {
+            if !seen.insert(n.clone()) {
+                return Err(self.err_at(name, format!("duplicate {what} name `{n}`")));
+            }
+        }
+        Ok(n.clone())
     }
 
     /// A header name (RFC 9110 token).
@@ -720,17 +748,10 @@ impl Compiler<'_> {
             }
         };
         let mut names = Names::default();
+        let mut seen = BTreeSet::new();
         for a in raw_actions.get_ref().iter().map(Spanned::get_ref) {
-            let name = a.name.get_ref();
-            if !is_identifier(name, false) {
-                return Err(self.err_at(
-                    &a.name,
-                    format!("invalid action name `{name}`, expected [A-Za-z_][A-Za-z0-9_]*"),
-                ));
-            }
-            if !names.actions.insert(name.as_str()) {
-                return Err(self.err_at(&a.name, format!("duplicate action name `{name}`")));
-            }
+            self.name(&a.name, "action", false, Some(&mut seen))?;
+            names.actions.insert(a.name.get_ref().as_str());
             names
                 .keys
                 .extend(keys_produced_by(a).map(|k| k.get_ref().as_str()));
@@ -767,19 +788,11 @@ impl Compiler<'_> {
         rollback: &RollbackSpec,
     ) -> Result<Vec<InvariantSpec>> {
         let mut invariants = Vec::new();
-        let mut inv_names = HashSet::new();
+        let mut inv_names = BTreeSet::new();
         for spanned in raw.invariants.iter().flatten() {
             let inv = spanned.get_ref();
             let name = inv.name.get_ref();
-            if !is_identifier(name, true) {
-                return Err(self.err_at(
-                    &inv.name,
-                    format!("invalid invariant name `{name}`, expected [A-Za-z_][A-Za-z0-9_.-]*"),
-                ));
-            }
-            if !inv_names.insert(name.clone()) {
-                return Err(self.err_at(&inv.name, format!("duplicate invariant name `{name}`")));
-            }
+            self.name(&inv.name, "invariant", true, Some(&mut inv_names))?;
             if let Some(builtin) = Builtin::ALL
                 .into_iter()
                 .find(|b| b.name() == name && b.is_active(builtins, actions))
@@ -851,7 +864,7 @@ impl Compiler<'_> {
     /// The `[load]` table: flows naming existing actions, and thresholds in their grammar.
     fn load(&self, raw: &RawLoad, names: &Names) -> Result<LoadSpec> {
         let mut flows = Vec::new();
-        let mut flow_names = HashSet::new();
+        let mut flow_names = BTreeSet::new();
         if let Some(list) = &raw.flows {
             if list.get_ref().is_empty() {
                 return Err(self.err_at(
@@ -874,17 +887,9 @@ impl Compiler<'_> {
         })
     }
 
-    fn flow(&self, f: &RawFlow, names: &Names, seen: &mut HashSet<String>) -> Result<FlowSpec> {
+    fn flow(&self, f: &RawFlow, names: &Names, seen: &mut BTreeSet<String>) -> Result<FlowSpec> {
         let name = f.name.get_ref();
-        if !is_identifier(name, false) {
-            return Err(self.err_at(
-                &f.name,
-                format!("invalid flow name `{name}`, expected [A-Za-z_][A-Za-z0-9_]*"),
-            ));
-        }
-        if !seen.insert(name.clone()) {
-            return Err(self.err_at(&f.name, format!("duplicate flow name `{name}`")));
-        }
+        self.name(&f.name, "flow", false, Some(seen))?;
         if f.actions.get_ref().is_empty() {
             return Err(self.err_at(
                 &f.actions,

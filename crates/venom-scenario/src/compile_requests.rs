@@ -2,7 +2,7 @@
 //! `[roles.NAME]` and their logins, an invariant's `check` and `checks`, the `[[observe]]`
 //! entries, and the `[context]` they may all read.
 
-use crate::compile::{is_identifier, Compiler};
+use crate::compile::Compiler;
 use crate::error::ScenarioError;
 use crate::expr::Expr;
 use crate::expr_reads::VARIABLES;
@@ -54,16 +54,9 @@ impl Compiler<'_> {
     ) -> Result<Vec<RoleSpec>> {
         let mut roles = Vec::new();
         for (name, role) in raw.iter().flat_map(|r| r.0.iter()) {
-            if !is_identifier(name.get_ref(), false) {
-                return Err(self.err_at(
-                    name,
-                    format!(
-                        "invalid role name `{}`, expected [A-Za-z_][A-Za-z0-9_]*",
-                        name.get_ref()
-                    ),
-                ));
-            }
-            roles.push(self.role(name.get_ref(), role)?);
+            // TOML refuses a table defined twice: no name is seen twice here.
+            let name = self.name(name, "role", false, None)?;
+            roles.push(self.role(&name, role)?);
         }
         Ok(roles)
     }
@@ -272,24 +265,16 @@ impl Compiler<'_> {
     /// The names of an invariant's `checks`: identifiers, unique, not `ctx`, `last` or `env`.
     pub(crate) fn check_names(&self, checks: &[RawCall]) -> Result<Vec<String>> {
         let mut names = Vec::new();
+        let mut seen = BTreeSet::new();
         for n in checks.iter().filter_map(|c| c.name.as_ref()) {
             let name = n.get_ref();
-            if !is_identifier(name, false) {
-                return Err(self.err_at(
-                    n,
-                    format!("invalid check name `{name}`, expected [A-Za-z_][A-Za-z0-9_]*"),
-                ));
-            }
             if VARIABLES.contains(&name.as_str()) {
                 return Err(self.err_at(
                     n,
                     format!("check name `{name}` is taken by the variable `{name}`, expected another name"),
                 ));
             }
-            if names.contains(name) {
-                return Err(self.err_at(n, format!("duplicate check name `{name}`")));
-            }
-            names.push(name.clone());
+            names.push(self.name(n, "check", false, Some(&mut seen))?);
         }
         Ok(names)
     }
@@ -306,16 +291,7 @@ impl Compiler<'_> {
         let mut out = Vec::new();
         for spanned in raw.iter().flat_map(|o| o.iter()) {
             let o = spanned.get_ref();
-            let name = o.name.get_ref();
-            if !is_identifier(name, false) {
-                return Err(self.err_at(
-                    &o.name,
-                    format!("invalid observation name `{name}`, expected [A-Za-z_][A-Za-z0-9_]*"),
-                ));
-            }
-            if !seen.insert(name.clone()) {
-                return Err(self.err_at(&o.name, format!("duplicate observation name `{name}`")));
-            }
+            let name = &self.name(&o.name, "observation", false, Some(&mut seen))?;
             let get = Spanned::new(o.path.span(), "GET".to_string());
             let method = o.method.as_ref().unwrap_or(&get);
             let keep = match (&o.keep, &o.expr) {

@@ -114,15 +114,8 @@ impl Compiler<'_> {
     pub(crate) fn observe_queries(&self, rb: &RawRollback) -> Result<Vec<(String, String)>> {
         let mut observe_queries = Vec::new();
         for (name, sql) in rb.observe_queries.iter().flat_map(|q| q.get_ref().0.iter()) {
-            if !is_identifier(name.get_ref(), false) {
-                return Err(self.err_at(
-                    name,
-                    format!(
-                        "invalid query name `{}`, expected [A-Za-z_][A-Za-z0-9_]*",
-                        name.get_ref()
-                    ),
-                ));
-            }
+            // A TOML table has each key once.
+            self.name(name, "query", false, None)?;
             if sql.get_ref().trim().is_empty() {
                 return Err(self.err_at(sql, "empty query, expected a SQL query"));
             }
