@@ -460,3 +460,34 @@ fn load_runs_against_the_base_url_given_on_the_command_line() {
         "{summary}"
     );
 }
+
+#[test]
+fn load_iterations_start_from_the_scenarios_context() {
+    let dir = tempdir();
+    let server = DemoServer::start(&dir.path().join("demo.db")).expect("demo server");
+    let text = format!(
+        "base_url = \"{}\"\n[context]\namount = 42\n\
+         [[actions]]\nname = \"create\"\nmethod = \"POST\"\npath = \"/orders\"\n\
+         body = {{ amount = \"{{{{ ctx.amount }}}}\" }}\nexpect = [201]\n",
+        server.base_url()
+    );
+    let scenario = write(&dir, "context.toml", &text);
+    let json = dir.path().join("load.json");
+    let run = venom([
+        "load",
+        scenario.to_str().unwrap(),
+        "--flow",
+        "create",
+        "--iterations",
+        "2",
+        "--json",
+        json.to_str().unwrap(),
+    ]);
+    run.expect_code(common::EXIT_OK);
+    let summary = read_report(&json);
+    assert_eq!(
+        summary["overall"]["statuses"]["201"].as_u64(),
+        Some(2),
+        "{summary}"
+    );
+}

@@ -95,6 +95,8 @@ impl FlowPicker {
 pub(crate) struct Executor {
     transport: Transport,
     actions: Vec<ActionSpec>,
+    /// The context every iteration starts from (the scenario's `[context]`).
+    initial: Context,
     flows: Vec<Flow>,
     picker: FlowPicker,
     recorder: Arc<Recorder>,
@@ -112,13 +114,14 @@ struct Padded(AtomicU64);
 impl Executor {
     pub(crate) fn new(
         transport: Transport,
-        scenario: &Scenario,
+        (scenario, initial): (&Scenario, Context),
         flows: &[Flow],
         recorder: Arc<Recorder>,
     ) -> Executor {
         Executor {
             transport,
             actions: scenario.actions.clone(),
+            initial,
             flows: flows.to_vec(),
             picker: FlowPicker::new(flows),
             in_flight: (0..recorder.shards()).map(|_| Padded::default()).collect(),
@@ -163,7 +166,7 @@ impl Executor {
         let Some(actions) = self.flows.get(flow).map(|f| f.actions.as_slice()) else {
             return false;
         };
-        let mut ctx = Context::new();
+        let mut ctx = self.initial.clone();
         for (step, &action) in actions.iter().enumerate() {
             let Some(spec) = self.actions.get(action) else {
                 self.recorder.flow_done(shard, flow, false);

@@ -75,6 +75,14 @@ pub enum LoadError {
     /// The task that collects measurements panicked or was cancelled.
     #[error("the measurement task failed")]
     Collector(#[source] tokio::task::JoinError),
+    /// A `[context]` value cannot be rendered (e.g. it reads an unset environment variable).
+    #[error("[context] `{key}`: {source}")]
+    Context {
+        /// The context key.
+        key: String,
+        /// Why.
+        source: venom_scenario::EvalError,
+    },
 }
 
 /// "No new work": set once, with the first reason given; wakes whoever waits for it.
@@ -183,9 +191,12 @@ async fn run_async(
         plan.flows.len(),
     ));
     let transport = Transport::new(client, scenario)?;
+    let initial = scenario
+        .initial_context()
+        .map_err(|(key, source)| LoadError::Context { key, source })?;
     let executor = Arc::new(Executor::new(
         transport,
-        scenario,
+        (scenario, initial),
         &plan.flows,
         Arc::clone(&recorder),
     ));

@@ -83,19 +83,15 @@ pub enum SetupError {
     },
 }
 
-/// The initial context of `scenario`: its `[context]` values, rendered in file order.
+/// The initial context of `scenario` ([`Scenario::initial_context`]), as a setup error when a
+/// value cannot be rendered.
 pub fn initial_context(scenario: &Scenario) -> Result<Context, SetupError> {
-    let mut ctx = Context::new();
-    for (key, value) in &scenario.initial_context {
-        let rendered = value
-            .render(&Vars::new(&ctx))
-            .map_err(|e| SetupError::Context {
-                key: key.clone(),
-                reason: e.to_string(),
-            })?;
-        ctx.set(key.clone(), rendered);
-    }
-    Ok(ctx)
+    scenario
+        .initial_context()
+        .map_err(|(key, e)| SetupError::Context {
+            key,
+            reason: e.to_string(),
+        })
 }
 
 /// What became of a step's (or a check's) request.

@@ -65,6 +65,19 @@ pub struct Scenario {
 }
 
 impl Scenario {
+    /// The initial context: the `[context]` values rendered in file order (each sees the keys
+    /// above it and `env`). Fails, naming the key, when one cannot be rendered.
+    pub fn initial_context(&self) -> Result<venom_engine::Context, (String, crate::EvalError)> {
+        let mut ctx = venom_engine::Context::new();
+        for (key, value) in &self.initial_context {
+            let rendered = value
+                .render(&crate::Vars::new(&ctx))
+                .map_err(|e| (key.clone(), e))?;
+            ctx.set(key.clone(), rendered);
+        }
+        Ok(ctx)
+    }
+
     /// The role named `name`.
     pub fn role(&self, name: &str) -> Option<&RoleSpec> {
         self.roles.iter().find(|r| r.name == name)
