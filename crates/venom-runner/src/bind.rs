@@ -5,11 +5,13 @@ use crate::world::{HttpWorld, Sent};
 use serde_json::Value;
 use std::sync::Arc;
 use venom_engine::{
-    Action, Context, Exchange, Invariant, Outcome, Precondition, Severity, StepView, Timing,
-    Verdict, WorldError,
+    Action, Context, Exchange, Invariant, Outcome, Precondition, ResponseRecord, Severity,
+    StepView, Timing, Verdict, WorldError,
 };
 use venom_http::{apply_extracts, apply_set, last_value};
-use venom_scenario::{ActionSpec, Builtin, CallSpec, Condition, InvariantSpec, Scenario, Vars};
+use venom_scenario::{
+    ActionSpec, Builtin, CallSpec, Condition, InvariantSpec, Scenario, StepSpec, Vars,
+};
 
 /// The scenario's actions as engine actions.
 pub fn actions(scenario: &Scenario) -> Vec<Action<HttpWorld>> {
@@ -86,21 +88,7 @@ fn run_action(
         };
         let succeeded = match &exchange.response {
             Some(response) => {
-                let unmatched = apply_extracts(&step.extract, ctx, response);
-                for entry in unmatched {
-                    if world.first_unmatched_extract(&spec.name, &entry.key) {
-                        warnings.push(format!(
-                            "action `{}`: extract `{}` = `{}` matched nothing in the {} answer \
-                             ({}), so `{}` stays unset and what requires it cannot run",
-                            spec.name,
-                            entry.key,
-                            entry.path.source(),
-                            response.status,
-                            brief(&response.body),
-                            entry.key
-                        ));
-                    }
-                }
+                extract_from(spec, step, response, (world, ctx), &mut warnings);
                 step.succeeded(response.status)
             }
             None => false,
@@ -123,6 +111,31 @@ fn run_action(
         earlier: exchanges,
         warnings,
     })
+}
+
+/// Stores in `ctx` what `step` of `spec` extracts from its `response`; an entry that matched
+/// nothing is warned about the first time.
+fn extract_from(
+    spec: &ActionSpec,
+    step: &StepSpec,
+    response: &ResponseRecord,
+    (world, ctx): (&mut HttpWorld, &mut Context),
+    warnings: &mut Vec<String>,
+) {
+    for entry in apply_extracts(&step.extract, ctx, response) {
+        if world.first_unmatched_extract(&spec.name, &entry.key) {
+            warnings.push(format!(
+                "action `{}`: extract `{}` = `{}` matched nothing in the {} answer ({}), so `{}` \
+                 stays unset and what requires it cannot run",
+                spec.name,
+                entry.key,
+                entry.path.source(),
+                response.status,
+                brief(&response.body),
+                entry.key
+            ));
+        }
+    }
 }
 
 /// The scenario's invariants as engine invariants, the enabled built-ins first.

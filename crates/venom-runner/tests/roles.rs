@@ -135,3 +135,55 @@ fn a_role_that_cannot_log_in_leaves_its_request_unsent_with_why() {
     );
     assert_eq!(logins(&world), 0);
 }
+
+#[test]
+fn an_action_stops_at_its_first_failed_step_and_keeps_the_requests_it_sent() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = venom_demo::DemoServer::start(&dir.path().join("notes.db")).unwrap();
+    let text = format!(
+        "base_url = \"{}\"\n\
+         [reset]\nrequest = {{ method = \"POST\", path = \"/admin/reset\" }}\n\
+         [roles.bob]\n\
+         login = [\n\
+           {{ method = \"POST\", path = \"/users\", body = {{ name = \"bob\", password = \"pw-1234\" }}, expect = [201, 409] }},\n\
+           {{ method = \"POST\", path = \"/login\", body = {{ name = \"bob\", password = \"pw-1234\" }}, extract = {{ token = \"$.token\" }} }},\n\
+         ]\nbearer = \"token\"\n\
+         [[actions]]\nname = \"write_then_read\"\nas = \"bob\"\n\
+         steps = [\n\
+           {{ method = \"POST\", path = \"/notes\", body = {{ text = \"x\" }}, expect = [201], extract = {{ id = \"$.id\" }} }},\n\
+           {{ method = \"GET\", path = \"/notes/{{{{ ctx.id }}}}\", extract = {{ read = \"$.text\" }} }},\n\
+         ]\nset = {{ done = true }}\n\
+         [[actions]]\nname = \"missing_then_list\"\nas = \"bob\"\n\
+         steps = [\n\
+           {{ method = \"GET\", path = \"/notes/999\", expect = [200], extract = {{ seen = {{ path = \"$.error\", on = \"any\" }} }} }},\n\
+           {{ method = \"GET\", path = \"/notes\" }},\n\
+         ]\nset = {{ done = true }}\n",
+        server.base_url()
+    );
+    let file = dir.path().join("steps.toml");
+    std::fs::write(&file, &text).unwrap();
+    let scenario = venom_scenario::load(&file).unwrap();
+    let mut world = HttpWorld::connect(&scenario, &Processes::default()).expect("world");
+    let actions = venom_runner::actions(&scenario);
+
+    // Both steps run, the context flowing from the first to the second, then `set`.
+    let mut ctx = Context::new();
+    let outcome = actions[0].run(&mut world, &mut ctx).unwrap();
+    assert_eq!(outcome.earlier.len(), 1, "the POST is kept before the GET");
+    assert_eq!(outcome.earlier[0].response.as_ref().unwrap().status, 201);
+    assert!(outcome.exchange.unwrap().request.url.ends_with("/notes/1"));
+    assert_eq!(ctx.get("read"), Some(&serde_json::json!("x")));
+    assert_eq!(ctx.get("done"), Some(&serde_json::json!(true)));
+
+    // The first step answers 404, outside its `expect`: the second is not sent, no `set`, but
+    // what `on = "any"` extracts is kept.
+    let mut ctx = Context::new();
+    let outcome = actions[1].run(&mut world, &mut ctx).unwrap();
+    assert!(outcome.earlier.is_empty());
+    assert_eq!(outcome.exchange.unwrap().response.unwrap().status, 404);
+    assert_eq!(
+        ctx.get("seen"),
+        Some(&serde_json::json!("note 999 not found"))
+    );
+    assert_eq!(ctx.get("done"), None);
+}
