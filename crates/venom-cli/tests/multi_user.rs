@@ -146,14 +146,19 @@ fn fail_fast_stops_at_the_first_violation_at_or_above_its_severity_and_writes_th
     let full = dir.path().join("full.json");
     venom(["demo", "--json", full.to_str().unwrap()]).expect_code(EXIT_VIOLATIONS);
     let fast = dir.path().join("fast.json");
-    venom([
+    let run = venom([
         "demo",
         "--fail-fast",
         "critical",
         "--json",
         fast.to_str().unwrap(),
-    ])
-    .expect_code(EXIT_VIOLATIONS);
+    ]);
+    run.expect_code(EXIT_VIOLATIONS);
+    assert!(
+        run.stdout.contains("stopped: fail fast: `"),
+        "{}",
+        run.stdout
+    );
     let (full, fast) = (read_report(&full), read_report(&fast));
     assert_eq!(fast["exploration"]["stop"]["reason"], "fail_fast");
     assert!(

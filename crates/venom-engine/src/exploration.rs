@@ -42,7 +42,7 @@ impl fmt::Display for StopReason {
             StopReason::TimeLimit => f.write_str("time limit reached"),
             StopReason::Interrupted => f.write_str("interrupted"),
             StopReason::FailFast(invariant) => {
-                write!(f, "stopped at the first violation (fail fast): {invariant}")
+                write!(f, "fail fast: `{invariant}` broken")
             }
             StopReason::Aborted(why) => write!(f, "aborted: {why}"),
         }

@@ -1,7 +1,8 @@
 //! Roles against the demo API: a role logs in on its first request and keeps its session; a
 //! session the API ended (401) is opened again once; `relogin = "per_path"` logs in again after
 //! every rollback; the cookie jar sends back what the login set; a role that cannot log in
-//! skips the request instead of ending the run.
+//! skips the request instead of ending the run; an action of several requests sends them in
+//! order and stops at the first that fails.
 
 use std::path::Path;
 use venom_engine::{Context, World};
