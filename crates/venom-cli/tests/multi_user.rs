@@ -184,7 +184,7 @@ fn base_url_and_no_server_point_a_scenario_at_an_api_already_running() {
     let check = venom(["check", scenario.to_str().unwrap()]);
     check.expect_code(common::EXIT_OK);
     assert!(
-        check.stdout.contains("4 actions, 4 invariants (+ built-in no_server_errors, expected_status), roles alice, bob, 2 HTTP observations"),
+        check.stdout.contains("4 actions, 5 invariants (+ built-in no_server_errors, expected_status), roles alice, bob, 2 HTTP observations"),
         "{}",
         check.stdout
     );
@@ -494,5 +494,42 @@ fn load_iterations_start_from_the_scenarios_context() {
         summary["overall"]["statuses"]["201"].as_u64(),
         Some(2),
         "{summary}"
+    );
+}
+
+#[test]
+fn an_invariant_compares_the_api_with_its_database_in_one_rule() {
+    let dir = tempdir();
+    let (_, server) = notes_in(&dir);
+    // The same rule, with a query that reads something else than the API answers.
+    let wrong = NOTES_SCENARIO.replace(
+        "SELECT text FROM notes WHERE id = {{ note.body.id }}",
+        "SELECT text || '!' FROM notes WHERE id = {{ note.body.id }}",
+    );
+    assert_ne!(wrong, NOTES_SCENARIO);
+    let scenario = write(&dir, "wrong.toml", &wrong);
+    let json = dir.path().join("report.json");
+    let run = venom([
+        "explore",
+        scenario.to_str().unwrap(),
+        "--base-url",
+        &server.base_url(),
+        "--json",
+        json.to_str().unwrap(),
+    ]);
+    run.expect_code(EXIT_VIOLATIONS);
+    let report = read_report(&json);
+    let broken: Vec<(String, Vec<String>)> = found(&report)
+        .into_iter()
+        .filter(|(name, _)| name == "api_agrees_with_the_database")
+        .collect();
+    assert_eq!(
+        broken,
+        [(
+            "api_agrees_with_the_database".to_string(),
+            vec!["alice_writes_note".to_string()]
+        )],
+        "{}",
+        run.stdout
     );
 }

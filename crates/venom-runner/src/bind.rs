@@ -10,7 +10,8 @@ use venom_engine::{
 };
 use venom_http::{apply_extracts, apply_set, last_value};
 use venom_scenario::{
-    ActionSpec, Builtin, CallSpec, Condition, InvariantSpec, Scenario, StepSpec, Vars,
+    ActionSpec, Builtin, CallSpec, Check, Condition, InvariantSpec, Scenario, StepSpec, Template,
+    Vars,
 };
 
 /// The scenario's actions as engine actions.
@@ -267,19 +268,25 @@ fn check_invariant(
         Condition::OffendingRows(sql) => return check_offending_rows(spec, sql, world, view),
     };
     let (last, mut evidence) = match &spec.check {
-        Some(check) => match call(spec, check, world, view)? {
+        Some(check) => match call(spec, check, world, &Vars::new(view.ctx))? {
             Ok((value, exchange)) => (Some(value), Some(Box::new(exchange))),
             Err(broken) => return Ok(broken),
         },
         None => (step_last, view.exchange.cloned().map(Box::new)),
     };
+    // Each check sees the answers of those before it.
     let mut calls = Vec::with_capacity(spec.checks.len());
     for check in &spec.checks {
-        match call(spec, check, world, view)? {
-            Ok((value, exchange)) => {
-                calls.push((check.name.clone(), value));
+        let earlier = Vars::new(view.ctx).with_calls(&calls);
+        let answer = match check {
+            Check::Http(http) => call(spec, http, world, &earlier)?.map(|(value, exchange)| {
                 evidence = Some(Box::new(exchange));
-            }
+                value
+            }),
+            Check::Sql { name, query } => query_check(spec, name, query, world, &earlier)?,
+        };
+        match answer {
+            Ok(value) => calls.push((check.name().to_string(), value)),
             Err(broken) => return Ok(broken),
         }
     }
@@ -296,16 +303,40 @@ fn check_invariant(
     Ok(Verdict::Broken { message, evidence })
 }
 
-/// Sends one HTTP call of an invariant: its answer as `{status, body, headers, …}` with the
-/// exchange, or the verdict when it could not be sent or got no answer.
+/// Runs the `sql` check `name` of an invariant, its template rendered with `vars`: its answer
+/// as `{rows}` (each row a list of text values, `null` for NULL), or the verdict when it
+/// cannot be rendered. A query that fails ends the run, as an invariant's `sql` does.
+fn query_check(
+    spec: &InvariantSpec,
+    name: &str,
+    query: &Template,
+    world: &mut HttpWorld,
+    vars: &Vars<'_>,
+) -> Result<Result<Value, Verdict>, WorldError> {
+    let sql = match query.render(vars) {
+        Ok(sql) => sql,
+        Err(e) => {
+            return Ok(Err(Verdict::broken(format!(
+                "its check `{name}` cannot be built here: {e}"
+            ))))
+        }
+    };
+    let rows = world.sql(&sql).map_err(|e| {
+        WorldError::caused(format!("invariant `{}`: its check `{name}`", spec.name), e)
+    })?;
+    Ok(Ok(serde_json::json!({ "rows": rows })))
+}
+
+/// Sends one HTTP call of an invariant, rendered with `vars`: its answer as `{status, body,
+/// headers, …}` with the exchange, or the verdict when it could not be sent or got no answer.
 fn call(
     spec: &InvariantSpec,
     check: &CallSpec,
     world: &mut HttpWorld,
-    view: &StepView<'_>,
+    vars: &Vars<'_>,
 ) -> Result<Result<(Value, Exchange), Verdict>, WorldError> {
     let sent = world
-        .check_exchange(&check.request, check.role.as_deref(), &Vars::new(view.ctx))
+        .check_exchange(&check.request, check.role.as_deref(), vars)
         .map_err(|e| WorldError::caused(format!("invariant `{}`", spec.name), e))?;
     let named = match check.name.as_str() {
         "" => "its check".to_string(),

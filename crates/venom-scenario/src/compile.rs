@@ -847,7 +847,10 @@ impl Compiler<'_> {
                     .transpose()?,
                 checks: raw_checks
                     .iter()
-                    .map(|c| self.call(c, true, &names))
+                    .enumerate()
+                    .map(|(i, c)| {
+                        self.check(c, &names[..i.min(names.len())], rollback.has_database())
+                    })
                     .collect::<Result<_>>()?,
                 condition,
                 message: inv

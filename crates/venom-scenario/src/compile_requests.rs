@@ -236,13 +236,75 @@ impl Compiler<'_> {
         Ok((path, any_status))
     }
 
-    /// An invariant's `check` (unnamed) or one of its `checks` (named).
+    /// One of an invariant's `checks`: a request or, with `sql`, a query (which needs a
+    /// database); its templates see the checks before it (`earlier`).
+    pub(crate) fn check(
+        &self,
+        c: &RawCall,
+        earlier: &[String],
+        has_database: bool,
+    ) -> Result<Check> {
+        let Some(sql) = &c.sql else {
+            return Ok(Check::Http(self.call(c, true, earlier)?));
+        };
+        let place = c.method.as_ref().or(c.path.as_ref()).or(c.role.as_ref());
+        let written_inline = c.headers.is_some() || c.body.is_some();
+        if let Some(extra) = place.or(written_inline.then_some(sql)) {
+            return Err(self.err_at(
+                extra,
+                "a `sql` check is a query, expected no `method`, `path`, `headers`, `body` or `as`",
+            ));
+        }
+        if !has_database {
+            return Err(self.err_at(
+                sql,
+                "`sql` checks run against the API's database, expected [rollback] `sqlite_path` or mode = \"postgres\"",
+            ));
+        }
+        if sql.get_ref().trim().is_empty() {
+            return Err(self.err_at(sql, "empty sql, expected a query"));
+        }
+        let name = match &c.name {
+            Some(n) => n.get_ref().clone(),
+            None => return Err(self.err_at(sql, "an entry of `checks` without `name`, expected `name = \"...\"` (its answer's name in `expr`)")),
+        };
+        let query = self
+            .with_variables(earlier)
+            .template_at(sql.span(), sql.get_ref())?;
+        Ok(Check::Sql { name, query })
+    }
+
+    /// An invariant's `check` (unnamed) or one of its `checks` (named) that sends a request;
+    /// its templates see the variables `names`.
     pub(crate) fn call(&self, c: &RawCall, named: bool, names: &[String]) -> Result<CallSpec> {
+        let (method, path) = match (&c.method, &c.path) {
+            (Some(m), Some(p)) => (m, p),
+            (_, None) => {
+                let at = c.method.as_ref().or(c.name.as_ref());
+                let message = "a check without `path`, expected `method` and `path` (or `sql`)";
+                return Err(match at {
+                    Some(at) => self.err_at(at, message),
+                    None => self.err(0..0, message),
+                });
+            }
+            (None, Some(p)) => {
+                return Err(self.err_at(
+                    p,
+                    "a check without `method`, expected `method` and `path` (or `sql`)",
+                ))
+            }
+        };
+        if let (Some(sql), false) = (&c.sql, named) {
+            return Err(self.err_at(
+                sql,
+                "a single `check` is a request; a `sql` query goes in `checks` (with a name) or in the invariant's `sql`",
+            ));
+        }
         let name = match (&c.name, named) {
             (Some(n), true) => n.get_ref().clone(),
             (None, true) => {
                 return Err(self.err_at(
-                    &c.path,
+                    path,
                     "an entry of `checks` without `name`, expected `name = \"...\"` (its response's name in `expr`)",
                 ))
             }
@@ -257,7 +319,7 @@ impl Compiler<'_> {
         let with_names = self.with_variables(names);
         Ok(CallSpec {
             name,
-            request: with_names.request(&c.method, &c.path, c.body.as_ref(), c.headers.as_ref())?,
+            request: with_names.request(method, path, c.body.as_ref(), c.headers.as_ref())?,
             role: c.role.as_ref().map(|r| self.role_ref(r)).transpose()?,
         })
     }

@@ -313,11 +313,7 @@ impl Compiler<'_> {
         if form == "expr" {
             return Ok(Condition::Expr(self.expr_with(query, checks)?));
         }
-        let has_database = match rollback {
-            RollbackSpec::Postgres(_) | RollbackSpec::Sqlite(_) => true,
-            RollbackSpec::Reset { observe } => observe.is_some(),
-        };
-        if !has_database {
+        if !rollback.has_database() {
             return Err(self.err_at(
                 query,
                 format!("`{form}` invariants run against the API's database, expected [rollback] `sqlite_path` or mode = \"postgres\""),

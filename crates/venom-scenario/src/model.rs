@@ -199,6 +199,14 @@ pub enum RollbackSpec {
 }
 
 impl RollbackSpec {
+    /// Whether venom can query the API's database (an SQLite file, or PostgreSQL).
+    pub fn has_database(&self) -> bool {
+        match self {
+            RollbackSpec::Postgres(_) | RollbackSpec::Sqlite(_) => true,
+            RollbackSpec::Reset { observe } => observe.is_some(),
+        }
+    }
+
     /// The mechanism that restores the database (reset + replay when none does).
     pub fn mechanism(&self) -> Mechanism {
         match self {
@@ -472,8 +480,9 @@ pub struct InvariantSpec {
     pub timing: Timing,
     /// Optional HTTP call; `last` is then its response.
     pub check: Option<CallSpec>,
-    /// Named HTTP calls (`checks`), each response seen by its name in `expr`.
-    pub checks: Vec<CallSpec>,
+    /// Named calls (`checks`), in file order, each answer seen by its name in `expr` (and in
+    /// the templates of the calls after it).
+    pub checks: Vec<Check>,
     /// The condition that must be true.
     pub condition: Condition,
     /// Message template for violations.
@@ -499,6 +508,31 @@ pub struct CallSpec {
     pub request: RequestSpec,
     /// The role it is sent as, if any.
     pub role: Option<String>,
+}
+
+/// One of an invariant's named `checks`.
+#[derive(Debug, Clone)]
+pub enum Check {
+    /// An HTTP call: its answer is `{status, body, headers, elapsed_ms}`.
+    Http(CallSpec),
+    /// A SQL query (a template) against the API's database: its answer is `{rows}`, each row a
+    /// list of text values (`null` for NULL).
+    Sql {
+        /// The name its answer is seen by.
+        name: String,
+        /// The query.
+        query: Template,
+    },
+}
+
+impl Check {
+    /// The name its answer is seen by.
+    pub fn name(&self) -> &str {
+        match self {
+            Check::Http(call) => &call.name,
+            Check::Sql { name, .. } => name,
+        }
+    }
 }
 
 /// What an invariant checks.

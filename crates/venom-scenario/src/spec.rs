@@ -84,13 +84,15 @@ pub(crate) struct RawStep {
     pub role: Option<Spanned<String>>,
 }
 
-/// An invariant's `check`, or one entry of its `checks` (which have a `name`).
+/// An invariant's `check`, or one entry of its `checks` (which have a `name`, and may be a
+/// `sql` query instead of a request).
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub(crate) struct RawCall {
     pub name: Option<Spanned<String>>,
-    pub method: Spanned<String>,
-    pub path: Spanned<String>,
+    pub method: Option<Spanned<String>>,
+    pub path: Option<Spanned<String>>,
+    pub sql: Option<Spanned<String>>,
     pub body: Option<Node>,
     pub headers: Option<OrderedMap<Spanned<String>>>,
     #[serde(rename = "as")]

@@ -6,7 +6,7 @@ use serde_json::json;
 use std::path::{Path, PathBuf};
 use venom_engine::{Context, Timing};
 use venom_scenario::{
-    load, parse, Condition, Credential, Projection, Relogin, Scenario, ScenarioError, Vars,
+    load, parse, Check, Condition, Credential, Projection, Relogin, Scenario, ScenarioError, Vars,
 };
 
 fn ok(text: &str) -> Scenario {
@@ -72,17 +72,15 @@ fn the_notes_example_parses_into_roles_steps_checks_and_observations() {
     assert!(probe.single_request().is_none(), "sent as a role");
     let private = &s.invariants[0];
     assert_eq!(
-        private
-            .checks
-            .iter()
-            .map(|c| c.name.as_str())
-            .collect::<Vec<_>>(),
+        private.checks.iter().map(|c| c.name()).collect::<Vec<_>>(),
         ["note", "list"]
     );
-    assert_eq!(s.invariants[1].timing, Timing::BeforeAction);
-    assert!(matches!(s.invariants[2].condition, Condition::Sql(_)));
+    let api_and_db = &s.invariants[1].checks;
+    assert!(matches!(api_and_db[1], Check::Sql { .. }), "{api_and_db:?}");
+    assert_eq!(s.invariants[2].timing, Timing::BeforeAction);
+    assert!(matches!(s.invariants[3].condition, Condition::Sql(_)));
     assert!(matches!(
-        s.invariants[3].condition,
+        s.invariants[4].condition,
         Condition::OffendingRows(_)
     ));
     assert_eq!(s.observations.len(), 2);
@@ -126,7 +124,10 @@ fn named_checks_are_variables_of_the_invariant_and_nothing_else() {
     let ctx = Context::new();
     let expr = s.invariants[0].expr().unwrap();
     assert!(expr.eval_bool(&Vars::new(&ctx).with_calls(&calls)).unwrap());
-    assert_eq!(s.invariants[0].checks[0].role.as_deref(), Some("bob"));
+    let Check::Http(one) = &s.invariants[0].checks[0] else {
+        panic!("an HTTP check")
+    };
+    assert_eq!(one.role.as_deref(), Some("bob"));
     assert_err(
         &case(&format!("{inv}expr = \"once.status == 200\"\n")),
         "t.toml:12:9: unknown variable `once` in `once.status == 200`, expected `ctx`, `last`, `env` or a check: `one`, `all`",
@@ -376,4 +377,43 @@ fn a_reset_request_can_take_its_body_from_a_json_file_and_a_server_can_be_restar
     );
     let s = parse_in_dir("[reset]\nkind = \"restart\"\n[server]\ncommand = \"run-api\"\n").unwrap();
     assert!(matches!(s.reset, Some(venom_scenario::ResetSpec::Restart)));
+}
+
+#[test]
+fn a_check_may_be_a_sql_query_and_each_check_sees_those_before_it() {
+    let db = "[rollback]\nsqlite_path = \"a.db\"\n";
+    let inv = "[[invariants]]\nname = \"i\"\nchecks = [{ name = \"api\", method = \"GET\", path = \"/o\" }, { name = \"db\", sql = \"SELECT total FROM o WHERE id = {{ api.body.id }}\" }, { name = \"again\", method = \"GET\", path = \"/o/{{ db.rows[0][0] }}\" }]\nexpr = \"db.rows[0][0] == string(api.body.total)\"\n";
+    let s = ok(&case(&format!("{inv}{db}")));
+    let checks = &s.invariants[0].checks;
+    assert_eq!(
+        checks.iter().map(Check::name).collect::<Vec<_>>(),
+        ["api", "db", "again"]
+    );
+    let Check::Sql { query, .. } = &checks[1] else {
+        panic!("a SQL check")
+    };
+    let api = vec![("api".to_string(), json!({"body": {"id": 7}}))];
+    let ctx = Context::new();
+    assert_eq!(
+        query.render(&Vars::new(&ctx).with_calls(&api)).unwrap(),
+        "SELECT total FROM o WHERE id = 7"
+    );
+    // A check cannot read the ones after it.
+    let backwards = "[[invariants]]\nname = \"i\"\nchecks = [{ name = \"db\", sql = \"SELECT {{ api.status }}\" }, { name = \"api\", method = \"GET\", path = \"/o\" }]\nexpr = \"true\"\n";
+    assert_err(
+        &case(&format!("{backwards}{db}")),
+        "t.toml:11:43: in template `SELECT {{ api.status }}`: unknown variable `api` in `api.status`, expected `ctx`, `last` or `env`",
+    );
+    let no_db = "[[invariants]]\nname = \"i\"\nchecks = [{ name = \"db\", sql = \"SELECT 1\" }]\nexpr = \"true\"\n";
+    assert_err(
+        &case(no_db),
+        "t.toml:11:32: `sql` checks run against the API's database",
+    );
+    let mixed = "[[invariants]]\nname = \"i\"\nchecks = [{ name = \"db\", sql = \"SELECT 1\", method = \"GET\" }]\nexpr = \"true\"\n";
+    assert_err(
+        &case(&format!("{mixed}{db}")),
+        "t.toml:11:53: a `sql` check is a query, expected no `method`, `path`, `headers`, `body` or `as`",
+    );
+    let pathless = "[[invariants]]\nname = \"i\"\nchecks = [{ name = \"x\", method = \"GET\" }]\nexpr = \"true\"\n";
+    assert_err(&case(pathless), "t.toml:11:34: a check without `path`");
 }

@@ -647,7 +647,7 @@ fn unknown_keys_in_nested_tables() {
         ),
         (
             "[[invariants]]\nname = \"i\"\nexpr = \"true\"\ncheck = { method = \"GET\", path = \"/\", body = {}, expect = [200] }\n",
-            "t.toml:9:50: unknown field `expect`, expected one of `name`, `method`, `path`, `body`, `headers`, `as`",
+            "t.toml:9:50: unknown field `expect`, expected one of `name`, `method`, `path`, `sql`, `body`, `headers`, `as`",
         ),
         // A dotted sub-table of an action is checked too.
         (
