@@ -1,6 +1,8 @@
 //! The plain-text console summary printed at the end of a run.
 
-use crate::path::{format_exchange, format_path, path_heading, replay_hint, severity_tag};
+use crate::path::{
+    broken_where, format_exchange, format_path, path_heading, replay_hint, severity_tag,
+};
 use crate::report::RunReport;
 use std::fmt::Write as _;
 use std::path::Path;
@@ -123,10 +125,7 @@ fn render_violation(
         violation.message
     );
     push_indented(out, &first, &indent, &title);
-    match &violation.action {
-        Some(action) => line(out, format!("{indent}broken by: {action}")),
-        None => line(out, format!("{indent}broken in the initial state")),
-    }
+    line(out, format!("{indent}{}", broken_where(violation)));
     line(
         out,
         format!("{indent}occurrences: {}", violation.occurrences),

@@ -2,7 +2,9 @@
 
 use crate::error::ReportError;
 use crate::fs::write_atomic_unnamed;
-use crate::path::{format_exchange, format_path, path_heading, replay_hint, severity_tag};
+use crate::path::{
+    broken_where, format_exchange, format_path, path_heading, replay_hint, severity_tag,
+};
 use crate::report::RunReport;
 use quick_junit::{NonSuccessKind, Property, Report, TestCase, TestCaseStatus, TestSuite};
 use std::path::Path;
@@ -125,10 +127,7 @@ fn describe(broken: &[(usize, &Violation)], json_path: Option<&Path>) -> String 
             severity_tag(violation.severity),
             violation.message
         ));
-        lines.push(match &violation.action {
-            Some(action) => format!("  broken by: {action}"),
-            None => "  broken in the initial state".to_string(),
-        });
+        lines.push(format!("  {}", broken_where(violation)));
         lines.push(format!("  occurrences: {}", violation.occurrences));
         if let Some(evidence) = &violation.evidence {
             lines.push(format!("  evidence: {}", format_exchange(evidence)));

@@ -72,6 +72,17 @@ pub fn format_path(path: &[PathStep], indent: &str) -> Vec<String> {
     lines
 }
 
+/// Where a violation broke its invariant: `broken by: ACTION` (the path's last step), `broken
+/// in the initial state`, or, for an invariant checked before each action, in the state the
+/// path reaches.
+pub(crate) fn broken_where(violation: &venom_engine::Violation) -> String {
+    match (&violation.action, violation.path.is_empty()) {
+        (Some(action), _) => format!("broken by: {action}"),
+        (None, true) => "broken in the initial state".to_string(),
+        (None, false) => "broken in the state its path reaches, before an action".to_string(),
+    }
+}
+
 /// The upper-case tag shown between brackets for a severity: `CRITICAL`.
 pub(crate) fn severity_tag(severity: Severity) -> String {
     severity.as_str().to_ascii_uppercase()

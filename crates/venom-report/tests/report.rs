@@ -642,3 +642,33 @@ fn a_path_not_proved_minimal_is_labelled_shortest_found() {
         "{out}"
     );
 }
+
+#[test]
+fn a_step_of_several_requests_shows_each_and_a_violation_before_an_action_says_so() {
+    let mut report = with_violations(&[Severity::High], StopReason::Exhausted);
+    let mut first = step("write_note", "GET", "/notes/1", Some(200));
+    first.earlier = vec![exchange("POST", "/notes", Some(201))];
+    let path = vec![first, step("edit_note", "PUT", "/notes/1", Some(200))];
+    let mut before = violation("signed_in", Severity::High, "before `x`: broken", path, 1);
+    before.action = None;
+    report.exploration.violations = vec![before];
+    let out = render_console(&report, Severity::High, None);
+    let lines: Vec<&str> = out.lines().collect();
+    let post = lines
+        .iter()
+        .position(|l| {
+            l.contains("1. write_note") && l.contains("POST http://127.0.0.1:8080/notes -> 201")
+        })
+        .unwrap_or_else(|| panic!("{out}"));
+    assert!(
+        lines[post + 1]
+            .trim_start()
+            .starts_with("GET http://127.0.0.1:8080/notes/1 -> 200"),
+        "the later request under the first:\n{out}"
+    );
+    assert!(
+        out.contains("broken in the state its path reaches, before an action"),
+        "{out}"
+    );
+    assert!(!out.contains("broken in the initial state"), "{out}");
+}
