@@ -488,6 +488,8 @@ impl<W: World> Explorer<W> {
             }
             set_bit(&mut run.graph.nodes[state].broken, i);
             self.note_fail_fast(run, i);
+            // Observed again only here, where a report will show the state.
+            let observation = self.world.observe()?;
             run.hits.add(
                 i,
                 None,
@@ -496,7 +498,7 @@ impl<W: World> Explorer<W> {
                     to: state,
                     message: format!("before `{name}`: {message}"),
                     evidence,
-                    observation: Observation::default(),
+                    observation,
                 },
             );
         }

@@ -562,6 +562,11 @@ fn an_invariant_checked_before_each_action_sees_the_action_about_to_run_and_repo
         violation.action, None,
         "no action broke it: it was broken before one ran"
     );
+    assert_eq!(
+        violation.state.observation.get("value"),
+        Some(&serde_json::json!(4)),
+        "the state it was broken in"
+    );
 }
 
 #[test]
