@@ -222,17 +222,7 @@ impl HttpClient {
         auth: Option<&AuthSpec>,
         vars: &Vars<'_>,
     ) -> Result<PreparedRequest, SendError> {
-        self.prepare_as(spec, Credentials::Auth(auth), vars)
-    }
-
-    /// [`HttpClient::prepare`] with `credentials` (see [`HttpClient::send_as`]).
-    pub fn prepare_as(
-        &self,
-        spec: &RequestSpec,
-        credentials: Credentials<'_>,
-        vars: &Vars<'_>,
-    ) -> Result<PreparedRequest, SendError> {
-        let rendered = self.render(spec, credentials, vars)?;
+        let rendered = self.render(spec, Credentials::Auth(auth), vars)?;
         Ok(PreparedRequest {
             method: rendered.method,
             url: rendered.url,
@@ -326,8 +316,8 @@ impl HttpClient {
     }
 }
 
-/// What identifies the sender of a request.
-#[derive(Debug, Clone, Copy)]
+/// What identifies the sender of a request. Not `Debug`: a session's headers are secrets.
+#[derive(Clone, Copy)]
 pub enum Credentials<'a> {
     /// An authentication (`None`: the scenario's default one, if any).
     Auth(Option<&'a AuthSpec>),

@@ -5,14 +5,24 @@ use std::collections::HashMap;
 use venom_engine::{Context, Exchange};
 use venom_scenario::{Credential, Relogin, RoleSpec};
 
-/// The roles of a scenario and their open sessions.
-#[derive(Debug, Default)]
+/// The roles of a scenario and their open sessions. Its `Debug` shows no credential.
+#[derive(Default)]
 pub(crate) struct Sessions {
     roles: Vec<RoleSpec>,
     /// Role name → the headers its requests carry.
     open: HashMap<String, Vec<(String, String)>>,
     /// Every credential value a login answered, in order.
     issued: Vec<String>,
+}
+
+impl std::fmt::Debug for Sessions {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let open: Vec<&String> = self.open.keys().collect();
+        f.debug_struct("Sessions")
+            .field("roles", &self.roles.len())
+            .field("open", &open)
+            .finish_non_exhaustive()
+    }
 }
 
 /// Why a role could not log in.
