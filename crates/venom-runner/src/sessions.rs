@@ -210,6 +210,10 @@ mod tests {
             ["tok_123456", "Bearer tok_123456"],
             "the token alone is a secret"
         );
+        assert!(
+            !format!("{sessions:?}").contains("tok_123456"),
+            "Debug shows no credential"
+        );
         sessions.path_changed();
         assert!(
             sessions.headers("bob").is_some(),
