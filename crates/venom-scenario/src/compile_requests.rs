@@ -140,8 +140,9 @@ impl Compiler<'_> {
         self.known(raw, &known, "role", "`as`", "one of the [roles]:")
     }
 
-    /// One request of an action's `steps` (or a role's `login`: `login` says so, its steps
-    /// never run `as` a role), sent as `role` unless it names its own.
+    /// One request of an action's `steps` or of a role's `login`, sent as `role` unless it
+    /// names its own; its `extract` entries apply to any status when `any_status_default`
+    /// (the action's `extract_on = "any"`) unless it says `extract_on` itself.
     pub(crate) fn step(
         &self,
         s: &RawStep,
