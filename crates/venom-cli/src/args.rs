@@ -30,12 +30,37 @@ pub enum Command {
     Demo(DemoArgs),
     /// Run the scenario's flows as load (smoke, burst, soak) and check its thresholds.
     Load(LoadArgs),
+    /// Write a scenario generated from the API's OpenAPI document.
+    Init(InitArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct InitArgs {
+    /// The OpenAPI document (3.0 or 3.1, JSON or YAML): a file, or the API's URL of it.
+    #[arg(long, value_name = "SPEC")]
+    pub openapi: String,
+    /// The scenario's `base_url` (default: the document's first server).
+    #[arg(long, value_name = "URL")]
+    pub base_url: Option<String>,
+    /// Write the scenario to FILE (default: standard output). When FILE exists, what changed
+    /// is told and FILE is left alone unless --force.
+    #[arg(short = 'o', long, value_name = "FILE")]
+    pub output: Option<PathBuf>,
+    /// Overwrite an existing FILE.
+    #[arg(long)]
+    pub force: bool,
 }
 
 #[derive(Debug, Args)]
 pub struct ExploreArgs {
-    /// The scenario file (TOML).
-    pub scenario: PathBuf,
+    /// The scenario file (TOML); with --openapi it may be left out, or add invariants, roles
+    /// and rollback to the generated scenario.
+    #[arg(required_unless_present = "openapi")]
+    pub scenario: Option<PathBuf>,
+    /// Explore the scenario `venom init --openapi SPEC` would write (in memory), merged into
+    /// the scenario file when one is given.
+    #[arg(long, value_name = "SPEC")]
+    pub openapi: Option<String>,
     #[command(flatten)]
     pub target: TargetOverrides,
     #[command(flatten)]

@@ -4,6 +4,7 @@ use crate::args::CheckArgs;
 use crate::failure::Failure;
 use venom_engine::Mechanism;
 use venom_report::EXIT_OK;
+use venom_scenario::OpenApiSource;
 
 /// Runs `venom check`.
 pub fn command(args: &CheckArgs) -> Result<i32, Failure> {
@@ -32,6 +33,15 @@ pub fn command(args: &CheckArgs) -> Result<i32, Failure> {
     }
     if !scenario.observations.is_empty() {
         extras.push(format!("{} HTTP observations", scenario.observations.len()));
+    }
+    match &scenario.openapi {
+        // A file is read now; a URL is the running API's, fetched when a run starts.
+        Some(source @ OpenApiSource::File(_)) => {
+            let spec = venom_runner::load_document(source).map_err(Failure::invalid_from)?;
+            extras.push(format!("OpenAPI {} operations", spec.operations.len()));
+        }
+        Some(OpenApiSource::Url(url)) => extras.push(format!("OpenAPI {url} (read at run time)")),
+        None => {}
     }
     let extras: String = extras.iter().map(|e| format!(", {e}")).collect();
     println!(

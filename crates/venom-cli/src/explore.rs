@@ -17,12 +17,51 @@ pub const DEFAULT_MAX_STEPS: u64 = 1000;
 
 /// Runs `venom explore`.
 pub fn command(args: &ExploreArgs) -> Result<i32, Failure> {
-    let scenario = venom_scenario::load(&args.scenario).map_err(Failure::invalid_from)?;
-    let scenario = crate::target::overridden(scenario, &args.target)?;
-    let target = Target::Scenario {
-        path: args.scenario.clone(),
+    let user = args
+        .scenario
+        .as_deref()
+        .map(venom_scenario::load)
+        .transpose()
+        .map_err(Failure::invalid_from)?;
+    let (scenario, path) = match (&args.openapi, &args.scenario) {
+        (None, Some(path)) => (user.expect("a scenario file was read"), path.clone()),
+        (Some(openapi), path) => {
+            let file = path
+                .clone()
+                .unwrap_or_else(|| generated_file(openapi, &args.run));
+            let scenario = crate::init::generated_scenario(
+                openapi,
+                args.target.base_url.as_deref(),
+                user,
+                (&file, args.run.json.is_some()),
+            )?;
+            (scenario, file)
+        }
+        (None, None) => {
+            return Err(Failure::invalid(
+                "expected a scenario file or --openapi SPEC",
+            ))
+        }
     };
-    explore(&scenario, target, &args.run)
+    let scenario = crate::target::overridden(scenario, &args.target)?;
+    explore(&scenario, Target::Scenario { path }, &args.run)
+}
+
+/// Where the scenario generated for `--openapi` alone is said to be: beside the JSON report
+/// (named after it, and written there so that `venom replay` finds it) when there is one,
+/// else in the current folder (not written).
+fn generated_file(openapi: &str, options: &RunOptions) -> PathBuf {
+    match &options.json {
+        Some(json) => json.with_extension("scenario.toml"),
+        None => {
+            let name = Path::new(openapi)
+                .file_stem()
+                .and_then(|s| s.to_str())
+                .filter(|s| !s.is_empty() && !openapi.contains("://"))
+                .unwrap_or("openapi");
+            PathBuf::from(format!("{name}.venom.toml"))
+        }
+    }
 }
 
 /// Explores `scenario`, writes the requested reports, prints the summary and returns the exit

@@ -1,7 +1,8 @@
 //! `venom`: finds the bugs that only show up after a sequence of API calls.
 //!
 //! Subcommands: `explore` a scenario, `replay` a reported violation, `check` a scenario file,
-//! `demo` (explore the bundled demo API) and `load` (run the scenario's flows as load). Exit
+//! `demo` (explore the bundled demo API), `load` (run the scenario's flows as load) and `init`
+//! (a scenario generated from an OpenAPI document). Exit
 //! codes are documented in [`venom_report`]: 0 ok, 1 violations at or above `--fail-on` (load: a
 //! threshold or baseline failed), 2 invalid input, 3 setup failure, 130 interrupted (143 by SIGTERM, 129 by
 //! SIGHUP).
@@ -11,6 +12,7 @@ mod check;
 mod demo;
 mod explore;
 mod failure;
+mod init;
 mod interrupt;
 mod load;
 mod progress;
@@ -52,6 +54,7 @@ fn run(cli: Cli) -> i32 {
         Command::Check(args) => check::command(&args),
         Command::Demo(args) => demo::command(&args),
         Command::Load(args) => load::command(&args),
+        Command::Init(args) => init::command(&args),
     };
     result.unwrap_or_else(|failure| {
         failure::print(&failure);

@@ -174,6 +174,7 @@ pub fn router(db_path: PathBuf) -> Router {
 pub(crate) fn app(state: Shared) -> Router {
     Router::new()
         .route("/health", get(health))
+        .route("/openapi.json", get(openapi_document))
         .route("/orders", post(create_order).get(list_orders))
         .route("/orders/{id}", get(get_order).delete(delete_order))
         .route("/orders/{id}/pay", post(pay_order))

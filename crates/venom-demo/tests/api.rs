@@ -166,13 +166,16 @@ async fn refunds_behave_where_correct() {
         .await;
     assert_eq!(status, StatusCode::CREATED);
     assert_eq!(body["status"], "partially_refunded");
-    assert_eq!(body["refunded"], 60);
+    // BUG 7 (planted): the refund's answer writes `refunded` as a string; the order says 60.
+    assert_eq!(body["refunded"], "60");
+    let (_, order) = api.get(&format!("/orders/{id}")).await;
+    assert_eq!(order["refunded"], 60);
     let (status, body) = api
         .post(&format!("/orders/{id}/refunds"), json!({ "amount": 40 }))
         .await;
     assert_eq!(status, StatusCode::CREATED);
     assert_eq!(body["status"], "refunded");
-    assert_eq!(body["refunded"], 100);
+    assert_eq!(body["refunded"], "100");
     // Fully refunded: no more refunds.
     let (status, _) = api
         .post(&format!("/orders/{id}/refunds"), json!({ "amount": 1 }))

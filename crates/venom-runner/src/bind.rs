@@ -1,12 +1,13 @@
 //! Turning the scenario's declarations into the engine's actions and invariants over an
 //! [`HttpWorld`].
 
+use crate::spec_checks;
 use crate::world::{HttpWorld, Sent};
 use serde_json::Value;
 use std::sync::Arc;
 use venom_engine::{
-    Action, Context, Exchange, Invariant, Outcome, Precondition, ResponseRecord, Severity,
-    StepView, Timing, Verdict, WorldError,
+    Action, Context, Exchange, Invariant, Outcome, Precondition, ResponseRecord, StepView, Timing,
+    Verdict, WorldError,
 };
 use venom_http::{apply_extracts, apply_set, last_value};
 use venom_scenario::{
@@ -57,6 +58,11 @@ fn run_action(
     let mut warnings = Vec::new();
     let mut completed = true;
     for (index, step) in spec.steps.iter().enumerate() {
+        world.read_list_before(
+            &step.request,
+            (step.role.as_deref(), spec.auth.as_ref()),
+            &Vars::new(ctx),
+        )?;
         let sent = world
             .exchange(
                 &step.request,
@@ -152,23 +158,33 @@ pub fn invariants(scenario: &Scenario) -> Vec<Invariant<HttpWorld>> {
 
 /// The check of `builtin` for `scenario`.
 fn builtin_invariant(builtin: Builtin, scenario: &Scenario) -> Invariant<HttpWorld> {
+    let (name, severity) = (builtin.name(), builtin.severity());
+    let specs: Arc<Vec<ActionSpec>> = Arc::new(scenario.actions.clone());
     match builtin {
-        Builtin::NoServerErrors => Invariant::new(
-            builtin.name(),
-            Severity::Critical,
-            |_: &mut HttpWorld, view: &StepView<'_>| Ok(no_server_errors(view)),
-        ),
-        Builtin::ExpectedStatus => {
-            let specs: Arc<Vec<ActionSpec>> = Arc::new(scenario.actions.clone());
-            let skip_5xx = scenario.builtins.no_server_errors;
-            Invariant::new(
-                builtin.name(),
-                Severity::Medium,
-                move |_: &mut HttpWorld, view: &StepView<'_>| {
-                    Ok(expected_status(&specs, view, skip_5xx))
-                },
-            )
+        Builtin::NoServerErrors => {
+            Invariant::new(name, severity, |_, view| Ok(no_server_errors(view)))
         }
+        Builtin::ExpectedStatus => {
+            let skip_5xx = scenario.builtins.no_server_errors;
+            Invariant::new(name, severity, move |_, view| {
+                Ok(expected_status(&specs, view, skip_5xx))
+            })
+        }
+        Builtin::ResponseSchema => Invariant::new(name, severity, |world, view| {
+            Ok(spec_checks::response_schema(world, view))
+        }),
+        Builtin::UseAfterFree => Invariant::new(name, severity, move |world, view| {
+            spec_checks::use_after_free(world, view, &specs)
+        }),
+        Builtin::CreateThenRead => Invariant::new(name, severity, move |world, view| {
+            spec_checks::create_then_read(world, view, &specs)
+        }),
+        Builtin::FailedCreateLeavesNothing => Invariant::new(name, severity, move |world, view| {
+            spec_checks::failed_create_leaves_nothing(world, view, &specs)
+        }),
+        Builtin::AuthEnforced => Invariant::new(name, severity, |world, view| {
+            spec_checks::auth_enforced(world, view)
+        }),
     }
 }
 

@@ -9,6 +9,7 @@ use crate::stores::StoreError;
 use std::collections::{HashMap, HashSet};
 use std::path::{Path, PathBuf};
 use std::process::Command;
+use std::sync::Arc;
 use std::time::Duration;
 use venom_adapters::SqlQuery;
 use venom_adapters::{CompositeAdapter, Observer, StateAdapter};
@@ -17,8 +18,9 @@ use venom_engine::{
     CheckpointId, CheckpointMode, Exchange, Mechanism, Observation, World, WorldError,
 };
 use venom_http::{Credentials, HttpClient, SendError, Unreachable};
+use venom_openapi::Conformance;
 use venom_scenario::{
-    AuthSpec, Condition, ObserveSpec, RequestSpec, ResetSpec, Scenario, ServerSpec, Vars,
+    AuthSpec, Builtin, Condition, ObserveSpec, RequestSpec, ResetSpec, Scenario, ServerSpec, Vars,
 };
 
 /// The pause before the first retry of a failed reset; it doubles up to [`RESET_BACKOFF_MAX`].
@@ -69,6 +71,15 @@ pub enum SetupError {
         invariant: String,
         /// What it answered instead.
         answer: SqlAnswerError,
+    },
+    /// The `[openapi]` document cannot be read, or a schema in it cannot be compiled.
+    #[error("[openapi] spec {source_name}")]
+    OpenApi {
+        /// Where the document is.
+        source_name: String,
+        /// Why it cannot be used.
+        #[source]
+        source: crate::spec_checks::DocumentError,
     },
     /// The `[reset]` that restores the initial state failed.
     #[error("the initial reset failed")]
@@ -136,6 +147,13 @@ pub struct HttpWorld {
     initial_ctx: Context,
     /// The rollback spec, for saving the database's state (`pg_dump`).
     rollback: venom_scenario::RollbackSpec,
+    /// The `[openapi]` document, compiled, for the built-in response checks.
+    conformance: Option<Arc<Conformance>>,
+    /// Whether each create is preceded by a read of its collection's list
+    /// (`failed_create_leaves_nothing` is active).
+    reads_lists_before_creates: bool,
+    /// The list read before the last create: (create URL, list path, its length).
+    list_before: Option<(String, String, usize)>,
 }
 
 impl std::fmt::Debug for HttpWorld {
@@ -193,8 +211,23 @@ impl HttpWorld {
             observations: scenario.observations.clone(),
             initial_ctx: initial_context(scenario)?,
             rollback: scenario.rollback.clone(),
+            conformance: None,
+            reads_lists_before_creates: scenario
+                .active_builtins()
+                .contains(&Builtin::FailedCreateLeavesNothing),
+            list_before: None,
         };
         world.runtime.block_on(world.client.probe())?;
+        if let Some(source) = &scenario.openapi {
+            let openapi = |source_error| SetupError::OpenApi {
+                source_name: source.to_string(),
+                source: source_error,
+            };
+            let spec = crate::spec_checks::load_document(source).map_err(openapi)?;
+            let conformance = crate::spec_checks::conformance(spec, &scenario.base_url)
+                .map_err(|e| openapi(e.into()))?;
+            world.conformance = Some(Arc::new(conformance));
+        }
         world.stores = stores::open(scenario, proxy, processes)?;
         world.check_sql_invariants(scenario)?;
         // A server just started is in its initial state: restarting it again is no reset.
@@ -395,6 +428,83 @@ impl HttpWorld {
             "the API stopped answering at {}: it refused every connection for {waited:?}",
             self.client.base_url()
         ))
+    }
+
+    /// The `[openapi]` document, compiled (after [`HttpWorld::connect`]).
+    pub fn conformance(&self) -> Option<&Arc<Conformance>> {
+        self.conformance.as_ref()
+    }
+
+    /// `url` relative to the base URL (its path and query), for a request built from a URL
+    /// an answer gave.
+    pub(crate) fn relative_path(&self, url: &str) -> String {
+        match url.strip_prefix(self.client.base_url()) {
+            Some(rest) if rest.is_empty() || rest.starts_with(['/', '?']) => rest.to_string(),
+            _ => {
+                let rest = url.split_once("://").map_or(url, |(_, r)| r);
+                rest.find('/').map_or("/", |at| &rest[at..]).to_string()
+            }
+        }
+    }
+
+    /// Sends `spec` with no credentials at all (no role, no authentication, not even the
+    /// default one).
+    pub(crate) fn exchange_without_credentials(
+        &mut self,
+        spec: &RequestSpec,
+    ) -> Result<Sent, WorldError> {
+        let ctx = Context::default();
+        self.exchange_with(spec, Credentials::Session(&[]), &Vars::new(&ctx))
+    }
+
+    /// Before an action's step: when `failed_create_leaves_nothing` is active and `spec` is a
+    /// create on a collection the document lists, reads that list (as the step is sent) and
+    /// remembers its length for the check.
+    pub(crate) fn read_list_before(
+        &mut self,
+        spec: &RequestSpec,
+        (role, auth): (Option<&str>, Option<&AuthSpec>),
+        vars: &Vars<'_>,
+    ) -> Result<(), WorldError> {
+        self.list_before = None;
+        if !self.reads_lists_before_creates || spec.method != "POST" {
+            return Ok(());
+        }
+        let Some(conformance) = self.conformance.clone() else {
+            return Ok(());
+        };
+        let Ok(prepared) = self.client.prepare(spec, None, vars) else {
+            return Ok(());
+        };
+        let Some(list_url) = crate::spec_checks::list_of_collection(&conformance, &prepared.url)
+        else {
+            return Ok(());
+        };
+        let path = self.relative_path(&list_url);
+        let list = RequestSpec {
+            method: "GET".into(),
+            path: venom_scenario::Template::literal(&path),
+            body: None,
+            headers: Vec::new(),
+        };
+        if let Sent::Exchanged(exchange) = self.exchange(&list, role, auth, vars)? {
+            if let Some(length) = exchange
+                .response
+                .as_ref()
+                .and_then(|r| crate::spec_checks::list_length(&r.body))
+            {
+                self.list_before = Some((prepared.url, path, length));
+            }
+        }
+        Ok(())
+    }
+
+    /// The list read before the create sent to `url`, as (list path, length), once.
+    pub(crate) fn take_list_before(&mut self, url: &str) -> Option<(String, usize)> {
+        match self.list_before.take() {
+            Some((create, path, length)) if create == url => Some((path, length)),
+            _ => None,
+        }
     }
 
     /// Sends an invariant's check request, as [`HttpWorld::exchange`] does. A GET without a

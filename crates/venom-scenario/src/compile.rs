@@ -460,6 +460,11 @@ impl Compiler<'_> {
         };
         let defaults = self.defaults(raw.defaults.as_ref())?;
         let builtins = builtins(raw.builtins.as_ref());
+        let openapi = raw
+            .openapi
+            .as_ref()
+            .map(|o| self.openapi(o, &base_dir))
+            .transpose()?;
         let initial_context = self.initial_context(raw.context.as_ref())?;
         let roles = self.roles(raw.roles.as_ref())?;
         let (mut names, actions) = self.actions(raw.actions.as_ref())?;
@@ -469,7 +474,8 @@ impl Compiler<'_> {
         let observations = self.observations(raw.observe.as_ref(), &initial_context)?;
         let state_from_context =
             self.state_from_context(raw.state_from_context.as_ref(), &names)?;
-        let invariants = self.invariants(&raw, &builtins, &actions, &rollback)?;
+        let invariants =
+            self.invariants(&raw, (&builtins, openapi.is_some()), &actions, &rollback)?;
         let load = raw
             .load
             .as_ref()
@@ -515,7 +521,23 @@ impl Compiler<'_> {
             initial_context,
             roles,
             observations,
+            openapi,
         })
+    }
+
+    /// `[openapi] spec`: an `http(s)://` URL, or a path resolved against the file's folder.
+    fn openapi(&self, raw: &RawOpenapi, base_dir: &Path) -> Result<OpenApiSource> {
+        let spec = raw.spec.get_ref();
+        if spec.trim().is_empty() {
+            return Err(self.err_at(
+                &raw.spec,
+                "empty [openapi] spec, expected a file path or an http(s):// URL",
+            ));
+        }
+        if spec.starts_with("http://") || spec.starts_with("https://") {
+            return Ok(OpenApiSource::Url(spec.clone()));
+        }
+        Ok(OpenApiSource::File(base_dir.join(spec)))
     }
 
     /// A `[redact] fields` entry: a non-empty name fragment.
@@ -783,7 +805,7 @@ impl Compiler<'_> {
     fn invariants(
         &self,
         raw: &RawScenario,
-        builtins: &Builtins,
+        (builtins, openapi): (&Builtins, bool),
         actions: &[ActionSpec],
         rollback: &RollbackSpec,
     ) -> Result<Vec<InvariantSpec>> {
@@ -795,7 +817,7 @@ impl Compiler<'_> {
             self.name(&inv.name, "invariant", true, Some(&mut inv_names))?;
             if let Some(builtin) = Builtin::ALL
                 .into_iter()
-                .find(|b| b.name() == name && b.is_active(builtins, actions))
+                .find(|b| b.name() == name && b.is_active(builtins, actions, openapi))
             {
                 return Err(self.err_at(
                     &inv.name,
@@ -1201,8 +1223,14 @@ struct Names<'a> {
 
 /// The `[builtins]` table: which built-in invariants are on.
 fn builtins(raw: Option<&RawBuiltins>) -> Builtins {
+    let on = |flag: fn(&RawBuiltins) -> Option<bool>| raw.and_then(flag).unwrap_or(true);
     Builtins {
-        no_server_errors: raw.and_then(|b| b.no_server_errors).unwrap_or(true),
+        no_server_errors: on(|b| b.no_server_errors),
+        response_schema: on(|b| b.response_schema),
+        use_after_free: on(|b| b.use_after_free),
+        create_then_read: on(|b| b.create_then_read),
+        failed_create_leaves_nothing: on(|b| b.failed_create_leaves_nothing),
+        auth_enforced: on(|b| b.auth_enforced),
     }
 }
 

@@ -34,9 +34,9 @@ pub use load_spec::{
 };
 pub use model::{
     ActionSpec, AuthSpec, Builtins, CallSpec, Check, Condition, Credential, Defaults,
-    ExploreDefaults, Extract, InvariantSpec, ObserveSpec, PgMechanism, PostgresSpec, Projection,
-    RedisSpec, Relogin, RequestSpec, Requires, ResetSpec, RoleSpec, RollbackSpec, Scenario,
-    ServerSpec, SqliteSpec, StepSpec, UnsetUrlVar, UrlSource, DEFAULT_MAX_BODY_BYTES,
+    ExploreDefaults, Extract, InvariantSpec, ObserveSpec, OpenApiSource, PgMechanism, PostgresSpec,
+    Projection, RedisSpec, Relogin, RequestSpec, Requires, ResetSpec, RoleSpec, RollbackSpec,
+    Scenario, ServerSpec, SqliteSpec, StepSpec, UnsetUrlVar, UrlSource, DEFAULT_MAX_BODY_BYTES,
     PORT_PLACEHOLDER,
 };
 pub use template::{Template, TemplateValue};

@@ -62,6 +62,26 @@ pub struct Scenario {
     pub roles: Vec<RoleSpec>,
     /// The HTTP observations (`[[observe]]`) whose results feed the state fingerprint.
     pub observations: Vec<ObserveSpec>,
+    /// The API's OpenAPI document (`[openapi] spec`), read by the built-in response checks.
+    pub openapi: Option<OpenApiSource>,
+}
+
+/// Where the API's OpenAPI document is.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum OpenApiSource {
+    /// A file (resolved against the scenario file's folder).
+    File(PathBuf),
+    /// An `http(s)://` URL, fetched when the run starts (once the `[server]` is up).
+    Url(String),
+}
+
+impl std::fmt::Display for OpenApiSource {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            OpenApiSource::File(path) => write!(f, "{}", path.display()),
+            OpenApiSource::Url(url) => f.write_str(url),
+        }
+    }
 }
 
 impl Scenario {
@@ -125,7 +145,7 @@ impl Scenario {
     pub fn active_builtins(&self) -> Vec<Builtin> {
         Builtin::ALL
             .into_iter()
-            .filter(|b| b.is_active(&self.builtins, &self.actions))
+            .filter(|b| b.is_active(&self.builtins, &self.actions, self.openapi.is_some()))
             .collect()
     }
 
@@ -630,12 +650,27 @@ pub enum Projection {
 pub struct Builtins {
     /// Critical: the last response's status must be < 500 (default on).
     pub no_server_errors: bool,
+    /// With `[openapi]`: every response conforms to the document (default on).
+    pub response_schema: bool,
+    /// With `[openapi]`: a deleted resource is gone (default on).
+    pub use_after_free: bool,
+    /// With `[openapi]`: a created resource can be read back (default on).
+    pub create_then_read: bool,
+    /// With `[openapi]`: a create that failed leaves nothing behind (default on).
+    pub failed_create_leaves_nothing: bool,
+    /// With `[openapi]`: a secured operation refuses requests without credentials (default on).
+    pub auth_enforced: bool,
 }
 
 impl Default for Builtins {
     fn default() -> Self {
         Builtins {
             no_server_errors: true,
+            response_schema: true,
+            use_after_free: true,
+            create_then_read: true,
+            failed_create_leaves_nothing: true,
+            auth_enforced: true,
         }
     }
 }

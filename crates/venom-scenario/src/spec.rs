@@ -32,6 +32,16 @@ pub(crate) struct RawScenario {
     pub roles: Option<OrderedMap<Spanned<RawRole>>>,
     /// HTTP observations whose results feed the state fingerprint.
     pub observe: Option<Vec<Spanned<RawObserve>>>,
+    /// The API's OpenAPI document, read by the built-in response checks.
+    pub openapi: Option<RawOpenapi>,
+}
+
+/// `[openapi]`: where the API's OpenAPI document is.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct RawOpenapi {
+    /// A path (relative to the scenario file) or an `http(s)://` URL.
+    pub spec: Spanned<String>,
 }
 
 /// `[roles.NAME]`: how an identity logs in and sends its credential.
@@ -273,6 +283,11 @@ pub(crate) struct RawInvariant {
 #[serde(deny_unknown_fields)]
 pub(crate) struct RawBuiltins {
     pub no_server_errors: Option<bool>,
+    pub response_schema: Option<bool>,
+    pub use_after_free: Option<bool>,
+    pub create_then_read: Option<bool>,
+    pub failed_create_leaves_nothing: Option<bool>,
+    pub auth_enforced: Option<bool>,
 }
 
 #[derive(Debug, Deserialize)]
