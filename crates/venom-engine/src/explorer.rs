@@ -315,7 +315,7 @@ impl<W: World> Explorer<W> {
                 };
             }
             if let Some((every, _)) = &self.control.progress {
-                if run.steps % every == 0 {
+                if run.steps.is_multiple_of(*every) {
                     self.report_progress(run);
                 }
             }

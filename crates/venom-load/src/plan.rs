@@ -475,7 +475,7 @@ pub fn format_duration(d: Duration) -> String {
         return "unbounded".into();
     }
     let ms = d.as_millis();
-    if ms % 1000 != 0 {
+    if !ms.is_multiple_of(1000) {
         return if ms < 1000 {
             format!("{ms}ms")
         } else {
