@@ -1,5 +1,5 @@
 //! `venom init --openapi` and `venom explore --openapi` on the demo API's own document, and
-//! `init` + `check` on the public documents in `../shared/openapi/`.
+//! `init` + `check` on the public documents in `crates/venom-openapi/tests/documents/`.
 
 mod common;
 
@@ -175,7 +175,7 @@ fn a_changed_document_is_told_on_the_next_init() {
 
 #[test]
 fn every_shared_document_gives_a_scenario_that_check_accepts() {
-    let folder = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../../shared/openapi");
+    let folder = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../venom-openapi/tests/documents");
     let mut documents: Vec<PathBuf> = std::fs::read_dir(&folder)
         .unwrap_or_else(|e| panic!("{}: {e}", folder.display()))
         .map(|e| e.unwrap().path())

@@ -1,6 +1,6 @@
 //! Figures for the OpenAPI import: the cost of judging one response (a 10 KB body against a
 //! schema of `$ref`s, one of them recursive) and of `venom init`'s work (parse, plan, write)
-//! on the largest document in `../shared/openapi/`. Run with `cargo bench -p venom-openapi`;
+//! on the largest of the public documents in `tests/documents/` (copied unchanged from `../shared/openapi/`). Run with `cargo bench -p venom-openapi`;
 //! it prints the median and p99 of each.
 
 use serde_json::{json, Value};
@@ -66,7 +66,7 @@ fn main() {
     );
 
     let largest = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("../../../shared/openapi/swagger-petstore-v3.yaml");
+        .join("tests/documents/swagger-petstore-v3.yaml");
     let text = std::fs::read_to_string(&largest).expect("the shared documents");
     let mut samples = Vec::new();
     for _ in 0..200 {

@@ -1,10 +1,11 @@
-//! The public OpenAPI documents in `../shared/openapi/` (beside the repository): each is read,
+//! The public OpenAPI documents in `tests/documents/` (copied unchanged from `../shared/openapi/`,
+//! sources and licenses in its README, so that a clean clone has them): each is read,
 //! and its generated scenario is valid TOML that names one action per operation.
 
 use std::path::PathBuf;
 
 fn shared_documents() -> Vec<PathBuf> {
-    let folder = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../../shared/openapi");
+    let folder = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/documents");
     let mut files: Vec<PathBuf> = std::fs::read_dir(&folder)
         .unwrap_or_else(|e| panic!("{}: {e}", folder.display()))
         .map(|e| e.unwrap().path())
