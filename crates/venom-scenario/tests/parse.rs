@@ -631,7 +631,7 @@ fn unknown_keys_in_nested_tables() {
         ),
         (
             "[builtins]\nno_server_error = true\n",
-            "t.toml:7:1: unknown field `no_server_error`, expected `no_server_errors`",
+            "t.toml:7:1: unknown field `no_server_error`, expected one of `no_server_errors`, `response_schema`, `use_after_free`, `create_then_read`, `failed_create_leaves_nothing`, `auth_enforced`",
         ),
         (
             "auth = { bearer = \"T\" }\n",
@@ -980,10 +980,12 @@ fn values_that_would_only_fail_at_run_time_are_refused_at_their_position() {
 
 #[test]
 fn every_active_built_in_name_is_refused_at_its_position() {
-    // `expect` makes `expected_status` active; `no_server_errors` is on by default.
+    // `expect` makes `expected_status` active; `no_server_errors` is on by default; an
+    // `[openapi]` document (after the invariant: its position stays) makes the others active.
     let with_expect = |invariant: &str| {
         format!(
-            "{HEAD}{ACTION}expect = [200]\n[[invariants]]\nname = \"{invariant}\"\nexpr = \"true\"\n"
+            "{HEAD}{ACTION}expect = [200]\n[[invariants]]\nname = \"{invariant}\"\nexpr = \"true\"\n\
+             [openapi]\nspec = \"api.json\"\n"
         )
     };
     for builtin in Builtin::ALL {
@@ -993,6 +995,12 @@ fn every_active_built_in_name_is_refused_at_its_position() {
             &format!("t.toml:8:8: invariant name `{name}` is taken by the built-in invariant"),
             &[],
         );
+    }
+    // Without a document, the names of the checks that read one are free.
+    for builtin in Builtin::ALL.into_iter().filter(|b| b.needs_openapi()) {
+        let s = ok(&invariant(&format!("expr = \"true\"\n"))
+            .replace("name = \"i\"", &format!("name = \"{}\"", builtin.name())));
+        assert_eq!(names(&s.invariants, |i| &i.name), [builtin.name()]);
     }
     // A built-in that is not active leaves its name free.
     let s = ok(&case(
