@@ -998,7 +998,7 @@ fn every_active_built_in_name_is_refused_at_its_position() {
     }
     // Without a document, the names of the checks that read one are free.
     for builtin in Builtin::ALL.into_iter().filter(|b| b.needs_openapi()) {
-        let s = ok(&invariant(&format!("expr = \"true\"\n"))
+        let s = ok(&invariant("expr = \"true\"\n")
             .replace("name = \"i\"", &format!("name = \"{}\"", builtin.name())));
         assert_eq!(names(&s.invariants, |i| &i.name), [builtin.name()]);
     }
