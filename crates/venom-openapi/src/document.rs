@@ -36,7 +36,7 @@ pub struct Spec {
     pub title: String,
     /// `servers[].url`, their variables replaced by their defaults.
     pub servers: Vec<String>,
-    /// Every operation under `paths`, in document order.
+    /// Every operation under `paths`, by path (sorted) and method.
     pub operations: Vec<Operation>,
     /// Security schemes under `components.securitySchemes`.
     pub security_schemes: Vec<SecurityScheme>,

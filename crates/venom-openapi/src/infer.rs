@@ -157,14 +157,17 @@ pub fn plan(spec: &Spec) -> Plan {
     }
 }
 
-/// An operation whose path or id says it resets the API (`POST /admin/reset`).
+/// An operation whose path or id says it resets the API (`POST /admin/reset`), not a
+/// password.
 fn looks_like_reset(operation: &Operation) -> bool {
-    let named = |text: &str| text.to_ascii_lowercase().contains("reset");
+    let says = |text: &str| text.to_ascii_lowercase().contains("reset");
+    let password = |text: &str| text.to_ascii_lowercase().contains("password");
+    let id = operation.operation_id.as_deref().unwrap_or_default();
     matches!(operation.method.as_str(), "POST" | "DELETE" | "PUT")
         && operation.template.parameter_names().next().is_none()
-        && (named(&operation.path) || operation.operation_id.as_deref().is_some_and(named))
-        && !named("password")
-        && !operation.path.to_ascii_lowercase().contains("password")
+        && (says(&operation.path) || says(id))
+        && !password(&operation.path)
+        && !password(id)
 }
 
 fn action_name(operation: &Operation) -> String {

@@ -128,11 +128,12 @@ fn a_parameter_nothing_produces_comes_from_the_context_with_its_example() {
 fn a_reset_operation_becomes_the_reset_not_an_action() {
     let plan = plan_of(json!({
         "/admin/reset": {"post": {"responses": {"200": {"description": "x"}}}},
-        "/users/{id}/reset-password": {"post": {"operationId": "resetPassword", "responses": {"200": {"description": "x"}}}}
+        "/users/{id}/reset-password": {"post": {"operationId": "resetPassword", "responses": {"200": {"description": "x"}}}},
+        "/password": {"post": {"operationId": "resetMyPassword", "responses": {"200": {"description": "x"}}}}
     }));
     assert_eq!(plan.reset, Some(("POST".into(), "/admin/reset".into())));
-    assert_eq!(plan.actions.len(), 1);
-    assert_eq!(plan.actions[0].name, "reset_password");
+    let names: Vec<&str> = plan.actions.iter().map(|a| a.name.as_str()).collect();
+    assert_eq!(names, ["reset_my_password", "reset_password"]);
 }
 
 #[test]
