@@ -49,6 +49,10 @@ pub struct InitArgs {
     /// Overwrite an existing FILE.
     #[arg(long)]
     pub force: bool,
+    /// Also generate negative inputs: bodies and path parameters that break the schema, which
+    /// the API must refuse with a 4xx (never a 2xx or a 5xx).
+    #[arg(long)]
+    pub negative: bool,
 }
 
 #[derive(Debug, Args)]
@@ -61,6 +65,9 @@ pub struct ExploreArgs {
     /// the scenario file when one is given.
     #[arg(long, value_name = "SPEC")]
     pub openapi: Option<String>,
+    /// With --openapi: also explore negative inputs (as `venom init --negative`).
+    #[arg(long, requires = "openapi")]
+    pub negative: bool,
     #[command(flatten)]
     pub target: TargetOverrides,
     #[command(flatten)]

@@ -30,7 +30,7 @@ pub fn command(args: &ExploreArgs) -> Result<i32, Failure> {
                 .clone()
                 .unwrap_or_else(|| generated_file(openapi, &args.run));
             let scenario = crate::init::generated_scenario(
-                openapi,
+                (openapi, args.negative),
                 args.target.base_url.as_deref(),
                 user,
                 (&file, args.run.json.is_some()),

@@ -22,6 +22,7 @@ pub fn command(args: &InitArgs) -> Result<i32, Failure> {
         &venom_openapi::GenerateOptions {
             base_url: args.base_url.clone().or_else(|| origin_of(&source)),
             spec_reference: reference,
+            negative: args.negative,
         },
     );
     let Some(output) = &args.output else {
@@ -101,7 +102,7 @@ pub fn source_of(argument: &str) -> OpenApiSource {
 /// user's tables win, and the generated actions, observations and context keys it does not
 /// name are added. Alone, it is also written to `file` when `write` (for `venom replay`).
 pub fn generated_scenario(
-    openapi: &str,
+    (openapi, negative): (&str, bool),
     base_url: Option<&str>,
     user: Option<Scenario>,
     (file, write): (&Path, bool),
@@ -125,6 +126,7 @@ pub fn generated_scenario(
         &venom_openapi::GenerateOptions {
             base_url,
             spec_reference: reference,
+            negative,
         },
     );
     let generated = venom_scenario::parse(&text, file).map_err(|e| {

@@ -80,6 +80,46 @@ fn the_demo_document_gives_a_scenario_that_check_accepts_and_that_finds_the_plan
     assert!(message.contains("at `/refunded`"), "{message}");
     assert!(message.contains("\"integer\""), "{message}");
 
+    // With negative inputs too: the demo refuses every one with a 4xx, so the findings stay.
+    let negative = dir.path().join("negative.toml");
+    venom(
+        [
+            "init",
+            "--negative",
+            "--openapi",
+            &spec_url,
+            "-o",
+            negative.to_str().unwrap(),
+        ],
+        LIMIT,
+    )
+    .expect_code(EXIT_OK);
+    let negative_text = std::fs::read_to_string(&negative).unwrap();
+    assert!(
+        negative_text.contains("name = \"create_order_invalid_body\""),
+        "{negative_text}"
+    );
+    assert!(
+        negative_text.contains("path = \"/orders/not-a-number/pay\""),
+        "{negative_text}"
+    );
+    venom(["check", negative.to_str().unwrap()], LIMIT).expect_code(EXIT_OK);
+    let negative_report = dir.path().join("negative.json");
+    venom(
+        [
+            "explore",
+            negative.to_str().unwrap(),
+            "--json",
+            negative_report.to_str().unwrap(),
+        ],
+        LIMIT,
+    )
+    .expect_code(EXIT_VIOLATIONS);
+    assert_eq!(
+        found_bugs(&read_report(&negative_report)),
+        bug_set(SEEN_WITHOUT_BUSINESS_RULES)
+    );
+
     // Re-running init on the same document: nothing changed, the file is left alone.
     let again = venom(["init", "--openapi", &spec_url, "-o", scenario_arg], LIMIT);
     again.expect_code(EXIT_OK);

@@ -13,6 +13,8 @@ pub struct GenerateOptions {
     /// How the scenario names the document in `[openapi] spec` (a path relative to the
     /// scenario file, or a URL).
     pub spec_reference: String,
+    /// Add the negative actions (`--negative`): inputs that break the schema, to be refused.
+    pub negative: bool,
 }
 
 /// The base URL used when neither the options nor the document give one.
@@ -20,9 +22,14 @@ pub const FALLBACK_BASE_URL: &str = "http://127.0.0.1:8080";
 
 /// The scenario for `spec`, as the text of a scenario file.
 pub fn scenario_text(spec: &Spec, options: &GenerateOptions) -> String {
+    let mut plan = plan(spec);
+    if options.negative {
+        let negatives = crate::negative::negative_actions(spec, &plan.actions);
+        plan.actions.extend(negatives);
+    }
     Writer {
         spec,
-        plan: plan(spec),
+        plan,
         options,
         out: String::new(),
     }

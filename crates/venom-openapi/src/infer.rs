@@ -34,6 +34,8 @@ pub struct PlannedAction {
     pub method: String,
     /// The path, its parameters as `{{ ctx.KEY }}` templates, required query parameters added.
     pub path: String,
+    /// Each path parameter and the context key it is sent from.
+    pub bindings: Vec<(String, String)>,
     /// Required header parameters and their values.
     pub headers: Vec<(String, String)>,
     /// The JSON body, if the operation takes one.
@@ -102,6 +104,7 @@ pub fn plan(spec: &Spec) -> Plan {
             operation: index,
             method: operation.method.clone(),
             path: operation.path.clone(),
+            bindings: Vec::new(),
             headers: Vec::new(),
             body: None,
             expect: expect(operation),
@@ -405,6 +408,7 @@ fn bind_path_parameters(
         action.path = action
             .path
             .replace(&format!("{{{name}}}"), &format!("{{{{ ctx.{key} }}}}"));
+        action.bindings.push((name, key));
     }
 }
 

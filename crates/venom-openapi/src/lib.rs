@@ -19,6 +19,7 @@ mod generate;
 mod infer;
 mod locate;
 mod names;
+mod negative;
 mod routes;
 mod schema;
 
@@ -33,5 +34,6 @@ pub use example::example_for;
 pub use generate::{scenario_text, GenerateOptions, FALLBACK_BASE_URL};
 pub use infer::{plan, ContextEntry, Plan, PlannedAction, PlannedObservation};
 pub use names::{resource_of_parameter, singular, snake_case};
+pub use negative::negative_actions;
 pub use routes::PathTemplate;
 pub use schema::{Mismatch, Validator};

@@ -149,3 +149,39 @@ fn collection_reads_are_observed_and_statuses_become_expect() {
     assert_eq!(plan.observations[0].path, "/orders");
     assert_eq!(action(&plan, "create_order").expect, Some(vec![201, 400]));
 }
+
+#[test]
+fn negative_actions_break_the_body_or_a_numeric_path_parameter() {
+    let text = json!({
+        "openapi": "3.0.3", "info": {"title": "t", "version": "1"},
+        "paths": {
+            "/orders": {"post": {"operationId": "createOrder",
+                "requestBody": {"content": {"application/json": {"schema": {"type": "object", "required": ["amount"],
+                    "properties": {"amount": {"type": "integer", "example": 3}, "note": {"type": "string"}}}}}},
+                "responses": created(json!({"$ref": "#/components/schemas/Order"}))}},
+            "/orders/{id}/lines/{line}": {
+                "parameters": [{"name": "id", "in": "path", "required": true, "schema": {"type": "integer"}},
+                               {"name": "line", "in": "path", "required": true, "schema": {"type": "string"}}],
+                "get": {"operationId": "getLine", "responses": {"200": {"description": "x"}, "404": {"description": "gone"}}}}
+        },
+        "components": {"schemas": {"Order": {"type": "object", "properties": {"id": {"type": "integer"}}}}}
+    })
+    .to_string();
+    let spec = venom_openapi::parse(&text, "t.json").unwrap();
+    let plan = venom_openapi::plan(&spec);
+    let negatives = venom_openapi::negative_actions(&spec, &plan.actions);
+    let names: Vec<&str> = negatives.iter().map(|a| a.name.as_str()).collect();
+    assert_eq!(names, ["create_order_invalid_body", "get_line_invalid_id"]);
+    let body = &negatives[0];
+    assert_eq!(body.body, Some(json!({"amount": "not-a-number"})));
+    assert_eq!(body.expect, Some(vec![400, 422]));
+    assert!(body.extract.is_empty() && body.max_calls.is_none());
+    let path = &negatives[1];
+    assert_eq!(path.path, "/orders/not-a-number/lines/{{ ctx.line }}");
+    assert!(
+        !path.requires.contains(&"order_id".to_string()),
+        "{:?}",
+        path.requires
+    );
+    assert_eq!(path.expect, Some(vec![400, 404, 422]));
+}

@@ -227,3 +227,94 @@ fn auth_enforced_sees_a_secured_read_answered_without_credentials() {
         found[0].2
     );
 }
+
+/// `/strict` refuses a non-integer `amount` with 400, `/lax` stores it anyway (201), `/fragile`
+/// answers 500 to it.
+fn negative_app() -> Router {
+    let check = |body: &Value| body.get("amount").is_some_and(Value::is_i64);
+    Router::new()
+        .route("/reset", post(|| async { Json(json!({})) }))
+        .route(
+            "/strict",
+            post(move |Json(body): Json<Value>| async move {
+                match check(&body) {
+                    true => (StatusCode::CREATED, Json(json!({}))),
+                    false => (StatusCode::BAD_REQUEST, Json(json!({"error": "amount"}))),
+                }
+            }),
+        )
+        .route(
+            "/lax",
+            post(|| async { (StatusCode::CREATED, Json(json!({}))) }),
+        )
+        .route(
+            "/fragile",
+            post(move |Json(body): Json<Value>| async move {
+                match check(&body) {
+                    true => (StatusCode::CREATED, Json(json!({}))),
+                    false => (
+                        StatusCode::INTERNAL_SERVER_ERROR,
+                        Json(json!({"error": "panic"})),
+                    ),
+                }
+            }),
+        )
+}
+
+#[test]
+fn negative_inputs_that_are_accepted_or_crash_the_api_are_found() {
+    let input = json!({"type": "object", "required": ["amount"], "properties": {"amount": {"type": "integer", "example": 5}}});
+    let operation = |id: &str| {
+        json!({"post": {"operationId": id,
+            "requestBody": {"required": true, "content": {"application/json": {"schema": input}}},
+            "responses": {"201": {"description": "c"}, "400": {"description": "refused"}}}})
+    };
+    let document = json!({
+        "openapi": "3.0.3", "info": {"title": "negative", "version": "1"},
+        "paths": {"/strict": operation("strict"), "/lax": operation("lax"), "/fragile": operation("fragile"),
+                  "/reset": {"post": {"responses": {"200": {"description": "ok"}}}}}
+    });
+    let spec = venom_openapi::parse(&document.to_string(), "negative.json").unwrap();
+    let options = venom_openapi::GenerateOptions {
+        base_url: Some(common::serve(negative_app())),
+        spec_reference: "negative.json".into(),
+        negative: true,
+    };
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("negative.json"), document.to_string()).unwrap();
+    let file = dir.path().join("negative.toml");
+    std::fs::write(&file, venom_openapi::scenario_text(&spec, &options)).unwrap();
+    let scenario = venom_scenario::load(&file).unwrap();
+    let world = HttpWorld::connect(&scenario, &Processes::default()).expect("world");
+    let mut explorer = Explorer::new(
+        world,
+        venom_runner::actions(&scenario),
+        venom_runner::invariants(&scenario),
+    );
+    let result = explorer.run(Context::new()).expect("exploration");
+    let found: Vec<(String, String)> = result
+        .violations
+        .iter()
+        .map(|v| (v.invariant.clone(), v.action.clone().unwrap_or_default()))
+        .collect();
+    assert_eq!(
+        found,
+        [
+            (
+                "no_server_errors".to_string(),
+                "fragile_invalid_body".to_string()
+            ),
+            // The 500 is not in the document either.
+            (
+                "response_schema".to_string(),
+                "fragile_invalid_body".to_string()
+            ),
+            (
+                "expected_status".to_string(),
+                "lax_invalid_body".to_string()
+            ),
+        ],
+        "{:#?}",
+        result.violations
+    );
+}
