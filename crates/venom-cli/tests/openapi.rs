@@ -256,6 +256,21 @@ fn every_shared_document_gives_a_scenario_that_check_accepts() {
         let check = venom(["check", scenario.to_str().unwrap()], LIMIT);
         check.expect_code(EXIT_OK);
         assert!(check.stdout.contains("OpenAPI"), "{name}: {}", check.stdout);
+        // With negative inputs too.
+        let negative = dir.path().join(format!("{name}.negative.toml"));
+        venom(
+            [
+                "init",
+                "--negative",
+                "--openapi",
+                document.to_str().unwrap(),
+                "-o",
+                negative.to_str().unwrap(),
+            ],
+            LIMIT,
+        )
+        .expect_code(EXIT_OK);
+        venom(["check", negative.to_str().unwrap()], LIMIT).expect_code(EXIT_OK);
     }
 }
 

@@ -33,6 +33,7 @@ fn every_shared_document_is_read_and_gives_a_scenario() {
             &venom_openapi::GenerateOptions {
                 base_url: None,
                 spec_reference: file.display().to_string(),
+                negative: false,
             },
         );
         let table: toml::Table = text
