@@ -143,10 +143,7 @@ pub(crate) fn response_schema(world: &HttpWorld, view: &StepView<'_>) -> Verdict
                 mismatch.message
             ),
         };
-        return Verdict::Broken {
-            message,
-            evidence: Some(Box::new(exchange.clone())),
-        };
+        return broken(message, exchange.clone());
     }
     Verdict::Holds
 }
@@ -172,20 +169,16 @@ pub(crate) fn use_after_free(
         if !has_operation(conformance.spec(), "GET", &deleted.path) {
             continue;
         }
-        let path = world.relative_path(&request.url);
-        let Some(read) = read_as_sender(world, &path, view, actions, index)? else {
+        let Some(read) = read_back(world, &request.url, (view, actions, index))? else {
             continue;
         };
         if answered_2xx(&read) {
-            return Ok(Verdict::Broken {
-                message: format!(
+            return Ok(broken(format!(
                     "DELETE {} answered {}, yet GET of it still answers {}: the deleted resource is still there",
                     request.url,
                     status(exchange),
                     status(&read)
-                ),
-                evidence: Some(Box::new(read)),
-            });
+                ), read));
         }
     }
     Ok(Verdict::Holds)
@@ -205,8 +198,7 @@ pub(crate) fn create_then_read(
         let Some((url, id)) = created(&conformance, exchange, true) else {
             continue;
         };
-        let path = world.relative_path(&url);
-        let Some(read) = read_as_sender(world, &path, view, actions, index)? else {
+        let Some(read) = read_back(world, &url, (view, actions, index))? else {
             continue;
         };
         let gone = read
@@ -214,15 +206,15 @@ pub(crate) fn create_then_read(
             .as_ref()
             .is_some_and(|r| matches!(r.status, 404 | 410));
         if gone {
-            return Ok(Verdict::Broken {
-                message: format!(
+            return Ok(broken(
+                format!(
                     "POST {} answered {} with id {id}, yet GET of it answers {}",
                     exchange.request.url,
                     status(exchange),
                     status(&read)
                 ),
-                evidence: Some(Box::new(read)),
-            });
+                read,
+            ));
         }
     }
     Ok(Verdict::Holds)
@@ -247,38 +239,34 @@ pub(crate) fn failed_create_leaves_nothing(
             continue;
         }
         if let Some((url, id)) = created(&conformance, exchange, false) {
-            let path = world.relative_path(&url);
-            if let Some(read) = read_as_sender(world, &path, view, actions, index)? {
+            if let Some(read) = read_back(world, &url, (view, actions, index))? {
                 if answered_2xx(&read) {
-                    return Ok(Verdict::Broken {
-                        message: format!(
+                    return Ok(broken(
+                        format!(
                             "POST {} answered {}, yet the id {id} it answered can be read",
                             exchange.request.url,
                             status(exchange)
                         ),
-                        evidence: Some(Box::new(read)),
-                    });
+                        read,
+                    ));
                 }
             }
         }
         let Some((list_path, before)) = world.take_list_before(&exchange.request.url) else {
             continue;
         };
-        let Some(list) = read_as_sender(world, &list_path, view, actions, index)? else {
+        let Some(list) = read_back(world, &list_path, (view, actions, index))? else {
             continue;
         };
         let Some(after) = list.response.as_ref().and_then(|r| list_length(&r.body)) else {
             continue;
         };
         if after > before {
-            return Ok(Verdict::Broken {
-                message: format!(
+            return Ok(broken(format!(
                     "POST {} answered {}, yet the list at {list_path} grew from {before} to {after} items",
                     exchange.request.url,
                     status(exchange)
-                ),
-                evidence: Some(Box::new(list)),
-            });
+                ), list));
         }
     }
     Ok(Verdict::Holds)
@@ -303,16 +291,16 @@ pub(crate) fn auth_enforced(
             continue;
         }
         if !carries_credentials(conformance.spec(), exchange) {
-            return Ok(Verdict::Broken {
-                message: format!(
+            return Ok(broken(
+                format!(
                     "{} {} requires credentials ({}), yet answered {} to a request without any",
                     request.method,
                     request.url,
                     operation.security.join(", "),
                     status(exchange)
                 ),
-                evidence: Some(Box::new(exchange.clone())),
-            });
+                exchange.clone(),
+            ));
         }
         if !matches!(request.method.as_str(), "GET" | "HEAD") {
             continue; // sent again, an unsafe request would change the state it is judged in
@@ -323,16 +311,16 @@ pub(crate) fn auth_enforced(
             continue;
         };
         if answered_2xx(&anonymous) {
-            return Ok(Verdict::Broken {
-                message: format!(
+            return Ok(broken(
+                format!(
                     "{} {} requires credentials ({}), yet answered {} when sent again without any",
                     request.method,
                     request.url,
                     operation.security.join(", "),
                     status(&anonymous)
                 ),
-                evidence: Some(Box::new(anonymous)),
-            });
+                anonymous,
+            ));
         }
     }
     Ok(Verdict::Holds)
@@ -406,22 +394,21 @@ fn has_operation(spec: &Spec, method: &str, path: &str) -> bool {
         .any(|op| op.method == method && op.path == path)
 }
 
-/// Sends `GET path` (relative to the base URL) as the action's step `index` sent its request:
-/// as its role, or with its authentication. `None` when it cannot be built.
-fn read_as_sender(
+/// Sends a GET of `url` (an absolute URL of the API, or a path) as the action's step `index`
+/// sent its request: as its role, or with its authentication. `None` when it cannot be built.
+fn read_back(
     world: &mut HttpWorld,
-    path: &str,
-    view: &StepView<'_>,
-    actions: &[ActionSpec],
-    index: usize,
+    url: &str,
+    (view, actions, index): (&StepView<'_>, &[ActionSpec], usize),
 ) -> Result<Option<Exchange>, WorldError> {
+    let path = world.relative_path(url);
     let action = view
         .action
         .and_then(|name| actions.iter().find(|a| a.name == name));
     let role = action
         .and_then(|a| a.steps.get(index))
         .and_then(|s| s.role.as_deref());
-    let spec = literal_request("GET", path);
+    let spec = literal_request("GET", &path);
     let sent = match role {
         Some(role) => world.check_exchange(&spec, Some(role), &Vars::new(view.ctx))?,
         None => world.exchange(
@@ -470,6 +457,14 @@ fn carries_credentials(spec: &Spec, exchange: &Exchange) -> bool {
                 .is_some_and(|(_, q)| q.split('&').any(|p| p.split('=').next() == Some(name))),
             _ => false,
         })
+}
+
+/// The verdict of a broken check: why, and the exchange that shows it.
+fn broken(message: String, evidence: Exchange) -> Verdict {
+    Verdict::Broken {
+        message,
+        evidence: Some(Box::new(evidence)),
+    }
 }
 
 fn content_type(response: &ResponseRecord) -> Option<&str> {
