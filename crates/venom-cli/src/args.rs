@@ -138,7 +138,7 @@ impl DemoRollback {
 /// Limits and outputs of an exploration; flags override the scenario's `[explore]` table.
 #[derive(Debug, Args)]
 pub struct RunOptions {
-    /// Exploration strategy: bfs, dfs, random, coverage, weighted.
+    /// Exploration strategy: bfs, dfs, random, coverage, weighted, mcts.
     #[arg(long)]
     pub strategy: Option<Strategy>,
     /// Stop after this many actions.
@@ -153,9 +153,13 @@ pub struct RunOptions {
     /// Stop after this many seconds.
     #[arg(long, value_name = "SECONDS")]
     pub time_limit: Option<f64>,
-    /// Seed of the random and weighted strategies.
+    /// Seed of the random, weighted and mcts strategies.
     #[arg(long)]
     pub seed: Option<u64>,
+    /// The UCT exploration constant of `--strategy mcts` (default √2 ≈ 1.41): higher tries more
+    /// unvisited branches, lower follows the rewarding ones.
+    #[arg(long, value_name = "C")]
+    pub mcts_exploration: Option<f64>,
     /// Print a progress line every N steps (default: a bar in a terminal, else a line with the
     /// rate and, under a step limit, the time left, every 10 s).
     #[arg(long, value_name = "N")]

@@ -202,6 +202,13 @@ fn config(scenario: &Scenario, options: &RunOptions) -> Result<ExplorerConfig, F
         },
         None => defaults.time_limit,
     };
+    if let Some(c) = options.mcts_exploration {
+        if !(c.is_finite() && c >= 0.0) {
+            return Err(Failure::invalid(format!(
+                "--mcts-exploration {c}: expected a finite number >= 0"
+            )));
+        }
+    }
     let mut max_steps = options.max_steps.or(defaults.max_steps);
     if max_steps.is_none() && time_limit.is_none() {
         max_steps = Some(DEFAULT_MAX_STEPS);
@@ -213,7 +220,9 @@ fn config(scenario: &Scenario, options: &RunOptions) -> Result<ExplorerConfig, F
         .or(defaults.strategy)
         .unwrap_or(base.strategy);
     let seed = options.seed.or(defaults.seed).unwrap_or(base.seed);
+    let mcts_exploration = options.mcts_exploration.unwrap_or(base.mcts_exploration);
     Ok(base
+        .mcts_exploration(mcts_exploration)
         .strategy(strategy)
         .max_steps(max_steps)
         .max_depth(options.max_depth.or(defaults.max_depth))

@@ -208,11 +208,23 @@ fn reproduced(stdout: &str) -> usize {
 fn every_strategy_finds_the_same_minimal_paths_on_the_demo() {
     // The demo's state space is small: every strategy exhausts it, and the shortest paths are
     // computed over the whole state graph, so they do not depend on the order of exploration.
-    let strategies: [(&str, &[&str]); 4] = [
+    let strategies: [(&str, &[&str]); 6] = [
         ("dfs", &["--strategy", "dfs"]),
         ("random", &["--strategy", "random", "--seed", "7"]),
         ("coverage", &["--strategy", "coverage"]),
         ("weighted", &["--strategy", "weighted", "--seed", "7"]),
+        ("mcts", &["--strategy", "mcts", "--seed", "7"]),
+        (
+            "mcts",
+            &[
+                "--strategy",
+                "mcts",
+                "--seed",
+                "8",
+                "--mcts-exploration",
+                "0.5",
+            ],
+        ),
     ];
     for (name, args) in strategies {
         let dir = tempdir();

@@ -41,6 +41,9 @@ pub struct ExplorerConfig {
     pub max_checkpoint_bytes: Option<u64>,
     /// Stop at the first violation of an invariant this severe or more (`None`: never).
     pub fail_fast: Option<Severity>,
+    /// The UCT exploration constant of the `mcts` strategy (default √2): higher tries more
+    /// unvisited branches, lower follows the rewarding ones.
+    pub mcts_exploration: f64,
 }
 
 /// The memory checkpoints may hold unless configured otherwise: 1 GiB.
@@ -59,6 +62,7 @@ impl Default for ExplorerConfig {
             state_keys: None,
             max_checkpoint_bytes: Some(DEFAULT_MAX_CHECKPOINT_BYTES),
             fail_fast: None,
+            mcts_exploration: crate::mcts::DEFAULT_EXPLORATION,
         }
     }
 }
@@ -67,6 +71,12 @@ impl ExplorerConfig {
     /// Stops at the first violation at or above `severity` (`None`: explore on).
     pub fn fail_fast(mut self, severity: impl Into<Option<Severity>>) -> Self {
         self.fail_fast = severity.into();
+        self
+    }
+
+    /// The UCT exploration constant of the `mcts` strategy.
+    pub fn mcts_exploration(mut self, constant: f64) -> Self {
+        self.mcts_exploration = constant;
         self
     }
 

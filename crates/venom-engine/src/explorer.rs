@@ -11,6 +11,7 @@ use crate::fingerprint::{fingerprint, Fingerprint};
 use crate::frontier::Frontier;
 use crate::graph::{Node, StateGraph, StateId};
 use crate::invariant::{Invariant, StepView, Timing, Verdict};
+use crate::mcts::Findings;
 use crate::shrink::{Shrinker, Shrinking, SHRINK_BUDGET, SHRINK_TIME};
 use crate::strategy::Strategy;
 use crate::world::{CheckpointMode, Observation, World, WorldError};
@@ -220,7 +221,12 @@ impl<W: World> Explorer<W> {
         let n_actions = self.actions.len();
         let mut run = Run {
             graph: StateGraph::default(),
-            frontier: Frontier::new(self.config.strategy, n_actions, self.config.seed),
+            frontier: Frontier::new(
+                self.config.strategy,
+                n_actions,
+                self.config.seed,
+                self.config.mcts_exploration,
+            ),
             hits: Hits::default(),
             runs: vec![0; n_actions],
             self_loops: vec![0; n_actions],
@@ -377,6 +383,7 @@ impl<W: World> Explorer<W> {
         }
         run.steps += 1;
         run.runs[action] += 1;
+        let first_run = run.runs[action] == 1;
         self.release_if_done(run, state);
 
         let observation = self.world.observe()?;
@@ -428,6 +435,16 @@ impl<W: World> Explorer<W> {
         // A known state only fingerprints like the world now; its concrete state may differ in
         // what the fingerprint does not see, so the next step from it restores it first.
         run.current = if known.is_none() { Some(target) } else { None };
+        run.frontier.record(
+            state,
+            action,
+            target,
+            Findings {
+                new_state: known.is_none(),
+                new_action: first_run,
+                violation: !new_hits.is_empty(),
+            },
+        );
         run.graph
             .add_edge(state, action, target, outcome.exchange, outcome.earlier);
         for (i, message, evidence) in new_hits {

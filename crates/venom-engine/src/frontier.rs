@@ -1,6 +1,7 @@
 //! The frontier of unexplored (state, action) pairs, ordered by the strategy.
 
 use crate::graph::StateId;
+use crate::mcts::{Findings, Mcts};
 use crate::strategy::Strategy;
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
@@ -20,11 +21,14 @@ pub(crate) enum Frontier {
         weighted: bool,
         rng: ChaCha8Rng,
     },
+    /// Monte Carlo tree search (UCT), fed what each step found.
+    Mcts(Mcts),
 }
 
 impl Frontier {
-    /// An empty frontier for `strategy` over `actions` actions.
-    pub fn new(strategy: Strategy, actions: usize, seed: u64) -> Self {
+    /// An empty frontier for `strategy` over `actions` actions (`exploration`: the MCTS
+    /// constant).
+    pub fn new(strategy: Strategy, actions: usize, seed: u64, exploration: f64) -> Self {
         let rng = ChaCha8Rng::seed_from_u64(seed);
         match strategy {
             Strategy::Bfs => Frontier::Fifo(VecDeque::new()),
@@ -35,6 +39,14 @@ impl Frontier {
                 weighted: strategy == Strategy::Weighted,
                 rng,
             },
+            Strategy::Mcts => Frontier::Mcts(Mcts::new(exploration, seed)),
+        }
+    }
+
+    /// What the step of the pair popped last found (only MCTS learns from it).
+    pub fn record(&mut self, state: StateId, action: usize, target: StateId, found: Findings) {
+        if let Frontier::Mcts(mcts) = self {
+            mcts.record(state, action, target, found);
         }
     }
 
@@ -50,6 +62,7 @@ impl Frontier {
                     queues[a].push_back(state);
                 }
             }
+            Frontier::Mcts(mcts) => mcts.push_state(state, enabled),
         }
     }
 
@@ -57,6 +70,7 @@ impl Frontier {
     pub fn pop(&mut self, runs: &[u64], weights: &[f64]) -> Option<(StateId, usize)> {
         match self {
             Frontier::Fifo(q) => q.pop_front(),
+            Frontier::Mcts(mcts) => mcts.pop(),
             Frontier::Lifo(stack) => stack.pop(),
             Frontier::Pool(pool, rng) => {
                 if pool.is_empty() {

@@ -77,6 +77,7 @@ mod frontier;
 mod graph;
 mod identity;
 mod invariant;
+mod mcts;
 mod replay;
 mod severity;
 mod shrink;
@@ -93,6 +94,7 @@ pub use exploration::{
 pub use explorer::{Explorer, StartError};
 pub use fingerprint::{fingerprint, Fingerprint};
 pub use invariant::{CheckFn, Invariant, StepView, Timing, Verdict};
+pub use mcts::DEFAULT_EXPLORATION as DEFAULT_MCTS_EXPLORATION;
 pub use replay::{replay, ReplayOutcome};
 pub use severity::Severity;
 pub use strategy::Strategy;

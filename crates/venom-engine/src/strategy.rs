@@ -19,16 +19,20 @@ pub enum Strategy {
     Coverage,
     /// Pick actions at random in proportion to their weights.
     Weighted,
+    /// Monte Carlo tree search (UCT) over action sequences, rewarded for new states, new
+    /// action coverage and violations; seeded and reproducible.
+    Mcts,
 }
 
 impl Strategy {
     /// All strategies.
-    pub const ALL: [Strategy; 5] = [
+    pub const ALL: [Strategy; 6] = [
         Strategy::Bfs,
         Strategy::Dfs,
         Strategy::Random,
         Strategy::Coverage,
         Strategy::Weighted,
+        Strategy::Mcts,
     ];
 
     /// The lowercase name used in files and on the command line.
@@ -39,6 +43,7 @@ impl Strategy {
             Strategy::Random => "random",
             Strategy::Coverage => "coverage",
             Strategy::Weighted => "weighted",
+            Strategy::Mcts => "mcts",
         }
     }
 
@@ -69,7 +74,7 @@ impl FromStr for Strategy {
             .find(|st| st.as_str() == s)
             .ok_or_else(|| {
                 format!(
-                    "unknown strategy `{s}`, expected one of bfs, dfs, random, coverage, weighted"
+                    "unknown strategy `{s}`, expected one of bfs, dfs, random, coverage, weighted, mcts"
                 )
             })
     }

@@ -104,6 +104,7 @@ fn random_access_strategy_on_a_stack_only_world_is_refused_up_front() {
         Strategy::Random,
         Strategy::Coverage,
         Strategy::Weighted,
+        Strategy::Mcts,
     ] {
         let mut explorer = Explorer::new(
             Counter::new(CheckpointMode::StackOnly),
@@ -626,4 +627,72 @@ fn a_context_key_new_in_almost_every_state_is_named_in_the_warnings() {
         "{:?}",
         result.warnings
     );
+}
+
+/// A lock opened by one sequence of 8 actions out of 6: the right action moves `progress` on,
+/// any other stirs `noise` (a new state almost every time) and sends `progress` back to 0.
+fn deep_lock() -> (Vec<Action<model::Counter>>, Vec<Invariant<model::Counter>>) {
+    const SECRET: [i64; 8] = [3, 1, 4, 1, 5, 2, 0, 5];
+    let actions = (0..6)
+        .map(|k: i64| {
+            Action::new(
+                format!("a{k}"),
+                move |_: &mut model::Counter, ctx: &mut Context| {
+                    let progress = ctx.get("progress").and_then(|v| v.as_i64()).unwrap_or(0);
+                    let noise = ctx.get("noise").and_then(|v| v.as_i64()).unwrap_or(0);
+                    if progress < 8 && SECRET[progress as usize] == k {
+                        ctx.set("progress", progress + 1);
+                    } else {
+                        ctx.set("progress", 0);
+                        ctx.set("noise", (noise * 6 + k + 1) % 97);
+                    }
+                    Ok(Outcome::default())
+                },
+            )
+        })
+        .collect();
+    let invariants = vec![Invariant::new(
+        "lock_stays_shut",
+        Severity::Critical,
+        |_: &mut model::Counter, view: &venom_engine::StepView<'_>| {
+            let open = view.ctx.get("progress").and_then(|v| v.as_i64()) == Some(8);
+            Ok(match open {
+                true => Verdict::Broken {
+                    message: "opened".into(),
+                    evidence: None,
+                },
+                false => Verdict::Holds,
+            })
+        },
+    )];
+    (actions, invariants)
+}
+
+#[test]
+fn mcts_finds_a_deep_bug_and_is_reproducible_by_seed() {
+    let run = |seed: u64| {
+        let (actions, invariants) = deep_lock();
+        let mut cfg = config(Strategy::Mcts).fail_fast(Severity::Critical);
+        cfg.seed = seed;
+        cfg.max_steps = Some(200_000);
+        let mut explorer = Explorer::new(
+            model::Counter::new(CheckpointMode::RandomAccess),
+            actions,
+            invariants,
+        )
+        .with_config(cfg);
+        explorer.run(Context::new()).expect("setup")
+    };
+    let first = run(3);
+    assert!(
+        matches!(first.stop, StopReason::FailFast(_)),
+        "{:?}",
+        first.stop
+    );
+    let path = first.violations[0].action_names();
+    assert_eq!(path, ["a3", "a1", "a4", "a1", "a5", "a2", "a0", "a5"]);
+    let again = run(3);
+    assert_eq!((again.steps, again.states), (first.steps, first.states));
+    let others: BTreeSet<u64> = (4..10).map(|seed| run(seed).steps).collect();
+    assert!(others.len() > 1, "seeds explore differently: {others:?}");
 }
