@@ -32,6 +32,21 @@ pub enum Command {
     Load(LoadArgs),
     /// Write a scenario generated from the API's OpenAPI document.
     Init(InitArgs),
+    /// Merge the JSON reports of the parts of a sharded run (`--shard I/N`) into one.
+    Merge(MergeArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct MergeArgs {
+    /// The JSON reports, one per part (a single report is written as it is).
+    #[arg(required = true)]
+    pub reports: Vec<PathBuf>,
+    /// Where to write the merged JSON report.
+    #[arg(short = 'o', long, value_name = "FILE")]
+    pub output: PathBuf,
+    /// Exit with status 1 when a violation at or above this severity is in the merged report.
+    #[arg(long, value_name = "SEVERITY", default_value_t = Severity::High)]
+    pub fail_on: Severity,
 }
 
 #[derive(Debug, Args)]
@@ -180,6 +195,10 @@ pub struct RunOptions {
     /// Stop at the first violation at or above this severity (the reports are still written).
     #[arg(long, value_name = "SEVERITY")]
     pub fail_fast: Option<Severity>,
+    /// Explore only part I (from 0) of N of a deterministic split: the paths whose first
+    /// action's index is I modulo N; `venom merge` joins the parts' JSON reports.
+    #[arg(long, value_name = "I/N")]
+    pub shard: Option<venom_engine::Shard>,
 }
 
 #[derive(Debug, Args)]

@@ -232,5 +232,6 @@ fn config(scenario: &Scenario, options: &RunOptions) -> Result<ExplorerConfig, F
         .loop_threshold(loop_threshold)
         .max_checkpoint_bytes(options.max_checkpoint_mb << 20)
         .fail_fast(options.fail_fast)
+        .shard(options.shard)
         .state_keys(scenario.state_from_context.clone()))
 }

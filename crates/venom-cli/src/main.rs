@@ -2,7 +2,7 @@
 //!
 //! Subcommands: `explore` a scenario, `replay` a reported violation, `check` a scenario file,
 //! `demo` (explore the bundled demo API), `load` (run the scenario's flows as load) and `init`
-//! (a scenario generated from an OpenAPI document). Exit
+//! (a scenario generated from an OpenAPI document), `merge` (the parts of a sharded run). Exit
 //! codes are documented in [`venom_report`]: 0 ok, 1 violations at or above `--fail-on` (load: a
 //! threshold or baseline failed), 2 invalid input, 3 setup failure, 130 interrupted (143 by SIGTERM, 129 by
 //! SIGHUP).
@@ -15,6 +15,7 @@ mod failure;
 mod init;
 mod interrupt;
 mod load;
+mod merge;
 mod progress;
 mod replay;
 mod secrets;
@@ -55,6 +56,7 @@ fn run(cli: Cli) -> i32 {
         Command::Demo(args) => demo::command(&args),
         Command::Load(args) => load::command(&args),
         Command::Init(args) => init::command(&args),
+        Command::Merge(args) => merge::command(&args),
     };
     result.unwrap_or_else(|failure| {
         failure::print(&failure);

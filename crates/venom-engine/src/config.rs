@@ -44,6 +44,8 @@ pub struct ExplorerConfig {
     /// The UCT exploration constant of the `mcts` strategy (default √2): higher tries more
     /// unvisited branches, lower follows the rewarding ones.
     pub mcts_exploration: f64,
+    /// Explore only this part of a deterministic split (`None`: everything).
+    pub shard: Option<crate::exploration::Shard>,
 }
 
 /// The memory checkpoints may hold unless configured otherwise: 1 GiB.
@@ -63,6 +65,7 @@ impl Default for ExplorerConfig {
             max_checkpoint_bytes: Some(DEFAULT_MAX_CHECKPOINT_BYTES),
             fail_fast: None,
             mcts_exploration: crate::mcts::DEFAULT_EXPLORATION,
+            shard: None,
         }
     }
 }
@@ -71,6 +74,12 @@ impl ExplorerConfig {
     /// Stops at the first violation at or above `severity` (`None`: explore on).
     pub fn fail_fast(mut self, severity: impl Into<Option<Severity>>) -> Self {
         self.fail_fast = severity.into();
+        self
+    }
+
+    /// Explores only the part `shard` of the split.
+    pub fn shard(mut self, shard: Option<crate::exploration::Shard>) -> Self {
+        self.shard = shard;
         self
     }
 

@@ -154,6 +154,62 @@ pub struct Exploration {
     pub warnings: Vec<String>,
     /// Wall-clock duration in seconds.
     pub duration_secs: f64,
+    /// For a sharded run (`--shard I/N`): which part it explored, and its states and
+    /// transitions by fingerprint, so that the parts can be merged.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub shard: Option<ShardGraph>,
+}
+
+/// One part of a deterministic split of an exploration: the part `index` (0-based) of `count`
+/// explores the paths whose first action's index is `index` modulo `count`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Shard {
+    /// Which part, `0..count`.
+    pub index: u32,
+    /// How many parts.
+    pub count: u32,
+}
+
+impl Shard {
+    /// Whether the part explores paths that start with the action of index `action`.
+    pub fn starts_with(self, action: usize) -> bool {
+        action as u64 % u64::from(self.count) == u64::from(self.index)
+    }
+}
+
+impl fmt::Display for Shard {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}/{}", self.index, self.count)
+    }
+}
+
+impl std::str::FromStr for Shard {
+    type Err = String;
+
+    /// `I/N` with `0 <= I < N`.
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        let parsed = s.split_once('/').and_then(|(i, n)| {
+            Some((i.trim().parse::<u32>().ok()?, n.trim().parse::<u32>().ok()?))
+        });
+        match parsed {
+            Some((index, count)) if count > 0 && index < count => Ok(Shard { index, count }),
+            _ => Err(format!(
+                "`{s}`: expected I/N, the part I (from 0) of N parts, with I < N"
+            )),
+        }
+    }
+}
+
+/// What a sharded run found, by fingerprint: enough to count the states and transitions of
+/// several parts once.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ShardGraph {
+    /// The part explored.
+    pub shard: Shard,
+    /// The fingerprint of every state found.
+    pub states: Vec<String>,
+    /// Every transition found, as `FROM ACTION TO` (fingerprints and the action's name).
+    pub transitions: Vec<String>,
 }
 
 /// Live figures, reported every `progress_every` steps.

@@ -5,7 +5,8 @@ use crate::config::ExplorerConfig;
 use crate::context::Context;
 use crate::exchange::Exchange;
 use crate::exploration::{
-    ActionCoverage, Exploration, PathStep, Progress, StateSnapshot, StopReason, Violation,
+    ActionCoverage, Exploration, PathStep, Progress, Shard, ShardGraph, StateSnapshot, StopReason,
+    Violation,
 };
 use crate::fingerprint::{fingerprint, Fingerprint};
 use crate::frontier::Frontier;
@@ -551,9 +552,21 @@ impl<W: World> Explorer<W> {
             }
             return Ok(());
         }
-        let enabled: Vec<usize> = (0..self.actions.len())
+        let mut enabled: Vec<usize> = (0..self.actions.len())
             .filter(|&a| self.enabled(a, node, &run.required[a]))
             .collect();
+        if let (0, Some(shard)) = (id, self.config.shard) {
+            // A part of a split explores the paths that start with its actions only.
+            let all = enabled.len();
+            enabled.retain(|&a| shard.starts_with(a));
+            if enabled.is_empty() && all > 0 {
+                run.warnings.push(format!(
+                    "part {shard} has no path to explore: the initial state enables {all} \
+                     action(s), and the parts split them by index modulo {}; use fewer parts",
+                    shard.count
+                ));
+            }
+        }
         if enabled.is_empty() {
             return Ok(());
         }
@@ -746,6 +759,29 @@ impl<W: World> Explorer<W> {
             violations,
             warnings: std::mem::take(&mut run.warnings),
             duration_secs: started.elapsed().as_secs_f64(),
+            shard: self.config.shard.map(|shard| self.shard_graph(&run, shard)),
+        }
+    }
+
+    /// The states and transitions of a sharded run, by fingerprint.
+    fn shard_graph(&self, run: &Run, shard: Shard) -> ShardGraph {
+        let nodes = &run.graph.nodes;
+        ShardGraph {
+            shard,
+            states: nodes.iter().map(|n| n.fingerprint.to_string()).collect(),
+            transitions: nodes
+                .iter()
+                .flat_map(|from| {
+                    from.out.iter().map(move |edge| {
+                        format!(
+                            "{} {} {}",
+                            from.fingerprint,
+                            self.actions[edge.action].name,
+                            nodes[edge.to].fingerprint
+                        )
+                    })
+                })
+                .collect(),
         }
     }
 

@@ -89,7 +89,8 @@ pub use config::{ExplorerConfig, DEFAULT_MAX_CHECKPOINT_BYTES};
 pub use context::Context;
 pub use exchange::{Exchange, RequestRecord, ResponseRecord};
 pub use exploration::{
-    ActionCoverage, Exploration, PathStep, Progress, StateSnapshot, StopReason, Violation,
+    ActionCoverage, Exploration, PathStep, Progress, Shard, ShardGraph, StateSnapshot, StopReason,
+    Violation,
 };
 pub use explorer::{Explorer, StartError};
 pub use fingerprint::{fingerprint, Fingerprint};

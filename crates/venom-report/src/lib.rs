@@ -9,6 +9,7 @@ mod exit;
 mod fs;
 mod json;
 mod junit;
+mod merge;
 mod path;
 mod redact;
 mod report;
@@ -20,6 +21,7 @@ pub use exit::{
 };
 pub use json::{read_json, write_json};
 pub use junit::write_junit;
+pub use merge::{merge, MergeError};
 pub use path::{format_exchange, format_path, path_heading, replay_hint};
 pub use redact::{RedactError, Redactor, MIN_SECRET_LEN, REDACTED, SECRET_NAMES};
 pub use report::{InvariantInfo, RunReport, Target};

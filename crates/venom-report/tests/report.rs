@@ -174,6 +174,7 @@ fn sample() -> RunReport {
             violations,
             warnings: vec!["possible loop: pay_order repeats without changing state".into()],
             duration_secs: 2.5,
+            shard: None,
         },
     }
 }
