@@ -40,7 +40,9 @@ pub fn command(args: &CheckArgs) -> Result<i32, Failure> {
             let spec = venom_runner::load_document(source).map_err(Failure::invalid_from)?;
             extras.push(format!("OpenAPI {} operations", spec.operations.len()));
         }
-        Some(OpenApiSource::Url(url)) => extras.push(format!("OpenAPI {url} (read at run time)")),
+        Some(source @ OpenApiSource::Url(_)) => {
+            extras.push(format!("OpenAPI {source} (read at run time)"))
+        }
         None => {}
     }
     let extras: String = extras.iter().map(|e| format!(", {e}")).collect();

@@ -42,13 +42,15 @@ pub enum DocumentError {
 /// Reads the document at `source`: a file, or a URL fetched with a GET (at most
 /// [`venom_openapi::MAX_SPEC_BYTES`], within 20 s).
 pub fn load_document(source: &OpenApiSource) -> Result<Spec, DocumentError> {
-    let url = match source {
+    let full_url = match source {
         OpenApiSource::File(path) => return Ok(venom_openapi::load_file(path)?),
         OpenApiSource::Url(url) => url,
     };
-    let fetch = |source| DocumentError::Fetch {
+    // Messages name the URL without the credentials it may carry (`user:password@`).
+    let url = &source.to_string();
+    let fetch = |source: reqwest::Error| DocumentError::Fetch {
         url: url.clone(),
-        source,
+        source: source.without_url(),
     };
     let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_all()
@@ -62,7 +64,7 @@ pub fn load_document(source: &OpenApiSource) -> Result<Spec, DocumentError> {
             .timeout(FETCH_TIMEOUT)
             .build()
             .map_err(fetch)?;
-        let mut response = client.get(url).send().await.map_err(fetch)?;
+        let mut response = client.get(full_url).send().await.map_err(fetch)?;
         if !response.status().is_success() {
             return Err(DocumentError::Answer {
                 url: url.clone(),
@@ -492,4 +494,31 @@ fn status(exchange: &Exchange) -> String {
 /// `url` without its query and fragment.
 fn without_query(url: &str) -> &str {
     url.split(['?', '#']).next().unwrap_or(url)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_documents_url_is_named_without_its_credentials() {
+        let shown = |url: &str| OpenApiSource::Url(url.into()).to_string();
+        assert_eq!(
+            shown("http://bob:s3cret@127.0.0.1:9/openapi.json?x=@"),
+            "http://127.0.0.1:9/openapi.json?x=@"
+        );
+        assert_eq!(shown("http://127.0.0.1:9/a"), "http://127.0.0.1:9/a");
+        let error = load_document(&OpenApiSource::Url(
+            "http://bob:s3cret@127.0.0.1:9/openapi.json".into(),
+        ))
+        .unwrap_err();
+        let mut shown = error.to_string();
+        let mut cause = std::error::Error::source(&error);
+        while let Some(c) = cause {
+            shown.push_str(&format!(" / {c}"));
+            cause = c.source();
+        }
+        assert!(!shown.contains("s3cret"), "{shown}");
+        assert!(shown.contains("http://127.0.0.1:9/openapi.json"), "{shown}");
+    }
 }

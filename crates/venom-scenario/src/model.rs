@@ -76,10 +76,19 @@ pub enum OpenApiSource {
 }
 
 impl std::fmt::Display for OpenApiSource {
+    /// The path, or the URL without the `user:password@` it may carry (never shown).
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        match self {
-            OpenApiSource::File(path) => write!(f, "{}", path.display()),
-            OpenApiSource::Url(url) => f.write_str(url),
+        let url = match self {
+            OpenApiSource::File(path) => return write!(f, "{}", path.display()),
+            OpenApiSource::Url(url) => url,
+        };
+        let Some((scheme, rest)) = url.split_once("://") else {
+            return f.write_str(url);
+        };
+        let authority_end = rest.find(['/', '?', '#']).unwrap_or(rest.len());
+        match rest[..authority_end].rfind('@') {
+            Some(at) => write!(f, "{scheme}://{}", &rest[at + 1..]),
+            None => f.write_str(url),
         }
     }
 }
