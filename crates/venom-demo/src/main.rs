@@ -39,6 +39,10 @@ struct Args {
     /// again, empty, at start.
     #[arg(long, value_name = "URL", group = "database")]
     database_url: Option<String>,
+    /// Wait this many milliseconds before handling each request (a real API's latency, for
+    /// benchmarks; at most 10000).
+    #[arg(long, value_name = "MS", default_value_t = 0, value_parser = clap::value_parser!(u64).range(0..=10_000))]
+    latency: u64,
 }
 
 /// Parses `HOST:PORT` and accepts it only when every address it names is a loopback address.
@@ -76,6 +80,7 @@ fn run(args: &Args) -> Result<(), String> {
         .enable_all()
         .build()
         .map_err(|e| format!("cannot start the async runtime: {e}"))?;
+    let latency = std::time::Duration::from_millis(args.latency);
     runtime.block_on(async {
         // Listen for the signals before the server is announced, so none is missed.
         let mut terminate =
@@ -86,10 +91,9 @@ fn run(args: &Args) -> Result<(), String> {
                 .map_err(|e| format!("cannot handle SIGINT: {e}"))?;
 
         let started = match (&args.db, &args.database_url) {
-            (Some(db), _) => {
-                DemoServer::start_at(db, args.listen).map_err(|e| (db.display().to_string(), e))
-            }
-            (None, Some(url)) => DemoServer::start_postgres_at(url, args.listen)
+            (Some(db), _) => DemoServer::start_slow_at(db, args.listen, latency)
+                .map_err(|e| (db.display().to_string(), e)),
+            (None, Some(url)) => DemoServer::start_slow_postgres_at(url, args.listen, latency)
                 .map_err(|e| ("at --database-url".to_string(), e)),
             (None, None) => unreachable!("clap requires --db or --database-url"),
         };

@@ -48,15 +48,39 @@ impl DemoServer {
     /// addresses are accepted: any other address fails with [`std::io::ErrorKind::InvalidInput`]
     /// before the database is touched.
     pub fn start_at(db_path: &Path, addr: SocketAddr) -> std::io::Result<DemoServer> {
+        DemoServer::start_slow_at(db_path, addr, Duration::ZERO)
+    }
+
+    /// Like [`DemoServer::start_at`], but every request waits `latency` before it is handled
+    /// (the latency of a real API, for benchmarks).
+    pub fn start_slow_at(
+        db_path: &Path,
+        addr: SocketAddr,
+        latency: Duration,
+    ) -> std::io::Result<DemoServer> {
         refuse_non_loopback(addr)?;
         init_fresh(db_path).map_err(std::io::Error::other)?;
-        DemoServer::serve(Backend::sqlite(db_path.to_path_buf()), addr, db_path)
+        DemoServer::serve(
+            Backend::sqlite(db_path.to_path_buf()),
+            addr,
+            db_path,
+            latency,
+        )
     }
 
     /// Like [`DemoServer::start_at`], but the state lives in the PostgreSQL database at
     /// `database_url` (a `postgres://` URL): the demo tables are dropped and created again, empty,
     /// before the server listens.
     pub fn start_postgres_at(database_url: &str, addr: SocketAddr) -> std::io::Result<DemoServer> {
+        DemoServer::start_slow_postgres_at(database_url, addr, Duration::ZERO)
+    }
+
+    /// Like [`DemoServer::start_postgres_at`], with [`DemoServer::start_slow_at`]'s `latency`.
+    pub fn start_slow_postgres_at(
+        database_url: &str,
+        addr: SocketAddr,
+        latency: Duration,
+    ) -> std::io::Result<DemoServer> {
         refuse_non_loopback(addr)?;
         let url = database_url.to_string();
         // The sync client runs its own runtime, which must not nest in the caller's.
@@ -67,11 +91,16 @@ impl DemoServer {
                 .unwrap_or_else(|_| Err("the database initialisation panicked".into()))
         })
         .map_err(std::io::Error::other)?;
-        DemoServer::serve(Backend::postgres(url), addr, Path::new(""))
+        DemoServer::serve(Backend::postgres(url), addr, Path::new(""), latency)
     }
 
     /// Binds `addr` and serves `backend` in a background thread with its own tokio runtime.
-    fn serve(backend: Backend, addr: SocketAddr, db_path: &Path) -> std::io::Result<DemoServer> {
+    fn serve(
+        backend: Backend,
+        addr: SocketAddr,
+        db_path: &Path,
+        latency: Duration,
+    ) -> std::io::Result<DemoServer> {
         let listener = std::net::TcpListener::bind(addr)?;
         listener.set_nonblocking(true)?;
         let addr = listener.local_addr()?;
@@ -82,7 +111,15 @@ impl DemoServer {
             .enable_all()
             .build()?;
         let state = Arc::new(backend);
-        let app = app(Arc::clone(&state));
+        let mut app = app(Arc::clone(&state));
+        if !latency.is_zero() {
+            app = app.layer(axum::middleware::from_fn(
+                move |request: axum::extract::Request, next: axum::middleware::Next| async move {
+                    tokio::time::sleep(latency).await;
+                    next.run(request).await
+                },
+            ));
+        }
         let (tx, rx) = tokio::sync::watch::channel(false);
 
         let thread = std::thread::Builder::new()

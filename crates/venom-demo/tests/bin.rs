@@ -20,9 +20,15 @@ struct Demo {
 
 impl Demo {
     fn start(listen: &str, db: &Path) -> Demo {
+        Demo::start_with(listen, db, &[])
+    }
+
+    /// [`Demo::start`] with more arguments.
+    fn start_with(listen: &str, db: &Path, more: &[&str]) -> Demo {
         let mut child = Command::new(DEMO)
             .args(["--listen", listen, "--db"])
             .arg(db)
+            .args(more)
             .stdin(Stdio::null())
             .stdout(Stdio::piped())
             .stderr(Stdio::piped())
@@ -230,4 +236,33 @@ fn an_unreachable_database_url_is_an_error() {
         "{stderr}"
     );
     assert!(output.stdout.is_empty());
+}
+
+#[test]
+fn latency_delays_every_answer() {
+    let dir = tempfile::tempdir().unwrap();
+    let demo = Demo::start_with(
+        "127.0.0.1:0",
+        &dir.path().join("slow.db"),
+        &["--latency", "300"],
+    );
+    for path in ["/health", "/orders"] {
+        let started = Instant::now();
+        let (status, _) = http(&demo.base, "GET", path, "");
+        assert_eq!(status, 200);
+        // A lower bound only: a busy machine may add time, never remove it.
+        assert!(
+            started.elapsed() >= Duration::from_millis(300),
+            "{path}: {:?}",
+            started.elapsed()
+        );
+    }
+    let (status, _) = demo.stop_with(libc::SIGTERM);
+    assert!(status.success());
+
+    let refused = Command::new(DEMO)
+        .args(["--db", "x.db", "--latency", "20000"])
+        .output()
+        .unwrap();
+    assert_eq!(refused.status.code(), Some(2));
 }
