@@ -67,6 +67,16 @@ fn the_merged_parts_of_a_split_run_equal_the_run_unsplit() {
             found_bugs(&whole),
             "a part alone finds less"
         );
+        // A part alone proves no path shortest; the merge of all parts does, as the whole run.
+        let proved = |report: &Value| {
+            report["exploration"]["violations"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|v| v["proved_shortest"].as_bool().unwrap())
+                .collect::<Vec<_>>()
+        };
+        assert!(proved(&part0).iter().all(|p| !p), "{:?}", proved(&part0));
         let merged = dir.path().join(format!("merged-{rollback}.json"));
         let run = venom(
             [
@@ -83,6 +93,8 @@ fn the_merged_parts_of_a_split_run_equal_the_run_unsplit() {
         assert_eq!(found_bugs(&merged), found_bugs(&whole), "{rollback}");
         assert_eq!(found_bugs(&merged), common::demo::planted_bugs());
         assert_eq!(essentials(&merged), essentials(&whole), "{rollback}");
+        assert_eq!(proved(&merged), proved(&whole), "{rollback}");
+        assert!(proved(&merged).iter().all(|p| *p));
         assert!(merged["exploration"].get("shard").is_none());
     }
 }

@@ -705,8 +705,10 @@ impl<W: World> Explorer<W> {
                 .min_by_key(|hit| hit.from.map_or(0, |from| tree.distance(from) as u64 + 1));
             if let Some(hit) = best {
                 let mut violation = self.violation(&run.graph, &tree, key, hit, occurrences);
+                // One part of a split proves nothing about the paths of the other parts.
                 violation.proved_shortest = self.config.strategy == Strategy::Bfs
-                    && matches!(stop, StopReason::Exhausted | StopReason::DepthLimit);
+                    && matches!(stop, StopReason::Exhausted | StopReason::DepthLimit)
+                    && self.config.shard.is_none_or(|s| s.count == 1);
                 violations.push((key.0, violation));
             }
         }

@@ -6,7 +6,7 @@
 
 use crate::report::RunReport;
 use std::collections::{BTreeMap, BTreeSet};
-use venom_engine::{ActionCoverage, Exploration, StopReason, Violation};
+use venom_engine::{ActionCoverage, Exploration, StopReason, Strategy, Violation};
 
 /// Why reports cannot be merged.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -141,10 +141,19 @@ fn merged(parts: &[&Exploration]) -> Exploration {
             warnings.push(warning.clone());
         }
     }
+    let stop = merged_stop(parts);
+    let mut violations = merged_violations(parts);
+    // Every part searched its subtree breadth-first to the end: the shortest of theirs is the
+    // shortest overall.
+    let proved = first.strategy == Strategy::Bfs
+        && matches!(stop, StopReason::Exhausted | StopReason::DepthLimit);
+    for violation in &mut violations {
+        violation.proved_shortest = proved;
+    }
     Exploration {
         strategy: first.strategy,
         mechanism: first.mechanism.clone(),
-        stop: merged_stop(parts),
+        stop,
         steps: parts.iter().map(|p| p.steps).sum(),
         states: states.len(),
         transitions: transitions.len(),
@@ -154,7 +163,7 @@ fn merged(parts: &[&Exploration]) -> Exploration {
             n => covered as f64 / n as f64,
         },
         actions,
-        violations: merged_violations(parts),
+        violations,
         warnings,
         // The parts ran side by side: the run took as long as the longest.
         duration_secs: parts.iter().map(|p| p.duration_secs).fold(0.0, f64::max),
