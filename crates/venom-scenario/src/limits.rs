@@ -22,6 +22,10 @@ pub const MAX_JSONPATH_NESTING: usize = 8;
 pub const MAX_TOML_NESTING: usize = 32;
 /// How much of an input an error message quotes.
 const QUOTED_CHARS: usize = 80;
+/// The fewest characters a quoted part keeps when a message quotes many.
+const MIN_QUOTED_CHARS: usize = 24;
+/// The length past which a message's quoted parts are cut shorter.
+const MESSAGE_CHARS: usize = 300;
 
 /// Refuses a CEL expression past the size, operator or nesting bounds.
 pub(crate) fn check_expression(source: &str) -> Result<(), CompileError> {
@@ -120,12 +124,25 @@ fn skip_past(bytes: &[u8], from: usize, end: &[u8], escapes: bool) -> usize {
 }
 
 /// `message` with every `` `quoted` `` part of it at most [`QUOTED_CHARS`] characters long.
+/// When that is still longer than [`MESSAGE_CHARS`] (a message quoting several long parts),
+/// the quoted parts share two parts' room (at least [`MIN_QUOTED_CHARS`] each), so that the
+/// message stays one readable line.
 pub(crate) fn shorten_quotes(message: &str) -> String {
+    let short = quotes_cut(message, QUOTED_CHARS);
+    let quotes = message.split('`').count() / 2;
+    if short.chars().count() <= MESSAGE_CHARS || quotes <= 2 {
+        return short;
+    }
+    quotes_cut(message, (2 * QUOTED_CHARS / quotes).max(MIN_QUOTED_CHARS))
+}
+
+/// `message` with every quoted part at most `limit` characters long.
+fn quotes_cut(message: &str, limit: usize) -> String {
     message
         .split('`')
         .enumerate()
         .map(|(i, part)| match i % 2 {
-            1 => quoted(part),
+            1 => cut(part, limit),
             _ => part.to_string(),
         })
         .collect::<Vec<_>>()
@@ -134,11 +151,16 @@ pub(crate) fn shorten_quotes(message: &str) -> String {
 
 /// At most [`QUOTED_CHARS`] characters of `source`, with `…` when cut.
 pub(crate) fn quoted(source: &str) -> String {
-    if source.chars().count() <= QUOTED_CHARS {
+    cut(source, QUOTED_CHARS)
+}
+
+/// At most `limit` characters of `source`, with `…` when cut.
+fn cut(source: &str, limit: usize) -> String {
+    if source.chars().count() <= limit {
         return source.to_string();
     }
-    let cut: String = source.chars().take(QUOTED_CHARS).collect();
-    format!("{cut}…")
+    let kept: String = source.chars().take(limit).collect();
+    format!("{kept}…")
 }
 
 fn too_large(source: &str, what: &str, limit: usize) -> CompileError {
@@ -211,6 +233,19 @@ fn shape(source: &str) -> Shape {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_message_quoting_three_long_names_stays_within_a_line() {
+        // Found by the scenario fuzzer: an unknown function of a long name, quoted three times.
+        let name = "ha".repeat(200);
+        let message = format!(
+            "in template `{{{{ {name}() }}}}`: unknown function `{name}` in `{name}()`, expected a CEL \
+             standard function such as size, has, int, double, string, startsWith, endsWith, contains"
+        );
+        let short = shorten_quotes(&message);
+        assert!(short.chars().count() <= 380, "{} chars: {short}", short.chars().count());
+        assert!(short.contains("unknown function `haha"), "{short}");
+    }
 
     #[test]
     fn ordinary_expressions_pass_and_excess_is_located() {
