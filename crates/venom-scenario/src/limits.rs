@@ -243,7 +243,11 @@ mod tests {
              standard function such as size, has, int, double, string, startsWith, endsWith, contains"
         );
         let short = shorten_quotes(&message);
-        assert!(short.chars().count() <= 380, "{} chars: {short}", short.chars().count());
+        assert!(
+            short.chars().count() <= 380,
+            "{} chars: {short}",
+            short.chars().count()
+        );
         assert!(short.contains("unknown function `haha"), "{short}");
     }
 
