@@ -147,8 +147,6 @@ pub struct Response {
     pub status: StatusKey,
     /// The schema of its JSON body, if it documents one.
     pub schema: Option<Value>,
-    /// Whether it documents a body at all (of any media type).
-    pub has_content: bool,
     /// Its OpenAPI links: which operation can follow it, with what parameter values.
     pub links: Vec<Link>,
 }
@@ -557,7 +555,6 @@ impl<'d> Reader<'d> {
             all.push(Response {
                 status,
                 schema,
-                has_content: content.is_some_and(|c| !c.is_empty()),
                 links: self.links(response.get("links"), &at)?,
             });
         }

@@ -64,20 +64,6 @@ impl PathTemplate {
                 })
     }
 
-    /// The literal segments before its first parameter, as a path (`/orders` for
-    /// `/orders/{id}/pay`).
-    pub fn literal_prefix(&self) -> String {
-        let mut prefix = String::new();
-        for segment in &self.segments {
-            let Segment::Literal(text) = segment else {
-                break;
-            };
-            prefix.push('/');
-            prefix.push_str(text);
-        }
-        prefix
-    }
-
     /// The literal segment right before the parameter `name`, if it directly follows one
     /// (`orders` for `id` in `/orders/{id}`).
     pub fn segment_before(&self, name: &str) -> Option<&str> {
@@ -122,7 +108,6 @@ mod tests {
         assert!(!t.matches("/orders//pay"));
         assert!(!t.matches("/orders/12/refund"));
         assert_eq!(t.parameter_names().collect::<Vec<_>>(), ["id"]);
-        assert_eq!(t.literal_prefix(), "/orders");
         assert_eq!(t.segment_before("id"), Some("orders"));
         assert!(PathTemplate::parse("/a/{b").is_err());
         assert!(PathTemplate::parse("/a/{}").is_err());
