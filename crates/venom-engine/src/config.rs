@@ -71,6 +71,11 @@ impl Default for ExplorerConfig {
 }
 
 impl ExplorerConfig {
+    /// Whether a state at `depth` has its actions explored (`max_depth` allows it).
+    pub(crate) fn expands_at(&self, depth: u32) -> bool {
+        self.max_depth.is_none_or(|max| depth < max)
+    }
+
     /// Stops at the first violation at or above `severity` (`None`: explore on).
     pub fn fail_fast(mut self, severity: impl Into<Option<Severity>>) -> Self {
         self.fail_fast = severity.into();

@@ -158,6 +158,22 @@ pub struct Exploration {
     /// transitions by fingerprint, so that the parts can be merged.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub shard: Option<ShardGraph>,
+    /// What each worker did, when several explored (`--workers N`); empty with one.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub workers: Vec<WorkerFigures>,
+}
+
+/// What one worker of a parallel exploration did.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct WorkerFigures {
+    /// The worker, from 0.
+    pub worker: usize,
+    /// Actions it executed (replays not counted).
+    pub steps: u64,
+    /// Actions it replayed to restore states it held no checkpoint of.
+    pub replayed: u64,
+    /// Seconds it spent restoring states and running steps.
+    pub busy_secs: f64,
 }
 
 /// One part of a deterministic split of an exploration: the part `index` (0-based) of `count`
@@ -225,6 +241,8 @@ pub struct Progress {
     pub coverage: f64,
     /// Distinct violations so far.
     pub violations: usize,
+    /// Steps each worker ran in the current level, when several explore (empty with one).
+    pub workers: Vec<u64>,
 }
 
 impl fmt::Display for Progress {
@@ -239,6 +257,11 @@ impl fmt::Display for Progress {
             self.states,
             self.coverage * 100.0,
             self.violations
-        )
+        )?;
+        if self.workers.len() > 1 {
+            let counts: Vec<String> = self.workers.iter().map(u64::to_string).collect();
+            write!(f, " | workers {}", counts.join("/"))?;
+        }
+        Ok(())
     }
 }

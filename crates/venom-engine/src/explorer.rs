@@ -8,18 +8,22 @@ use crate::exploration::{
     ActionCoverage, Exploration, PathStep, Progress, Shard, ShardGraph, StateSnapshot, StopReason,
     Violation,
 };
-use crate::fingerprint::{fingerprint, Fingerprint};
+use crate::fingerprint::Fingerprint;
 use crate::frontier::Frontier;
 use crate::graph::{Node, StateGraph, StateId};
 use crate::invariant::{Invariant, StepView, Timing, Verdict};
 use crate::mcts::Findings;
 use crate::shrink::{Shrinker, Shrinking, SHRINK_BUDGET, SHRINK_TIME};
+use crate::step::{check_all, has_bit, no_bits, set_bit, Model, StepResult};
 use crate::strategy::Strategy;
-use crate::world::{CheckpointMode, Observation, World, WorldError};
+use crate::world::{CheckpointId, CheckpointMode, Observation, World, WorldError};
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::Instant;
+use workers::Workers;
+
+mod workers;
 
 /// Why an exploration could not start: the actions, invariants or strategy do not fit the
 /// world, or the world failed while preparing the initial state.
@@ -56,6 +60,36 @@ pub enum StartError {
     /// The world failed while preparing the initial state.
     #[error("could not prepare the initial state")]
     World(#[source] WorldError),
+    /// Several workers were given, but the strategy explores one path at a time.
+    #[error("strategy `{0}` explores with one worker; several workers explore breadth-first only (use `--strategy bfs`)")]
+    WorkersNeedBfs(Strategy),
+    /// A worker's copy of the system does not start in the initial state of the first one.
+    #[error("worker {worker}'s copy of the system does not start in the same state as worker 0's (fingerprint {found}, expected {expected}): the copies must start alike")]
+    WorkerDiffers {
+        /// The worker (from 1).
+        worker: usize,
+        /// Its initial fingerprint.
+        found: Fingerprint,
+        /// Worker 0's.
+        expected: Fingerprint,
+    },
+    /// A worker's world failed while preparing its initial state.
+    #[error("worker {worker} could not prepare its initial state")]
+    WorkerWorld {
+        /// The worker (from 1).
+        worker: usize,
+        /// Why.
+        #[source]
+        source: WorldError,
+    },
+}
+
+/// Where a new state's checkpoint comes from.
+enum NewCheckpoint {
+    /// Take it now, from the explorer's own world (one world explores).
+    TakeNow,
+    /// Taken by a worker when it reached the state (`None`: none was taken), held by its world.
+    Taken(Option<(u16, CheckpointId)>),
 }
 
 type ProgressFn = Box<dyn FnMut(&Progress)>;
@@ -68,6 +102,7 @@ pub struct Explorer<W: World> {
     invariants: Vec<Invariant<W>>,
     config: ExplorerConfig,
     control: RunControl,
+    workers: Workers<W>,
 }
 
 /// How a run is driven from outside, apart from its limits: an interrupt flag and a progress
@@ -144,6 +179,7 @@ impl<W: World> Explorer<W> {
             invariants,
             config: ExplorerConfig::default(),
             control: RunControl::default(),
+            workers: Workers::default(),
         }
     }
 
@@ -172,6 +208,12 @@ impl<W: World> Explorer<W> {
         &mut self.world
     }
 
+    /// Every worker's world, the explorer's own first (one world unless
+    /// [`Explorer::with_workers`] gave more).
+    pub fn worlds_mut(&mut self) -> impl Iterator<Item = &mut W> {
+        std::iter::once(&mut self.world).chain(self.workers.others.iter_mut())
+    }
+
     /// Checks that the exploration can run at all: names, preconditions, strategy vs mechanism.
     pub fn validate(&self) -> Result<(), StartError> {
         self.required_actions().map(|_| ())
@@ -189,6 +231,9 @@ impl<W: World> Explorer<W> {
                 strategy: self.config.strategy,
                 mechanism: self.world.mechanism(),
             });
+        }
+        if !self.workers.others.is_empty() && self.config.strategy != Strategy::Bfs {
+            return Err(StartError::WorkersNeedBfs(self.config.strategy));
         }
         unique_names("action", self.actions.iter().map(|a| a.name.as_str()))?;
         unique_names("invariant", self.invariants.iter().map(|i| i.name.as_str()))?;
@@ -253,7 +298,7 @@ impl<W: World> Explorer<W> {
         };
         let verdicts = check_all(&self.invariants, Timing::AfterStep, &mut self.world, &view)
             .map_err(StartError::World)?;
-        let mut broken = vec![0u64; self.invariants.len().div_ceil(64)];
+        let mut broken = no_bits(self.invariants.len());
         for (i, verdict) in verdicts.into_iter().enumerate() {
             if let Verdict::Broken { message, evidence } = verdict {
                 set_bit(&mut broken, i);
@@ -270,7 +315,8 @@ impl<W: World> Explorer<W> {
                 );
             }
         }
-        let fp = self.fingerprint(&initial, &observation);
+        let fp = self.model().fingerprint(&initial, &observation);
+        self.start_workers(mode, &initial, fp)?;
         let root = Node {
             fingerprint: fp,
             depth: 0,
@@ -279,20 +325,29 @@ impl<W: World> Explorer<W> {
             calls: vec![0; n_actions],
             broken,
             checkpoint: None,
+            holder: 0,
             pending: 0,
             out: Vec::new(),
         };
         let root_id = run.graph.add(root);
         run.current = Some(root_id);
-        let stop = match self.expand(&mut run, root_id, mode) {
-            Ok(()) => self.explore(&mut run, mode, started),
+        let stop = match self.expand(&mut run, root_id, mode, NewCheckpoint::TakeNow) {
+            Ok(()) => match self.workers.parallel_loop {
+                Some(explore) => explore(self, &mut run, mode, started),
+                None => self.explore(&mut run, mode, started),
+            },
             Err(e) => StopReason::Aborted(e.chain()),
         };
         Ok(self.finish(run, stop, started))
     }
 
-    fn fingerprint(&self, ctx: &Context, observation: &Observation) -> Fingerprint {
-        fingerprint(ctx, self.config.state_keys.as_deref(), observation)
+    /// The actions, invariants and state keys, as a step sees them.
+    fn model(&self) -> Model<'_, W> {
+        Model {
+            actions: &self.actions,
+            invariants: &self.invariants,
+            state_keys: self.config.state_keys.as_deref(),
+        }
     }
 
     /// The main loop; returns why it stopped.
@@ -369,14 +424,66 @@ impl<W: World> Explorer<W> {
         state: StateId,
         action: usize,
     ) -> Result<(), WorldError> {
-        let mut ctx = if run.current == Some(state) {
+        let ctx = if run.current == Some(state) {
             run.graph.nodes[state].ctx.clone()
         } else {
             self.restore(run, mode, state)?
         };
         run.current = None;
-        self.check_before(run, state, action, &ctx)?;
-        let mut outcome = self.actions[action].run(&mut self.world, &mut ctx)?;
+        let model = Model {
+            actions: &self.actions,
+            invariants: &self.invariants,
+            state_keys: self.config.state_keys.as_deref(),
+        };
+        let known_broken = &run.graph.nodes[state].broken;
+        let result = model.execute(&mut self.world, (state, known_broken), action, ctx)?;
+        let (target, new) = self.record(run, mode, result, NewCheckpoint::TakeNow)?;
+        // A known state only fingerprints like the world now; its concrete state may differ in
+        // what the fingerprint does not see, so the next step from it restores it first.
+        run.current = new.then_some(target);
+        Ok(())
+    }
+
+    /// Records a step in the graph: the invariants it found broken, the state it reached (a new
+    /// one is expanded, with `checkpoint`) and the edge; returns the state reached and whether
+    /// it is new.
+    fn record(
+        &mut self,
+        run: &mut Run,
+        mode: CheckpointMode,
+        result: StepResult,
+        checkpoint: NewCheckpoint,
+    ) -> Result<(StateId, bool), WorldError> {
+        let StepResult {
+            state,
+            action,
+            before,
+            before_observation,
+            mut outcome,
+            ctx,
+            observation,
+            fingerprint: fp,
+            broken,
+            new_hits,
+        } = result;
+        for hit in before {
+            if has_bit(&run.graph.nodes[state].broken, hit.invariant) {
+                continue;
+            }
+            set_bit(&mut run.graph.nodes[state].broken, hit.invariant);
+            self.note_fail_fast(run, hit.invariant);
+            run.hits.add(
+                hit.invariant,
+                None,
+                Hit {
+                    from: Some(state),
+                    to: state,
+                    message: hit.message,
+                    evidence: hit.evidence,
+                    observation: before_observation.clone(),
+                },
+            );
+        }
         for warning in outcome.warnings.drain(..) {
             if !run.warnings.contains(&warning) {
                 run.warnings.push(warning);
@@ -386,33 +493,15 @@ impl<W: World> Explorer<W> {
         run.runs[action] += 1;
         let first_run = run.runs[action] == 1;
         self.release_if_done(run, state);
-
-        let observation = self.world.observe()?;
-        let fp = self.fingerprint(&ctx, &observation);
-        let view = StepView {
-            ctx: &ctx,
-            action: Some(&self.actions[action].name),
-            exchange: outcome.exchange.as_ref(),
-            earlier: &outcome.earlier,
-        };
-        let verdicts = check_all(&self.invariants, Timing::AfterStep, &mut self.world, &view)?;
-
-        let mut broken = vec![0u64; self.invariants.len().div_ceil(64)];
-        let mut new_hits = Vec::new();
-        for (i, verdict) in verdicts.into_iter().enumerate() {
-            if let Verdict::Broken { message, evidence } = verdict {
-                set_bit(&mut broken, i);
-                if !has_bit(&run.graph.nodes[state].broken, i) {
-                    new_hits.push((i, message, evidence));
-                }
-            }
-        }
         // A step that broke an invariant had an effect worth seeing, whatever the state says.
         let step_broke = broken.iter().any(|&word| word != 0);
 
         let known = run.graph.find(fp);
         let target = match known {
-            Some(existing) => existing,
+            Some(existing) => {
+                self.release_taken(checkpoint);
+                existing
+            }
             None => {
                 let parent = &run.graph.nodes[state];
                 let mut calls = parent.calls.clone();
@@ -425,17 +514,15 @@ impl<W: World> Explorer<W> {
                     calls,
                     broken,
                     checkpoint: None,
+                    holder: 0,
                     pending: 0,
                     out: Vec::new(),
                 };
                 let id = run.graph.add(node);
-                self.expand(run, id, mode)?;
+                self.expand(run, id, mode, checkpoint)?;
                 id
             }
         };
-        // A known state only fingerprints like the world now; its concrete state may differ in
-        // what the fingerprint does not see, so the next step from it restores it first.
-        run.current = if known.is_none() { Some(target) } else { None };
         run.frontier.record(
             state,
             action,
@@ -448,16 +535,16 @@ impl<W: World> Explorer<W> {
         );
         run.graph
             .add_edge(state, action, target, outcome.exchange, outcome.earlier);
-        for (i, message, evidence) in new_hits {
-            self.note_fail_fast(run, i);
+        for hit in new_hits {
+            self.note_fail_fast(run, hit.invariant);
             run.hits.add(
-                i,
+                hit.invariant,
                 Some(action),
                 Hit {
                     from: Some(state),
                     to: target,
-                    message,
-                    evidence,
+                    message: hit.message,
+                    evidence: hit.evidence,
                     observation: observation.clone(),
                 },
             );
@@ -465,62 +552,7 @@ impl<W: World> Explorer<W> {
         if target == state && !step_broke {
             self.note_self_loop(run, action);
         }
-        Ok(())
-    }
-
-    /// Checks the invariants that hold before each action in `state`, where `action` is about
-    /// to run; each one broken there for the first time is a hit on the path to `state`.
-    fn check_before(
-        &mut self,
-        run: &mut Run,
-        state: StateId,
-        action: usize,
-        ctx: &Context,
-    ) -> Result<(), WorldError> {
-        if self
-            .invariants
-            .iter()
-            .all(|i| i.timing != Timing::BeforeAction)
-        {
-            return Ok(());
-        }
-        let name = &self.actions[action].name;
-        let view = StepView {
-            ctx,
-            action: Some(name),
-            exchange: None,
-            earlier: &[],
-        };
-        let verdicts = check_all(
-            &self.invariants,
-            Timing::BeforeAction,
-            &mut self.world,
-            &view,
-        )?;
-        for (i, verdict) in verdicts.into_iter().enumerate() {
-            let Verdict::Broken { message, evidence } = verdict else {
-                continue;
-            };
-            if has_bit(&run.graph.nodes[state].broken, i) {
-                continue;
-            }
-            set_bit(&mut run.graph.nodes[state].broken, i);
-            self.note_fail_fast(run, i);
-            // Observed again only here, where a report will show the state.
-            let observation = self.world.observe()?;
-            run.hits.add(
-                i,
-                None,
-                Hit {
-                    from: Some(state),
-                    to: state,
-                    message: format!("before `{name}`: {message}"),
-                    evidence,
-                    observation,
-                },
-            );
-        }
-        Ok(())
+        Ok((target, known.is_none()))
     }
 
     /// Remembers invariant `i` as the reason to stop when it is severe enough to fail fast.
@@ -536,15 +568,18 @@ impl<W: World> Explorer<W> {
         }
     }
 
-    /// Queues the enabled actions of a new state and checkpoints it if it will be revisited.
+    /// Queues the enabled actions of a new state and gives it `checkpoint` if it will be
+    /// revisited (one taken by another worker is released when it will not be).
     fn expand(
         &mut self,
         run: &mut Run,
         id: StateId,
         mode: CheckpointMode,
+        checkpoint: NewCheckpoint,
     ) -> Result<(), WorldError> {
         let node = &run.graph.nodes[id];
-        if self.config.max_depth.is_some_and(|max| node.depth >= max) {
+        if !self.config.expands_at(node.depth) {
+            self.release_taken(checkpoint);
             // Asked once per run: does the limit hold back an action that could run here?
             if !run.depth_pruned {
                 run.depth_pruned =
@@ -568,21 +603,38 @@ impl<W: World> Explorer<W> {
             }
         }
         if enabled.is_empty() {
+            self.release_taken(checkpoint);
             return Ok(());
         }
-        if mode != CheckpointMode::ResetReplay {
-            let checkpoint = self.world.checkpoint()?;
-            if mode == CheckpointMode::RandomAccess && id != 0 && self.over_checkpoint_cap() {
-                // Restored by reset + replay instead (the initial state always keeps one).
-                self.world.release(checkpoint);
-                run.over_cap += 1;
-            } else {
-                run.graph.nodes[id].checkpoint = Some(checkpoint);
+        match checkpoint {
+            _ if mode == CheckpointMode::ResetReplay => {}
+            NewCheckpoint::TakeNow => {
+                let checkpoint = self.world.checkpoint()?;
+                if mode == CheckpointMode::RandomAccess && id != 0 && self.over_checkpoint_cap() {
+                    // Restored by reset + replay instead (the initial state always keeps one).
+                    self.world.release(checkpoint);
+                    run.over_cap += 1;
+                } else {
+                    run.graph.nodes[id].checkpoint = Some(checkpoint);
+                }
+            }
+            NewCheckpoint::Taken(taken) => {
+                if let Some((worker, taken)) = taken {
+                    run.graph.nodes[id].checkpoint = Some(taken);
+                    run.graph.nodes[id].holder = worker;
+                }
             }
         }
         run.graph.nodes[id].pending = enabled.len() as u32;
         run.frontier.push_state(id, &enabled);
         Ok(())
+    }
+
+    /// Releases a checkpoint a worker took of a state that needs none.
+    fn release_taken(&mut self, checkpoint: NewCheckpoint) {
+        if let NewCheckpoint::Taken(Some((worker, taken))) = checkpoint {
+            self.world_at(worker).release(taken);
+        }
     }
 
     /// Whether the checkpoints now hold more memory than the configured cap.
@@ -606,8 +658,16 @@ impl<W: World> Explorer<W> {
         node.pending = node.pending.saturating_sub(1);
         if node.pending == 0 && self.world.checkpoint_mode() == CheckpointMode::RandomAccess {
             if let Some(checkpoint) = node.checkpoint.take() {
-                self.world.release(checkpoint);
+                self.world_at(node.holder).release(checkpoint);
             }
+        }
+    }
+
+    /// The world of worker `worker` (0: the explorer's own world).
+    fn world_at(&mut self, worker: u16) -> &mut W {
+        match worker {
+            0 => &mut self.world,
+            n => &mut self.workers.others[usize::from(n) - 1],
         }
     }
 
@@ -633,13 +693,7 @@ impl<W: World> Explorer<W> {
             }
         }
         // Reset, then replay the path that discovered the state.
-        let mut path = Vec::new();
-        let mut cursor = state;
-        while let Some((parent, action)) = run.graph.nodes[cursor].parent {
-            path.push(action);
-            cursor = parent;
-        }
-        path.reverse();
+        let (_, path) = run.graph.path_to(state, |_, _| false);
         self.world.reset().map_err(|e| {
             if mode == CheckpointMode::ResetReplay {
                 e
@@ -658,7 +712,7 @@ impl<W: World> Explorer<W> {
         }
         if !run.replay_mismatch_warned {
             let observation = self.world.observe()?;
-            if self.fingerprint(&ctx, &observation) != run.graph.nodes[state].fingerprint {
+            if self.model().fingerprint(&ctx, &observation) != run.graph.nodes[state].fingerprint {
                 run.replay_mismatch_warned = true;
                 run.warnings.push(format!(
                     "replaying the path to state {state} after a reset reached a different state: \
@@ -688,12 +742,22 @@ impl<W: World> Explorer<W> {
                 states: run.graph.nodes.len(),
                 coverage: coverage(&run.runs),
                 violations: run.hits.distinct(),
+                workers: Vec::new(),
             });
         }
     }
 
     /// Builds the result: for each (invariant, action) group the hit with the shortest path.
     fn finish(&mut self, mut run: Run, stop: StopReason, started: Instant) -> Exploration {
+        self.release_worker_roots();
+        if self.world.checkpoint_mode() == CheckpointMode::RandomAccess {
+            // States left unexplored by a limit still hold theirs.
+            for node in &mut run.graph.nodes {
+                if let Some(checkpoint) = node.checkpoint.take() {
+                    self.world_at(node.holder).release(checkpoint);
+                }
+            }
+        }
         self.report_progress(&run);
         let tree = run.graph.shortest_tree();
         let mut violations = Vec::new();
@@ -743,9 +807,13 @@ impl<W: World> Explorer<W> {
             let cap = self.config.max_checkpoint_bytes.unwrap_or_default();
             run.warnings.push(format!(
                 "the checkpoints reached the memory cap of {} MiB: {} states kept no checkpoint \
-                 and were restored by reset + replay (slower; --max-checkpoint-mb raises the cap)",
+                 and were restored by {} (slower; --max-checkpoint-mb raises the cap)",
                 cap >> 20,
-                run.over_cap
+                run.over_cap,
+                match self.workers.others.is_empty() {
+                    true => "reset + replay",
+                    false => "replay from an earlier checkpoint",
+                }
             ));
         }
         Exploration {
@@ -762,6 +830,7 @@ impl<W: World> Explorer<W> {
             warnings: std::mem::take(&mut run.warnings),
             duration_secs: started.elapsed().as_secs_f64(),
             shard: self.config.shard.map(|shard| self.shard_graph(&run, shard)),
+            workers: std::mem::take(&mut self.workers.figures),
         }
     }
 
@@ -932,33 +1001,9 @@ fn unique_names<'a>(
     Ok(())
 }
 
-/// The verdict of every invariant checked at `timing` (the others hold here), in order.
-fn check_all<W>(
-    invariants: &[Invariant<W>],
-    timing: Timing,
-    world: &mut W,
-    view: &StepView<'_>,
-) -> Result<Vec<Verdict>, WorldError> {
-    invariants
-        .iter()
-        .map(|inv| match inv.timing == timing {
-            true => inv.check(world, view),
-            false => Ok(Verdict::Holds),
-        })
-        .collect()
-}
-
 fn coverage(runs: &[u64]) -> f64 {
     if runs.is_empty() {
         return 0.0;
     }
     runs.iter().filter(|&&r| r > 0).count() as f64 / runs.len() as f64
-}
-
-fn set_bit(bits: &mut [u64], i: usize) {
-    bits[i / 64] |= 1 << (i % 64);
-}
-
-fn has_bit(bits: &[u64], i: usize) -> bool {
-    bits[i / 64] & (1 << (i % 64)) != 0
 }

@@ -66,6 +66,15 @@ impl Frontier {
         }
     }
 
+    /// Takes every queued pair of a breadth-first frontier, in order (the others give none):
+    /// the next level, since a level's pairs are all queued before the next level's.
+    pub fn take_level(&mut self) -> Vec<(StateId, usize)> {
+        match self {
+            Frontier::Fifo(q) => q.drain(..).collect(),
+            _ => Vec::new(),
+        }
+    }
+
     /// Takes the next pair. `runs` is how often each action has run, `weights` their weights.
     pub fn pop(&mut self, runs: &[u64], weights: &[f64]) -> Option<(StateId, usize)> {
         match self {

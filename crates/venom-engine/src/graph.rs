@@ -38,6 +38,8 @@ pub(crate) struct Node {
     /// Bit `i` set: invariant `i` is broken in this state.
     pub broken: Vec<u64>,
     pub checkpoint: Option<CheckpointId>,
+    /// The worker whose world holds `checkpoint` (0 when one world explores).
+    pub holder: u16,
     /// Unexplored (state, action) pairs of this state still in the frontier.
     pub pending: u32,
     pub out: Vec<Edge>,
@@ -112,6 +114,26 @@ impl StateGraph {
     /// The edge taken from `from` by `action`.
     pub fn edge(&self, from: StateId, action: usize) -> Option<&Edge> {
         self.nodes[from].out.iter().find(|e| e.action == action)
+    }
+
+    /// The discovering path to `state` from its nearest ancestor (itself included) for which
+    /// `start_here` holds, or from the initial state: that ancestor and the actions from it.
+    pub fn path_to(
+        &self,
+        state: StateId,
+        start_here: impl Fn(StateId, &Node) -> bool,
+    ) -> (StateId, Vec<usize>) {
+        let mut actions = Vec::new();
+        let mut cursor = state;
+        while !start_here(cursor, &self.nodes[cursor]) {
+            let Some((parent, action)) = self.nodes[cursor].parent else {
+                break;
+            };
+            actions.push(action);
+            cursor = parent;
+        }
+        actions.reverse();
+        (cursor, actions)
     }
 
     /// Breadth-first tree from the initial state over every known edge: for each state, the

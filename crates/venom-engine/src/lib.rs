@@ -81,6 +81,7 @@ mod mcts;
 mod replay;
 mod severity;
 mod shrink;
+mod step;
 mod strategy;
 mod world;
 
@@ -90,7 +91,7 @@ pub use context::Context;
 pub use exchange::{Exchange, RequestRecord, ResponseRecord};
 pub use exploration::{
     ActionCoverage, Exploration, PathStep, Progress, Shard, ShardGraph, StateSnapshot, StopReason,
-    Violation,
+    Violation, WorkerFigures,
 };
 pub use explorer::{Explorer, StartError};
 pub use fingerprint::{fingerprint, Fingerprint};

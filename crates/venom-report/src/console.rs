@@ -47,6 +47,7 @@ pub fn render_console(report: &RunReport, fail_on: Severity, json_path: Option<&
             steps_per_sec(ex.steps, ex.duration_secs)
         ),
     );
+    render_workers(&mut out, ex);
 
     if !ex.warnings.is_empty() {
         out.push('\n');
@@ -69,6 +70,27 @@ pub fn render_console(report: &RunReport, fail_on: Severity, json_path: Option<&
     out.push('\n');
     line(&mut out, verdict(report, fail_on));
     out
+}
+
+/// One line per worker of a parallel run: its steps, replays and how busy it was.
+fn render_workers(out: &mut String, ex: &venom_engine::Exploration) {
+    if ex.workers.is_empty() {
+        return;
+    }
+    line(out, format!("workers {}:", ex.workers.len()));
+    for worker in &ex.workers {
+        let busy = match ex.duration_secs > 0.0 {
+            true => format_percent((worker.busy_secs / ex.duration_secs).min(1.0)),
+            false => "-".to_string(),
+        };
+        line(
+            out,
+            format!(
+                "  worker {}: steps {} | replayed {} | busy {busy}",
+                worker.worker, worker.steps, worker.replayed
+            ),
+        );
+    }
 }
 
 fn render_coverage(out: &mut String, report: &RunReport) {

@@ -168,6 +168,8 @@ fn merged(parts: &[&Exploration]) -> Exploration {
         // The parts ran side by side: the run took as long as the longest.
         duration_secs: parts.iter().map(|p| p.duration_secs).fold(0.0, f64::max),
         shard: None,
+        // Each part's workers are its own; the merge is no run of workers.
+        workers: Vec::new(),
     }
 }
 

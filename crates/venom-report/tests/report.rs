@@ -6,7 +6,7 @@ use std::path::Path;
 use venom_engine::{ActionCoverage, StateSnapshot};
 use venom_engine::{
     Context, Exchange, Exploration, Observation, PathStep, RequestRecord, ResponseRecord, Severity,
-    StopReason, Strategy, Violation,
+    StopReason, Strategy, Violation, WorkerFigures,
 };
 use venom_report::{
     exit_code, format_path, read_json, render_console, replay_hint, write_json, write_junit,
@@ -175,6 +175,7 @@ fn sample() -> RunReport {
             warnings: vec!["possible loop: pay_order repeats without changing state".into()],
             duration_secs: 2.5,
             shard: None,
+            workers: Vec::new(),
         },
     }
 }
@@ -672,4 +673,42 @@ fn a_step_of_several_requests_shows_each_and_a_violation_before_an_action_says_s
         "{out}"
     );
     assert!(!out.contains("broken in the initial state"), "{out}");
+}
+
+#[test]
+fn console_and_json_show_each_workers_figures() {
+    let mut report = sample();
+    let out = render_console(&report, Severity::High, None);
+    assert!(!out.contains("worker"), "one worker shows none: {out}");
+    report.exploration.workers = vec![
+        WorkerFigures {
+            worker: 0,
+            steps: 130,
+            replayed: 12,
+            busy_secs: 2.25,
+        },
+        WorkerFigures {
+            worker: 1,
+            steps: 120,
+            replayed: 30,
+            busy_secs: 2.0,
+        },
+    ];
+    let out = render_console(&report, Severity::High, None);
+    assert!(out.contains("workers 2:"), "{out}");
+    assert!(
+        out.contains("  worker 0: steps 130 | replayed 12 | busy 90%"),
+        "{out}"
+    );
+    assert!(
+        out.contains("  worker 1: steps 120 | replayed 30 | busy 80%"),
+        "{out}"
+    );
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("r.json");
+    write_json(&report, &path).unwrap();
+    assert_eq!(
+        read_json(&path).unwrap().exploration.workers,
+        report.exploration.workers
+    );
 }

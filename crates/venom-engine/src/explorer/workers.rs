@@ -1,0 +1,627 @@
+//! Parallel breadth-first exploration: several workers, each driving its own copy of the system
+//! under test, share one state graph.
+//!
+//! The graph grows one level at a time. A level's (state, action) pairs are handed out by a job
+//! market ([`Market`]): a worker first takes pairs of the states its own world holds a checkpoint
+//! of, then pairs of states nobody holds (the initial state, of which every worker keeps a
+//! checkpoint), then pairs of the state with the most pairs left, which it restores by rolling
+//! back to its nearest own checkpoint on that state's path and replaying the rest. No worker
+//! idles while pairs are left. The results are recorded in the order a single breadth-first
+//! explorer would have recorded them, so the states, the paths that discovered them and the
+//! violations do not depend on the number of workers, and every state is first reached at its
+//! depth: the paths stay shortest.
+
+use super::{Explorer, NewCheckpoint, Run, StartError};
+use crate::context::Context;
+use crate::exploration::{Progress, StopReason, WorkerFigures};
+use crate::fingerprint::Fingerprint;
+use crate::graph::{StateGraph, StateId};
+use crate::step::{Model, StepResult};
+use crate::world::{CheckpointId, CheckpointMode, World, WorldError};
+use std::collections::{HashMap, VecDeque};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::{mpsc, Mutex, MutexGuard};
+use std::time::Instant;
+
+/// The parallel loop, for an explorer whose worlds may move to other threads.
+type ParallelLoop<W> = fn(&mut Explorer<W>, &mut Run, CheckpointMode, Instant) -> StopReason;
+
+/// The worlds of the workers besides the explorer's own, and what they keep between levels.
+pub(super) struct Workers<W: World> {
+    /// The worlds of workers 1.. (empty: the explorer's own world explores alone).
+    pub others: Vec<W>,
+    /// The parallel loop, set by [`Explorer::with_workers`] where the worlds are known to be
+    /// `Send` (so that [`Explorer::run`] needs no such bound).
+    pub parallel_loop: Option<ParallelLoop<W>>,
+    /// Each worker's checkpoint of the initial state, kept for the whole run.
+    roots: Vec<Option<CheckpointId>>,
+    /// What each worker did so far.
+    pub figures: Vec<WorkerFigures>,
+}
+
+impl<W: World> Default for Workers<W> {
+    fn default() -> Self {
+        Workers {
+            others: Vec::new(),
+            parallel_loop: None,
+            roots: Vec::new(),
+            figures: Vec::new(),
+        }
+    }
+}
+
+impl<W: World + Send> Explorer<W> {
+    /// Explores with more workers: `others` are the worlds of workers 1.., the explorer's own
+    /// world is worker 0's. Each must be a copy of the system under test of its own (its own
+    /// server, its own database) in the same initial state. Breadth-first only; the result is
+    /// the one a single worker finds, with per-worker figures in
+    /// [`Exploration::workers`](crate::Exploration::workers).
+    pub fn with_workers(mut self, others: Vec<W>) -> Self {
+        self.workers.others = others;
+        self.workers.parallel_loop =
+            (!self.workers.others.is_empty()).then_some(explore_levels::<W> as ParallelLoop<W>);
+        self
+    }
+}
+
+impl<W: World> Explorer<W> {
+    /// Prepares the other workers' worlds: each starts in the initial state (reset first with
+    /// reset + replay) and keeps a checkpoint of it, as worker 0 does.
+    pub(super) fn start_workers(
+        &mut self,
+        mode: CheckpointMode,
+        initial: &Context,
+        root: Fingerprint,
+    ) -> Result<(), StartError> {
+        if self.workers.others.is_empty() {
+            return Ok(());
+        }
+        let model = Model {
+            actions: &self.actions,
+            invariants: &self.invariants,
+            state_keys: self.config.state_keys.as_deref(),
+        };
+        let root_checkpoint = |world: &mut W| match mode {
+            CheckpointMode::RandomAccess => world.checkpoint().map(Some),
+            _ => Ok(None),
+        };
+        let mut roots = vec![root_checkpoint(&mut self.world).map_err(StartError::World)?];
+        for (i, world) in self.workers.others.iter_mut().enumerate() {
+            let worker = i + 1;
+            let failed = |source| StartError::WorkerWorld { worker, source };
+            if mode == CheckpointMode::ResetReplay {
+                world.reset().map_err(failed)?;
+            }
+            let found = model.fingerprint(initial, &world.observe().map_err(failed)?);
+            if found != root {
+                return Err(StartError::WorkerDiffers {
+                    worker,
+                    found,
+                    expected: root,
+                });
+            }
+            roots.push(root_checkpoint(world).map_err(failed)?);
+        }
+        self.workers.figures = (0..roots.len())
+            .map(|worker| WorkerFigures {
+                worker,
+                ..WorkerFigures::default()
+            })
+            .collect();
+        self.workers.roots = roots;
+        Ok(())
+    }
+}
+
+impl<W: World> Explorer<W> {
+    /// Releases every worker's checkpoint of the initial state, at the end of the run.
+    pub(super) fn release_worker_roots(&mut self) {
+        let roots = std::mem::take(&mut self.workers.roots);
+        for (worker, root) in roots.into_iter().enumerate() {
+            if let Some(root) = root {
+                self.world_at(worker as u16).release(root);
+            }
+        }
+    }
+}
+
+/// Explores level by level with every worker; returns why it stopped.
+fn explore_levels<W: World + Send>(
+    explorer: &mut Explorer<W>,
+    run: &mut Run,
+    mode: CheckpointMode,
+    started: Instant,
+) -> StopReason {
+    loop {
+        if let Some(reason) = explorer.limit_reached(run, started) {
+            return reason;
+        }
+        let mut level = run.frontier.take_level();
+        if let Some(max) = explorer.config.max_steps {
+            // The pairs one worker would run before the limit: the level's first ones.
+            level.truncate(usize::try_from(max.saturating_sub(run.steps)).unwrap_or(usize::MAX));
+        }
+        if level.is_empty() {
+            return if run.depth_pruned {
+                StopReason::DepthLimit
+            } else {
+                StopReason::Exhausted
+            };
+        }
+        let end = explorer.run_level(run, &level, mode, started);
+        if let Some(warning) = end.mismatch {
+            if !run.replay_mismatch_warned {
+                run.replay_mismatch_warned = true;
+                run.warnings.push(warning);
+            }
+        }
+        let mut results = end.results.into_iter();
+        for done in results.by_ref() {
+            run.over_cap += u64::from(done.over_cap);
+            let checkpoint = NewCheckpoint::Taken(done.checkpoint.map(|c| (done.worker, c)));
+            if let Err(e) = explorer.record(run, mode, done.result, checkpoint) {
+                return StopReason::Aborted(e.chain());
+            }
+            if run.failed_fast.is_some() {
+                // One worker would have stopped here: what ran after it is dropped.
+                break;
+            }
+        }
+        for dropped in results {
+            let checkpoint = dropped.checkpoint.map(|c| (dropped.worker, c));
+            explorer.release_taken(NewCheckpoint::Taken(checkpoint));
+        }
+        explorer.report_progress(run);
+        if let Some(invariant) = run.failed_fast.take() {
+            return StopReason::FailFast(invariant);
+        }
+        if let Some(failure) = end.failure {
+            return if explorer.interrupted() {
+                StopReason::Interrupted
+            } else {
+                StopReason::Aborted(failure)
+            };
+        }
+    }
+}
+
+/// What one level of a parallel exploration produced.
+struct LevelEnd {
+    /// The steps that ran, in the order of the level's pairs.
+    results: Vec<Done>,
+    /// Why a worker stopped early (the first failure), with the worker named.
+    failure: Option<String>,
+    /// A replay that did not reach the state it replayed to.
+    mismatch: Option<String>,
+}
+
+/// A step a worker ran.
+struct Done {
+    /// Its pair's position in the level.
+    index: usize,
+    worker: u16,
+    result: StepResult,
+    /// The checkpoint the worker took of the state reached, when it may be new.
+    checkpoint: Option<CheckpointId>,
+    /// Whether it took none because its checkpoints held its share of the memory cap.
+    over_cap: bool,
+}
+
+impl<W: World + Send> Explorer<W> {
+    /// Runs the pairs of `level` on every worker at once and returns their results in order.
+    fn run_level(
+        &mut self,
+        run: &Run,
+        level: &[(StateId, usize)],
+        mode: CheckpointMode,
+        started: Instant,
+    ) -> LevelEnd {
+        let Explorer {
+            world,
+            actions,
+            invariants,
+            config,
+            control,
+            workers,
+        } = self;
+        let Workers {
+            others,
+            roots,
+            figures,
+            ..
+        } = workers;
+        let count = 1 + others.len();
+        let shared = Shared {
+            model: Model {
+                actions,
+                invariants,
+                state_keys: config.state_keys.as_deref(),
+            },
+            graph: &run.graph,
+            required: &run.required,
+            config,
+            mode,
+            level,
+            market: Mutex::new(Market::new(&run.graph, level, mode, count)),
+            claims: Mutex::new(HashMap::new()),
+            stop: AtomicBool::new(false),
+            fail_fast_at: AtomicUsize::new(usize::MAX),
+            interrupt: control.interrupt.as_deref(),
+            deadline: config.time_limit.map(|limit| started + limit),
+            mismatch_warned: AtomicBool::new(run.replay_mismatch_warned),
+            mismatch: Mutex::new(None),
+        };
+        let (sender, receiver) = mpsc::channel();
+        let mut results = Vec::with_capacity(level.len());
+        let ends: Vec<WorkerEnd> = std::thread::scope(|scope| {
+            let handles: Vec<_> = std::iter::once(&mut *world)
+                .chain(others.iter_mut())
+                .zip(roots.iter().copied())
+                .enumerate()
+                .map(|(worker, (world, root))| {
+                    let sender = sender.clone();
+                    let shared = &shared;
+                    scope.spawn(move || shared.work(worker as u16, world, root, sender))
+                })
+                .collect();
+            drop(sender);
+            let mut per_worker = vec![0u64; count];
+            let every = control.progress.as_ref().map_or(0, |(every, _)| *every);
+            for done in receiver {
+                per_worker[usize::from(done.worker)] += 1;
+                results.push(done);
+                let step = run.steps + results.len() as u64;
+                if let Some((_, show)) = control.progress.as_mut() {
+                    if step.is_multiple_of(every) {
+                        show(&Progress {
+                            step,
+                            max_steps: config.max_steps,
+                            states: run.graph.nodes.len(),
+                            coverage: super::coverage(&run.runs),
+                            violations: run.hits.distinct(),
+                            workers: per_worker.clone(),
+                        });
+                    }
+                }
+            }
+            handles
+                .into_iter()
+                .enumerate()
+                .map(|(worker, handle)| {
+                    handle.join().unwrap_or_else(|_| WorkerEnd {
+                        figures: WorkerFigures::default(),
+                        failure: Some(format!("worker {worker} panicked")),
+                    })
+                })
+                .collect()
+        });
+        results.sort_by_key(|done| done.index);
+        let mut failure = None;
+        for (total, end) in figures.iter_mut().zip(ends) {
+            total.steps += end.figures.steps;
+            total.replayed += end.figures.replayed;
+            total.busy_secs += end.figures.busy_secs;
+            failure = failure.or(end.failure);
+        }
+        let mismatch = shared
+            .mismatch
+            .into_inner()
+            .unwrap_or_else(|e| e.into_inner());
+        LevelEnd {
+            results,
+            failure,
+            mismatch,
+        }
+    }
+}
+
+/// Whether a worker keeps a checkpoint of the state a step reached.
+enum Keep {
+    Yes,
+    /// The state is known, will not be expanded, or another pair reached it first.
+    No,
+    /// It would, but the worker's checkpoints hold its share of the memory cap.
+    OverCap,
+}
+
+/// What every worker of one level reads (the graph does not change during a level).
+struct Shared<'a, W> {
+    model: Model<'a, W>,
+    graph: &'a StateGraph,
+    required: &'a [Vec<usize>],
+    config: &'a crate::config::ExplorerConfig,
+    mode: CheckpointMode,
+    level: &'a [(StateId, usize)],
+    market: Mutex<Market>,
+    /// For each fingerprint reached in this level and not in the graph, the first pair (by
+    /// position) known to reach it: the one whose worker keeps a checkpoint of it.
+    claims: Mutex<HashMap<Fingerprint, usize>>,
+    /// Set when a worker failed: the others stop taking pairs.
+    stop: AtomicBool,
+    /// The first pair (by position) known to break an invariant severe enough to stop the run:
+    /// the pairs after it are not run, those before it are (as one worker would have).
+    fail_fast_at: AtomicUsize,
+    interrupt: Option<&'a AtomicBool>,
+    deadline: Option<Instant>,
+    /// Whether a replay that missed its state was already reported.
+    mismatch_warned: AtomicBool,
+    mismatch: Mutex<Option<String>>,
+}
+
+/// How one worker's part of a level ended.
+struct WorkerEnd {
+    figures: WorkerFigures,
+    /// Why it stopped early, with the worker named.
+    failure: Option<String>,
+}
+
+impl<W: World> Shared<'_, W> {
+    /// Takes pairs from the market and runs them until none is left or the run must stop.
+    fn work(
+        &self,
+        worker: u16,
+        world: &mut W,
+        root: Option<CheckpointId>,
+        sender: mpsc::Sender<Done>,
+    ) -> WorkerEnd {
+        let mut figures = WorkerFigures {
+            worker: usize::from(worker),
+            ..WorkerFigures::default()
+        };
+        while let Some(index) = self.next_pair(worker) {
+            let started = Instant::now();
+            let ran = self.run_pair(worker, world, root, index, &mut figures);
+            figures.busy_secs += started.elapsed().as_secs_f64();
+            match ran {
+                Ok(done) => {
+                    if self.fails_fast(&done.result) {
+                        self.fail_fast_at.fetch_min(index, Ordering::SeqCst);
+                    }
+                    if sender.send(done).is_err() {
+                        break;
+                    }
+                }
+                Err(e) => {
+                    self.stop.store(true, Ordering::SeqCst);
+                    return WorkerEnd {
+                        figures,
+                        failure: Some(format!("worker {worker}: {}", e.chain())),
+                    };
+                }
+            }
+        }
+        WorkerEnd {
+            figures,
+            failure: None,
+        }
+    }
+
+    /// The next pair for `worker`, unless the run must stop.
+    fn next_pair(&self, worker: u16) -> Option<usize> {
+        let interrupted = self
+            .interrupt
+            .is_some_and(|flag| flag.load(Ordering::Relaxed));
+        let late = self.deadline.is_some_and(|d| Instant::now() >= d);
+        if interrupted || late || self.stop.load(Ordering::SeqCst) {
+            return None;
+        }
+        let mut market = lock(&self.market);
+        loop {
+            let index = market.take(usize::from(worker))?;
+            if index < self.fail_fast_at.load(Ordering::SeqCst) {
+                return Some(index);
+            }
+        }
+    }
+
+    /// Restores the state of pair `index`, runs its action and checkpoints the state reached
+    /// when it may be new.
+    fn run_pair(
+        &self,
+        worker: u16,
+        world: &mut W,
+        root: Option<CheckpointId>,
+        index: usize,
+        figures: &mut WorkerFigures,
+    ) -> Result<Done, WorldError> {
+        let (state, action) = self.level[index];
+        let ctx = self.restore(worker, world, root, state, figures)?;
+        let node = &self.graph.nodes[state];
+        let result = self
+            .model
+            .execute(world, (state, &node.broken), action, ctx)?;
+        figures.steps += 1;
+        let (checkpoint, over_cap) = match self.keeps_checkpoint(world, index, &result) {
+            Keep::Yes => (Some(world.checkpoint()?), false),
+            Keep::No => (None, false),
+            Keep::OverCap => (None, true),
+        };
+        Ok(Done {
+            index,
+            worker,
+            result,
+            checkpoint,
+            over_cap,
+        })
+    }
+
+    /// Whether the worker that ran pair `index` keeps a checkpoint of the state it reached: a
+    /// state not in the graph, whose actions will be explored, first reached by this pair as
+    /// far as is known, while the worker's checkpoints are within its share of the memory cap.
+    fn keeps_checkpoint(&self, world: &W, index: usize, result: &StepResult) -> Keep {
+        if self.mode != CheckpointMode::RandomAccess
+            || self.graph.find(result.fingerprint).is_some()
+        {
+            return Keep::No;
+        }
+        let parent = &self.graph.nodes[result.state];
+        if !self.config.expands_at(parent.depth + 1) {
+            return Keep::No;
+        }
+        let mut calls = parent.calls.clone();
+        calls[result.action] += 1;
+        let actions = self.model.actions;
+        let expands = (0..actions.len())
+            .any(|a| crate::shrink::allowed(actions, a, &result.ctx, &calls, &self.required[a]));
+        if !expands {
+            return Keep::No;
+        }
+        {
+            let mut claims = lock(&self.claims);
+            match claims.get(&result.fingerprint) {
+                Some(&first) if first < index => return Keep::No,
+                _ => claims.insert(result.fingerprint, index),
+            };
+        }
+        let share = self.level_share();
+        match (share, world.checkpoint_bytes()) {
+            (Some(cap), Some(held)) if held > cap => Keep::OverCap,
+            _ => Keep::Yes,
+        }
+    }
+
+    /// The memory one worker's checkpoints may hold: an equal share of the cap.
+    fn level_share(&self) -> Option<u64> {
+        let workers = lock(&self.market).workers as u64;
+        self.config.max_checkpoint_bytes.map(|cap| cap / workers)
+    }
+
+    /// Puts `world` into `state`: rolls back to the nearest checkpoint this worker holds on the
+    /// state's path (the initial state's at worst) and replays the rest; with reset + replay,
+    /// resets and replays the whole path.
+    fn restore(
+        &self,
+        worker: u16,
+        world: &mut W,
+        root: Option<CheckpointId>,
+        state: StateId,
+        figures: &mut WorkerFigures,
+    ) -> Result<Context, WorldError> {
+        let graph = self.graph;
+        let (start, path) = if self.mode == CheckpointMode::ResetReplay {
+            world.reset()?;
+            graph.path_to(state, |_, _| false)
+        } else {
+            let (start, path) = graph.path_to(state, |id, node| {
+                id != 0 && node.holder == worker && node.checkpoint.is_some()
+            });
+            let checkpoint = match start {
+                0 => root,
+                _ => graph.nodes[start].checkpoint,
+            };
+            world.rollback(checkpoint.ok_or_else(|| {
+                WorldError::new(format!(
+                    "internal error: worker {worker} holds no checkpoint of state {start}"
+                ))
+            })?)?;
+            (start, path)
+        };
+        let mut ctx = graph.nodes[start].ctx.clone();
+        for &action in &path {
+            self.model.actions[action].run(world, &mut ctx)?;
+        }
+        figures.replayed += path.len() as u64;
+        if !path.is_empty() && !self.mismatch_warned.load(Ordering::Relaxed) {
+            let observation = world.observe()?;
+            if self.model.fingerprint(&ctx, &observation) != graph.nodes[state].fingerprint
+                && !self.mismatch_warned.swap(true, Ordering::SeqCst)
+            {
+                let how = match self.mode {
+                    CheckpointMode::ResetReplay => "after a reset",
+                    _ => "from an earlier checkpoint",
+                };
+                *lock(&self.mismatch) = Some(format!(
+                    "replaying the path to state {state} {how} reached a different state on \
+                     worker {worker}: the reset does not restore everything, or the API is not \
+                     deterministic"
+                ));
+            }
+        }
+        Ok(ctx)
+    }
+
+    /// Whether `result` broke an invariant severe enough to stop the run.
+    fn fails_fast(&self, result: &StepResult) -> bool {
+        let Some(min) = self.config.fail_fast else {
+            return false;
+        };
+        let invariants = self.model.invariants;
+        result
+            .before
+            .iter()
+            .chain(&result.new_hits)
+            .any(|hit| invariants[hit.invariant].severity >= min)
+    }
+}
+
+/// The pairs of one level, grouped by state, and who takes which.
+struct Market {
+    /// Each state's pairs still to take (positions in the level).
+    groups: Vec<VecDeque<usize>>,
+    /// For each worker, the groups of the states its world holds a checkpoint of.
+    own: Vec<VecDeque<usize>>,
+    /// The groups of states no worker holds a checkpoint of.
+    anyone: VecDeque<usize>,
+    workers: usize,
+}
+
+impl Market {
+    fn new(
+        graph: &StateGraph,
+        level: &[(StateId, usize)],
+        mode: CheckpointMode,
+        workers: usize,
+    ) -> Market {
+        let mut market = Market {
+            groups: Vec::new(),
+            own: vec![VecDeque::new(); workers],
+            anyone: VecDeque::new(),
+            workers,
+        };
+        let mut group_of: HashMap<StateId, usize> = HashMap::new();
+        for (index, &(state, _)) in level.iter().enumerate() {
+            let group = *group_of.entry(state).or_insert_with(|| {
+                let node = &graph.nodes[state];
+                let group = market.groups.len();
+                market.groups.push(VecDeque::new());
+                match (mode, node.checkpoint) {
+                    (CheckpointMode::RandomAccess, Some(_)) if state != 0 => {
+                        market.own[usize::from(node.holder)].push_back(group)
+                    }
+                    _ => market.anyone.push_back(group),
+                }
+                group
+            });
+            market.groups[group].push_back(index);
+        }
+        market
+    }
+
+    /// The next pair for `worker`: of its own states first, then of states nobody holds, then
+    /// the last pair of the state with the most pairs left.
+    fn take(&mut self, worker: usize) -> Option<usize> {
+        let groups = &mut self.groups;
+        let mut from = |queue: &mut VecDeque<usize>| {
+            while let Some(&group) = queue.front() {
+                match groups[group].pop_front() {
+                    Some(pair) => return Some(pair),
+                    None => {
+                        queue.pop_front();
+                    }
+                }
+            }
+            None
+        };
+        if let Some(pair) = from(&mut self.own[worker]).or_else(|| from(&mut self.anyone)) {
+            return Some(pair);
+        }
+        let largest = (0..groups.len()).max_by_key(|&g| groups[g].len())?;
+        groups[largest].pop_back()
+    }
+}
+
+/// Locks `mutex`, also after another worker panicked while holding it (what it guards stays
+/// consistent: every change is one call).
+fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
+    mutex.lock().unwrap_or_else(|e| e.into_inner())
+}

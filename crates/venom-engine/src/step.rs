@@ -1,0 +1,191 @@
+//! One step of an exploration, before it is recorded: the invariants checked before the action,
+//! the action, the observation, the fingerprint and the invariants checked after it. The
+//! sequential explorer and the parallel workers both run steps through [`execute`]; recording
+//! them in the graph is the explorer's job.
+
+use crate::action::{Action, Outcome};
+use crate::context::Context;
+use crate::exchange::Exchange;
+use crate::fingerprint::{fingerprint, Fingerprint};
+use crate::graph::StateId;
+use crate::invariant::{Invariant, StepView, Timing, Verdict};
+use crate::world::{Observation, World, WorldError};
+
+/// What the explorer's actions and invariants are, for a step (shared by every worker).
+pub(crate) struct Model<'a, W> {
+    pub actions: &'a [Action<W>],
+    pub invariants: &'a [Invariant<W>],
+    /// Context keys that identify a state; `None` means every key.
+    pub state_keys: Option<&'a [String]>,
+}
+
+// Not derived: a derive would ask `W: Clone`, and only the references are copied.
+impl<W> Clone for Model<'_, W> {
+    fn clone(&self) -> Self {
+        *self
+    }
+}
+
+impl<W> Copy for Model<'_, W> {}
+
+/// An invariant found broken, by index, with what its check said.
+pub(crate) struct Broken {
+    pub invariant: usize,
+    pub message: String,
+    pub evidence: Option<Box<Exchange>>,
+}
+
+/// What running one action from one state produced.
+pub(crate) struct StepResult {
+    /// The state the step started from.
+    pub state: StateId,
+    /// The action run.
+    pub action: usize,
+    /// Invariants checked before the action that are broken in `state` and were not known to
+    /// be, with the observation of `state` that shows it (taken only when there is one).
+    pub before: Vec<Broken>,
+    /// The observation of `state` for `before`.
+    pub before_observation: Observation,
+    /// What the action returned.
+    pub outcome: Outcome,
+    /// The context after the action.
+    pub ctx: Context,
+    /// The world's observation after the action.
+    pub observation: Observation,
+    /// The fingerprint of the state reached.
+    pub fingerprint: Fingerprint,
+    /// Bit `i` set: invariant `i` is broken in the state reached.
+    pub broken: Vec<u64>,
+    /// Invariants broken in the state reached that held in `state`.
+    pub new_hits: Vec<Broken>,
+}
+
+impl<W: World> Model<'_, W> {
+    /// The fingerprint of a state with this context and observation.
+    pub fn fingerprint(&self, ctx: &Context, observation: &Observation) -> Fingerprint {
+        fingerprint(ctx, self.state_keys, observation)
+    }
+
+    /// Runs `action` in `world`, which is in `state` (with context `ctx`, invariants
+    /// `known_broken` broken there).
+    pub fn execute(
+        &self,
+        world: &mut W,
+        (state, known_broken): (StateId, &[u64]),
+        action: usize,
+        mut ctx: Context,
+    ) -> Result<StepResult, WorldError> {
+        let before = self.check_before(world, known_broken, action, &ctx)?;
+        let before_observation = if before.is_empty() {
+            Observation::new()
+        } else {
+            // Observed again only here, where a report will show the state.
+            world.observe()?
+        };
+        let outcome = self.actions[action].run(world, &mut ctx)?;
+        let observation = world.observe()?;
+        let fingerprint = self.fingerprint(&ctx, &observation);
+        let view = StepView {
+            ctx: &ctx,
+            action: Some(&self.actions[action].name),
+            exchange: outcome.exchange.as_ref(),
+            earlier: &outcome.earlier,
+        };
+        let verdicts = check_all(self.invariants, Timing::AfterStep, world, &view)?;
+        let mut broken = no_bits(self.invariants.len());
+        let mut new_hits = Vec::new();
+        for (invariant, verdict) in verdicts.into_iter().enumerate() {
+            if let Verdict::Broken { message, evidence } = verdict {
+                set_bit(&mut broken, invariant);
+                if !has_bit(known_broken, invariant) {
+                    new_hits.push(Broken {
+                        invariant,
+                        message,
+                        evidence,
+                    });
+                }
+            }
+        }
+        Ok(StepResult {
+            state,
+            action,
+            before,
+            before_observation,
+            outcome,
+            ctx,
+            observation,
+            fingerprint,
+            broken,
+            new_hits,
+        })
+    }
+
+    /// The invariants checked before each action that are broken where `action` is about to
+    /// run and were not known to be.
+    fn check_before(
+        &self,
+        world: &mut W,
+        known_broken: &[u64],
+        action: usize,
+        ctx: &Context,
+    ) -> Result<Vec<Broken>, WorldError> {
+        if self
+            .invariants
+            .iter()
+            .all(|i| i.timing != Timing::BeforeAction)
+        {
+            return Ok(Vec::new());
+        }
+        let name = &self.actions[action].name;
+        let view = StepView {
+            ctx,
+            action: Some(name),
+            exchange: None,
+            earlier: &[],
+        };
+        let verdicts = check_all(self.invariants, Timing::BeforeAction, world, &view)?;
+        Ok(verdicts
+            .into_iter()
+            .enumerate()
+            .filter_map(|(invariant, verdict)| match verdict {
+                Verdict::Broken { message, evidence } if !has_bit(known_broken, invariant) => {
+                    Some(Broken {
+                        invariant,
+                        message: format!("before `{name}`: {message}"),
+                        evidence,
+                    })
+                }
+                _ => None,
+            })
+            .collect())
+    }
+}
+
+/// The verdict of every invariant checked at `timing` (the others hold here), in order.
+pub(crate) fn check_all<W>(
+    invariants: &[Invariant<W>],
+    timing: Timing,
+    world: &mut W,
+    view: &StepView<'_>,
+) -> Result<Vec<Verdict>, WorldError> {
+    invariants
+        .iter()
+        .map(|inv| match inv.timing == timing {
+            true => inv.check(world, view),
+            false => Ok(Verdict::Holds),
+        })
+        .collect()
+}
+
+/// A bit set for `n` invariants, all clear.
+pub(crate) fn no_bits(n: usize) -> Vec<u64> {
+    vec![0u64; n.div_ceil(64)]
+}
+
+pub(crate) fn set_bit(bits: &mut [u64], i: usize) {
+    bits[i / 64] |= 1 << (i % 64);
+}
+
+pub(crate) fn has_bit(bits: &[u64], i: usize) -> bool {
+    bits[i / 64] & (1 << (i % 64)) != 0
+}
