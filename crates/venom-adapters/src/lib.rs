@@ -25,13 +25,13 @@ mod sqlite;
 
 pub use composite::{CompositeAdapter, SqlObserver, SqlStateAdapter, Store};
 #[cfg(feature = "postgres")]
-pub use postgres::PgSnapshots;
+pub use postgres::{DatabaseCopy, PgSnapshots};
 pub use redact::redact_url;
 #[cfg(feature = "redis")]
 pub use redis_store::RedisSnapshots;
 pub use sql::SqlQuery;
 #[cfg(feature = "sqlite")]
-pub use sqlite::SqliteSnapshots;
+pub use sqlite::{copy_sqlite_file, SqliteSnapshots};
 
 use venom_engine::{CheckpointId, CheckpointMode, Observation, WorldError};
 

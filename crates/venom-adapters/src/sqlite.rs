@@ -295,6 +295,22 @@ fn value_text(value: ValueRef<'_>) -> Option<String> {
     }
 }
 
+/// Copies the SQLite database `from` into a new file `to`, consistently (SQLite's online backup,
+/// also while another connection uses `from`), e.g. to give a parallel worker's API a database
+/// of its own. Fails naming the file that could not be read or written.
+pub fn copy_sqlite_file(from: &Path, to: &Path) -> Result<(), WorldError> {
+    let source = open_file(from)?;
+    let mut copy = Connection::open(to)
+        .map_err(|e| WorldError::new(format!("cannot create {}: {e}", to.display())))?;
+    copy_database(&source, &mut copy, BUSY_TIMEOUT).map_err(|why| {
+        WorldError::new(format!(
+            "cannot copy sqlite database {} to {}: {why}",
+            from.display(),
+            to.display()
+        ))
+    })
+}
+
 // ---------------------------------------------------------------------------------------------
 // Opening
 

@@ -8,7 +8,7 @@ use std::cell::RefCell;
 use std::collections::BTreeMap;
 use venom_adapters::postgres::PgObserveSpec;
 use venom_adapters::SqlQuery;
-use venom_adapters::{Observer, PgSnapshots, StateAdapter};
+use venom_adapters::{DatabaseCopy, Observer, PgSnapshots, StateAdapter};
 use venom_engine::{CheckpointId, CheckpointMode};
 use venom_testkit::{free_port, PgDatabase, PgServer};
 
@@ -624,4 +624,44 @@ fn a_server_restart_mid_run_is_a_clear_error() {
         err.chain().contains("connection to PostgreSQL was lost"),
         "{err}"
     );
+}
+
+/// `DatabaseCopy` makes a database of the same content (sequences included) that changes on
+/// its own, refuses while the original has another connection, and is gone once dropped.
+#[test]
+fn a_database_copy_has_the_same_content_and_is_its_own() {
+    let db = PgDatabase::create();
+    let (mut api, adapter) = setup(&db, PgObserveSpec::default());
+    apply(&mut api, &Change::AddCustomer(7));
+    apply(&mut api, &Change::AddOrder(0, 1250));
+    let original = dump(&mut api);
+    // PostgreSQL copies only a database nobody is connected to.
+    let refused = DatabaseCopy::create(db.url(), "venom_w1")
+        .unwrap_err()
+        .chain();
+    assert!(refused.contains("being accessed by other users"), "{refused}");
+    drop(adapter);
+    drop(api);
+
+    let copy = DatabaseCopy::create(db.url(), "venom_w1").expect("copy");
+    assert!(copy.name().ends_with("_venom_w1"), "{}", copy.name());
+    let mut worker = Client::connect(copy.url(), NoTls).expect("connect to the copy");
+    assert_eq!(dump(&mut worker), original);
+    apply(&mut worker, &Change::AddCustomer(9));
+    let mut api = Client::connect(db.url(), NoTls).expect("api connection");
+    assert_eq!(dump(&mut api), original, "the original did not change");
+    assert_ne!(dump(&mut worker), original);
+
+    let name = copy.name().to_string();
+    // Dropped although the worker's connection is still open.
+    drop(copy);
+    let left: i64 = api
+        .query_one(
+            "SELECT count(*) FROM pg_database WHERE datname = $1",
+            &[&name],
+        )
+        .expect("pg_database")
+        .get(0);
+    assert_eq!(left, 0, "{name} is dropped");
+    drop(worker);
 }

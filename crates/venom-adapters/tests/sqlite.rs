@@ -8,7 +8,7 @@ use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 use tempfile::TempDir;
-use venom_adapters::{Observer, SqliteSnapshots, StateAdapter};
+use venom_adapters::{copy_sqlite_file, Observer, SqliteSnapshots, StateAdapter};
 use venom_engine::{CheckpointId, CheckpointMode};
 
 /// Every row of every table (including `sqlite_sequence`), keyed by table name.
@@ -627,4 +627,30 @@ fn snapshots_say_how_much_memory_they_hold() {
     assert_eq!(snapshots.checkpoint_bytes(), Some(one));
     snapshots.release(second);
     assert_eq!(snapshots.checkpoint_bytes(), Some(0));
+}
+
+/// `copy_sqlite_file` copies the database (in either journal mode, while the API holds it
+/// open) into a file of its own.
+#[test]
+fn a_file_copy_has_the_same_content_and_is_its_own() {
+    for journal_mode in ["wal", "delete"] {
+        let dir = tempfile::tempdir().unwrap();
+        let path = create_db(&dir, journal_mode);
+        let api = api_connection(&path);
+        seed(&api);
+        let copy_path = dir.path().join("worker-1.db");
+        copy_sqlite_file(&path, &copy_path).expect("copy");
+        let copy = api_connection(&copy_path);
+        assert_eq!(dump(&copy), dump(&api), "{journal_mode}");
+        insert_item(&copy, "only in the copy", 1.0, b"");
+        assert_ne!(dump(&copy), dump(&api), "{journal_mode}");
+
+        let missing = copy_sqlite_file(&dir.path().join("nope.db"), &copy_path)
+            .unwrap_err()
+            .chain();
+        assert!(
+            missing.contains("nope.db") && missing.contains("does not exist"),
+            "{missing}"
+        );
+    }
 }

@@ -2,6 +2,7 @@
 //! messages that name the database without its password.
 
 use crate::redact_url;
+use postgres::config::Host;
 use postgres::{Client, Config, NoTls, SimpleQueryMessage};
 use std::error::Error as _;
 use std::net::SocketAddr;
@@ -16,7 +17,27 @@ const CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
 /// server at `addr` (e.g. venom's transaction proxy), without TLS.
 pub fn url_via(upstream: &str, addr: SocketAddr) -> Result<String, WorldError> {
     let config = parse(upstream)?;
-    let mut url = format!("postgres://{}", addr);
+    Ok(url_of(&config, &addr.to_string(), config.get_dbname()))
+}
+
+/// A `postgres://` URL for the same server, user and password as `upstream`, but the database
+/// `dbname`, without TLS.
+pub fn url_for_database(upstream: &str, dbname: &str) -> Result<String, WorldError> {
+    let config = parse(upstream)?;
+    let host = match config.get_hosts().first() {
+        Some(Host::Tcp(host)) if host.contains(':') => format!("[{host}]"),
+        Some(Host::Tcp(host)) => encode(host),
+        Some(Host::Unix(folder)) => encode(&folder.to_string_lossy()),
+        None => "localhost".to_string(),
+    };
+    let port = config.get_ports().first().copied().unwrap_or(5432);
+    Ok(url_of(&config, &format!("{host}:{port}"), Some(dbname)))
+}
+
+/// `postgres://USER:PASSWORD@AUTHORITY/DBNAME?sslmode=disable` with `config`'s user and
+/// password (each left out when unset).
+fn url_of(config: &Config, authority: &str, dbname: Option<&str>) -> String {
+    let mut url = format!("postgres://{authority}");
     let user = config.get_user().map(encode);
     let password = config
         .get_password()
@@ -26,14 +47,14 @@ pub fn url_via(upstream: &str, addr: SocketAddr) -> Result<String, WorldError> {
             Some(password) => format!("{user}:{password}"),
             None => user,
         };
-        url = format!("postgres://{credentials}@{addr}");
+        url = format!("postgres://{credentials}@{authority}");
     }
-    if let Some(dbname) = config.get_dbname() {
+    if let Some(dbname) = dbname {
         url.push('/');
         url.push_str(&encode(dbname));
     }
     url.push_str("?sslmode=disable");
-    Ok(url)
+    url
 }
 
 /// Percent-encodes everything but RFC 3986 unreserved characters.
@@ -48,7 +69,8 @@ fn encode(text: &str) -> String {
         .collect()
 }
 
-fn parse(url: &str) -> Result<Config, WorldError> {
+/// Parses a connection URL (or key=value string); the error names it without its password.
+pub(crate) fn parse(url: &str) -> Result<Config, WorldError> {
     Config::from_str(url).map_err(|e| {
         WorldError::new(format!(
             "invalid PostgreSQL URL {}: {}",
@@ -151,5 +173,23 @@ mod tests {
             "postgres://venom@127.0.0.1:6543/my_db?sslmode=disable"
         );
         assert!(url_via("postgres://[", addr).is_err());
+    }
+
+    #[test]
+    fn url_for_database_keeps_server_user_and_password() {
+        assert_eq!(
+            url_for_database("postgres://app:p%40ss@db.example:5433/shop", "shop_w1").unwrap(),
+            "postgres://app:p%40ss@db.example:5433/shop_w1?sslmode=disable"
+        );
+        assert_eq!(
+            url_for_database("host=db user=venom dbname=my_db", "other").unwrap(),
+            "postgres://venom@db:5432/other?sslmode=disable"
+        );
+        let socket = url_for_database("host=/run/pg port=5999 user=u dbname=d", "e").unwrap();
+        assert_eq!(socket, "postgres://u@%2Frun%2Fpg:5999/e?sslmode=disable");
+        let config = parse(&socket).unwrap();
+        assert_eq!(config.get_hosts(), &[Host::Unix("/run/pg".into())]);
+        assert_eq!(config.get_ports(), &[5999]);
+        assert_eq!(config.get_dbname(), Some("e"));
     }
 }

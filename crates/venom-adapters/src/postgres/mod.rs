@@ -5,12 +5,14 @@
 //! session (the state is uncommitted), so both go through [`SqlQuery`](crate::SqlQuery).
 
 mod conn;
+mod copy;
 mod observe;
 mod proxy;
 mod sequence;
 mod snapshot;
 
-pub use conn::url_via;
+pub use conn::{url_for_database, url_via};
+pub use copy::DatabaseCopy;
 pub use observe::{observe_postgres, PgObserveSpec};
 pub use proxy::{PgProxy, PgProxyOptions};
 pub use snapshot::PgSnapshots;
