@@ -639,7 +639,10 @@ fn a_database_copy_has_the_same_content_and_is_its_own() {
     let refused = DatabaseCopy::create(db.url(), "venom_w1")
         .unwrap_err()
         .chain();
-    assert!(refused.contains("being accessed by other users"), "{refused}");
+    assert!(
+        refused.contains("being accessed by other users"),
+        "{refused}"
+    );
     drop(adapter);
     drop(api);
 

@@ -1,7 +1,7 @@
 //! `venom demo`: start the bundled demo API in-process and explore it with one of its scenarios.
 
 use crate::args::{DemoArgs, DemoRollback, DemoScenario};
-use crate::explore::explore;
+use crate::explore::{explore, Copies};
 use crate::failure::Failure;
 use std::path::Path;
 use venom_demo::{DemoServer, DEMO_SCENARIO, NOTES_SCENARIO};
@@ -9,12 +9,16 @@ use venom_report::Target;
 use venom_scenario::{RollbackSpec, Scenario, SqliteSpec};
 
 /// Runs `venom demo`.
+/// With `--workers N`, N demo APIs run side by side, each on a database of its own.
 pub fn command(args: &DemoArgs) -> Result<i32, Failure> {
-    let demo = RunningDemo::start(args.rollback, args.scenario)?;
+    let demos = (0..args.run.workers)
+        .map(|_| RunningDemo::start(args.rollback, args.scenario))
+        .collect::<Result<Vec<_>, _>>()?;
+    let urls: Vec<String> = demos.iter().map(|d| d.server.base_url()).collect();
     eprintln!(
         "venom demo: {} API on {} (rollback: {}), scenario {}",
         args.scenario.as_str(),
-        demo.server.base_url(),
+        urls.join(", "),
         args.rollback.as_str(),
         path_of(args.scenario)
     );
@@ -25,7 +29,13 @@ pub fn command(args: &DemoArgs) -> Result<i32, Failure> {
             other => Some(other.as_str().to_string()),
         },
     };
-    explore(&demo.scenario, target, &args.run)
+    let others: Vec<Scenario> = demos[1..].iter().map(|d| d.scenario.clone()).collect();
+    explore(
+        &demos[0].scenario,
+        Copies::Given(&others),
+        target,
+        &args.run,
+    )
 }
 
 /// Where a bundled scenario lives in the repository (used in messages and errors).

@@ -5,11 +5,12 @@ use crate::failure::Failure;
 use crate::interrupt;
 use crate::progress::ProgressOutput;
 use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 use venom_engine::{Explorer, ExplorerConfig, Mechanism, StartError, Strategy};
 use venom_report::{InvariantInfo, RunReport, Target};
-use venom_runner::{HttpWorld, Processes};
+use venom_runner::{HttpWorld, Processes, WorkerCopies};
 use venom_scenario::{RollbackSpec, Scenario};
 
 /// The step limit used when neither the scenario nor the command line sets a step or time limit.
@@ -44,7 +45,12 @@ pub fn command(args: &ExploreArgs) -> Result<i32, Failure> {
         }
     };
     let scenario = crate::target::overridden(scenario, &args.target)?;
-    explore(&scenario, Target::Scenario { path }, &args.run)
+    explore(
+        &scenario,
+        Copies::Made,
+        Target::Scenario { path },
+        &args.run,
+    )
 }
 
 /// Where the scenario generated for `--openapi` alone is said to be: beside the JSON report
@@ -64,12 +70,57 @@ fn generated_file(openapi: &str, options: &RunOptions) -> PathBuf {
     }
 }
 
+/// Where the copies of the system that workers 1.. explore come from (`--workers N`).
+pub enum Copies<'a> {
+    /// Made from the scenario before anything starts ([`WorkerCopies`]).
+    Made,
+    /// Given: the scenarios of systems already running, one per worker after the first.
+    Given(&'a [Scenario]),
+}
+
 /// Explores `scenario`, writes the requested reports, prints the summary and returns the exit
 /// status. Reports are written even when the run was interrupted or the API failed mid-run.
-pub fn explore(scenario: &Scenario, target: Target, options: &RunOptions) -> Result<i32, Failure> {
+/// With `--workers N`, workers 1.. explore the `copies` at the same time.
+pub fn explore(
+    scenario: &Scenario,
+    copies: Copies<'_>,
+    target: Target,
+    options: &RunOptions,
+) -> Result<i32, Failure> {
     crate::secrets::install(scenario);
     let config = config(scenario, options)?;
     runnable(scenario, Some(config.strategy))?;
+    several_workers_fit(options, config.strategy)?;
+    let made;
+    let others = match copies {
+        Copies::Given(others) => others,
+        Copies::Made => {
+            made = WorkerCopies::prepare(scenario, usize::from(options.workers))?;
+            crate::secrets::learn(&made.secrets());
+            made.scenarios()
+        }
+    };
+    // The copies outlive the worlds: the databases are dropped once the servers stopped.
+    explore_copies(scenario, others, target, (config, options))
+}
+
+/// Refuses several workers for a strategy that explores one path at a time, before any copy
+/// is made.
+fn several_workers_fit(options: &RunOptions, strategy: Strategy) -> Result<(), Failure> {
+    if options.workers > 1 && strategy != Strategy::Bfs {
+        return Err(StartError::WorkersNeedBfs(strategy).into());
+    }
+    Ok(())
+}
+
+/// Explores `scenario` with one more worker per scenario of `others` (each reaching a copy of
+/// the system of its own), as [`explore`] does.
+fn explore_copies(
+    scenario: &Scenario,
+    others: &[Scenario],
+    target: Target,
+    (config, options): (ExplorerConfig, &RunOptions),
+) -> Result<i32, Failure> {
     let progress = ProgressOutput::new(config.max_steps);
     let progress_every = progress
         .every(options.progress_every.or(scenario.explore.progress_every))
@@ -78,8 +129,7 @@ pub fn explore(scenario: &Scenario, target: Target, options: &RunOptions) -> Res
     let interrupted = interrupt::install(&processes);
     let initial = venom_runner::initial_context(scenario).map_err(Failure::setup)?;
 
-    let world = HttpWorld::connect(scenario, &processes)
-        .map_err(|e| Failure::setup_unless_interrupted(e, &interrupted))?;
+    let (world, others) = connect_all(scenario, others, &processes, &interrupted)?;
     let actions = venom_runner::actions(scenario);
     let invariants = venom_runner::invariants(scenario);
     let invariant_infos = invariants
@@ -92,12 +142,15 @@ pub fn explore(scenario: &Scenario, target: Target, options: &RunOptions) -> Res
     let shown = progress.clone();
     let mut explorer = Explorer::new(world, actions, invariants)
         .with_config(config)
+        .with_workers(others)
         .interrupt_on(Arc::clone(&interrupted))
         .on_progress(progress_every, move |p| shown.show(p));
     let result = explorer.run(initial);
     progress.finish();
-    explorer.world_mut().stop_server();
-    crate::secrets::learn(explorer.world_mut().issued_credentials());
+    for world in explorer.worlds_mut() {
+        world.stop_server();
+        crate::secrets::learn(world.issued_credentials());
+    }
     let exploration = result?;
 
     let report = crate::secrets::redact_data(&RunReport {
@@ -112,6 +165,46 @@ pub fn explore(scenario: &Scenario, target: Target, options: &RunOptions) -> Res
         venom_report::render_console(&report, options.fail_on, options.json.as_deref())
     );
     Ok(venom_report::exit_code(&report, options.fail_on))
+}
+
+/// Connects the world of `scenario` and those of `others` side by side (each starts its own
+/// server); fails with the first failure, naming its worker when there are several.
+fn connect_all(
+    scenario: &Scenario,
+    others: &[Scenario],
+    processes: &Processes,
+    interrupted: &AtomicBool,
+) -> Result<(HttpWorld, Vec<HttpWorld>), Failure> {
+    let failed = |worker: usize, e: venom_runner::SetupError| {
+        if others.is_empty() || interrupted.load(Ordering::SeqCst) {
+            Failure::setup_unless_interrupted(e, interrupted)
+        } else {
+            Failure::setup_because(format!("worker {worker} could not start"), e)
+        }
+    };
+    if others.is_empty() {
+        let world = HttpWorld::connect(scenario, processes).map_err(|e| failed(0, e))?;
+        return Ok((world, Vec::new()));
+    }
+    let worlds: Vec<Result<HttpWorld, _>> = std::thread::scope(|scope| {
+        let handles: Vec<_> = std::iter::once(scenario)
+            .chain(others)
+            .map(|s| scope.spawn(move || HttpWorld::connect(s, processes)))
+            .collect();
+        handles
+            .into_iter()
+            .map(|h| {
+                h.join()
+                    .unwrap_or_else(|panic| std::panic::resume_unwind(panic))
+            })
+            .collect()
+    });
+    let mut connected = Vec::with_capacity(worlds.len());
+    for (worker, world) in worlds.into_iter().enumerate() {
+        connected.push(world.map_err(|e| failed(worker, e))?);
+    }
+    let first = connected.remove(0);
+    Ok((first, connected))
 }
 
 /// Refuses, before anything starts, a scenario the explorer would refuse: reset + replay

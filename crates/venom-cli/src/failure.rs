@@ -101,8 +101,23 @@ impl Failure {
 
 impl From<venom_engine::StartError> for Failure {
     fn from(err: venom_engine::StartError) -> Self {
+        use venom_engine::StartError;
         match err {
-            venom_engine::StartError::World(_) => Failure::setup(err),
+            StartError::World(_)
+            | StartError::WorkerWorld { .. }
+            | StartError::WorkerDiffers { .. } => Failure::setup(err),
+            other => Failure::invalid_from(other),
+        }
+    }
+}
+
+impl From<venom_runner::CopyError> for Failure {
+    /// A system venom cannot copy is refused as invalid input; a copy that failed is a setup
+    /// failure.
+    fn from(err: venom_runner::CopyError) -> Self {
+        use venom_runner::CopyError;
+        match err {
+            CopyError::Copy { .. } | CopyError::Url(_) => Failure::setup(err),
             other => Failure::invalid_from(other),
         }
     }

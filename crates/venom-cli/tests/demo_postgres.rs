@@ -24,13 +24,14 @@ const RUN_TIMEOUT: Duration = Duration::from_secs(300);
 /// The environment variable holding the database URL, for venom and for the server command.
 const URL_ENV: &str = "DEMO_DATABASE_URL";
 
-/// examples/demo.toml for `venom-demo` on PostgreSQL, listening on `port`, rolled back with
-/// `mechanism` and explored with `strategy`.
+/// examples/demo.toml for `venom-demo` on PostgreSQL, listening on `port` (a number, or
+/// `${VENOM_PORT}`), rolled back with `mechanism` and explored with `strategy`; the server's
+/// command starts with `prelude` (shell, may be empty).
 ///
 /// Sequences are not transactional, so after a rollback through the proxy the same order may come
 /// back with another id: the state leaves ids out (no `order_id` in `state_from_context`, and
 /// `observe_queries` that select no id), as examples/pyorders/scenario.toml does.
-fn postgres_scenario(port: u16, mechanism: &str, strategy: &str) -> String {
+fn postgres_scenario(port: &str, mechanism: &str, strategy: &str, prelude: &str) -> String {
     let rollback = format!(
         "[rollback]\n\
          mode = \"postgres\"\n\
@@ -74,7 +75,7 @@ fn postgres_scenario(port: u16, mechanism: &str, strategy: &str) -> String {
     );
     // VENOM_PROXY_URL is only set with mechanism "proxy".
     let command = format!(
-        "exec '{}' --listen 127.0.0.1:{port} --database-url \"${{VENOM_PROXY_URL:-${URL_ENV}}}\"",
+        "{prelude}exec '{}' --listen 127.0.0.1:{port} --database-url \"${{VENOM_PROXY_URL:-${URL_ENV}}}\"",
         demo_binary().display()
     );
     text.push_str(&format!(
@@ -103,7 +104,7 @@ impl Exploration {
         let scenario = write(
             &dir,
             "demo.toml",
-            &postgres_scenario(free_port(), mechanism, strategy),
+            &postgres_scenario(&free_port().to_string(), mechanism, strategy, ""),
         );
         let json = dir.path().join("report.json");
         let mut all = vec![
@@ -198,4 +199,63 @@ fn losing_postgres_mid_run_still_reports_the_findings_so_far() {
         .len();
     assert!(found >= seen, "{found} violations reported, {seen} seen");
     assert!(run.stdout.contains("aborted"), "{}", run.stdout);
+}
+
+/// `--workers 2` with PostgreSQL snapshots: worker 1 explores a database made from the initial
+/// one (`CREATE DATABASE … TEMPLATE`), its server told so through the variable of
+/// `postgres_url_env`; the planted bugs come out with their minimal paths, as with one worker,
+/// and the copy is dropped at the end.
+#[test]
+fn snapshots_with_two_workers_each_on_its_own_database_find_the_planted_bugs() {
+    let pg = PgServer::start();
+    pg.create_database("demo");
+    let dir = tempdir();
+    let log = dir.path().join("servers.log");
+    let prelude = format!(
+        "echo \"$VENOM_PORT ${URL_ENV}\" >> {}; ",
+        shell_quoted(&log)
+    );
+    let text = postgres_scenario("${VENOM_PORT}", "snapshot", "bfs", &prelude);
+    let scenario = write(&dir, "demo.toml", &text);
+    let json = dir.path().join("report.json");
+    let args = [
+        "explore",
+        scenario.to_str().unwrap(),
+        "--json",
+        json.to_str().unwrap(),
+        "--workers",
+        "2",
+    ];
+    let run = Running::spawn(args, &[(URL_ENV, &pg.url("demo"))]).finish(RUN_TIMEOUT);
+    run.expect_code(EXIT_VIOLATIONS);
+    let report = read_report(&json);
+    assert_planted_bugs(&report);
+    let workers = report["exploration"]["workers"]
+        .as_array()
+        .expect("workers");
+    assert_eq!(workers.len(), 2, "{workers:?}");
+
+    let started = std::fs::read_to_string(&log).expect("the servers' log");
+    let servers: Vec<(&str, &str)> = started
+        .lines()
+        .map(|line| line.split_once(' ').expect("PORT URL"))
+        .collect();
+    assert_eq!(servers.len(), 2, "{started}");
+    assert_ne!(servers[0].0, servers[1].0, "each server on its own port");
+    let databases: Vec<&str> = servers
+        .iter()
+        .map(|(_, url)| url.rsplit('/').next().unwrap().split('?').next().unwrap())
+        .collect();
+    assert!(databases.contains(&"demo"), "{databases:?}");
+    let copy = databases.iter().find(|d| **d != "demo").expect("a copy");
+    assert!(copy.starts_with("demo_venom_w1"), "{databases:?}");
+    assert!(
+        !pg.database_exists(copy),
+        "the worker's database {copy} is dropped at the end"
+    );
+}
+
+/// `path` quoted for `sh`.
+fn shell_quoted(path: &std::path::Path) -> String {
+    format!("'{}'", path.display())
 }

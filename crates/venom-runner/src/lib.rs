@@ -8,6 +8,7 @@
 #![warn(missing_docs)]
 
 mod bind;
+mod copies;
 mod observe;
 mod save_state;
 mod server;
@@ -19,6 +20,7 @@ mod stores;
 mod world;
 
 pub use bind::{actions, invariants};
+pub use copies::{CopyError, WorkerCopies, DATABASE_URL_VAR, SQLITE_PATH_VAR};
 pub use server::{choose_port, Processes, ServerError, ServerProcess, PORT_VAR};
 pub use server_env::EnvError;
 pub use spec_checks::{load_document, DocumentError};

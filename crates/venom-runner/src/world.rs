@@ -129,6 +129,9 @@ pub struct HttpWorld {
     server: Option<ServerProcess>,
     /// How the `[server]` was started (its spec and extra environment), to restart it.
     server_start: Option<(ServerSpec, Vec<(String, String)>)>,
+    /// venom's variables for the server (`VENOM_PORT`, `VENOM_SQLITE_PATH`…), also set for
+    /// the reset command.
+    command_env: Vec<(String, String)>,
     /// The run's servers and interrupt state: an interrupt cancels the request in flight.
     processes: Processes,
     /// The stores behind the API: restored ones when the rollback checkpoints, else observed
@@ -190,6 +193,7 @@ impl HttpWorld {
             .iter()
             .map(|p| p.env.clone())
             .chain(port_env)
+            .chain(crate::copies::database_env(&scenario.rollback))
             .collect();
         let server = match &scenario.server {
             Some(spec) => Some(ServerProcess::start(spec, &env, processes)?),
@@ -202,7 +206,8 @@ impl HttpWorld {
             reset_retries: scenario.reset_retries,
             folder: folder_of(&scenario.file),
             server,
-            server_start: scenario.server.clone().map(|spec| (spec, env)),
+            server_start: scenario.server.clone().map(|spec| (spec, env.clone())),
+            command_env: env,
             processes: processes.clone(),
             stores: CompositeAdapter::default(),
             check_answers: HashMap::new(),
@@ -640,6 +645,7 @@ impl HttpWorld {
         let output = Command::new("sh")
             .arg("-c")
             .arg(command)
+            .envs(self.command_env.iter().map(|(k, v)| (k, v)))
             .current_dir(&self.folder)
             .output()
             .map_err(|e| {

@@ -99,6 +99,25 @@ impl PgServer {
             .arg(database));
     }
 
+    /// Whether `database` exists on the server.
+    pub fn database_exists(&self, database: &str) -> bool {
+        let output = Command::new(self.bin.join("psql"))
+            .args(["-X", "-tA", "-v", "ON_ERROR_STOP=1", "-c"])
+            .arg(format!(
+                "SELECT count(*) FROM pg_database WHERE datname = '{}'",
+                database.replace('\'', "''")
+            ))
+            .arg(self.url("postgres"))
+            .output()
+            .expect("run psql");
+        assert!(
+            output.status.success(),
+            "psql failed: {}",
+            String::from_utf8_lossy(&output.stderr)
+        );
+        String::from_utf8_lossy(&output.stdout).trim() != "0"
+    }
+
     /// Stops the server immediately, like a crash seen from the clients.
     pub fn stop(&self) {
         let _ = pg_command(&self.bin, "pg_ctl")
