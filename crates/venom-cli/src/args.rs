@@ -200,7 +200,7 @@ pub struct RunOptions {
     #[arg(long, value_name = "I/N")]
     pub shard: Option<venom_engine::Shard>,
     /// Explore breadth-first with N workers, each driving a copy of the system of its own (its
-    /// own [server] on its own `${VENOM_PORT}`, its own copy of the database), sharing one state
+    /// own `[server]` on its own `${VENOM_PORT}`, its own copy of the database), sharing one state
     /// graph; the result is the one a single worker finds.
     #[arg(long, value_name = "N", default_value_t = 1, value_parser = clap::value_parser!(u16).range(1..=MAX_WORKERS))]
     pub workers: u16,
