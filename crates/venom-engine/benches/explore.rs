@@ -2,22 +2,33 @@
 //!
 //! # What it measures
 //!
-//! The model is three counters `a`, `b`, `c`, each modulo [`N`] = 50, so the reachable state
-//! space is exactly 50³ = 125,000 distinct states. Four actions are always enabled: `inc_a`,
+//! The model is three counters `a`, `b`, `c`, each modulo `n` (50 unless `--n` says otherwise),
+//! so the reachable state space is exactly n³ distinct states: 125,000 by default, 10,077,696
+//! with `--n 216`. Four actions are always enabled: `inc_a`,
 //! `inc_b`, `inc_c` (add one, wrapping) and `reset_c` (set `c` to 0, a self-loop when it is
 //! already 0), so exhausting the space takes 4 × 125,000 = 500,000 steps. The world reports
 //! the three counters as a small observation (that is what tells the states apart: the
 //! context stays empty), and keeps its checkpoints in a `Vec` indexed by id, so checkpoint,
 //! rollback and release are O(1) and random access is cheap. Two invariants always hold; a
-//! third (`not_all_max`) breaks only in the single state `a = b = c = N - 1`, so the
+//! third (`not_all_max`) breaks only in the single state `a = b = c = n - 1`, so the
 //! violation-reporting path runs without flooding the output.
 //!
 //! The same exploration runs to exhaustion with breadth-first, depth-first and random
-//! (seeded) strategies and the same step budget, [`REPEATS`] times each. For each strategy the
+//! (seeded) strategies, `--repeats` times each (5 unless told). For each strategy the
 //! table shows the (deterministic) numbers of states, transitions and steps, the median,
 //! minimum and maximum wall time of one run, the resulting states/s and steps/s, how many
 //! steps had to roll the world back to another state first, and the largest number of live
 //! checkpoints (a proxy for the frontier's memory).
+//!
+//! Side by side, `stateright-bfs` and `stateright-dfs` check the very same model (three
+//! counters modulo n, the same four actions, the same three properties) with stateright's
+//! checker on one thread: its unique states/s and memory on the same machine in the same run.
+//! Stateright keeps a fingerprint table and a queue, venom keeps the whole graph (for shortest
+//! paths whatever the strategy) and drives a live world with checkpoints.
+//!
+//! Heap: a counting global allocator gives the peak of live heap bytes during each batch, and
+//! that peak divided by the states is the `B/state` column (it holds everything: the graph, the
+//! frontier, the world's checkpoints, the result).
 //!
 //! Memory: before each strategy's batch the peak resident set (`VmHWM`) is reset by writing
 //! `5` to `/proc/self/clear_refs`, and read back from `/proc/self/status` after the batch.
@@ -28,35 +39,78 @@
 //! # How to run
 //!
 //! ```text
-//! cargo bench -p venom-engine --bench explore            # every strategy
+//! cargo bench -p venom-engine --bench explore            # venom and stateright, n = 50
 //! cargo bench -p venom-engine --bench explore -- bfs     # only the named strategies
+//! cargo bench -p venom-engine --bench explore -- bfs dfs stateright-bfs stateright-dfs --n 216 --repeats 1
 //! ```
 //!
 //! It is a plain `main` (`harness = false`), no external benchmark framework.
 
+use std::alloc::{GlobalAlloc, Layout, System};
 use std::fs;
 use std::hint::black_box;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Instant;
 use venom_engine::{
     Action, CheckpointId, CheckpointMode, Context, Exploration, Explorer, ExplorerConfig,
     Invariant, Observation, Outcome, Severity, StopReason, Strategy, Verdict, World, WorldError,
 };
 
-/// Modulus of each counter.
-const N: u32 = 50;
-/// Distinct reachable states.
-const STATES: usize = (N * N * N) as usize;
 /// Actions of the model.
 const ACTIONS: usize = 4;
-/// Step budget of every run: more than the 500,000 steps exhaustion needs.
-const MAX_STEPS: u64 = 1_000_000;
-/// Runs per strategy.
-const REPEATS: usize = 5;
 /// Seed of the random strategy.
 const SEED: u64 = 0x5EED;
 
+/// The system allocator, counting live bytes and their peak.
+struct Counting;
+
+static LIVE: AtomicUsize = AtomicUsize::new(0);
+static PEAK: AtomicUsize = AtomicUsize::new(0);
+
+unsafe impl GlobalAlloc for Counting {
+    unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
+        // SAFETY: forwarded as is to the system allocator.
+        let ptr = unsafe { System.alloc(layout) };
+        if !ptr.is_null() {
+            grew(layout.size());
+        }
+        ptr
+    }
+
+    unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
+        // SAFETY: forwarded as is to the system allocator.
+        unsafe { System.dealloc(ptr, layout) };
+        LIVE.fetch_sub(layout.size(), Ordering::Relaxed);
+    }
+
+    unsafe fn realloc(&self, ptr: *mut u8, layout: Layout, new_size: usize) -> *mut u8 {
+        // SAFETY: forwarded as is to the system allocator.
+        let new = unsafe { System.realloc(ptr, layout, new_size) };
+        if !new.is_null() {
+            LIVE.fetch_sub(layout.size(), Ordering::Relaxed);
+            grew(new_size);
+        }
+        new
+    }
+}
+
+fn grew(bytes: usize) {
+    let live = LIVE.fetch_add(bytes, Ordering::Relaxed) + bytes;
+    PEAK.fetch_max(live, Ordering::Relaxed);
+}
+
+#[global_allocator]
+static ALLOCATOR: Counting = Counting;
+
+/// Starts a new heap peak from what is live now; returns that.
+fn reset_peak_heap() -> usize {
+    let live = LIVE.load(Ordering::Relaxed);
+    PEAK.store(live, Ordering::Relaxed);
+    live
+}
+
 /// The state of the model system.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash)]
 struct Counters {
     a: u32,
     b: u32,
@@ -69,6 +123,8 @@ struct CounterWorld {
     now: Counters,
     /// Checkpoint `i` is `saved[i]`; `None` once released.
     saved: Vec<Option<Counters>>,
+    /// Released slots of `saved`, to reuse.
+    free: Vec<u64>,
     live: usize,
     peak_live: usize,
     rollbacks: u64,
@@ -84,8 +140,16 @@ impl World for CounterWorld {
     }
 
     fn checkpoint(&mut self) -> Result<CheckpointId, WorldError> {
-        let id = self.saved.len() as u64;
-        self.saved.push(Some(self.now));
+        let id = match self.free.pop() {
+            Some(id) => {
+                self.saved[id as usize] = Some(self.now);
+                id
+            }
+            None => {
+                self.saved.push(Some(self.now));
+                self.saved.len() as u64 - 1
+            }
+        };
         self.live += 1;
         self.peak_live = self.peak_live.max(self.live);
         Ok(CheckpointId(id))
@@ -109,6 +173,7 @@ impl World for CounterWorld {
         if let Some(slot) = self.saved.get_mut(id.0 as usize) {
             if slot.take().is_some() {
                 self.live -= 1;
+                self.free.push(id.0);
             }
         }
     }
@@ -127,20 +192,32 @@ impl World for CounterWorld {
     }
 }
 
-fn action(name: &str, f: impl Fn(&mut Counters) + Send + Sync + 'static) -> Action<CounterWorld> {
-    Action::new(name, move |w: &mut CounterWorld, _ctx: &mut Context| {
-        f(&mut w.now);
-        Ok(Outcome::default())
-    })
+/// The four actions on counters modulo `n`, shared by both checkers.
+fn apply(n: u32, state: Counters, action: usize) -> Counters {
+    let mut s = state;
+    match action {
+        0 => s.a = (s.a + 1) % n,
+        1 => s.b = (s.b + 1) % n,
+        2 => s.c = (s.c + 1) % n,
+        _ => s.c = 0,
+    }
+    s
 }
 
-fn actions() -> Vec<Action<CounterWorld>> {
-    vec![
-        action("inc_a", |s| s.a = (s.a + 1) % N),
-        action("inc_b", |s| s.b = (s.b + 1) % N),
-        action("inc_c", |s| s.c = (s.c + 1) % N),
-        action("reset_c", |s| s.c = 0),
-    ]
+const ACTION_NAMES: [&str; ACTIONS] = ["inc_a", "inc_b", "inc_c", "reset_c"];
+
+fn actions(n: u32) -> Vec<Action<CounterWorld>> {
+    (0..ACTIONS)
+        .map(|i| {
+            Action::new(
+                ACTION_NAMES[i],
+                move |w: &mut CounterWorld, _: &mut Context| {
+                    w.now = apply(n, w.now, i);
+                    Ok(Outcome::default())
+                },
+            )
+        })
+        .collect()
 }
 
 fn holds_if(ok: bool, message: &str) -> Result<Verdict, WorldError> {
@@ -151,65 +228,174 @@ fn holds_if(ok: bool, message: &str) -> Result<Verdict, WorldError> {
     })
 }
 
-fn invariants() -> Vec<Invariant<CounterWorld>> {
+fn in_range(n: u32, s: Counters) -> bool {
+    s.a < n && s.b < n && s.c < n
+}
+
+fn sum_bounded(n: u32, s: Counters) -> bool {
+    s.a + s.b + s.c <= 3 * (n - 1)
+}
+
+fn not_all_max(n: u32, s: Counters) -> bool {
+    !(s.a == n - 1 && s.b == n - 1 && s.c == n - 1)
+}
+
+fn invariants(n: u32) -> Vec<Invariant<CounterWorld>> {
     vec![
-        Invariant::new("in_range", Severity::High, |w: &mut CounterWorld, _| {
-            let s = w.now;
-            holds_if(s.a < N && s.b < N && s.c < N, "a counter is out of range")
-        }),
+        Invariant::new(
+            "in_range",
+            Severity::High,
+            move |w: &mut CounterWorld, _| {
+                holds_if(in_range(n, w.now), "a counter is out of range")
+            },
+        ),
         Invariant::new(
             "sum_bounded",
             Severity::Medium,
-            |w: &mut CounterWorld, _| {
-                let s = w.now;
-                holds_if(s.a + s.b + s.c <= 3 * (N - 1), "the sum is too large")
+            move |w: &mut CounterWorld, _| holds_if(sum_bounded(n, w.now), "the sum is too large"),
+        ),
+        Invariant::new(
+            "not_all_max",
+            Severity::Low,
+            move |w: &mut CounterWorld, _| {
+                holds_if(not_all_max(n, w.now), "every counter is at its maximum")
             },
         ),
-        Invariant::new("not_all_max", Severity::Low, |w: &mut CounterWorld, _| {
-            let s = w.now;
-            holds_if(
-                !(s.a == N - 1 && s.b == N - 1 && s.c == N - 1),
-                "every counter is at its maximum",
-            )
-        }),
     ]
+}
+
+/// The same model for stateright.
+struct CounterModel {
+    n: u32,
+}
+
+impl stateright::Model for CounterModel {
+    type State = Counters;
+    type Action = usize;
+
+    fn init_states(&self) -> Vec<Counters> {
+        vec![Counters::default()]
+    }
+
+    fn actions(&self, _: &Counters, actions: &mut Vec<usize>) {
+        actions.extend(0..ACTIONS);
+    }
+
+    fn next_state(&self, state: &Counters, action: usize) -> Option<Counters> {
+        Some(apply(self.n, *state, action))
+    }
+
+    fn properties(&self) -> Vec<stateright::Property<Self>> {
+        vec![
+            stateright::Property::always("in_range", |m: &Self, s| in_range(m.n, *s)),
+            stateright::Property::always("sum_bounded", |m: &Self, s| sum_bounded(m.n, *s)),
+            // Broken in one state; the others never are, so the check runs to exhaustion.
+            stateright::Property::always("not_all_max", |m: &Self, s| not_all_max(m.n, *s)),
+        ]
+    }
+}
+
+/// What a bench row runs.
+#[derive(Clone, Copy)]
+enum Subject {
+    Venom(Strategy),
+    /// stateright's checker, breadth-first (`true`) or depth-first.
+    Stateright {
+        bfs: bool,
+    },
+}
+
+impl Subject {
+    fn parse(name: &str) -> Subject {
+        match name {
+            "stateright-bfs" => Subject::Stateright { bfs: true },
+            "stateright-dfs" => Subject::Stateright { bfs: false },
+            other => Subject::Venom(other.parse().unwrap_or_else(|e| panic!("{e}"))),
+        }
+    }
+
+    fn name(self) -> String {
+        match self {
+            Subject::Venom(strategy) => strategy.as_str().to_string(),
+            Subject::Stateright { bfs: true } => "stateright-bfs".into(),
+            Subject::Stateright { bfs: false } => "stateright-dfs".into(),
+        }
+    }
 }
 
 /// Figures of one run.
 struct Sample {
-    result: Exploration,
+    states: usize,
+    transitions: usize,
+    steps: u64,
+    max_depth: u32,
     secs: f64,
     rollbacks: u64,
     peak_live: usize,
 }
 
-fn run_once(strategy: Strategy) -> Sample {
+fn run_venom(strategy: Strategy, n: u32) -> Sample {
+    let states = (n * n * n) as usize;
     let config = ExplorerConfig::default()
         .strategy(strategy)
-        .max_steps(MAX_STEPS)
+        .max_steps(2 * (states * ACTIONS) as u64)
         .seed(SEED);
     let started = Instant::now();
     let mut explorer =
-        Explorer::new(CounterWorld::default(), actions(), invariants()).with_config(config);
+        Explorer::new(CounterWorld::default(), actions(n), invariants(n)).with_config(config);
     let result = explorer.run(Context::new()).expect("valid setup");
     let result = black_box(result);
     let secs = started.elapsed().as_secs_f64();
+    check(strategy, n, &result);
     let world = explorer.world_mut();
     Sample {
-        result,
+        states: result.states,
+        transitions: result.transitions,
+        steps: result.steps,
+        max_depth: result.max_depth,
         secs,
         rollbacks: world.rollbacks,
         peak_live: world.peak_live,
     }
 }
 
+fn run_stateright(bfs: bool, n: u32) -> Sample {
+    use stateright::{Checker, Model};
+    fn finished<C: Checker<CounterModel>>(checker: C, n: u32, started: Instant) -> Sample {
+        let checker = checker.join();
+        let secs = started.elapsed().as_secs_f64();
+        let states = checker.unique_state_count();
+        assert_eq!(states, (n * n * n) as usize, "stateright: states");
+        assert!(
+            checker.discovery("not_all_max").is_some(),
+            "stateright: the planted violation"
+        );
+        Sample {
+            states,
+            transitions: checker.state_count(),
+            steps: checker.state_count() as u64,
+            max_depth: checker.max_depth() as u32,
+            secs,
+            rollbacks: 0,
+            peak_live: 0,
+        }
+    }
+    let started = Instant::now();
+    let builder = CounterModel { n }.checker().threads(1);
+    match bfs {
+        true => finished(builder.spawn_bfs(), n, started),
+        false => finished(builder.spawn_dfs(), n, started),
+    }
+}
+
 /// Checks that the run explored the whole model and found exactly the planted violation.
-fn check(strategy: Strategy, r: &Exploration) {
+fn check(strategy: Strategy, n: u32, r: &Exploration) {
+    let states = (n * n * n) as usize;
     assert_eq!(r.stop, StopReason::Exhausted, "{strategy}: {}", r.stop);
-    assert_eq!(r.states, STATES, "{strategy}: states");
-    assert_eq!(r.steps, (STATES * ACTIONS) as u64, "{strategy}: steps");
+    assert_eq!(r.states, states, "{strategy}: states");
+    assert_eq!(r.steps, (states * ACTIONS) as u64, "{strategy}: steps");
     assert_eq!(r.transitions as u64, r.steps, "{strategy}: transitions");
-    // `not_all_max` breaks on the three increments into (N-1, N-1, N-1), one group each.
+    // `not_all_max` breaks on the three increments into (n-1, n-1, n-1), one group each.
     assert_eq!(r.violations.len(), 3, "{strategy}: violations");
     assert!(
         r.violations.iter().all(|v| v.invariant == "not_all_max"),
@@ -238,9 +424,9 @@ fn mib(kib: Option<u64>) -> String {
     )
 }
 
-/// Row of the table for one strategy.
+/// Row of the table for one subject.
 struct Row {
-    strategy: Strategy,
+    name: String,
     states: usize,
     transitions: usize,
     steps: u64,
@@ -249,54 +435,64 @@ struct Row {
     secs: Vec<f64>,
     rollbacks: u64,
     peak_live: usize,
+    /// Peak live heap of the batch above what was live before it.
+    peak_heap: usize,
     rss_before_kib: Option<u64>,
     hwm_kib: Option<u64>,
 }
 
-fn bench(strategy: Strategy, peak_reset: bool) -> Row {
+fn bench(subject: Subject, n: u32, repeats: usize, peak_reset: bool) -> Row {
     if peak_reset {
         reset_peak_rss();
     }
     let rss_before_kib = status_kib("VmRSS");
-    let samples: Vec<Sample> = (0..REPEATS).map(|_| run_once(strategy)).collect();
+    let heap_before = reset_peak_heap();
+    let samples: Vec<Sample> = (0..repeats)
+        .map(|_| match subject {
+            Subject::Venom(strategy) => run_venom(strategy, n),
+            Subject::Stateright { bfs } => run_stateright(bfs, n),
+        })
+        .collect();
+    let peak_heap = PEAK.load(Ordering::Relaxed).saturating_sub(heap_before);
     let hwm_kib = status_kib("VmHWM");
     let first = &samples[0];
     for s in &samples {
-        check(strategy, &s.result);
-        // Every run of a strategy is deterministic (the random one is seeded).
-        assert_eq!(s.result.states, first.result.states);
-        assert_eq!(s.result.steps, first.result.steps);
+        // Every run is deterministic (the random strategy is seeded).
+        assert_eq!(s.states, first.states);
+        assert_eq!(s.steps, first.steps);
         assert_eq!(s.rollbacks, first.rollbacks);
     }
     let mut secs: Vec<f64> = samples.iter().map(|s| s.secs).collect();
     secs.sort_by(f64::total_cmp);
     Row {
-        strategy,
-        states: first.result.states,
-        transitions: first.result.transitions,
-        steps: first.result.steps,
-        max_depth: first.result.max_depth,
+        name: subject.name(),
+        states: first.states,
+        transitions: first.transitions,
+        steps: first.steps,
+        max_depth: first.max_depth,
         secs,
         rollbacks: first.rollbacks,
         peak_live: first.peak_live,
+        peak_heap,
         rss_before_kib,
         hwm_kib,
     }
 }
 
-fn print_table(rows: &[Row], peak_reset: bool) {
+fn print_table(rows: &[Row], repeats: usize, peak_reset: bool) {
     println!(
-        "{:<8} {:>8} {:>11} {:>8} {:>6} | {:>26} | {:>22} | {:>22} | {:>9} {:>9} | {:>9} {:>9}",
-        "strategy",
+        "{:<14} {:>8} {:>11} {:>8} {:>6} | {:>26} | {:>22} | {:>9} {:>9} | {:>9} {:>7} | {:>8} {:>8}",
+        "subject",
         "states",
         "transitions",
         "steps",
         "depth",
         "wall ms: median (min-max)",
         "k states/s: med (range)",
-        "k steps/s: med (range)",
         "rollbacks",
         "peak ckpt",
+        "heap MiB",
+        "B/state",
         "RSS0 MiB",
         "HWM MiB",
     );
@@ -305,10 +501,9 @@ fn print_table(rows: &[Row], peak_reset: bool) {
         let median = row.secs[row.secs.len() / 2];
         let rate = |count: f64, secs: f64| count / secs / 1000.0;
         let states = row.states as f64;
-        let steps = row.steps as f64;
         println!(
-            "{:<8} {:>8} {:>11} {:>8} {:>6} | {:>26} | {:>22} | {:>22} | {:>9} {:>9} | {:>9} {:>9}",
-            row.strategy.as_str(),
+            "{:<14} {:>8} {:>11} {:>8} {:>6} | {:>26} | {:>22} | {:>9} {:>9} | {:>9.1} {:>7.0} | {:>8} {:>8}",
+            row.name,
             row.states,
             row.transitions,
             row.steps,
@@ -320,60 +515,93 @@ fn print_table(rows: &[Row], peak_reset: bool) {
                 rate(states, max),
                 rate(states, min)
             ),
-            format!(
-                "{:.0} ({:.0}-{:.0})",
-                rate(steps, median),
-                rate(steps, max),
-                rate(steps, min)
-            ),
             row.rollbacks,
             row.peak_live,
+            row.peak_heap as f64 / (1 << 20) as f64,
+            row.peak_heap as f64 / states,
             mib(row.rss_before_kib),
             mib(row.hwm_kib),
         );
     }
     println!();
     println!(
-        "{REPEATS} runs per strategy, step budget {MAX_STEPS}, {} actions, 3 invariants; \
-         rollbacks = steps that first restored another state; peak ckpt = most live checkpoints.",
-        ACTIONS
+        "{repeats} runs per row, {ACTIONS} actions, 3 invariants; rollbacks = steps that first \
+         restored another state; peak ckpt = most live checkpoints; stateright's transitions and \
+         steps are the states it generated."
+    );
+    println!(
+        "heap = peak of live heap bytes during the batch (counting allocator: graph, frontier, \
+         world, result); B/state = that peak / states."
     );
     if peak_reset {
         println!(
-            "RSS0 = VmRSS before the strategy's batch; HWM = VmHWM after it, reset before it \
+            "RSS0 = VmRSS before the row's batch; HWM = VmHWM after it, reset before it \
              (process-wide, includes heap kept by the allocator from earlier batches)."
         );
     } else {
         println!(
-            "RSS0 = VmRSS before the strategy's batch; HWM = VmHWM after it, cumulative since \
+            "RSS0 = VmRSS before the row's batch; HWM = VmHWM after it, cumulative since \
              process start (resetting it via /proc/self/clear_refs was not permitted)."
         );
     }
-    println!(
-        "Process VmHWM at the end: {} MiB (process-wide).",
-        mib(status_kib("VmHWM"))
-    );
+}
+
+/// The value after `--name` (or in `--name=value`) among the arguments.
+fn option(args: &[String], name: &str) -> Option<String> {
+    let flag = format!("--{name}");
+    let prefix = format!("--{name}=");
+    args.iter().enumerate().find_map(|(i, a)| {
+        if let Some(value) = a.strip_prefix(&prefix) {
+            Some(value.to_string())
+        } else if *a == flag {
+            args.get(i + 1).cloned()
+        } else {
+            None
+        }
+    })
 }
 
 fn main() {
-    // `cargo bench` passes `--bench`; other arguments select strategies by name.
-    let mut strategies: Vec<Strategy> = std::env::args()
-        .skip(1)
-        .filter(|a| !a.starts_with('-'))
-        .map(|a| a.parse().unwrap_or_else(|e| panic!("{e}")))
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    let n: u32 = option(&args, "n").map_or(50, |v| v.parse().expect("--n takes a number"));
+    assert!((2..=1000).contains(&n), "--n must be 2..=1000");
+    let repeats: usize =
+        option(&args, "repeats").map_or(5, |v| v.parse().expect("--repeats takes a number"));
+    assert!(repeats >= 1, "--repeats must be at least 1");
+    // `cargo bench` passes `--bench`; other words select what runs, by name.
+    let mut subjects: Vec<Subject> = words(&args, &["--n", "--repeats"])
+        .iter()
+        .map(|a| Subject::parse(a))
         .collect();
-    if strategies.is_empty() {
-        strategies = vec![Strategy::Bfs, Strategy::Dfs, Strategy::Random];
+    if subjects.is_empty() {
+        subjects = ["bfs", "dfs", "random", "stateright-bfs", "stateright-dfs"]
+            .map(Subject::parse)
+            .to_vec();
     }
+    let states = u64::from(n).pow(3);
     println!(
-        "venom-engine explore bench: {N}^3 = {STATES} states, exhaustive runs, {REPEATS} repeats"
+        "venom-engine explore bench: {n}^3 = {states} states, exhaustive runs, {repeats} repeats"
     );
     let peak_reset = reset_peak_rss();
     let started = Instant::now();
-    let rows: Vec<Row> = strategies
+    let rows: Vec<Row> = subjects
         .into_iter()
-        .map(|s| bench(s, peak_reset))
+        .map(|s| bench(s, n, repeats, peak_reset))
         .collect();
-    print_table(&rows, peak_reset);
+    print_table(&rows, repeats, peak_reset);
     println!("Total bench time: {:.1} s", started.elapsed().as_secs_f64());
+}
+
+/// The arguments that are neither options nor the values of the options in `valued`.
+fn words(args: &[String], valued: &[&str]) -> Vec<String> {
+    let mut words = Vec::new();
+    let mut rest = args.iter();
+    while let Some(arg) = rest.next() {
+        if valued.contains(&arg.as_str()) {
+            rest.next();
+        } else if !arg.starts_with('-') {
+            words.push(arg.clone());
+        }
+    }
+    words
 }

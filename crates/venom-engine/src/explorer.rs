@@ -10,11 +10,11 @@ use crate::exploration::{
 };
 use crate::fingerprint::Fingerprint;
 use crate::frontier::Frontier;
-use crate::graph::{Node, StateGraph, StateId};
+use crate::graph::{NewState, StateGraph, StateId};
 use crate::invariant::{Invariant, StepView, Timing, Verdict};
 use crate::mcts::Findings;
 use crate::shrink::{Shrinker, Shrinking, SHRINK_BUDGET, SHRINK_TIME};
-use crate::step::{check_all, has_bit, no_bits, set_bit, Model, StepResult};
+use crate::step::{check_all, no_bits, set_bit, Model, StepResult};
 use crate::strategy::Strategy;
 use crate::world::{CheckpointId, CheckpointMode, Observation, World, WorldError};
 use std::collections::HashMap;
@@ -266,7 +266,7 @@ impl<W: World> Explorer<W> {
         let mode = self.world.checkpoint_mode();
         let n_actions = self.actions.len();
         let mut run = Run {
-            graph: StateGraph::default(),
+            graph: StateGraph::new(n_actions, self.tracks_calls(&required)),
             frontier: Frontier::new(
                 self.config.strategy,
                 n_actions,
@@ -317,19 +317,13 @@ impl<W: World> Explorer<W> {
         }
         let fp = self.model().fingerprint(&initial, &observation);
         self.start_workers(mode, &initial, fp)?;
-        let root = Node {
+        let root = NewState {
             fingerprint: fp,
-            depth: 0,
             parent: None,
             ctx: initial,
-            calls: vec![0; n_actions],
             broken,
-            checkpoint: None,
-            holder: 0,
-            pending: 0,
-            out: Vec::new(),
         };
-        let root_id = run.graph.add(root);
+        let root_id = run.graph.add(root).ok_or(StartError::World(full_graph()))?;
         run.current = Some(root_id);
         let stop = match self.expand(&mut run, root_id, mode, NewCheckpoint::TakeNow) {
             Ok(()) => match self.workers.parallel_loop {
@@ -425,7 +419,7 @@ impl<W: World> Explorer<W> {
         action: usize,
     ) -> Result<(), WorldError> {
         let ctx = if run.current == Some(state) {
-            run.graph.nodes[state].ctx.clone()
+            run.graph.ctx(state).clone()
         } else {
             self.restore(run, mode, state)?
         };
@@ -435,7 +429,7 @@ impl<W: World> Explorer<W> {
             invariants: &self.invariants,
             state_keys: self.config.state_keys.as_deref(),
         };
-        let known_broken = &run.graph.nodes[state].broken;
+        let known_broken = run.graph.broken(state);
         let result = model.execute(&mut self.world, (state, known_broken), action, ctx)?;
         let (target, new) = self.record(run, mode, result, NewCheckpoint::TakeNow)?;
         // A known state only fingerprints like the world now; its concrete state may differ in
@@ -467,10 +461,9 @@ impl<W: World> Explorer<W> {
             new_hits,
         } = result;
         for hit in before {
-            if has_bit(&run.graph.nodes[state].broken, hit.invariant) {
+            if !run.graph.mark_broken(state, hit.invariant) {
                 continue;
             }
-            set_bit(&mut run.graph.nodes[state].broken, hit.invariant);
             self.note_fail_fast(run, hit.invariant);
             run.hits.add(
                 hit.invariant,
@@ -503,22 +496,13 @@ impl<W: World> Explorer<W> {
                 existing
             }
             None => {
-                let parent = &run.graph.nodes[state];
-                let mut calls = parent.calls.clone();
-                calls[action] += 1;
-                let node = Node {
+                let node = NewState {
                     fingerprint: fp,
-                    depth: parent.depth + 1,
                     parent: Some((state, action)),
                     ctx,
-                    calls,
                     broken,
-                    checkpoint: None,
-                    holder: 0,
-                    pending: 0,
-                    out: Vec::new(),
                 };
-                let id = run.graph.add(node);
+                let id = run.graph.add(node).ok_or_else(full_graph)?;
                 self.expand(run, id, mode, checkpoint)?;
                 id
             }
@@ -577,18 +561,16 @@ impl<W: World> Explorer<W> {
         mode: CheckpointMode,
         checkpoint: NewCheckpoint,
     ) -> Result<(), WorldError> {
-        let node = &run.graph.nodes[id];
-        if !self.config.expands_at(node.depth) {
+        if !self.config.expands_at(run.graph.depth(id)) {
             self.release_taken(checkpoint);
             // Asked once per run: does the limit hold back an action that could run here?
             if !run.depth_pruned {
-                run.depth_pruned =
-                    (0..self.actions.len()).any(|a| self.enabled(a, node, &run.required[a]));
+                run.depth_pruned = (0..self.actions.len()).any(|a| self.enabled(a, run, id));
             }
             return Ok(());
         }
         let mut enabled: Vec<usize> = (0..self.actions.len())
-            .filter(|&a| self.enabled(a, node, &run.required[a]))
+            .filter(|&a| self.enabled(a, run, id))
             .collect();
         if let (0, Some(shard)) = (id, self.config.shard) {
             // A part of a split explores the paths that start with its actions only.
@@ -615,17 +597,16 @@ impl<W: World> Explorer<W> {
                     self.world.release(checkpoint);
                     run.over_cap += 1;
                 } else {
-                    run.graph.nodes[id].checkpoint = Some(checkpoint);
+                    run.graph.set_checkpoint(id, checkpoint, 0);
                 }
             }
             NewCheckpoint::Taken(taken) => {
                 if let Some((worker, taken)) = taken {
-                    run.graph.nodes[id].checkpoint = Some(taken);
-                    run.graph.nodes[id].holder = worker;
+                    run.graph.set_checkpoint(id, taken, worker);
                 }
             }
         }
-        run.graph.nodes[id].pending = enabled.len() as u32;
+        run.graph.set_pending(id, enabled.len());
         run.frontier.push_state(id, &enabled);
         Ok(())
     }
@@ -648,17 +629,29 @@ impl<W: World> Explorer<W> {
         }
     }
 
-    fn enabled(&self, action: usize, node: &Node, required: &[usize]) -> bool {
-        crate::shrink::allowed(&self.actions, action, &node.ctx, &node.calls, required)
+    /// Whether `action` may run in `state`.
+    fn enabled(&self, action: usize, run: &Run, state: StateId) -> bool {
+        let (graph, required) = (&run.graph, &run.required[action]);
+        crate::shrink::allowed(
+            &self.actions,
+            action,
+            graph.ctx(state),
+            graph.calls(state),
+            required,
+        )
+    }
+
+    /// Whether a precondition reads how often actions ran on a path (`max_calls`, or an
+    /// action required to have run), so the graph keeps the counts.
+    fn tracks_calls(&self, required: &[Vec<usize>]) -> bool {
+        self.actions.iter().any(|a| a.max_calls.is_some()) || required.iter().any(|r| !r.is_empty())
     }
 
     /// Frees the checkpoint of a state whose pairs have all been taken from the frontier.
     fn release_if_done(&mut self, run: &mut Run, state: StateId) {
-        let node = &mut run.graph.nodes[state];
-        node.pending = node.pending.saturating_sub(1);
-        if node.pending == 0 && self.world.checkpoint_mode() == CheckpointMode::RandomAccess {
-            if let Some(checkpoint) = node.checkpoint.take() {
-                self.world_at(node.holder).release(checkpoint);
+        if self.world.checkpoint_mode() == CheckpointMode::RandomAccess {
+            if let Some((checkpoint, holder)) = run.graph.take_pending(state) {
+                self.world_at(holder).release(checkpoint);
             }
         }
     }
@@ -678,12 +671,11 @@ impl<W: World> Explorer<W> {
         mode: CheckpointMode,
         state: StateId,
     ) -> Result<Context, WorldError> {
-        let node = &run.graph.nodes[state];
-        match (mode, node.checkpoint) {
+        match (mode, run.graph.checkpoint(state)) {
             (CheckpointMode::ResetReplay, _) => {}
-            (_, Some(checkpoint)) => {
+            (_, Some((checkpoint, _))) => {
                 self.world.rollback(checkpoint)?;
-                return Ok(node.ctx.clone());
+                return Ok(run.graph.ctx(state).clone());
             }
             (CheckpointMode::RandomAccess, None) if run.over_cap > 0 => {}
             (_, None) => {
@@ -693,7 +685,7 @@ impl<W: World> Explorer<W> {
             }
         }
         // Reset, then replay the path that discovered the state.
-        let (_, path) = run.graph.path_to(state, |_, _| false);
+        let (_, path) = run.graph.path_to(state, |_| false);
         self.world.reset().map_err(|e| {
             if mode == CheckpointMode::ResetReplay {
                 e
@@ -706,13 +698,13 @@ impl<W: World> Explorer<W> {
                 )
             }
         })?;
-        let mut ctx = run.graph.nodes[0].ctx.clone();
+        let mut ctx = run.graph.ctx(0).clone();
         for action in path {
             self.actions[action].run(&mut self.world, &mut ctx)?;
         }
         if !run.replay_mismatch_warned {
             let observation = self.world.observe()?;
-            if self.model().fingerprint(&ctx, &observation) != run.graph.nodes[state].fingerprint {
+            if self.model().fingerprint(&ctx, &observation) != run.graph.fingerprint(state) {
                 run.replay_mismatch_warned = true;
                 run.warnings.push(format!(
                     "replaying the path to state {state} after a reset reached a different state: \
@@ -739,7 +731,7 @@ impl<W: World> Explorer<W> {
             f(&Progress {
                 step: run.steps,
                 max_steps: self.config.max_steps,
-                states: run.graph.nodes.len(),
+                states: run.graph.len(),
                 coverage: coverage(&run.runs),
                 violations: run.hits.distinct(),
                 workers: Vec::new(),
@@ -752,14 +744,14 @@ impl<W: World> Explorer<W> {
         self.release_worker_roots();
         if self.world.checkpoint_mode() == CheckpointMode::RandomAccess {
             // States left unexplored by a limit still hold theirs.
-            for node in &mut run.graph.nodes {
-                if let Some(checkpoint) = node.checkpoint.take() {
-                    self.world_at(node.holder).release(checkpoint);
-                }
+            for (checkpoint, holder) in run.graph.take_checkpoints() {
+                self.world_at(holder).release(checkpoint);
             }
         }
         self.report_progress(&run);
-        let tree = run.graph.shortest_tree();
+        let tree = run
+            .graph
+            .shortest_tree(self.config.strategy == Strategy::Bfs);
         let mut violations = Vec::new();
         for key in &run.hits.order {
             let group = run.hits.groups.remove(key).unwrap_or_default();
@@ -799,7 +791,7 @@ impl<W: World> Explorer<W> {
                 never_run: (runs == 0).then(|| self.never_run_reason(&run, index, &stop)),
             })
             .collect();
-        let contexts = run.graph.nodes.iter().map(|n| &n.ctx);
+        let contexts = run.graph.contexts();
         for warning in crate::identity::churning_keys(contexts, self.config.state_keys.as_deref()) {
             run.warnings.push(warning);
         }
@@ -821,9 +813,9 @@ impl<W: World> Explorer<W> {
             mechanism: self.world.mechanism(),
             stop,
             steps: run.steps,
-            states: run.graph.nodes.len(),
+            states: run.graph.len(),
             transitions: run.graph.edge_count(),
-            max_depth: run.graph.nodes.iter().map(|n| n.depth).max().unwrap_or(0),
+            max_depth: run.graph.max_depth(),
             coverage: coverage(&run.runs),
             actions,
             violations,
@@ -836,19 +828,20 @@ impl<W: World> Explorer<W> {
 
     /// The states and transitions of a sharded run, by fingerprint.
     fn shard_graph(&self, run: &Run, shard: Shard) -> ShardGraph {
-        let nodes = &run.graph.nodes;
+        let graph = &run.graph;
         ShardGraph {
             shard,
-            states: nodes.iter().map(|n| n.fingerprint.to_string()).collect(),
-            transitions: nodes
-                .iter()
+            states: (0..graph.len())
+                .map(|s| graph.fingerprint(s).to_string())
+                .collect(),
+            transitions: (0..graph.len())
                 .flat_map(|from| {
-                    from.out.iter().map(move |edge| {
+                    graph.out(from).map(move |(action, to)| {
                         format!(
                             "{} {} {}",
-                            from.fingerprint,
-                            self.actions[edge.action].name,
-                            nodes[edge.to].fingerprint
+                            graph.fingerprint(from),
+                            self.actions[action].name,
+                            graph.fingerprint(to)
                         )
                     })
                 })
@@ -861,7 +854,7 @@ impl<W: World> Explorer<W> {
     fn shrink_all(&mut self, run: &mut Run, violations: &mut [(usize, Violation)]) {
         let mut budget = SHRINK_BUDGET;
         let deadline = Instant::now() + SHRINK_TIME;
-        let initial = run.graph.nodes[0].ctx.clone();
+        let initial = run.graph.ctx(0).clone();
         for (invariant, violation) in violations.iter_mut() {
             // An invariant checked before actions is not re-checked by replay: its path is
             // the shortest known way to a state where it is broken.
@@ -904,7 +897,7 @@ impl<W: World> Explorer<W> {
     /// Why `action` never ran: the first of its preconditions that no explored state met, or
     /// that the run stopped (`stop`) while it was still to come.
     fn never_run_reason(&self, run: &Run, action: usize, stop: &StopReason) -> String {
-        let nodes = &run.graph.nodes;
+        let graph = &run.graph;
         if let Some(&missing) = run.required[action].iter().find(|&&r| run.runs[r] == 0) {
             let name = &self.actions[missing].name;
             return format!("requires action `{name}`, which never ran");
@@ -913,22 +906,20 @@ impl<W: World> Explorer<W> {
             match precondition {
                 Precondition::ActionsRun(_) => {}
                 Precondition::KeysPresent(keys) => {
-                    if let Some(key) = keys.iter().find(|k| !nodes.iter().any(|n| n.ctx.has(k))) {
+                    if let Some(key) = keys.iter().find(|k| !graph.contexts().any(|c| c.has(k))) {
                         return format!(
                             "requires context key `{key}`, which no explored state has"
                         );
                     }
                 }
                 Precondition::Check(predicate) => {
-                    if !nodes.iter().any(|n| predicate(&n.ctx)) {
+                    if !graph.contexts().any(|c| predicate(c)) {
                         return "its precondition was false in every explored state".into();
                     }
                 }
             }
         }
-        let enabled = nodes
-            .iter()
-            .any(|n| self.enabled(action, n, &run.required[action]));
+        let enabled = (0..graph.len()).any(|s| self.enabled(action, run, s));
         if enabled {
             format!("enabled, but not reached before the run stopped ({stop})")
         } else {
@@ -939,13 +930,13 @@ impl<W: World> Explorer<W> {
     fn violation(
         &self,
         graph: &StateGraph,
-        tree: &crate::graph::ShortestTree,
+        tree: &crate::graph::ShortestTree<'_>,
         &(invariant, action): &(usize, Option<usize>),
         hit: Hit,
         occurrences: u64,
     ) -> Violation {
         let step = |from: StateId, action: usize| {
-            let recorded = graph.edge(from, action).and_then(|e| e.exchange.as_deref());
+            let recorded = graph.recorded(from, action);
             PathStep {
                 action: self.actions[action].name.clone(),
                 exchange: recorded.map(|r| r.last.clone()),
@@ -963,7 +954,6 @@ impl<W: World> Explorer<W> {
         if let (Some(from), Some(action)) = (hit.from, action) {
             path.push(step(from, action));
         }
-        let node = &graph.nodes[hit.to];
         let inv = &self.invariants[invariant];
         Violation {
             invariant: inv.name.clone(),
@@ -972,8 +962,8 @@ impl<W: World> Explorer<W> {
             action: action.map(|a| self.actions[a].name.clone()),
             path,
             state: StateSnapshot {
-                fingerprint: node.fingerprint.to_string(),
-                context: node.ctx.clone(),
+                fingerprint: graph.fingerprint(hit.to).to_string(),
+                context: graph.ctx(hit.to).clone(),
                 observation: hit.observation,
             },
             evidence: hit.evidence.map(|e| *e),
@@ -1006,4 +996,12 @@ fn coverage(runs: &[u64]) -> f64 {
         return 0.0;
     }
     runs.iter().filter(|&&r| r > 0).count() as f64 / runs.len() as f64
+}
+
+/// The error of a graph that holds the most states it can.
+fn full_graph() -> WorldError {
+    WorldError::new(format!(
+        "the state graph holds the most states it can ({}); set --max-steps or --max-depth",
+        StateGraph::MAX_STATES
+    ))
 }

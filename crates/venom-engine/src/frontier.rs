@@ -7,17 +7,32 @@ use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 use std::collections::VecDeque;
 
+/// A (state, action) pair as the frontier stores it: 8 bytes (the graph's ids are 32-bit).
+#[derive(Clone, Copy)]
+pub(crate) struct Pair(u32, u32);
+
+impl Pair {
+    fn new(state: StateId, action: usize) -> Pair {
+        // The graph holds fewer than 2^32 states, and actions are far fewer.
+        Pair(state as u32, action as u32)
+    }
+
+    fn get(self) -> (StateId, usize) {
+        (self.0 as StateId, self.1 as usize)
+    }
+}
+
 /// Unexplored pairs in the order the strategy wants them.
 pub(crate) enum Frontier {
     /// Breadth-first queue.
-    Fifo(VecDeque<(StateId, usize)>),
+    Fifo(VecDeque<Pair>),
     /// Depth-first stack.
-    Lifo(Vec<(StateId, usize)>),
+    Lifo(Vec<Pair>),
     /// Uniform random choice.
-    Pool(Vec<(StateId, usize)>, ChaCha8Rng),
+    Pool(Vec<Pair>, ChaCha8Rng),
     /// One queue of states per action: coverage picks the least-run action, weighted draws one.
     PerAction {
-        queues: Vec<VecDeque<StateId>>,
+        queues: Vec<VecDeque<u32>>,
         weighted: bool,
         rng: ChaCha8Rng,
     },
@@ -53,13 +68,15 @@ impl Frontier {
     /// Adds the enabled actions of a newly discovered state (in action order).
     pub fn push_state(&mut self, state: StateId, enabled: &[usize]) {
         match self {
-            Frontier::Fifo(q) => q.extend(enabled.iter().map(|&a| (state, a))),
+            Frontier::Fifo(q) => q.extend(enabled.iter().map(|&a| Pair::new(state, a))),
             // Reversed so that the first action is explored first.
-            Frontier::Lifo(stack) => stack.extend(enabled.iter().rev().map(|&a| (state, a))),
-            Frontier::Pool(pool, _) => pool.extend(enabled.iter().map(|&a| (state, a))),
+            Frontier::Lifo(stack) => {
+                stack.extend(enabled.iter().rev().map(|&a| Pair::new(state, a)))
+            }
+            Frontier::Pool(pool, _) => pool.extend(enabled.iter().map(|&a| Pair::new(state, a))),
             Frontier::PerAction { queues, .. } => {
                 for &a in enabled {
-                    queues[a].push_back(state);
+                    queues[a].push_back(state as u32);
                 }
             }
             Frontier::Mcts(mcts) => mcts.push_state(state, enabled),
@@ -70,7 +87,7 @@ impl Frontier {
     /// the next level, since a level's pairs are all queued before the next level's.
     pub fn take_level(&mut self) -> Vec<(StateId, usize)> {
         match self {
-            Frontier::Fifo(q) => q.drain(..).collect(),
+            Frontier::Fifo(q) => q.drain(..).map(Pair::get).collect(),
             _ => Vec::new(),
         }
     }
@@ -78,15 +95,15 @@ impl Frontier {
     /// Takes the next pair. `runs` is how often each action has run, `weights` their weights.
     pub fn pop(&mut self, runs: &[u64], weights: &[f64]) -> Option<(StateId, usize)> {
         match self {
-            Frontier::Fifo(q) => q.pop_front(),
+            Frontier::Fifo(q) => q.pop_front().map(Pair::get),
             Frontier::Mcts(mcts) => mcts.pop(),
-            Frontier::Lifo(stack) => stack.pop(),
+            Frontier::Lifo(stack) => stack.pop().map(Pair::get),
             Frontier::Pool(pool, rng) => {
                 if pool.is_empty() {
                     None
                 } else {
                     let i = rng.random_range(0..pool.len());
-                    Some(pool.swap_remove(i))
+                    Some(pool.swap_remove(i).get())
                 }
             }
             Frontier::PerAction {
@@ -97,7 +114,7 @@ impl Frontier {
                 let action = (0..queues.len())
                     .filter(|&a| !queues[a].is_empty())
                     .min_by_key(|&a| runs[a])?;
-                queues[action].pop_front().map(|s| (s, action))
+                queues[action].pop_front().map(|s| (s as StateId, action))
             }
             Frontier::PerAction {
                 queues,
@@ -126,7 +143,7 @@ impl Frontier {
                 let action = chosen?;
                 let queue = &mut queues[action];
                 let i = rng.random_range(0..queue.len());
-                queue.swap_remove_back(i).map(|s| (s, action))
+                queue.swap_remove_back(i).map(|s| (s as StateId, action))
             }
         }
     }

@@ -186,6 +186,8 @@ pub(crate) fn set_bit(bits: &mut [u64], i: usize) {
     bits[i / 64] |= 1 << (i % 64);
 }
 
+/// Whether bit `i` is set (bits past the end of `bits` read as clear).
 pub(crate) fn has_bit(bits: &[u64], i: usize) -> bool {
-    bits[i / 64] & (1 << (i % 64)) != 0
+    bits.get(i / 64)
+        .is_some_and(|word| word & (1 << (i % 64)) != 0)
 }

@@ -276,7 +276,7 @@ impl<W: World + Send> Explorer<W> {
                         show(&Progress {
                             step,
                             max_steps: config.max_steps,
-                            states: run.graph.nodes.len(),
+                            states: run.graph.len(),
                             coverage: super::coverage(&run.runs),
                             violations: run.hits.distinct(),
                             workers: per_worker.clone(),
@@ -368,14 +368,19 @@ impl<W: World> Shared<'_, W> {
             worker: usize::from(worker),
             ..WorkerFigures::default()
         };
-        while let Some(index) = self.next_pair(worker) {
+        let mut adopted: Option<Adopted> = None;
+        while let Some(taken) = self.next_pair(worker) {
+            let state = self.level[taken.index].0;
+            if let Some(left) = adopted.take_if(|a| a.state != state) {
+                world.release(left.checkpoint);
+            }
             let started = Instant::now();
-            let ran = self.run_pair(worker, world, root, index, &mut figures);
+            let ran = self.run_pair(worker, (world, root), taken, &mut adopted, &mut figures);
             figures.busy_secs += started.elapsed().as_secs_f64();
             match ran {
                 Ok(done) => {
                     if self.fails_fast(&done.result) {
-                        self.fail_fast_at.fetch_min(index, Ordering::SeqCst);
+                        self.fail_fast_at.fetch_min(done.index, Ordering::SeqCst);
                     }
                     if sender.send(done).is_err() {
                         break;
@@ -383,12 +388,18 @@ impl<W: World> Shared<'_, W> {
                 }
                 Err(e) => {
                     self.stop.store(true, Ordering::SeqCst);
+                    if let Some(left) = adopted.take() {
+                        world.release(left.checkpoint);
+                    }
                     return WorkerEnd {
                         figures,
                         failure: Some(format!("worker {worker}: {}", e.chain())),
                     };
                 }
             }
+        }
+        if let Some(left) = adopted.take() {
+            world.release(left.checkpoint);
         }
         WorkerEnd {
             figures,
@@ -397,7 +408,7 @@ impl<W: World> Shared<'_, W> {
     }
 
     /// The next pair for `worker`, unless the run must stop.
-    fn next_pair(&self, worker: u16) -> Option<usize> {
+    fn next_pair(&self, worker: u16) -> Option<Taken> {
         let interrupted = self
             .interrupt
             .is_some_and(|flag| flag.load(Ordering::Relaxed));
@@ -407,9 +418,9 @@ impl<W: World> Shared<'_, W> {
         }
         let mut market = lock(&self.market);
         loop {
-            let index = market.take(usize::from(worker))?;
-            if index < self.fail_fast_at.load(Ordering::SeqCst) {
-                return Some(index);
+            let taken = market.take(usize::from(worker))?;
+            if taken.index < self.fail_fast_at.load(Ordering::SeqCst) {
+                return Some(taken);
             }
         }
     }
@@ -419,17 +430,32 @@ impl<W: World> Shared<'_, W> {
     fn run_pair(
         &self,
         worker: u16,
-        world: &mut W,
-        root: Option<CheckpointId>,
-        index: usize,
+        (world, root): (&mut W, Option<CheckpointId>),
+        taken: Taken,
+        adopted: &mut Option<Adopted>,
         figures: &mut WorkerFigures,
     ) -> Result<Done, WorldError> {
+        let index = taken.index;
         let (state, action) = self.level[index];
-        let ctx = self.restore(worker, world, root, state, figures)?;
-        let node = &self.graph.nodes[state];
+        let ctx = match adopted {
+            Some(held) if held.state == state => {
+                world.rollback(held.checkpoint)?;
+                self.graph.ctx(state).clone()
+            }
+            _ => {
+                let (ctx, replayed) = self.restore(worker, world, root, state, figures)?;
+                if replayed && taken.more && self.mode == CheckpointMode::RandomAccess {
+                    // Reached by replay, and more of its pairs follow: replay once, not each time.
+                    let checkpoint = world.checkpoint()?;
+                    *adopted = Some(Adopted { state, checkpoint });
+                }
+                ctx
+            }
+        };
+        let known_broken = self.graph.broken(state);
         let result = self
             .model
-            .execute(world, (state, &node.broken), action, ctx)?;
+            .execute(world, (state, known_broken), action, ctx)?;
         figures.steps += 1;
         let (checkpoint, over_cap) = match self.keeps_checkpoint(world, index, &result) {
             Keep::Yes => (Some(world.checkpoint()?), false),
@@ -454,12 +480,10 @@ impl<W: World> Shared<'_, W> {
         {
             return Keep::No;
         }
-        let parent = &self.graph.nodes[result.state];
-        if !self.config.expands_at(parent.depth + 1) {
+        if !self.config.expands_at(self.graph.depth(result.state) + 1) {
             return Keep::No;
         }
-        let mut calls = parent.calls.clone();
-        calls[result.action] += 1;
+        let calls = self.graph.child_calls(result.state, result.action);
         let actions = self.model.actions;
         let expands = (0..actions.len())
             .any(|a| crate::shrink::allowed(actions, a, &result.ctx, &calls, &self.required[a]));
@@ -488,7 +512,7 @@ impl<W: World> Shared<'_, W> {
 
     /// Puts `world` into `state`: rolls back to the nearest checkpoint this worker holds on the
     /// state's path (the initial state's at worst) and replays the rest; with reset + replay,
-    /// resets and replays the whole path.
+    /// resets and replays the whole path. Returns the context and whether steps were replayed.
     fn restore(
         &self,
         worker: u16,
@@ -496,18 +520,21 @@ impl<W: World> Shared<'_, W> {
         root: Option<CheckpointId>,
         state: StateId,
         figures: &mut WorkerFigures,
-    ) -> Result<Context, WorldError> {
+    ) -> Result<(Context, bool), WorldError> {
         let graph = self.graph;
         let (start, path) = if self.mode == CheckpointMode::ResetReplay {
             world.reset()?;
-            graph.path_to(state, |_, _| false)
+            graph.path_to(state, |_| false)
         } else {
-            let (start, path) = graph.path_to(state, |id, node| {
-                id != 0 && node.holder == worker && node.checkpoint.is_some()
+            let (start, path) = graph.path_to(state, |id| {
+                id != 0
+                    && graph
+                        .checkpoint(id)
+                        .is_some_and(|(_, holder)| holder == worker)
             });
             let checkpoint = match start {
                 0 => root,
-                _ => graph.nodes[start].checkpoint,
+                _ => graph.checkpoint(start).map(|(checkpoint, _)| checkpoint),
             };
             world.rollback(checkpoint.ok_or_else(|| {
                 WorldError::new(format!(
@@ -516,14 +543,14 @@ impl<W: World> Shared<'_, W> {
             })?)?;
             (start, path)
         };
-        let mut ctx = graph.nodes[start].ctx.clone();
+        let mut ctx = graph.ctx(start).clone();
         for &action in &path {
             self.model.actions[action].run(world, &mut ctx)?;
         }
         figures.replayed += path.len() as u64;
         if !path.is_empty() && !self.mismatch_warned.load(Ordering::Relaxed) {
             let observation = world.observe()?;
-            if self.model.fingerprint(&ctx, &observation) != graph.nodes[state].fingerprint
+            if self.model.fingerprint(&ctx, &observation) != graph.fingerprint(state)
                 && !self.mismatch_warned.swap(true, Ordering::SeqCst)
             {
                 let how = match self.mode {
@@ -537,7 +564,7 @@ impl<W: World> Shared<'_, W> {
                 ));
             }
         }
-        Ok(ctx)
+        Ok((ctx, !path.is_empty()))
     }
 
     /// Whether `result` broke an invariant severe enough to stop the run.
@@ -552,6 +579,21 @@ impl<W: World> Shared<'_, W> {
             .chain(&result.new_hits)
             .any(|hit| invariants[hit.invariant].severity >= min)
     }
+}
+
+/// A pair handed to a worker.
+struct Taken {
+    /// Its position in the level.
+    index: usize,
+    /// Whether more pairs of its state are queued for the same worker.
+    more: bool,
+}
+
+/// A checkpoint a worker took of a state it reached by replay, kept while it runs more of that
+/// state's pairs (and released when it moves on).
+struct Adopted {
+    state: StateId,
+    checkpoint: CheckpointId,
 }
 
 /// The pairs of one level, grouped by state, and who takes which.
@@ -581,12 +623,11 @@ impl Market {
         let mut group_of: HashMap<StateId, usize> = HashMap::new();
         for (index, &(state, _)) in level.iter().enumerate() {
             let group = *group_of.entry(state).or_insert_with(|| {
-                let node = &graph.nodes[state];
                 let group = market.groups.len();
                 market.groups.push(VecDeque::new());
-                match (mode, node.checkpoint) {
-                    (CheckpointMode::RandomAccess, Some(_)) if state != 0 => {
-                        market.own[usize::from(node.holder)].push_back(group)
+                match (mode, graph.checkpoint(state)) {
+                    (CheckpointMode::RandomAccess, Some((_, holder))) if state != 0 => {
+                        market.own[usize::from(holder)].push_back(group)
                     }
                     _ => market.anyone.push_back(group),
                 }
@@ -597,26 +638,60 @@ impl Market {
         market
     }
 
-    /// The next pair for `worker`: of its own states first, then of states nobody holds, then
-    /// the last pair of the state with the most pairs left.
-    fn take(&mut self, worker: usize) -> Option<usize> {
-        let groups = &mut self.groups;
-        let mut from = |queue: &mut VecDeque<usize>| {
-            while let Some(&group) = queue.front() {
-                match groups[group].pop_front() {
-                    Some(pair) => return Some(pair),
+    /// The next pair for `worker`: of the states it has queued (those it holds a checkpoint
+    /// of, and those it took) first; else it takes a whole group nobody holds, else the last
+    /// untouched group of the worker with the most pairs queued, else the back half of the
+    /// largest group left: a worker that has to replay its way to a state then runs several
+    /// of its pairs from there.
+    fn take(&mut self, worker: usize) -> Option<Taken> {
+        loop {
+            if let Some(&group) = self.own[worker].front() {
+                match self.groups[group].pop_front() {
+                    Some(index) => {
+                        let more = !self.groups[group].is_empty();
+                        return Some(Taken { index, more });
+                    }
                     None => {
-                        queue.pop_front();
+                        self.own[worker].pop_front();
+                        continue;
                     }
                 }
             }
-            None
-        };
-        if let Some(pair) = from(&mut self.own[worker]).or_else(|| from(&mut self.anyone)) {
-            return Some(pair);
+            let group = self
+                .anyone
+                .pop_front()
+                .or_else(|| self.steal_group(worker))
+                .or_else(|| self.split_largest())?;
+            self.own[worker].push_back(group);
         }
-        let largest = (0..groups.len()).max_by_key(|&g| groups[g].len())?;
-        groups[largest].pop_back()
+    }
+
+    /// The last group, not yet started, of the worker with the most pairs queued after the
+    /// group it is on.
+    fn steal_group(&mut self, thief: usize) -> Option<usize> {
+        let waiting = |market: &Market, w: usize| -> usize {
+            let queue = &market.own[w];
+            queue.iter().skip(1).map(|&g| market.groups[g].len()).sum()
+        };
+        let victim = (0..self.workers)
+            .filter(|&w| w != thief && self.own[w].len() > 1)
+            .max_by_key(|&w| waiting(self, w))?;
+        if waiting(self, victim) == 0 {
+            return None;
+        }
+        self.own[victim].pop_back()
+    }
+
+    /// A new group of the back half of the largest group (its last pair when it has one).
+    fn split_largest(&mut self) -> Option<usize> {
+        let largest = (0..self.groups.len()).max_by_key(|&g| self.groups[g].len())?;
+        let left = self.groups[largest].len();
+        if left == 0 {
+            return None;
+        }
+        let half = self.groups[largest].split_off(left - left.div_ceil(2));
+        self.groups.push(half);
+        Some(self.groups.len() - 1)
     }
 }
 
