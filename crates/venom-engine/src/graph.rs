@@ -469,3 +469,69 @@ impl ShortestTree<'_> {
         steps
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::{NewState, StateGraph};
+    use crate::context::Context;
+    use crate::fingerprint::Fingerprint;
+    use crate::world::CheckpointId;
+
+    fn state(fp: u128, parent: Option<(usize, usize)>, ctx: &Context) -> NewState {
+        NewState {
+            fingerprint: Fingerprint(fp),
+            parent,
+            ctx: ctx.clone(),
+            broken: Vec::new(),
+        }
+    }
+
+    #[test]
+    fn contexts_are_shared_along_paths_and_indexed_once_they_differ() {
+        let mut graph = StateGraph::new(2, true);
+        let empty = Context::new();
+        let mut one = Context::new();
+        one.set("order_id", 1);
+        assert_eq!(graph.add(state(10, None, &empty)), Some(0));
+        assert_eq!(graph.add(state(11, Some((0, 0)), &empty)), Some(1));
+        assert!(
+            graph.context_of.is_empty(),
+            "one context: no per-state index"
+        );
+        assert_eq!(graph.add(state(12, Some((1, 1)), &one)), Some(2));
+        assert_eq!(graph.add(state(13, Some((2, 0)), &one)), Some(3));
+        assert_eq!(
+            graph.contexts.len(),
+            2,
+            "state 3 shares its parent's context"
+        );
+        let contexts: Vec<&Context> = graph.contexts().collect();
+        assert_eq!(contexts, [&empty, &empty, &one, &one]);
+        assert_eq!(graph.find(Fingerprint(12)), Some(2));
+        assert_eq!(graph.find(Fingerprint(99)), None);
+        assert_eq!(graph.depth(3), 3);
+        assert_eq!(
+            graph.calls(3),
+            [2, 1],
+            "two runs of action 0, one of action 1"
+        );
+        assert_eq!(graph.path_to(3, |_| false), (0, vec![0, 1, 0]));
+    }
+
+    #[test]
+    fn a_checkpoint_is_handed_back_when_the_last_pair_of_its_state_is_taken() {
+        let mut graph = StateGraph::new(3, false);
+        graph.add(state(1, None, &Context::new()));
+        graph.set_checkpoint(0, CheckpointId(7), 2);
+        graph.set_pending(0, 2);
+        assert_eq!(graph.take_pending(0), None);
+        assert_eq!(graph.take_pending(0), Some((CheckpointId(7), 2)));
+        assert_eq!(graph.checkpoint(0), None);
+        assert!(
+            graph.calls(0).is_empty(),
+            "no counts kept when nothing reads them"
+        );
+        assert!(graph.mark_broken(0, 70) && !graph.mark_broken(0, 70));
+        assert_eq!(graph.broken(0), [0, 1 << 6]);
+    }
+}

@@ -700,3 +700,81 @@ impl Market {
 fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
     mutex.lock().unwrap_or_else(|e| e.into_inner())
 }
+
+#[cfg(test)]
+mod tests {
+    use super::Market;
+    use std::collections::VecDeque;
+
+    /// A market of `groups` (pair positions per state), queued for their owners (`None`:
+    /// nobody holds the state).
+    fn market(groups: &[(&[usize], Option<usize>)], workers: usize) -> Market {
+        let mut market = Market {
+            groups: Vec::new(),
+            own: vec![VecDeque::new(); workers],
+            anyone: VecDeque::new(),
+            workers,
+        };
+        for (group, &(pairs, owner)) in groups.iter().enumerate() {
+            market.groups.push(pairs.iter().copied().collect());
+            match owner {
+                Some(w) => market.own[w].push_back(group),
+                None => market.anyone.push_back(group),
+            }
+        }
+        market
+    }
+
+    /// The next `most` pairs `worker` takes (fewer when the market runs out), as (pair, more
+    /// of its state).
+    fn drain(market: &mut Market, worker: usize, most: usize) -> Vec<(usize, bool)> {
+        std::iter::from_fn(|| market.take(worker))
+            .take(most)
+            .map(|t| (t.index, t.more))
+            .collect()
+    }
+
+    #[test]
+    fn a_worker_runs_its_own_states_then_takes_unheld_states_whole() {
+        let mut m = market(&[(&[0, 1], Some(0)), (&[2, 3, 4], None)], 2);
+        let taken = drain(&mut m, 0, 10);
+        assert_eq!(
+            taken,
+            [(0, true), (1, false), (2, true), (3, true), (4, false)]
+        );
+    }
+
+    #[test]
+    fn an_idle_worker_steals_a_whole_untouched_state_from_the_busiest() {
+        let mut m = market(
+            &[
+                (&[0, 1], Some(0)),
+                (&[2, 3], Some(0)),
+                (&[4, 5, 6], Some(0)),
+                (&[7], Some(1)),
+            ],
+            3,
+        );
+        assert_eq!(
+            m.take(0).map(|t| t.index),
+            Some(0),
+            "worker 0 starts on its first"
+        );
+        // Worker 2 has nothing: it takes worker 0's last state, all three pairs of it.
+        assert_eq!(drain(&mut m, 2, 3), [(4, true), (5, true), (6, false)]);
+        assert_eq!(drain(&mut m, 0, 3), [(1, false), (2, true), (3, false)]);
+        assert_eq!(drain(&mut m, 1, 10), [(7, false)]);
+        assert!(m.take(0).is_none() && m.take(2).is_none());
+    }
+
+    #[test]
+    fn with_no_untouched_state_left_an_idle_worker_takes_half_of_the_largest() {
+        let mut m = market(&[(&[0, 1, 2, 3, 4, 5], Some(0)), (&[6], Some(1))], 2);
+        assert_eq!(m.take(0).map(|t| t.index), Some(0));
+        assert_eq!(m.take(1).map(|t| t.index), Some(6));
+        // Five pairs left in worker 0's state: worker 1 takes the back three.
+        assert_eq!(drain(&mut m, 1, 3), [(3, true), (4, true), (5, false)]);
+        assert_eq!(drain(&mut m, 0, 10), [(1, true), (2, false)]);
+        assert!(m.take(0).is_none() && m.take(1).is_none());
+    }
+}
