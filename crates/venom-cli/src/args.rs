@@ -227,6 +227,10 @@ pub struct ReplayArgs {
     /// copy of the SQLite file, a pg_dump, the Redis keys).
     #[arg(long, value_name = "DIR")]
     pub save_state: Option<PathBuf>,
+    /// Replay the violations with N workers side by side, each on a copy of the system of its
+    /// own (as `venom explore --workers`); the results are printed in the report's order.
+    #[arg(long, value_name = "N", default_value_t = 1, value_parser = clap::value_parser!(u16).range(1..=MAX_WORKERS))]
+    pub workers: u16,
     #[command(flatten)]
     pub target: TargetOverrides,
 }

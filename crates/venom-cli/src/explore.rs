@@ -169,7 +169,7 @@ fn explore_copies(
 
 /// Connects the world of `scenario` and those of `others` side by side (each starts its own
 /// server); fails with the first failure, naming its worker when there are several.
-fn connect_all(
+pub(crate) fn connect_all(
     scenario: &Scenario,
     others: &[Scenario],
     processes: &Processes,

@@ -1,17 +1,23 @@
-//! `venom replay`: re-run reported violations' shortest paths against the API, after a reset.
+//! `venom replay`: re-run reported violations' shortest paths against the API, after a reset
+//! (with `--workers N`, on N copies of the system side by side).
 
 use crate::args::{DemoRollback, DemoScenario, ReplayArgs};
 use crate::demo::RunningDemo;
+use crate::explore::connect_all;
 use crate::failure::Failure;
 use crate::interrupt;
-use std::sync::atomic::Ordering;
+use std::collections::BTreeMap;
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::mpsc;
 use venom_engine::Violation;
 use venom_report::{RunReport, Target, EXIT_INTERRUPTED, EXIT_OK, EXIT_VIOLATIONS};
-use venom_runner::{HttpWorld, Processes};
+use venom_runner::{HttpWorld, Processes, WorkerCopies};
 use venom_scenario::Scenario;
 
 /// Runs `venom replay`: exit 1 when a replayed violation still reproduces, 0 when none does,
-/// 130 when Ctrl-C stopped it before any reproduced.
+/// 130 when Ctrl-C stopped it before any reproduced. With `--workers N`, N copies of the system
+/// (each its own server and database, as for `venom explore --workers`) replay the violations
+/// side by side; the results are printed in the report's order.
 pub fn command(args: &ReplayArgs) -> Result<i32, Failure> {
     let report = venom_report::read_json(&args.report).map_err(Failure::invalid_from)?;
     let chosen = chosen(&report, args.violation)?;
@@ -29,30 +35,148 @@ pub fn command(args: &ReplayArgs) -> Result<i32, Failure> {
     // (in its own process group) running.
     let processes = Processes::default();
     let interrupted = interrupt::install(&processes);
-    let (scenario, demo) = target_scenario(args, &report.target)?;
+    // More workers than violations would only start servers that replay nothing.
+    let workers = usize::from(args.workers).min(chosen.len());
+    let (scenario, demos) = target_scenario(args, &report.target, workers)?;
     let scenario = crate::target::overridden(scenario, &args.target)?;
     crate::secrets::install(&scenario);
     let initial = venom_runner::initial_context(&scenario).map_err(Failure::setup)?;
-    let mut world = match HttpWorld::connect(&scenario, &processes) {
-        Ok(world) => world,
+    let made;
+    let others: Vec<Scenario> = match demos.as_slice() {
+        [] => {
+            made = WorkerCopies::prepare(&scenario, workers)?;
+            crate::secrets::learn(&made.secrets());
+            made.scenarios().to_vec()
+        }
+        [_, more @ ..] => more.iter().map(|d| d.scenario.clone()).collect(),
+    };
+    let (world, others) = match connect_all(&scenario, &others, &processes, &interrupted) {
+        Ok(worlds) => worlds,
         Err(_) if interrupted.load(Ordering::SeqCst) => {
             let first = chosen.first().map_or(1, |(number, _)| *number);
             println!("interrupted: violation {first} and later ones not replayed");
             return Ok(EXIT_INTERRUPTED);
         }
-        Err(e) => return Err(Failure::setup(e)),
+        Err(e) => return Err(e),
     };
-    let actions = venom_runner::actions(&scenario);
-    let invariants = venom_runner::invariants(&scenario);
-    let mut still_failing = 0;
-    let mut stopped_early = false;
-    for (number, violation) in chosen {
-        if interrupted.load(Ordering::SeqCst) {
-            println!("interrupted: violation {number} and later ones not replayed");
-            stopped_early = true;
-            break;
+    let mut worlds: Vec<HttpWorld> = std::iter::once(world).chain(others).collect();
+    let replayer = Replayer {
+        actions: venom_runner::actions(&scenario),
+        invariants: venom_runner::invariants(&scenario),
+        initial,
+        interrupted: &interrupted,
+    };
+    let replayed = replayer.replay_all(&chosen, &mut worlds);
+    let (still_failing, stopped_early) = match replayed {
+        Ok(counts) => counts,
+        Err(e) => {
+            stop_all(&mut worlds);
+            return Err(e);
         }
-        let invariant = invariants
+    };
+    if !stopped_early {
+        keep_state(args, &mut worlds[0], &interrupted, !demos.is_empty())?;
+    }
+    stop_all(&mut worlds);
+    Ok(if still_failing > 0 {
+        EXIT_VIOLATIONS
+    } else if stopped_early {
+        EXIT_INTERRUPTED
+    } else {
+        EXIT_OK
+    })
+}
+
+fn stop_all(worlds: &mut [HttpWorld]) {
+    for world in worlds {
+        world.stop_server();
+        crate::secrets::learn(world.issued_credentials());
+    }
+}
+
+/// What replaying needs, shared by the workers.
+struct Replayer<'a> {
+    actions: Vec<venom_engine::Action<HttpWorld>>,
+    invariants: Vec<venom_engine::Invariant<HttpWorld>>,
+    initial: venom_engine::Context,
+    interrupted: &'a AtomicBool,
+}
+
+/// One violation replayed: what to print, and whether it reproduced.
+struct Replayed {
+    lines: Vec<String>,
+    reproduced: bool,
+}
+
+impl Replayer<'_> {
+    /// Replays `chosen` on `worlds`, each world taking the next violation when it is free, and
+    /// prints each result in the report's order; returns how many reproduced and whether
+    /// Ctrl-C stopped it early.
+    fn replay_all(
+        &self,
+        chosen: &[(usize, &Violation)],
+        worlds: &mut [HttpWorld],
+    ) -> Result<(usize, bool), Failure> {
+        let next = AtomicUsize::new(0);
+        let (sender, receiver) = mpsc::channel::<(usize, Result<Replayed, Failure>)>();
+        std::thread::scope(|scope| {
+            for world in worlds.iter_mut() {
+                let (sender, next) = (sender.clone(), &next);
+                scope.spawn(move || loop {
+                    let position = next.fetch_add(1, Ordering::SeqCst);
+                    let Some(&(number, violation)) = chosen.get(position) else {
+                        break;
+                    };
+                    if self.interrupted.load(Ordering::SeqCst) {
+                        break;
+                    }
+                    let result = self.replay_one(world, number, violation);
+                    let failed = result.is_err();
+                    if sender.send((position, result)).is_err() || failed {
+                        break;
+                    }
+                });
+            }
+            drop(sender);
+            self.print_in_order(chosen, receiver)
+        })
+    }
+
+    /// Prints the results as they come, in the report's order; stops at the first failure.
+    fn print_in_order(
+        &self,
+        chosen: &[(usize, &Violation)],
+        results: mpsc::Receiver<(usize, Result<Replayed, Failure>)>,
+    ) -> Result<(usize, bool), Failure> {
+        let mut waiting: BTreeMap<usize, Replayed> = BTreeMap::new();
+        let mut printed = 0;
+        let mut reproduced = 0;
+        for (position, result) in results {
+            waiting.insert(position, result?);
+            while let Some(done) = waiting.remove(&printed) {
+                for line in &done.lines {
+                    println!("{line}");
+                }
+                reproduced += usize::from(done.reproduced);
+                printed += 1;
+            }
+        }
+        if let Some(&(number, _)) = chosen.get(printed) {
+            println!("interrupted: violation {number} and later ones not replayed");
+            return Ok((reproduced, true));
+        }
+        Ok((reproduced, false))
+    }
+
+    /// Replays one violation on `world`.
+    fn replay_one(
+        &self,
+        world: &mut HttpWorld,
+        number: usize,
+        violation: &Violation,
+    ) -> Result<Replayed, Failure> {
+        let invariant = self
+            .invariants
             .iter()
             .find(|i| i.name == violation.invariant)
             .ok_or_else(|| {
@@ -62,36 +186,34 @@ pub fn command(args: &ReplayArgs) -> Result<i32, Failure> {
                 ))
             })?;
         let names: Vec<String> = violation.path.iter().map(|s| s.action.clone()).collect();
-        println!(
+        let mut lines = vec![format!(
             "violation {number} [{}] {}: {}",
             violation.severity.as_str().to_uppercase(),
             violation.invariant,
             display_path(&names)
-        );
-        let outcome =
-            venom_engine::replay(&mut world, &actions, invariant, &names, initial.clone())
-                .map_err(|e| Failure::setup_because(format!("replaying violation {number}"), e))?;
-        match outcome.message {
-            Some(message) if outcome.reproduced => {
-                still_failing += 1;
-                let shown = crate::secrets::redact_learning(&message, &outcome.steps);
-                println!("  reproduced: {shown}");
-            }
-            _ => println!("  no longer reproduces"),
-        }
+        )];
+        let outcome = venom_engine::replay(
+            world,
+            &self.actions,
+            invariant,
+            &names,
+            self.initial.clone(),
+        )
+        .map_err(|e| Failure::setup_because(format!("replaying violation {number}"), e))?;
         crate::secrets::learn(world.issued_credentials());
+        let reproduced = match outcome.message {
+            Some(message) if outcome.reproduced => {
+                let shown = crate::secrets::redact_learning(&message, &outcome.steps);
+                lines.push(format!("  reproduced: {shown}"));
+                true
+            }
+            _ => {
+                lines.push("  no longer reproduces".into());
+                false
+            }
+        };
+        Ok(Replayed { lines, reproduced })
     }
-    if !stopped_early {
-        keep_state(args, &mut world, &interrupted, demo.is_some())?;
-    }
-    world.stop_server();
-    Ok(if still_failing > 0 {
-        EXIT_VIOLATIONS
-    } else if stopped_early {
-        EXIT_INTERRUPTED
-    } else {
-        EXIT_OK
-    })
 }
 
 /// What `--save-state` and `--stay` do with the state the replay left: write it to a folder,
@@ -148,14 +270,16 @@ fn chosen(report: &RunReport, only: Option<usize>) -> Result<Vec<(usize, &Violat
 }
 
 /// The scenario to replay against: `--scenario`, else the report's (its path relative to the
-/// report's folder, or as recorded); for the demo, a fresh demo server kept alive by the caller.
+/// report's folder, or as recorded); for the demo, fresh demo servers (one per worker) kept
+/// alive by the caller.
 fn target_scenario(
     args: &ReplayArgs,
     target: &Target,
-) -> Result<(Scenario, Option<RunningDemo>), Failure> {
+    workers: usize,
+) -> Result<(Scenario, Vec<RunningDemo>), Failure> {
     if let Some(path) = &args.scenario {
         let scenario = venom_scenario::load(path).map_err(Failure::invalid_from)?;
-        return Ok((scenario, None));
+        return Ok((scenario, Vec::new()));
     }
     match target {
         Target::Scenario { path } => {
@@ -170,7 +294,7 @@ fn target_scenario(
                     "{e} (the report's scenario; give another with --scenario FILE)"
                 ))
             })?;
-            Ok((scenario, None))
+            Ok((scenario, Vec::new()))
         }
         Target::Demo { rollback, scenario } => {
             let rollback = match rollback.as_str() {
@@ -181,8 +305,11 @@ fn target_scenario(
                 Some("notes") => DemoScenario::Notes,
                 _ => DemoScenario::Orders,
             };
-            let demo = RunningDemo::start(rollback, which)?;
-            Ok((demo.scenario.clone(), Some(demo)))
+            // One demo API per worker, each on a database of its own.
+            let demos = (0..workers.max(1))
+                .map(|_| RunningDemo::start(rollback, which))
+                .collect::<Result<Vec<_>, _>>()?;
+            Ok((demos[0].scenario.clone(), demos))
         }
     }
 }

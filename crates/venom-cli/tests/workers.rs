@@ -172,12 +172,18 @@ fn each_workers_server_gets_a_port_and_a_copy_of_the_sqlite_file_of_its_own() {
     assert_eq!(essence(&three), essence(&one));
     assert_worker_figures(&three, 3);
 
-    let started = std::fs::read_to_string(&log).unwrap();
+    assert_servers_of_their_own(&log, &db, 3);
+}
+
+/// `log` holds `count` server starts, each on a port and a file of its own, the first worker's
+/// on the original file `db`, the copies deleted since.
+fn assert_servers_of_their_own(log: &Path, db: &Path, count: usize) {
+    let started = std::fs::read_to_string(log).unwrap();
     let servers: Vec<(&str, &str)> = started
         .lines()
         .map(|line| line.split_once(' ').expect("PORT FILE"))
         .collect();
-    assert_eq!(servers.len(), 3, "{started}");
+    assert_eq!(servers.len(), count, "{started}");
     let mut ports: Vec<&str> = servers.iter().map(|s| s.0).collect();
     let mut files: Vec<&str> = servers.iter().map(|s| s.1).collect();
     ports.sort();
@@ -186,12 +192,12 @@ fn each_workers_server_gets_a_port_and_a_copy_of_the_sqlite_file_of_its_own() {
     files.dedup();
     assert_eq!(
         ports.len(),
-        3,
+        count,
         "each server on a port of its own: {started}"
     );
     assert_eq!(
         files.len(),
-        3,
+        count,
         "each server on a file of its own: {started}"
     );
     assert!(
@@ -204,6 +210,80 @@ fn each_workers_server_gets_a_port_and_a_copy_of_the_sqlite_file_of_its_own() {
             "the copy {file} is deleted at the end"
         );
     }
+}
+
+/// `text` with every loopback port written `PORT` (each worker's server has its own).
+fn without_ports(text: &str) -> String {
+    let mut out = String::new();
+    let mut rest = text;
+    while let Some(at) = rest.find("127.0.0.1:") {
+        let (before, after) = rest.split_at(at + "127.0.0.1:".len());
+        out.push_str(before);
+        out.push_str("PORT");
+        rest = after.trim_start_matches(|c: char| c.is_ascii_digit());
+    }
+    out.push_str(rest);
+    out
+}
+
+#[test]
+fn replay_with_workers_prints_what_one_worker_prints_each_on_a_server_of_its_own() {
+    let dir = tempdir();
+    let db = demo_database(dir.path());
+    let log = dir.path().join("servers.log");
+    let scenario = write(&dir, "demo.toml", &server_scenario(&db, &log));
+    let json = dir.path().join("report.json");
+    let json = json.to_str().unwrap();
+    venom(
+        ["explore", scenario.to_str().unwrap(), "--json", json],
+        LIMIT,
+    )
+    .expect_code(EXIT_VIOLATIONS);
+    let replay = |workers: &str| {
+        std::fs::remove_file(&log).unwrap();
+        let run = venom(["replay", json, "--workers", workers], LIMIT);
+        run.expect_code(EXIT_VIOLATIONS);
+        without_ports(&run.stdout)
+    };
+    let one = replay("1");
+    assert_eq!(
+        one.matches("  reproduced: ").count(),
+        5,
+        "the five planted bugs reproduce: {one}"
+    );
+    let three = replay("3");
+    assert_eq!(three, one, "the same results in the report's order");
+    assert_servers_of_their_own(&log, &db, 3);
+    // More workers than violations start one server per violation.
+    let many = replay("8");
+    assert_eq!(many, one);
+    assert_servers_of_their_own(&log, &db, 5);
+}
+
+#[test]
+fn demo_replay_with_workers_runs_a_demo_api_per_worker() {
+    let dir = tempdir();
+    let json = dir.path().join("demo.json");
+    let json = json.to_str().unwrap();
+    venom(["demo", "--json", json], LIMIT).expect_code(EXIT_VIOLATIONS);
+    let one = venom(["replay", json], LIMIT);
+    one.expect_code(EXIT_VIOLATIONS);
+    let two = venom(["replay", json, "--workers", "2"], LIMIT);
+    two.expect_code(EXIT_VIOLATIONS);
+    assert_eq!(without_ports(&two.stdout), without_ports(&one.stdout));
+    assert_eq!(
+        one.stdout.matches("  reproduced: ").count(),
+        5,
+        "{}",
+        one.stdout
+    );
+    let refused = venom(["replay", json, "--workers", "2", "--stay"], LIMIT);
+    refused.expect_code(EXIT_INVALID_INPUT);
+    assert!(
+        refused.stderr.contains("--violation N"),
+        "{}",
+        refused.stderr
+    );
 }
 
 /// `text` with reset + replay and no database: its `[rollback]` table left out.
