@@ -55,6 +55,7 @@ use venom_engine::{
     Action, CheckpointId, CheckpointMode, Context, Exploration, Explorer, ExplorerConfig,
     Invariant, Observation, Outcome, Severity, StopReason, Strategy, Verdict, World, WorldError,
 };
+use venom_testkit::bench_args::{option, words};
 
 /// Actions of the model.
 const ACTIONS: usize = 4;
@@ -546,21 +547,6 @@ fn print_table(rows: &[Row], repeats: usize, peak_reset: bool) {
     }
 }
 
-/// The value after `--name` (or in `--name=value`) among the arguments.
-fn option(args: &[String], name: &str) -> Option<String> {
-    let flag = format!("--{name}");
-    let prefix = format!("--{name}=");
-    args.iter().enumerate().find_map(|(i, a)| {
-        if let Some(value) = a.strip_prefix(&prefix) {
-            Some(value.to_string())
-        } else if *a == flag {
-            args.get(i + 1).cloned()
-        } else {
-            None
-        }
-    })
-}
-
 fn main() {
     let args: Vec<String> = std::env::args().skip(1).collect();
     let n: u32 = option(&args, "n").map_or(50, |v| v.parse().expect("--n takes a number"));
@@ -590,18 +576,4 @@ fn main() {
         .collect();
     print_table(&rows, repeats, peak_reset);
     println!("Total bench time: {:.1} s", started.elapsed().as_secs_f64());
-}
-
-/// The arguments that are neither options nor the values of the options in `valued`.
-fn words(args: &[String], valued: &[&str]) -> Vec<String> {
-    let mut words = Vec::new();
-    let mut rest = args.iter();
-    while let Some(arg) = rest.next() {
-        if valued.contains(&arg.as_str()) {
-            rest.next();
-        } else if !arg.starts_with('-') {
-            words.push(arg.clone());
-        }
-    }
-    words
 }

@@ -25,6 +25,7 @@ use venom_demo::{DemoServer, DEMO_SCENARIO};
 use venom_engine::{Context, Exploration, Explorer, ExplorerConfig, StopReason};
 use venom_runner::{HttpWorld, Processes, WorkerCopies};
 use venom_scenario::Scenario;
+use venom_testkit::bench_args::{option, words};
 
 /// One run's figures.
 struct Sample {
@@ -234,26 +235,4 @@ fn median(values: impl Iterator<Item = f64>) -> f64 {
     let mut v: Vec<f64> = values.collect();
     v.sort_by(f64::total_cmp);
     v[v.len() / 2]
-}
-
-/// The value after `--name` among the arguments.
-fn option(args: &[String], name: &str) -> Option<String> {
-    let flag = format!("--{name}");
-    args.iter()
-        .position(|a| *a == flag)
-        .and_then(|i| args.get(i + 1).cloned())
-}
-
-/// The arguments that are neither options nor the values of the options in `valued`.
-fn words(args: &[String], valued: &[&str]) -> Vec<String> {
-    let mut words = Vec::new();
-    let mut rest = args.iter();
-    while let Some(arg) = rest.next() {
-        if valued.contains(&arg.as_str()) {
-            rest.next();
-        } else if !arg.starts_with('-') {
-            words.push(arg.clone());
-        }
-    }
-    words
 }

@@ -1,5 +1,6 @@
 //! Test support for venom: real, throwaway PostgreSQL clusters and Redis servers on 127.0.0.1,
-//! and a misbehaving HTTP server ([`RawServer`]).
+//! a misbehaving HTTP server ([`RawServer`]), and the command line of bench harnesses
+//! ([`bench_args`]).
 //!
 //! Each server lives in its own temporary folder on a free loopback port and is stopped (and its
 //! folder deleted) when dropped. Binaries come from Debian's packages (`postgresql`,
@@ -14,6 +15,7 @@
 //! end-to-end runs outside the Rust tests.
 #![warn(missing_docs)]
 
+pub mod bench_args;
 mod raw_http;
 
 pub use raw_http::{ok_reply, RawServer, Reply};
