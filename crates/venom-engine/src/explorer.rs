@@ -11,10 +11,10 @@ use crate::exploration::{
 use crate::fingerprint::Fingerprint;
 use crate::frontier::Frontier;
 use crate::graph::{NewState, StateGraph, StateId};
-use crate::invariant::{Invariant, StepView, Timing, Verdict};
+use crate::invariant::{Invariant, StepView, Timing};
 use crate::mcts::Findings;
 use crate::shrink::{Shrinker, Shrinking, SHRINK_BUDGET, SHRINK_TIME};
-use crate::step::{check_all, no_bits, set_bit, Model, StepResult};
+use crate::step::{broken_at, set_bit, Model, StepResult};
 use crate::strategy::Strategy;
 use crate::world::{CheckpointId, CheckpointMode, Observation, World, WorldError};
 use std::collections::HashMap;
@@ -296,24 +296,22 @@ impl<W: World> Explorer<W> {
             exchange: None,
             earlier: &[],
         };
-        let verdicts = check_all(&self.invariants, Timing::AfterStep, &mut self.world, &view)
+        let hits = broken_at(&self.invariants, Timing::AfterStep, &mut self.world, &view)
             .map_err(StartError::World)?;
-        let mut broken = no_bits(self.invariants.len());
-        for (i, verdict) in verdicts.into_iter().enumerate() {
-            if let Verdict::Broken { message, evidence } = verdict {
-                set_bit(&mut broken, i);
-                run.hits.add(
-                    i,
-                    None,
-                    Hit {
-                        from: None,
-                        to: 0,
-                        message,
-                        evidence,
-                        observation: observation.clone(),
-                    },
-                );
-            }
+        let mut broken = Vec::new();
+        for hit in hits {
+            set_bit(&mut broken, hit.invariant);
+            run.hits.add(
+                hit.invariant,
+                None,
+                Hit {
+                    from: None,
+                    to: 0,
+                    message: hit.message,
+                    evidence: hit.evidence,
+                    observation: observation.clone(),
+                },
+            );
         }
         let fp = self.model().fingerprint(&initial, &observation);
         self.start_workers(mode, &initial, fp)?;

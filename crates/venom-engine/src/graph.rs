@@ -17,6 +17,7 @@
 use crate::context::Context;
 use crate::exchange::Exchange;
 use crate::fingerprint::Fingerprint;
+use crate::step::{has_bit, set_bit};
 use crate::world::CheckpointId;
 use hashbrown::HashTable;
 use std::collections::{HashMap, VecDeque};
@@ -282,13 +283,8 @@ impl StateGraph {
     /// Marks invariant `i` broken in `state`; false when it already was.
     pub fn mark_broken(&mut self, state: StateId, i: usize) -> bool {
         let bits = self.broken.entry(id32(state)).or_default();
-        let word = i / 64;
-        if bits.len() <= word {
-            bits.resize(word + 1, 0);
-        }
-        let mask = 1u64 << (i % 64);
-        let newly = bits[word] & mask == 0;
-        bits[word] |= mask;
+        let newly = !has_bit(bits, i);
+        set_bit(bits, i);
         newly
     }
 

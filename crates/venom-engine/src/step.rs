@@ -91,21 +91,12 @@ impl<W: World> Model<'_, W> {
             exchange: outcome.exchange.as_ref(),
             earlier: &outcome.earlier,
         };
-        let verdicts = check_all(self.invariants, Timing::AfterStep, world, &view)?;
-        let mut broken = no_bits(self.invariants.len());
-        let mut new_hits = Vec::new();
-        for (invariant, verdict) in verdicts.into_iter().enumerate() {
-            if let Verdict::Broken { message, evidence } = verdict {
-                set_bit(&mut broken, invariant);
-                if !has_bit(known_broken, invariant) {
-                    new_hits.push(Broken {
-                        invariant,
-                        message,
-                        evidence,
-                    });
-                }
-            }
+        let mut new_hits = broken_at(self.invariants, Timing::AfterStep, world, &view)?;
+        let mut broken = Vec::new();
+        for hit in &new_hits {
+            set_bit(&mut broken, hit.invariant);
         }
+        new_hits.retain(|hit| !has_bit(known_broken, hit.invariant));
         Ok(StepResult {
             state,
             action,
@@ -143,46 +134,44 @@ impl<W: World> Model<'_, W> {
             exchange: None,
             earlier: &[],
         };
-        let verdicts = check_all(self.invariants, Timing::BeforeAction, world, &view)?;
-        Ok(verdicts
-            .into_iter()
-            .enumerate()
-            .filter_map(|(invariant, verdict)| match verdict {
-                Verdict::Broken { message, evidence } if !has_bit(known_broken, invariant) => {
-                    Some(Broken {
-                        invariant,
-                        message: format!("before `{name}`: {message}"),
-                        evidence,
-                    })
-                }
-                _ => None,
-            })
-            .collect())
+        let mut before = broken_at(self.invariants, Timing::BeforeAction, world, &view)?;
+        before.retain(|hit| !has_bit(known_broken, hit.invariant));
+        for hit in &mut before {
+            hit.message = format!("before `{name}`: {}", hit.message);
+        }
+        Ok(before)
     }
 }
 
-/// The verdict of every invariant checked at `timing` (the others hold here), in order.
-pub(crate) fn check_all<W>(
+/// The invariants checked at `timing` that are broken, in order (empty, without allocating,
+/// when every one holds).
+pub(crate) fn broken_at<W>(
     invariants: &[Invariant<W>],
     timing: Timing,
     world: &mut W,
     view: &StepView<'_>,
-) -> Result<Vec<Verdict>, WorldError> {
-    invariants
-        .iter()
-        .map(|inv| match inv.timing == timing {
-            true => inv.check(world, view),
-            false => Ok(Verdict::Holds),
-        })
-        .collect()
+) -> Result<Vec<Broken>, WorldError> {
+    let mut broken = Vec::new();
+    for (invariant, inv) in invariants.iter().enumerate() {
+        if inv.timing != timing {
+            continue;
+        }
+        if let Verdict::Broken { message, evidence } = inv.check(world, view)? {
+            broken.push(Broken {
+                invariant,
+                message,
+                evidence,
+            });
+        }
+    }
+    Ok(broken)
 }
 
-/// A bit set for `n` invariants, all clear.
-pub(crate) fn no_bits(n: usize) -> Vec<u64> {
-    vec![0u64; n.div_ceil(64)]
-}
-
-pub(crate) fn set_bit(bits: &mut [u64], i: usize) {
+/// Sets bit `i`, growing `bits` as needed (an empty set allocates nothing).
+pub(crate) fn set_bit(bits: &mut Vec<u64>, i: usize) {
+    if bits.len() <= i / 64 {
+        bits.resize(i / 64 + 1, 0);
+    }
     bits[i / 64] |= 1 << (i % 64);
 }
 
