@@ -321,7 +321,10 @@ impl<W: World> Explorer<W> {
             ctx: initial,
             broken,
         };
-        let root_id = run.graph.add(root).ok_or(StartError::World(full_graph()))?;
+        let root_id = run
+            .graph
+            .add(root)
+            .ok_or_else(|| StartError::World(full_graph()))?;
         run.current = Some(root_id);
         let stop = match self.expand(&mut run, root_id, mode, NewCheckpoint::TakeNow) {
             Ok(()) => match self.workers.parallel_loop {
