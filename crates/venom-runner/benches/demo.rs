@@ -4,10 +4,12 @@
 //! bundled scenario (BFS to exhaustion) several times per mechanism and prints the median, min and
 //! max of steps/s and states/s, side by side in one run.
 
+mod common;
+
 use std::path::Path;
 use std::time::Instant;
 use venom_demo::{DemoServer, DEMO_SCENARIO};
-use venom_engine::{Context, Explorer, ExplorerConfig};
+use venom_engine::Context;
 use venom_runner::{HttpWorld, Processes};
 use venom_scenario::{RollbackSpec, Scenario, SqliteSpec};
 
@@ -28,16 +30,7 @@ fn main() {
             let server = DemoServer::start(&folder.path().join("demo.db")).expect("demo API");
             let scenario = demo_scenario(&server, mode);
             let world = HttpWorld::connect(&scenario, &Processes::default()).expect("demo world");
-            let config = ExplorerConfig::default()
-                .state_keys(scenario.state_from_context.clone())
-                .max_steps(100_000)
-                .max_depth(scenario.explore.max_depth);
-            let mut explorer = Explorer::new(
-                world,
-                venom_runner::actions(&scenario),
-                venom_runner::invariants(&scenario),
-            )
-            .with_config(config);
+            let mut explorer = common::explorer(&scenario, world);
             let started = Instant::now();
             let result = explorer.run(Context::new()).expect("exploration");
             let elapsed = started.elapsed().as_secs_f64();

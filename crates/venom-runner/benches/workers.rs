@@ -18,11 +18,13 @@
 //!
 //! The first run builds the `venom-demo` binary (release) into the bench's target folder.
 
+mod common;
+
 use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::{Duration, Instant};
 use venom_demo::{DemoServer, DEMO_SCENARIO};
-use venom_engine::{Context, Exploration, Explorer, ExplorerConfig, StopReason};
+use venom_engine::{Context, Exploration, StopReason};
 use venom_runner::{HttpWorld, Processes, WorkerCopies};
 use venom_scenario::Scenario;
 use venom_testkit::bench_args::{option, words};
@@ -129,17 +131,7 @@ fn run(scenario: &Scenario, workers: usize) -> Sample {
     let connect = |s: &Scenario| HttpWorld::connect(s, &processes).expect("worker world");
     let world = connect(scenario);
     let others: Vec<HttpWorld> = copies.scenarios().iter().map(connect).collect();
-    let config = ExplorerConfig::default()
-        .state_keys(scenario.state_from_context.clone())
-        .max_steps(100_000)
-        .max_depth(scenario.explore.max_depth);
-    let mut explorer = Explorer::new(
-        world,
-        venom_runner::actions(scenario),
-        venom_runner::invariants(scenario),
-    )
-    .with_config(config)
-    .with_workers(others);
+    let mut explorer = common::explorer(scenario, world).with_workers(others);
     let cpu_before = cpu_secs();
     let started = Instant::now();
     let result: Exploration = explorer.run(Context::new()).expect("exploration");
