@@ -310,14 +310,42 @@ pub fn choose_port(scenario: &Scenario) -> Result<(Scenario, Vec<(String, String
     if !scenario.chooses_port() {
         return Ok((scenario.clone(), Vec::new()));
     }
-    let port = std::net::TcpListener::bind(("127.0.0.1", 0))
-        .and_then(|listener| listener.local_addr())
-        .map_err(ServerError::NoFreePort)?
-        .port();
+    let port = free_port()?;
     Ok((
         scenario.on_port(port),
         vec![(PORT_VAR.to_string(), port.to_string())],
     ))
+}
+
+/// The most ports [`free_port`] asks the system for before it gives up on finding one it has
+/// not handed out lately.
+const PORT_ATTEMPTS: usize = 64;
+/// How many of the ports handed out last [`free_port`] will not hand out again (far more
+/// than the servers of one run: at most one per worker).
+const RECENT_PORTS: usize = 1024;
+
+/// A free loopback port that this process has not handed out lately: the system may give the
+/// same free port to two binds in a row, and the workers of one run choose theirs at the same
+/// moment, before any server holds one.
+fn free_port() -> Result<u16, ServerError> {
+    static RECENT: Mutex<VecDeque<u16>> = Mutex::new(VecDeque::new());
+    let mut recent = RECENT.lock().unwrap_or_else(|e| e.into_inner());
+    for _ in 0..PORT_ATTEMPTS {
+        let port = std::net::TcpListener::bind(("127.0.0.1", 0))
+            .and_then(|listener| listener.local_addr())
+            .map_err(ServerError::NoFreePort)?
+            .port();
+        if !recent.contains(&port) {
+            if recent.len() == RECENT_PORTS {
+                recent.pop_front();
+            }
+            recent.push_back(port);
+            return Ok(port);
+        }
+    }
+    Err(ServerError::NoFreePort(std::io::Error::other(format!(
+        "the system offered only ports this run already uses, {PORT_ATTEMPTS} times"
+    ))))
 }
 
 /// The port of `url` when something already accepts connections there.
