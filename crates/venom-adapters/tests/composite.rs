@@ -46,7 +46,7 @@ fn postgres_and_redis_are_checkpointed_restored_and_observed_together() {
     assert!(stores.has_sql());
     assert_eq!(stores.mechanism(), "postgres snapshots + redis snapshots");
     assert_eq!(stores.checkpoint_mode(), CheckpointMode::RandomAccess);
-    let keys: Vec<String> = stores.observe().unwrap().into_keys().collect();
+    let keys: Vec<String> = stores.observe().unwrap().keys().map(String::from).collect();
     assert_eq!(keys, ["redis:other:*", "redis:session:*", "table:orders"]);
 
     let empty = stores.checkpoint().unwrap();

@@ -307,7 +307,7 @@ fn observe_counts_rows_and_hashes_content() {
 
     let obs_1 = one.observe().expect("observe one");
     assert_eq!(
-        obs_1.keys().cloned().collect::<Vec<_>>(),
+        obs_1.keys().map(String::from).collect::<Vec<_>>(),
         vec![
             "table:items".to_string(),
             format!("table:{WEIRD_TABLE}"),

@@ -186,9 +186,9 @@ impl World for CounterWorld {
 
     fn observe(&mut self) -> Result<Observation, WorldError> {
         let mut obs = Observation::new();
-        obs.insert("a".into(), self.now.a.into());
-        obs.insert("b".into(), self.now.b.into());
-        obs.insert("c".into(), self.now.c.into());
+        obs.insert("a", self.now.a.into());
+        obs.insert("b", self.now.b.into());
+        obs.insert("c", self.now.c.into());
         Ok(obs)
     }
 }

@@ -51,8 +51,8 @@ impl World for Wallet {
 
     fn observe(&mut self) -> Result<Observation, WorldError> {
         Ok(Observation::from([
-            ("paid".to_string(), self.paid.into()),
-            ("refunded".to_string(), self.refunded.into()),
+            ("paid", self.paid.into()),
+            ("refunded", self.refunded.into()),
         ]))
     }
 }

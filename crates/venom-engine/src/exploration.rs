@@ -2,9 +2,9 @@
 
 use crate::context::Context;
 use crate::exchange::Exchange;
+use crate::observation::Observation;
 use crate::severity::Severity;
 use crate::strategy::Strategy;
-use crate::world::Observation;
 use serde::{Deserialize, Serialize};
 use std::fmt;
 

@@ -78,6 +78,7 @@ mod graph;
 mod identity;
 mod invariant;
 mod mcts;
+mod observation;
 mod replay;
 mod severity;
 mod shrink;
@@ -97,9 +98,8 @@ pub use explorer::{Explorer, StartError};
 pub use fingerprint::{fingerprint, Fingerprint};
 pub use invariant::{CheckFn, Invariant, StepView, Timing, Verdict};
 pub use mcts::DEFAULT_EXPLORATION as DEFAULT_MCTS_EXPLORATION;
+pub use observation::{Entries as ObservationEntries, Observation, ObservationName};
 pub use replay::{replay, ReplayOutcome};
 pub use severity::Severity;
 pub use strategy::Strategy;
-pub use world::{
-    one_line, CheckpointId, CheckpointMode, Mechanism, Observation, World, WorldError,
-};
+pub use world::{one_line, CheckpointId, CheckpointMode, Mechanism, World, WorldError};

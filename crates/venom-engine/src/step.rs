@@ -9,7 +9,8 @@ use crate::exchange::Exchange;
 use crate::fingerprint::{fingerprint, Fingerprint};
 use crate::graph::StateId;
 use crate::invariant::{Invariant, StepView, Timing, Verdict};
-use crate::world::{Observation, World, WorldError};
+use crate::observation::Observation;
+use crate::world::{World, WorldError};
 
 /// What the explorer's actions and invariants are, for a step (shared by every worker).
 pub(crate) struct Model<'a, W> {

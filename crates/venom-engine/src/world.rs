@@ -1,7 +1,6 @@
 //! The system under test, seen through its state: checkpoints, rollback, reset and observations.
 
-use serde_json::Value;
-use std::collections::BTreeMap;
+use crate::observation::Observation;
 use std::fmt;
 
 /// Opaque handle of a checkpoint taken by a [`World`].
@@ -130,10 +129,6 @@ pub fn one_line(err: &(dyn std::error::Error + 'static)) -> String {
     }
     text
 }
-
-/// Named observations of the system (row counts, table hashes, query results) that, together with
-/// the selected context keys, identify a state.
-pub type Observation = BTreeMap<String, Value>;
 
 /// The system under test as the explorer drives it.
 ///

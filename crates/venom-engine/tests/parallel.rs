@@ -99,8 +99,8 @@ impl World for Grid {
 
     fn observe(&mut self) -> Result<Observation, WorldError> {
         let mut obs = Observation::new();
-        obs.insert("x".into(), self.x.into());
-        obs.insert("y".into(), self.y.into());
+        obs.insert("x", self.x.into());
+        obs.insert("y", self.y.into());
         Ok(obs)
     }
 }

@@ -50,7 +50,7 @@ fn snapshot(fingerprint: &str) -> StateSnapshot {
     let mut context = Context::new();
     context.set("order_id", 7);
     let mut observation = Observation::new();
-    observation.insert("orders".into(), json!(1));
+    observation.insert("orders", json!(1));
     StateSnapshot {
         fingerprint: fingerprint.to_string(),
         context,

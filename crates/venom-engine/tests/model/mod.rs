@@ -103,7 +103,7 @@ impl World for Counter {
 
     fn observe(&mut self) -> Result<Observation, WorldError> {
         let mut obs = Observation::new();
-        obs.insert("value".into(), self.value.into());
+        obs.insert("value", self.value.into());
         Ok(obs)
     }
 }
