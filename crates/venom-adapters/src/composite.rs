@@ -3,7 +3,7 @@
 
 use crate::{Observer, SqlQuery, StateAdapter};
 use std::collections::HashMap;
-use venom_engine::{CheckpointId, CheckpointMode, Observation, WorldError};
+use venom_engine::{CheckpointId, CheckpointMode, LentCheckpoint, Observation, WorldError};
 
 /// A [`StateAdapter`] that also answers SQL (a PostgreSQL store, through which SQL invariants
 /// see the database as the API does).
@@ -177,6 +177,31 @@ impl StateAdapter for CompositeAdapter {
         }
     }
 
+    /// Lent when every restored store lends its part.
+    fn lend(&mut self, id: CheckpointId) -> Option<LentCheckpoint> {
+        let parts = self.checkpoints.get(&id)?.clone();
+        let lent = parts
+            .into_iter()
+            .map(|(index, part)| Some((index, self.adapter_at(index)?.lend(part)?)))
+            .collect::<Option<Vec<_>>>()?;
+        Some(LentCheckpoint::new(LentParts(lent)))
+    }
+
+    fn restore_lent(&mut self, lent: &LentCheckpoint) -> Result<(), WorldError> {
+        let Some(LentParts(parts)) = lent.get::<LentParts>() else {
+            return Err(WorldError::new(
+                "a checkpoint lent by another kind of world cannot be restored here",
+            ));
+        };
+        for (index, part) in parts {
+            let adapter = self.adapter_at(*index).ok_or_else(|| {
+                WorldError::new(format!("the lent checkpoint names no store {index} here"))
+            })?;
+            adapter.restore_lent(part)?;
+        }
+        Ok(())
+    }
+
     /// The sum over the stores that know their checkpoints' size (`None` when none does).
     fn checkpoint_bytes(&self) -> Option<u64> {
         self.stores
@@ -189,6 +214,9 @@ impl StateAdapter for CompositeAdapter {
             .reduce(|a, b| a + b)
     }
 }
+
+/// A composite checkpoint lent to another copy: each restored store's lent part, by index.
+struct LentParts(Vec<(usize, LentCheckpoint)>);
 
 impl Observer for CompositeAdapter {
     fn observe(&mut self) -> Result<Observation, WorldError> {

@@ -33,7 +33,7 @@ pub use sql::SqlQuery;
 #[cfg(feature = "sqlite")]
 pub use sqlite::{copy_sqlite_file, SqliteSnapshots};
 
-use venom_engine::{CheckpointId, CheckpointMode, Observation, WorldError};
+use venom_engine::{CheckpointId, CheckpointMode, LentCheckpoint, Observation, WorldError};
 
 /// Observes the state of a store (e.g. content hashes of tables) for the state fingerprint,
 /// without changing it.
@@ -69,5 +69,20 @@ pub trait StateAdapter: Observer {
     /// The memory its checkpoints hold now, when it knows (`None`: unknown).
     fn checkpoint_bytes(&self) -> Option<u64> {
         None
+    }
+
+    /// Lends checkpoint `id` to the other copies of the store (parallel workers' copies of the
+    /// database), for [`StateAdapter::restore_lent`]; `None` (the default) when only this
+    /// adapter can restore it.
+    fn lend(&mut self, _id: CheckpointId) -> Option<LentCheckpoint> {
+        None
+    }
+
+    /// Restores, in place in this copy of the store, a checkpoint another copy lent.
+    fn restore_lent(&mut self, _lent: &LentCheckpoint) -> Result<(), WorldError> {
+        Err(WorldError::new(format!(
+            "{} cannot restore a checkpoint of another copy of the store",
+            self.mechanism()
+        )))
     }
 }

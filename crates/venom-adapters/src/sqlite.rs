@@ -13,9 +13,12 @@ use serde_json::json;
 use std::collections::HashMap;
 use std::fmt;
 use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex, MutexGuard};
 use std::thread;
 use std::time::Duration;
-use venom_engine::{CheckpointId, CheckpointMode, Mechanism, Observation, WorldError};
+use venom_engine::{
+    CheckpointId, CheckpointMode, LentCheckpoint, Mechanism, Observation, WorldError,
+};
 use xxhash_rust::xxh3::Xxh3;
 
 /// How long one attempt waits, by default, for a lock held by another connection (the API's).
@@ -41,14 +44,16 @@ const TAG_BLOB: u8 = 4;
 /// backup API and restored in place, while the API keeps its own connections open.
 ///
 /// Works with files in WAL and in rollback-journal mode. Checkpoints can be restored in any order
-/// ([`CheckpointMode::RandomAccess`]).
+/// ([`CheckpointMode::RandomAccess`]), and lent to the copies of the same database that other
+/// workers explore ([`StateAdapter::lend`]): a snapshot is a whole database image, so it
+/// restores into any copy.
 pub struct SqliteSnapshots {
     path: PathBuf,
     conn: Connection,
     tables: Vec<ObservedTable>,
     /// Named queries whose rows feed the observation (`query:NAME`).
     queries: Vec<(String, String)>,
-    snapshots: HashMap<CheckpointId, Connection>,
+    snapshots: HashMap<CheckpointId, Snapshot>,
     /// The size of every snapshot held, in bytes (pages × page size).
     snapshot_bytes: u64,
     next_id: u64,
@@ -167,7 +172,8 @@ impl StateAdapter for SqliteSnapshots {
             .map_err(|e| self.caused("checkpoint failed", e))?;
         let id = self.fresh_id();
         self.snapshot_bytes += database_bytes(&snapshot);
-        self.snapshots.insert(id, snapshot);
+        self.snapshots
+            .insert(id, Snapshot(Arc::new(Mutex::new(snapshot))));
         Ok(id)
     }
 
@@ -178,7 +184,7 @@ impl StateAdapter for SqliteSnapshots {
                 id.0
             )));
         };
-        copy_database(snapshot, &mut self.conn, self.busy_timeout).map_err(|e| {
+        copy_database(&snapshot.lock(), &mut self.conn, self.busy_timeout).map_err(|e| {
             WorldError::new(format!(
                 "sqlite database {}: rollback to checkpoint {} failed: {e}",
                 self.path.display(),
@@ -191,12 +197,37 @@ impl StateAdapter for SqliteSnapshots {
         if let Some(snapshot) = self.snapshots.remove(&id) {
             self.snapshot_bytes = self
                 .snapshot_bytes
-                .saturating_sub(database_bytes(&snapshot));
+                .saturating_sub(database_bytes(&snapshot.lock()));
         }
     }
 
     fn checkpoint_bytes(&self) -> Option<u64> {
         Some(self.snapshot_bytes)
+    }
+
+    fn lend(&mut self, id: CheckpointId) -> Option<LentCheckpoint> {
+        let snapshot = self.snapshots.get(&id)?;
+        Some(LentCheckpoint::new(snapshot.clone()))
+    }
+
+    fn restore_lent(&mut self, lent: &LentCheckpoint) -> Result<(), WorldError> {
+        let Some(snapshot) = lent.get::<Snapshot>() else {
+            return Err(self.error("a checkpoint lent by another kind of store cannot be restored"));
+        };
+        copy_database(&snapshot.lock(), &mut self.conn, self.busy_timeout)
+            .map_err(|e| self.error(format_args!("restoring a lent checkpoint failed: {e}")))
+    }
+}
+
+/// A checkpoint's in-memory copy of the database, shared with the workers it is lent to (one
+/// at a time copies from it).
+#[derive(Clone)]
+struct Snapshot(Arc<Mutex<Connection>>);
+
+impl Snapshot {
+    fn lock(&self) -> MutexGuard<'_, Connection> {
+        // A copy that panicked left the snapshot itself unchanged: it is only read.
+        self.0.lock().unwrap_or_else(|e| e.into_inner())
     }
 }
 

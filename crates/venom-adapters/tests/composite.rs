@@ -4,7 +4,8 @@ use postgres::{Client, NoTls};
 use venom_adapters::postgres::PgObserveSpec;
 use venom_adapters::SqlQuery;
 use venom_adapters::{
-    CompositeAdapter, Observer, PgSnapshots, RedisSnapshots, StateAdapter, Store,
+    copy_sqlite_file, CompositeAdapter, Observer, PgSnapshots, RedisSnapshots, SqliteSnapshots,
+    StateAdapter, Store,
 };
 use venom_engine::CheckpointMode;
 use venom_testkit::{PgDatabase, RedisServer};
@@ -79,6 +80,8 @@ fn postgres_and_redis_are_checkpointed_restored_and_observed_together() {
             .unwrap(),
         vec![vec![Some("t".to_string())]]
     );
+    // PostgreSQL snapshots live in their own database: they are not lent to other copies.
+    assert!(stores.lend(full).is_none());
     stores.release(full);
     let err = stores.rollback(full).unwrap_err();
     assert!(err.chain().contains("unknown checkpoint"), "{err}");
@@ -94,4 +97,45 @@ fn without_a_sql_store_sql_is_refused() {
     assert!(err.chain().contains("no database to run SQL in"), "{err}");
     let observed = CompositeAdapter::new(vec![]);
     assert!(!observed.restores());
+}
+
+/// Two workers' composites over their own copies of one SQLite file: what one lends, the other
+/// restores, and the observed-only store is left out of it.
+#[test]
+fn a_composite_lends_when_every_restored_store_does() {
+    let dir = tempfile::TempDir::new().unwrap();
+    let original = dir.path().join("api.db");
+    let api = rusqlite::Connection::open(&original).unwrap();
+    api.execute_batch("CREATE TABLE orders (id INTEGER PRIMARY KEY, amount INT)")
+        .unwrap();
+    let copy = dir.path().join("worker-1.db");
+    copy_sqlite_file(&original, &copy).unwrap();
+    let worker_1 = rusqlite::Connection::open(&copy).unwrap();
+    let server = RedisServer::start();
+    let composite = |path: &std::path::Path| {
+        let sqlite = SqliteSnapshots::open(path, &["orders".to_string()]).unwrap();
+        let observed_only = RedisSnapshots::open(&server.url(), vec!["other:*".into()]).unwrap();
+        CompositeAdapter::new(vec![
+            Store::Restored(Box::new(sqlite)),
+            Store::Observed(Box::new(observed_only)),
+        ])
+    };
+    let (mut a, mut b) = (composite(&original), composite(&copy));
+
+    api.execute_batch("INSERT INTO orders (amount) VALUES (5), (7)")
+        .unwrap();
+    let seen = a.observe().unwrap();
+    let id = a.checkpoint().unwrap();
+    let lent = a.lend(id).expect("every restored store lends");
+    assert_ne!(b.observe().unwrap(), seen);
+    b.restore_lent(&lent).unwrap();
+    assert_eq!(b.observe().unwrap(), seen);
+    let total: i64 = worker_1
+        .query_row("SELECT sum(amount) FROM orders", [], |r| r.get(0))
+        .unwrap();
+    assert_eq!(total, 12, "worker 1's own connection reads the lent state");
+
+    let foreign = venom_engine::LentCheckpoint::new("not a composite");
+    let err = b.restore_lent(&foreign).unwrap_err();
+    assert!(err.chain().contains("another kind of world"), "{err}");
 }

@@ -289,6 +289,72 @@ fn random_access_in_rollback_journal_mode() {
 }
 
 // ---------------------------------------------------------------------------------------------
+// 2b. a checkpoint lent to another copy of the database (parallel workers)
+
+fn a_lent_checkpoint_restores_into_another_copy(journal_mode: &str) {
+    let dir = TempDir::new().expect("tempdir");
+    let path = create_db(&dir, journal_mode);
+    seed(&api_connection(&path));
+    let copy = dir.path().join("worker-1.db");
+    copy_sqlite_file(&path, &copy).expect("copy for worker 1");
+    let (api_a, api_b) = (api_connection(&path), api_connection(&copy));
+    let mut a = SqliteSnapshots::open(&path, &observed()).expect("open A");
+    let mut b = SqliteSnapshots::open(&copy, &observed()).expect("open B");
+    let b_initial = b.checkpoint().expect("checkpoint B");
+
+    mutate(&api_a, 1);
+    let at_a = dump(&api_a);
+    let observed_at_a = a.observe().expect("observe A");
+    let id = a.checkpoint().expect("checkpoint A");
+    let lent = a.lend(id).expect("sqlite snapshots lend their checkpoints");
+    mutate(&api_a, 2);
+    mutate(&api_b, 3);
+
+    b.restore_lent(&lent)
+        .expect("restore A's checkpoint into B");
+    // B's API connection, open the whole time, reads what A held at the checkpoint; A keeps
+    // its own state and its own checkpoint.
+    assert_eq!(dump(&api_b), at_a);
+    assert_eq!(b.observe().expect("observe B"), observed_at_a);
+    assert_ne!(dump(&api_a), at_a);
+    assert_healthy(&copy, journal_mode);
+
+    // B's own checkpoints are untouched by it; the lent image outlives A's release of it.
+    b.rollback(b_initial).expect("B's own rollback");
+    assert_ne!(dump(&api_b), at_a);
+    a.release(id);
+    assert_eq!(a.checkpoint_count(), 0);
+    b.restore_lent(&lent).expect("restore after A released it");
+    assert_eq!(dump(&api_b), at_a);
+    assert!(a.lend(id).is_none(), "a released checkpoint is not lent");
+}
+
+#[test]
+fn a_lent_checkpoint_restores_into_another_copy_in_wal_mode() {
+    a_lent_checkpoint_restores_into_another_copy("wal");
+}
+
+#[test]
+fn a_lent_checkpoint_restores_into_another_copy_in_rollback_journal_mode() {
+    a_lent_checkpoint_restores_into_another_copy("delete");
+}
+
+#[test]
+fn a_lent_checkpoint_of_another_kind_is_refused() {
+    let dir = TempDir::new().expect("tempdir");
+    let path = create_db(&dir, "wal");
+    let mut snapshots = SqliteSnapshots::open(&path, &observed()).expect("open");
+    let foreign = venom_engine::LentCheckpoint::new(42u32);
+    let error = snapshots
+        .restore_lent(&foreign)
+        .expect_err("not a sqlite image");
+    assert!(
+        error.to_string().contains("another kind of store"),
+        "{error}"
+    );
+}
+
+// ---------------------------------------------------------------------------------------------
 // 3. observe
 
 #[test]

@@ -61,6 +61,15 @@ fn assert_worker_figures(report: &Value, workers: usize) {
     assert!(busy >= 2, "only {busy} worker(s) ran steps: {figures:?}");
 }
 
+/// SQLite snapshots are lent between the workers' copies of the database: a worker reaches a
+/// state another one saved by restoring that snapshot into its own file, never by replaying.
+fn assert_lent_not_replayed(report: &Value, name: &str) {
+    let figures = report["exploration"]["workers"].as_array().unwrap();
+    let sum = |key: &str| -> u64 { figures.iter().map(|w| w[key].as_u64().unwrap()).sum() };
+    assert_eq!(sum("replayed"), 0, "{name}: {figures:?}");
+    assert!(sum("borrowed") > 0, "{name}: {figures:?}");
+}
+
 /// `venom demo ARGS --json DIR/NAME.json`: the report.
 fn demo(dir: &Path, name: &str, args: &[&str]) -> Value {
     let json = dir.join(format!("{name}.json"));
@@ -102,6 +111,9 @@ fn the_demo_with_two_and_four_workers_reports_what_one_worker_reports() {
                 let many = demo(dir.path(), &name, &with);
                 assert_eq!(essence(&many), essence(&one), "{name}");
                 assert_worker_figures(&many, workers.parse().unwrap());
+                if rollback == "sqlite" {
+                    assert_lent_not_replayed(&many, &name);
+                }
             }
         }
     }

@@ -172,6 +172,10 @@ pub struct WorkerFigures {
     pub steps: u64,
     /// Actions it replayed to restore states it held no checkpoint of.
     pub replayed: u64,
+    /// States it restored from a checkpoint another worker lent (see
+    /// [`World::lend`](crate::World::lend)) instead of replaying their paths.
+    #[serde(default)]
+    pub borrowed: u64,
     /// Seconds it spent restoring states and running steps.
     pub busy_secs: f64,
 }

@@ -653,6 +653,7 @@ impl<W: World> Explorer<W> {
     fn release_if_done(&mut self, run: &mut Run, state: StateId) {
         if self.world.checkpoint_mode() == CheckpointMode::RandomAccess {
             if let Some((checkpoint, holder)) = run.graph.take_pending(state) {
+                self.workers.lent.remove(&state);
                 self.world_at(holder).release(checkpoint);
             }
         }

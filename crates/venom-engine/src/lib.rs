@@ -102,4 +102,6 @@ pub use observation::{Entries as ObservationEntries, Observation, ObservationNam
 pub use replay::{replay, ReplayOutcome};
 pub use severity::Severity;
 pub use strategy::Strategy;
-pub use world::{one_line, CheckpointId, CheckpointMode, Mechanism, World, WorldError};
+pub use world::{
+    one_line, CheckpointId, CheckpointMode, LentCheckpoint, Mechanism, World, WorldError,
+};

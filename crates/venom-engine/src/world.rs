@@ -1,11 +1,38 @@
 //! The system under test, seen through its state: checkpoints, rollback, reset and observations.
 
 use crate::observation::Observation;
+use std::any::Any;
 use std::fmt;
+use std::sync::Arc;
 
 /// Opaque handle of a checkpoint taken by a [`World`].
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub struct CheckpointId(pub u64);
+
+/// A checkpoint that one copy of the system lends to the other copies of it (the worlds of
+/// parallel workers): any of them can restore it with [`World::restore_lent`] instead of
+/// replaying the path to its state. What it holds is the world's own business (a database
+/// image, say); the engine only keeps it while the state it saves has pairs left to run.
+#[derive(Clone)]
+pub struct LentCheckpoint(Arc<dyn Any + Send + Sync>);
+
+impl LentCheckpoint {
+    /// Lends `saved`, what a world needs to restore the state elsewhere.
+    pub fn new<T: Any + Send + Sync>(saved: T) -> LentCheckpoint {
+        LentCheckpoint(Arc::new(saved))
+    }
+
+    /// What was lent, when it is a `T` (a world restores only what its own kind lent).
+    pub fn get<T: Any>(&self) -> Option<&T> {
+        self.0.downcast_ref()
+    }
+}
+
+impl fmt::Debug for LentCheckpoint {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("LentCheckpoint")
+    }
+}
 
 /// What a world's checkpoints can do, which decides the strategies it can serve.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -154,6 +181,23 @@ pub trait World {
     /// and not capped).
     fn checkpoint_bytes(&self) -> Option<u64> {
         None
+    }
+
+    /// Lends checkpoint `id` to the other copies of the system, for [`World::restore_lent`];
+    /// `None` (the default) when its checkpoints can only be restored by this copy. Parallel
+    /// workers then reach a state another worker saved by restoring it instead of replaying
+    /// the path to it.
+    fn lend(&mut self, _id: CheckpointId) -> Option<LentCheckpoint> {
+        None
+    }
+
+    /// Restores, in this copy of the system, a checkpoint that another copy lent with
+    /// [`World::lend`]: afterwards this copy is in the state that copy saved.
+    fn restore_lent(&mut self, _lent: &LentCheckpoint) -> Result<(), WorldError> {
+        Err(WorldError::new(format!(
+            "the {} world cannot restore a checkpoint of another copy of the system",
+            self.mechanism()
+        )))
     }
 
     /// Restores the initial state of the system.

@@ -2,11 +2,12 @@
 //! same result as one world.
 
 use std::collections::HashMap;
+use std::sync::Arc;
 use std::time::Duration;
 use venom_engine::{
     Action, CheckpointId, CheckpointMode, Context, Exploration, Explorer, ExplorerConfig,
-    Invariant, Observation, Outcome, Severity, StartError, StopReason, Strategy, Verdict, World,
-    WorldError,
+    Invariant, LentCheckpoint, Observation, Outcome, Severity, StartError, StopReason, Strategy,
+    Verdict, World, WorldError,
 };
 
 /// Values of each coordinate: 0..SIDE.
@@ -25,6 +26,17 @@ struct Grid {
     latency: Duration,
     /// Fail with a world error once this many actions have run.
     fail_after: Option<u64>,
+    /// Whether its checkpoints are lent to the other grids; each lent point holds a clone of
+    /// this, so its count tells how many are still held.
+    lends: Option<Arc<()>>,
+    /// Lent points restored here.
+    restored_lent: u64,
+}
+
+/// A point a grid lent to the others.
+struct LentPoint {
+    at: (u32, u32),
+    _held: Arc<()>,
 }
 
 impl Grid {
@@ -38,6 +50,8 @@ impl Grid {
             executed: 0,
             latency: Duration::ZERO,
             fail_after: None,
+            lends: None,
+            restored_lent: 0,
         }
     }
 
@@ -90,6 +104,25 @@ impl World for Grid {
 
     fn checkpoint_bytes(&self) -> Option<u64> {
         Some(self.saved.len() as u64 * 100)
+    }
+
+    fn lend(&mut self, id: CheckpointId) -> Option<LentCheckpoint> {
+        let held = self.lends.clone()?;
+        let at = *self
+            .saved
+            .get(&id.0)
+            .expect("lend of a checkpoint this world holds");
+        Some(LentCheckpoint::new(LentPoint { at, _held: held }))
+    }
+
+    fn restore_lent(&mut self, lent: &LentCheckpoint) -> Result<(), WorldError> {
+        assert!(
+            self.lends.is_some(),
+            "restore_lent on a grid that does not lend"
+        );
+        (self.x, self.y) = lent.get::<LentPoint>().expect("a grid's point").at;
+        self.restored_lent += 1;
+        Ok(())
     }
 
     fn reset(&mut self) -> Result<(), WorldError> {
@@ -263,6 +296,72 @@ fn random_access_workers_replay_from_their_own_checkpoints() {
         replayed * 4 < reset_replayed,
         "checkpoints replayed {replayed} actions, reset + replay {reset_replayed}"
     );
+}
+
+/// Explores with `workers` grids that lend their checkpoints; returns the result, the grids and
+/// how many lent points are still held afterwards.
+fn explore_lending(workers: usize, config: ExplorerConfig) -> (Exploration, Vec<Grid>, usize) {
+    let held = Arc::new(());
+    let grid = || Grid {
+        latency: Duration::from_micros(300),
+        lends: Some(held.clone()),
+        ..Grid::new(CheckpointMode::RandomAccess)
+    };
+    let others = (1..workers).map(|_| grid()).collect();
+    let mut explorer = Explorer::new(grid(), actions(), invariants())
+        .with_config(config)
+        .with_workers(others);
+    let result = explorer.run(Context::new()).expect("setup");
+    let grids: Vec<Grid> = explorer
+        .worlds_mut()
+        .map(|world| std::mem::replace(world, Grid::new(CheckpointMode::RandomAccess)))
+        .collect();
+    drop(explorer);
+    // The grids' own clones, and the one here, are not lent points.
+    let still_lent = Arc::strong_count(&held) - 1 - grids.len();
+    (result, grids, still_lent)
+}
+
+#[test]
+fn workers_restore_the_checkpoints_others_lent_instead_of_replaying() {
+    let (one, _) = explore(1, CheckpointMode::RandomAccess, bfs(), Duration::ZERO);
+    for workers in [2, 4] {
+        let (many, grids, still_lent) = explore_lending(workers, bfs());
+        assert_eq!(essence(&many), essence(&one), "{workers} workers");
+        let replayed: u64 = many.workers.iter().map(|w| w.replayed).sum();
+        let borrowed: u64 = many.workers.iter().map(|w| w.borrowed).sum();
+        assert_eq!(
+            replayed, 0,
+            "every state was held or lent: {:?}",
+            many.workers
+        );
+        assert!(borrowed > 0, "no worker restored a lent checkpoint");
+        for (figures, grid) in many.workers.iter().zip(&grids) {
+            assert_eq!(
+                figures.borrowed, grid.restored_lent,
+                "worker {}",
+                figures.worker
+            );
+            assert_eq!(
+                grid.executed, figures.steps,
+                "worker {} replayed",
+                figures.worker
+            );
+            assert!(
+                grid.saved.is_empty(),
+                "worker {} holds checkpoints",
+                figures.worker
+            );
+        }
+        assert_eq!(still_lent, 0, "lent checkpoints outlived the run");
+    }
+    // Under a memory cap some states have no checkpoint to lend: those are replayed, from the
+    // nearest checkpoint held or lent, and the result is still the same.
+    let (capped, grids, still_lent) = explore_lending(3, bfs().max_checkpoint_bytes(300));
+    assert_eq!(essence(&capped), essence(&one));
+    assert!(capped.workers.iter().map(|w| w.replayed).sum::<u64>() > 0);
+    assert!(grids.iter().all(|g| g.saved.is_empty()));
+    assert_eq!(still_lent, 0);
 }
 
 #[test]

@@ -86,8 +86,8 @@ fn render_workers(out: &mut String, ex: &venom_engine::Exploration) {
         line(
             out,
             format!(
-                "  worker {}: steps {} | replayed {} | busy {busy}",
-                worker.worker, worker.steps, worker.replayed
+                "  worker {}: steps {} | replayed {} | borrowed {} | busy {busy}",
+                worker.worker, worker.steps, worker.replayed, worker.borrowed
             ),
         );
     }

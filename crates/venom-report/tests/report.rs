@@ -685,23 +685,25 @@ fn console_and_json_show_each_workers_figures() {
             worker: 0,
             steps: 130,
             replayed: 12,
+            borrowed: 7,
             busy_secs: 2.25,
         },
         WorkerFigures {
             worker: 1,
             steps: 120,
             replayed: 30,
+            borrowed: 0,
             busy_secs: 2.0,
         },
     ];
     let out = render_console(&report, Severity::High, None);
     assert!(out.contains("workers 2:"), "{out}");
     assert!(
-        out.contains("  worker 0: steps 130 | replayed 12 | busy 90%"),
+        out.contains("  worker 0: steps 130 | replayed 12 | borrowed 7 | busy 90%"),
         "{out}"
     );
     assert!(
-        out.contains("  worker 1: steps 120 | replayed 30 | busy 80%"),
+        out.contains("  worker 1: steps 120 | replayed 30 | borrowed 0 | busy 80%"),
         "{out}"
     );
     let dir = tempfile::tempdir().unwrap();

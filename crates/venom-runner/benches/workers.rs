@@ -8,7 +8,8 @@
 //! `--max-depth` and `--max-calls`), so a run takes over a hundred steps. Each round runs every worker count once, in turn, and the
 //! table shows the medians over the rounds: steps/s, its ratio to one worker's median (the
 //! target is at least 0.8 × N), the steps replayed to reach a state a worker held no checkpoint
-//! of, and the CPU venom itself spent per step (user + system time of this process, which
+//! of, the states restored from a checkpoint another worker lent (SQLite snapshots are lent, so
+//! the replays are gone), and the CPU venom itself spent per step (user + system time of this process, which
 //! holds the explorer and its workers; the servers are other processes).
 //!
 //! ```text
@@ -37,6 +38,7 @@ struct Sample {
     secs: f64,
     cpu_secs: f64,
     replayed: u64,
+    borrowed: u64,
 }
 
 fn main() {
@@ -46,11 +48,19 @@ fn main() {
     let space = Space {
         max_depth: option(&args, "max-depth").map_or(9, |v| v.parse().expect("--max-depth N")),
         max_calls: option(&args, "max-calls").map_or(5, |v| v.parse().expect("--max-calls N")),
+        orders: option(&args, "orders").map_or(1, |v| v.parse().expect("--orders N")),
     };
     assert!((1..=30).contains(&space.max_depth) && (1..=30).contains(&space.max_calls));
+    assert!((1..=5).contains(&space.orders), "--orders must be 1..=5");
     assert!((1..=50).contains(&rounds), "--rounds must be 1..=50");
     assert!(latency <= 1000, "--latency must be at most 1000 ms");
-    let valued = ["--rounds", "--latency", "--max-depth", "--max-calls"];
+    let valued = [
+        "--rounds",
+        "--latency",
+        "--max-depth",
+        "--max-calls",
+        "--orders",
+    ];
     let mut counts: Vec<usize> = words(&args, &valued)
         .iter()
         .map(|a| a.parse().expect("worker counts are numbers"))
@@ -88,7 +98,7 @@ fn main() {
         .position(|&n| n == 1)
         .map(|i| median(samples[i].iter().map(|s| s.steps as f64 / s.secs)));
     println!(
-        "{:>7} {:>6} {:>6} {:>10} | {:>24} | {:>9} | {:>12} | {:>16}",
+        "{:>7} {:>6} {:>6} {:>10} | {:>24} | {:>9} | {:>12} | {:>12} | {:>16}",
         "workers",
         "steps",
         "states",
@@ -96,6 +106,7 @@ fn main() {
         "steps/s med (min-max)",
         "vs 1",
         "replayed med",
+        "borrowed med",
         "venom CPU ms/step"
     );
     for (i, &workers) in counts.iter().enumerate() {
@@ -107,7 +118,7 @@ fn main() {
             .fold((f64::MAX, 0.0f64), |(lo, hi), &r| (lo.min(r), hi.max(r)));
         let first = &runs[0];
         println!(
-            "{:>7} {:>6} {:>6} {:>10} | {:>24} | {:>9} | {:>12.0} | {:>16.3}",
+            "{:>7} {:>6} {:>6} {:>10} | {:>24} | {:>9} | {:>12.0} | {:>12.0} | {:>16.3}",
             workers,
             first.steps,
             first.states,
@@ -119,6 +130,7 @@ fn main() {
                 rate / one / workers as f64
             )),
             median(runs.iter().map(|s| s.replayed as f64)),
+            median(runs.iter().map(|s| s.borrowed as f64)),
             median(runs.iter().map(|s| s.cpu_secs * 1e3 / s.steps as f64)),
         );
     }
@@ -157,6 +169,7 @@ fn run(scenario: &Scenario, workers: usize) -> Sample {
         secs,
         cpu_secs,
         replayed: result.workers.iter().map(|w| w.replayed).sum(),
+        borrowed: result.workers.iter().map(|w| w.borrowed).sum(),
     }
 }
 
@@ -166,6 +179,9 @@ struct Space {
     max_depth: u32,
     /// `max_calls` of the partial refunds and the payments (2 in the bundled demo).
     max_calls: u32,
+    /// How many plain orders a path may create (1 in the bundled demo, where a path works on
+    /// one order): more make every level of the breadth-first search wider.
+    orders: u32,
 }
 
 /// The demo scenario on `${VENOM_PORT}` with a larger `space`, its `[server]` the demo binary
@@ -179,11 +195,19 @@ fn scenario_text(demo: &Path, db: &Path, latency: u64, space: Space) -> String {
         .replace("max_depth = 5", &format!("max_depth = {}", space.max_depth))
         .replace("max_calls = 2", &format!("max_calls = {}", space.max_calls))
         .replace(
+            "requires = { expr = \"!has(ctx.order_id)\" }\nmax_calls = 1",
+            &format!(
+                "requires = {{ expr = \"!has(ctx.idempotency_key)\" }}\nmax_calls = {}",
+                space.orders
+            ),
+        )
+        .replace(
             "sqlite_path = \"demo.db\"",
             &format!("sqlite_path = '{}'", db.display()),
         );
     let depth = format!("max_depth = {}", space.max_depth);
     assert!(text.contains("${VENOM_PORT}") && text.contains(&depth));
+    assert!(space.orders == 1 || text.contains("!has(ctx.idempotency_key)\" }\nmax_calls"));
     format!(
         "{text}\n[server]\ncommand = '''exec '{}' --listen 127.0.0.1:$VENOM_PORT --db \
          \"$VENOM_SQLITE_PATH\" --latency {latency}'''\nready_url = \"/health\"\n",

@@ -15,7 +15,8 @@ use venom_adapters::SqlQuery;
 use venom_adapters::{CompositeAdapter, Observer, StateAdapter};
 use venom_engine::Context;
 use venom_engine::{
-    CheckpointId, CheckpointMode, Exchange, Mechanism, Observation, World, WorldError,
+    CheckpointId, CheckpointMode, Exchange, LentCheckpoint, Mechanism, Observation, World,
+    WorldError,
 };
 use venom_http::{Credentials, HttpClient, SendError, Unreachable};
 use venom_openapi::Conformance;
@@ -704,6 +705,18 @@ impl World for HttpWorld {
 
     fn checkpoint_bytes(&self) -> Option<u64> {
         self.stores.checkpoint_bytes()
+    }
+
+    /// Lent when every restored store can lend (SQLite snapshots can); the sessions need no
+    /// care: a restore from another copy forgets them as a rollback does.
+    fn lend(&mut self, id: CheckpointId) -> Option<LentCheckpoint> {
+        self.stores.lend(id)
+    }
+
+    fn restore_lent(&mut self, lent: &LentCheckpoint) -> Result<(), WorldError> {
+        self.check_answers.clear();
+        self.sessions.path_changed();
+        self.adapter()?.restore_lent(lent)
     }
 
     /// Restores the initial state with the `[reset]`, tried again up to `retries` times with a

@@ -4,7 +4,8 @@
 //! The graph grows one level at a time. A level's (state, action) pairs are handed out by a job
 //! market ([`Market`]): a worker first takes pairs of the states its own world holds a checkpoint
 //! of, then pairs of states nobody holds (the initial state, of which every worker keeps a
-//! checkpoint), then pairs of the state with the most pairs left, which it restores by rolling
+//! checkpoint), then pairs of the state with the most pairs left, which it restores from the
+//! checkpoint its holder lent (see [`World::lend`]) when the world can lend, else by rolling
 //! back to its nearest own checkpoint on that state's path and replaying the rest. No worker
 //! idles while pairs are left. The results are recorded in the order a single breadth-first
 //! explorer would have recorded them, so the states, the paths that discovered them and the
@@ -17,7 +18,7 @@ use crate::exploration::{Progress, StopReason, WorkerFigures};
 use crate::fingerprint::Fingerprint;
 use crate::graph::{StateGraph, StateId};
 use crate::step::{Model, StepResult};
-use crate::world::{CheckpointId, CheckpointMode, World, WorldError};
+use crate::world::{CheckpointId, CheckpointMode, LentCheckpoint, World, WorldError};
 use std::collections::{HashMap, VecDeque};
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{mpsc, Mutex, MutexGuard};
@@ -35,6 +36,8 @@ pub(super) struct Workers<W: World> {
     pub parallel_loop: Option<ParallelLoop<W>>,
     /// Each worker's checkpoint of the initial state, kept for the whole run.
     roots: Vec<Option<CheckpointId>>,
+    /// The checkpoints their holders lent, by state, while the state has pairs left.
+    pub lent: HashMap<StateId, LentCheckpoint>,
     /// What each worker did so far.
     pub figures: Vec<WorkerFigures>,
 }
@@ -45,6 +48,7 @@ impl<W: World> Default for Workers<W> {
             others: Vec::new(),
             parallel_loop: None,
             roots: Vec::new(),
+            lent: HashMap::new(),
             figures: Vec::new(),
         }
     }
@@ -114,8 +118,10 @@ impl<W: World> Explorer<W> {
 }
 
 impl<W: World> Explorer<W> {
-    /// Releases every worker's checkpoint of the initial state, at the end of the run.
+    /// Releases every worker's checkpoint of the initial state, and drops what is still lent,
+    /// at the end of the run.
     pub(super) fn release_worker_roots(&mut self) {
+        self.workers.lent.clear();
         let roots = std::mem::take(&mut self.workers.roots);
         for (worker, root) in roots.into_iter().enumerate() {
             if let Some(root) = root {
@@ -159,8 +165,15 @@ fn explore_levels<W: World + Send>(
         for done in results.by_ref() {
             run.over_cap += u64::from(done.over_cap);
             let checkpoint = NewCheckpoint::Taken(done.checkpoint.map(|c| (done.worker, c)));
-            if let Err(e) = explorer.record(run, mode, done.result, checkpoint) {
-                return StopReason::Aborted(e.chain());
+            match explorer.record(run, mode, done.result, checkpoint) {
+                Ok((reached, true)) => {
+                    // Lent only while its holder keeps it (a state not expanded gives it back).
+                    if let (Some(lent), Some(_)) = (done.lent, run.graph.checkpoint(reached)) {
+                        explorer.workers.lent.insert(reached, lent);
+                    }
+                }
+                Ok((_, false)) => {}
+                Err(e) => return StopReason::Aborted(e.chain()),
             }
             if run.failed_fast.is_some() {
                 // One worker would have stopped here: what ran after it is dropped.
@@ -203,6 +216,8 @@ struct Done {
     result: StepResult,
     /// The checkpoint the worker took of the state reached, when it may be new.
     checkpoint: Option<CheckpointId>,
+    /// That checkpoint, lent to the other workers when the world can lend it.
+    lent: Option<LentCheckpoint>,
     /// Whether it took none because its checkpoints held its share of the memory cap.
     over_cap: bool,
 }
@@ -227,6 +242,7 @@ impl<W: World + Send> Explorer<W> {
         let Workers {
             others,
             roots,
+            lent,
             figures,
             ..
         } = workers;
@@ -238,6 +254,7 @@ impl<W: World + Send> Explorer<W> {
                 state_keys: config.state_keys.as_deref(),
             },
             graph: &run.graph,
+            lent,
             required: &run.required,
             config,
             mode,
@@ -300,6 +317,7 @@ impl<W: World + Send> Explorer<W> {
         for (total, end) in figures.iter_mut().zip(ends) {
             total.steps += end.figures.steps;
             total.replayed += end.figures.replayed;
+            total.borrowed += end.figures.borrowed;
             total.busy_secs += end.figures.busy_secs;
             failure = failure.or(end.failure);
         }
@@ -328,6 +346,8 @@ enum Keep {
 struct Shared<'a, W> {
     model: Model<'a, W>,
     graph: &'a StateGraph,
+    /// The checkpoints lent by their holders, by state.
+    lent: &'a HashMap<StateId, LentCheckpoint>,
     required: &'a [Vec<usize>],
     config: &'a crate::config::ExplorerConfig,
     mode: CheckpointMode,
@@ -462,11 +482,13 @@ impl<W: World> Shared<'_, W> {
             Keep::No => (None, false),
             Keep::OverCap => (None, true),
         };
+        let lent = checkpoint.and_then(|checkpoint| world.lend(checkpoint));
         Ok(Done {
             index,
             worker,
             result,
             checkpoint,
+            lent,
             over_cap,
         })
     }
@@ -510,9 +532,10 @@ impl<W: World> Shared<'_, W> {
         self.config.max_checkpoint_bytes.map(|cap| cap / workers)
     }
 
-    /// Puts `world` into `state`: rolls back to the nearest checkpoint this worker holds on the
-    /// state's path (the initial state's at worst) and replays the rest; with reset + replay,
-    /// resets and replays the whole path. Returns the context and whether steps were replayed.
+    /// Puts `world` into `state`: restores the nearest checkpoint on the state's path that this
+    /// worker holds or another worker lent (the initial state's at worst) and replays the rest;
+    /// with reset + replay, resets and replays the whole path. Returns the context and whether
+    /// steps were replayed.
     fn restore(
         &self,
         worker: u16,
@@ -526,21 +549,27 @@ impl<W: World> Shared<'_, W> {
             world.reset()?;
             graph.path_to(state, |_| false)
         } else {
-            let (start, path) = graph.path_to(state, |id| {
-                id != 0
-                    && graph
-                        .checkpoint(id)
-                        .is_some_and(|(_, holder)| holder == worker)
-            });
-            let checkpoint = match start {
+            let own = |id: StateId| match id {
                 0 => root,
-                _ => graph.checkpoint(start).map(|(checkpoint, _)| checkpoint),
+                _ => graph
+                    .checkpoint(id)
+                    .and_then(|(checkpoint, holder)| (holder == worker).then_some(checkpoint)),
             };
-            world.rollback(checkpoint.ok_or_else(|| {
-                WorldError::new(format!(
-                    "internal error: worker {worker} holds no checkpoint of state {start}"
-                ))
-            })?)?;
+            let (start, path) = graph.path_to(state, |id| {
+                id != 0 && (own(id).is_some() || self.lent.contains_key(&id))
+            });
+            match (own(start), self.lent.get(&start)) {
+                (Some(checkpoint), _) => world.rollback(checkpoint)?,
+                (None, Some(lent)) => {
+                    world.restore_lent(lent)?;
+                    figures.borrowed += 1;
+                }
+                (None, None) => {
+                    return Err(WorldError::new(format!(
+                        "internal error: worker {worker} holds no checkpoint of state {start}"
+                    )))
+                }
+            }
             (start, path)
         };
         let mut ctx = graph.ctx(start).clone();
