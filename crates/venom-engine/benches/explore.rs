@@ -185,7 +185,7 @@ impl World for CounterWorld {
     }
 
     fn observe(&mut self) -> Result<Observation, WorldError> {
-        let mut obs = Observation::new();
+        let mut obs = Observation::with_capacity(3);
         obs.insert("a", self.now.a.into());
         obs.insert("b", self.now.b.into());
         obs.insert("c", self.now.c.into());

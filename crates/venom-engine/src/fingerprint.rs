@@ -70,12 +70,20 @@ impl Canonical {
         }
     }
 
+    /// Appends `bytes`; the common case (they fit the block) is inlined at every call.
+    #[inline(always)]
     fn update(&mut self, bytes: &[u8]) {
-        if self.len + bytes.len() <= Self::BLOCK {
-            self.block[self.len..self.len + bytes.len()].copy_from_slice(bytes);
+        if let Some(room) = self.block.get_mut(self.len..self.len + bytes.len()) {
+            room.copy_from_slice(bytes);
             self.len += bytes.len();
-            return;
+        } else {
+            self.spill(bytes);
         }
+    }
+
+    /// Appends `bytes` that do not fit the block: the block goes to the stream first.
+    #[cold]
+    fn spill(&mut self, bytes: &[u8]) {
         let stream = self.stream.get_or_insert_with(|| Box::new(Xxh3::new()));
         stream.update(&self.block[..self.len]);
         self.len = 0;
