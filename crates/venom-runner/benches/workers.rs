@@ -15,6 +15,7 @@
 //! ```text
 //! cargo bench -p venom-runner --bench workers                      # 1 2 4 8 workers, 3 rounds
 //! cargo bench -p venom-runner --bench workers -- --rounds 5 --latency 10 --max-depth 12 1 4
+//! cargo bench -p venom-runner --bench workers -- --orders 2       # wider levels: 1,336 steps
 //! ```
 //!
 //! The first run builds the `venom-demo` binary (release) into the bench's target folder.
