@@ -9,8 +9,8 @@
 //! table shows the medians over the rounds: steps/s, its ratio to one worker's median (the
 //! target is at least 0.8 × N), the steps replayed to reach a state a worker held no checkpoint
 //! of, the states restored from a checkpoint another worker lent (SQLite snapshots are lent, so
-//! the replays are gone), and the CPU venom itself spent per step (user + system time of this process, which
-//! holds the explorer and its workers; the servers are other processes).
+//! the replays are gone), and the CPU venom itself spent per step (user + system time of this
+//! process, which holds the explorer and its workers; the servers are other processes).
 //!
 //! ```text
 //! cargo bench -p venom-runner --bench workers                      # 1 2 4 8 workers, 3 rounds
