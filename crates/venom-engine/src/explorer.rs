@@ -12,18 +12,19 @@ use crate::fingerprint::Fingerprint;
 use crate::frontier::Frontier;
 use crate::graph::{NewState, StateGraph, StateId};
 use crate::invariant::{Invariant, StepView, Timing};
-use crate::mcts::Findings;
 use crate::observation::Observation;
 use crate::shrink::{Shrinker, Shrinking, SHRINK_BUDGET, SHRINK_TIME};
-use crate::step::{broken_at, set_bit, Model, StepResult};
+use crate::step::{broken_at, set_bit, Model};
 use crate::strategy::Strategy;
 use crate::world::{CheckpointId, CheckpointMode, World, WorldError};
+use record::{Alone, Recorder};
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::Instant;
 use workers::Workers;
 
+mod record;
 mod workers;
 
 /// Why an exploration could not start: the actions, invariants or strategy do not fit the
@@ -327,7 +328,10 @@ impl<W: World> Explorer<W> {
             .add(root)
             .ok_or_else(|| StartError::World(full_graph()))?;
         run.current = Some(root_id);
-        let stop = match self.expand(&mut run, root_id, mode, NewCheckpoint::TakeNow) {
+        let expanded = self.recorder_alone(|recorder, keeper| {
+            recorder.expand(&mut run, root_id, mode, NewCheckpoint::TakeNow, keeper)
+        });
+        let stop = match expanded {
             Ok(()) => match self.workers.parallel_loop {
                 Some(explore) => explore(self, &mut run, mode, started),
                 None => self.explore(&mut run, mode, started),
@@ -389,27 +393,7 @@ impl<W: World> Explorer<W> {
     }
 
     fn limit_reached(&self, run: &Run, started: Instant) -> Option<StopReason> {
-        if self.interrupted() {
-            return Some(StopReason::Interrupted);
-        }
-        if self.config.max_steps.is_some_and(|max| run.steps >= max) {
-            return Some(StopReason::MaxSteps);
-        }
-        if self
-            .config
-            .coverage_target
-            .is_some_and(|target| coverage(&run.runs) >= target)
-        {
-            return Some(StopReason::CoverageTarget);
-        }
-        if self
-            .config
-            .time_limit
-            .is_some_and(|limit| started.elapsed() >= limit)
-        {
-            return Some(StopReason::TimeLimit);
-        }
-        None
+        limit_reached(&self.config, self.interrupted(), run, started)
     }
 
     /// Runs `action` from `state`: restore, execute, observe, check, record.
@@ -433,214 +417,13 @@ impl<W: World> Explorer<W> {
         };
         let known_broken = run.graph.broken(state);
         let result = model.execute(&mut self.world, (state, known_broken), action, ctx)?;
-        let (target, new) = self.record(run, mode, result, NewCheckpoint::TakeNow)?;
+        let (target, new) = self.recorder_alone(|recorder, keeper| {
+            recorder.record(run, mode, result, NewCheckpoint::TakeNow, keeper)
+        })?;
         // A known state only fingerprints like the world now; its concrete state may differ in
         // what the fingerprint does not see, so the next step from it restores it first.
         run.current = new.then_some(target);
         Ok(())
-    }
-
-    /// Records a step in the graph: the invariants it found broken, the state it reached (a new
-    /// one is expanded, with `checkpoint`) and the edge; returns the state reached and whether
-    /// it is new.
-    fn record(
-        &mut self,
-        run: &mut Run,
-        mode: CheckpointMode,
-        result: StepResult,
-        checkpoint: NewCheckpoint,
-    ) -> Result<(StateId, bool), WorldError> {
-        let StepResult {
-            state,
-            action,
-            before,
-            before_observation,
-            mut outcome,
-            ctx,
-            observation,
-            fingerprint: fp,
-            broken,
-            new_hits,
-        } = result;
-        for hit in before {
-            if !run.graph.mark_broken(state, hit.invariant) {
-                continue;
-            }
-            self.note_fail_fast(run, hit.invariant);
-            run.hits.add(
-                hit.invariant,
-                None,
-                Hit {
-                    from: Some(state),
-                    to: state,
-                    message: hit.message,
-                    evidence: hit.evidence,
-                    observation: before_observation.clone(),
-                },
-            );
-        }
-        for warning in outcome.warnings.drain(..) {
-            if !run.warnings.contains(&warning) {
-                run.warnings.push(warning);
-            }
-        }
-        run.steps += 1;
-        run.runs[action] += 1;
-        let first_run = run.runs[action] == 1;
-        self.release_if_done(run, state);
-        // A step that broke an invariant had an effect worth seeing, whatever the state says.
-        let step_broke = broken.iter().any(|&word| word != 0);
-
-        let known = run.graph.find(fp);
-        let target = match known {
-            Some(existing) => {
-                self.release_taken(checkpoint);
-                existing
-            }
-            None => {
-                let node = NewState {
-                    fingerprint: fp,
-                    parent: Some((state, action)),
-                    ctx,
-                    broken,
-                };
-                let id = run.graph.add(node).ok_or_else(full_graph)?;
-                self.expand(run, id, mode, checkpoint)?;
-                id
-            }
-        };
-        run.frontier.record(
-            state,
-            action,
-            target,
-            Findings {
-                new_state: known.is_none(),
-                new_action: first_run,
-                violation: !new_hits.is_empty(),
-            },
-        );
-        run.graph
-            .add_edge(state, action, target, outcome.exchange, outcome.earlier);
-        for hit in new_hits {
-            self.note_fail_fast(run, hit.invariant);
-            run.hits.add(
-                hit.invariant,
-                Some(action),
-                Hit {
-                    from: Some(state),
-                    to: target,
-                    message: hit.message,
-                    evidence: hit.evidence,
-                    observation: observation.clone(),
-                },
-            );
-        }
-        if target == state && !step_broke {
-            self.note_self_loop(run, action);
-        }
-        Ok((target, known.is_none()))
-    }
-
-    /// Remembers invariant `i` as the reason to stop when it is severe enough to fail fast.
-    fn note_fail_fast(&self, run: &mut Run, i: usize) {
-        let invariant = &self.invariants[i];
-        if run.failed_fast.is_none()
-            && self
-                .config
-                .fail_fast
-                .is_some_and(|min| invariant.severity >= min)
-        {
-            run.failed_fast = Some(invariant.name.clone());
-        }
-    }
-
-    /// Queues the enabled actions of a new state and gives it `checkpoint` if it will be
-    /// revisited (one taken by another worker is released when it will not be).
-    fn expand(
-        &mut self,
-        run: &mut Run,
-        id: StateId,
-        mode: CheckpointMode,
-        checkpoint: NewCheckpoint,
-    ) -> Result<(), WorldError> {
-        if !self.config.expands_at(run.graph.depth(id)) {
-            self.release_taken(checkpoint);
-            // Asked once per run: does the limit hold back an action that could run here?
-            if !run.depth_pruned {
-                run.depth_pruned = (0..self.actions.len()).any(|a| self.enabled(a, run, id));
-            }
-            return Ok(());
-        }
-        let mut enabled: Vec<usize> = (0..self.actions.len())
-            .filter(|&a| self.enabled(a, run, id))
-            .collect();
-        if let (0, Some(shard)) = (id, self.config.shard) {
-            // A part of a split explores the paths that start with its actions only.
-            let all = enabled.len();
-            enabled.retain(|&a| shard.starts_with(a));
-            if enabled.is_empty() && all > 0 {
-                run.warnings.push(format!(
-                    "part {shard} has no path to explore: the initial state enables {all} \
-                     action(s), and the parts split them by index modulo {}; use fewer parts",
-                    shard.count
-                ));
-            }
-        }
-        if enabled.is_empty() {
-            self.release_taken(checkpoint);
-            return Ok(());
-        }
-        match checkpoint {
-            _ if mode == CheckpointMode::ResetReplay => {}
-            NewCheckpoint::TakeNow => {
-                let checkpoint = self.world.checkpoint()?;
-                if mode == CheckpointMode::RandomAccess && id != 0 && self.over_checkpoint_cap() {
-                    // Restored by reset + replay instead (the initial state always keeps one).
-                    self.world.release(checkpoint);
-                    run.over_cap += 1;
-                } else {
-                    run.graph.set_checkpoint(id, checkpoint, 0);
-                }
-            }
-            NewCheckpoint::Taken(taken) => {
-                if let Some((worker, taken)) = taken {
-                    run.graph.set_checkpoint(id, taken, worker);
-                }
-            }
-        }
-        run.graph.set_pending(id, enabled.len());
-        run.frontier.push_state(id, &enabled);
-        Ok(())
-    }
-
-    /// Releases a checkpoint a worker took of a state that needs none.
-    fn release_taken(&mut self, checkpoint: NewCheckpoint) {
-        if let NewCheckpoint::Taken(Some((worker, taken))) = checkpoint {
-            self.world_at(worker).release(taken);
-        }
-    }
-
-    /// Whether the checkpoints now hold more memory than the configured cap.
-    fn over_checkpoint_cap(&self) -> bool {
-        match (
-            self.config.max_checkpoint_bytes,
-            self.world.checkpoint_bytes(),
-        ) {
-            (Some(cap), Some(held)) => held > cap,
-            _ => false,
-        }
-    }
-
-    /// Whether `action` may run in `state`.
-    fn enabled(&self, action: usize, run: &Run, state: StateId) -> bool {
-        let (graph, required) = (&run.graph, &run.required[action]);
-        crate::shrink::allowed(
-            &self.actions,
-            action,
-            graph.ctx(state),
-            graph.calls(state),
-            required,
-        )
     }
 
     /// Whether a precondition reads how often actions ran on a path (`max_calls`, or an
@@ -649,14 +432,14 @@ impl<W: World> Explorer<W> {
         self.actions.iter().any(|a| a.max_calls.is_some()) || required.iter().any(|r| !r.is_empty())
     }
 
-    /// Frees the checkpoint of a state whose pairs have all been taken from the frontier.
-    fn release_if_done(&mut self, run: &mut Run, state: StateId) {
-        if self.world.checkpoint_mode() == CheckpointMode::RandomAccess {
-            if let Some((checkpoint, holder)) = run.graph.take_pending(state) {
-                self.workers.lent.remove(&state);
-                self.world_at(holder).release(checkpoint);
-            }
-        }
+    /// Calls `f` with the recorder and the explorer's own world as the keeper of checkpoints.
+    fn recorder_alone<T>(&mut self, f: impl FnOnce(&Recorder<'_, W>, &mut Alone<'_, W>) -> T) -> T {
+        let recorder = Recorder {
+            actions: &self.actions,
+            invariants: &self.invariants,
+            config: &self.config,
+        };
+        f(&recorder, &mut Alone(&mut self.world))
     }
 
     /// The world of worker `worker` (0: the explorer's own world).
@@ -716,17 +499,6 @@ impl<W: World> Explorer<W> {
             }
         }
         Ok(ctx)
-    }
-
-    fn note_self_loop(&self, run: &mut Run, action: usize) {
-        run.self_loops[action] += 1;
-        if run.self_loops[action] == self.config.loop_threshold {
-            run.warnings.push(format!(
-                "action `{}` left the state unchanged from {} states; consider a precondition \
-                 (`requires`) that disables it where it has no effect",
-                self.actions[action].name, self.config.loop_threshold
-            ));
-        }
     }
 
     fn report_progress(&mut self, run: &Run) {
@@ -922,7 +694,12 @@ impl<W: World> Explorer<W> {
                 }
             }
         }
-        let enabled = (0..graph.len()).any(|s| self.enabled(action, run, s));
+        let recorder = Recorder {
+            actions: &self.actions,
+            invariants: &self.invariants,
+            config: &self.config,
+        };
+        let enabled = (0..graph.len()).any(|s| recorder.enabled(action, run, s));
         if enabled {
             format!("enabled, but not reached before the run stopped ({stop})")
         } else {
@@ -976,6 +753,34 @@ impl<W: World> Explorer<W> {
             shrunk_from: None,
         }
     }
+}
+
+/// Why the run must stop now, if it must: interrupted, or a limit of the configuration reached.
+fn limit_reached(
+    config: &ExplorerConfig,
+    interrupted: bool,
+    run: &Run,
+    started: Instant,
+) -> Option<StopReason> {
+    if interrupted {
+        return Some(StopReason::Interrupted);
+    }
+    if config.max_steps.is_some_and(|max| run.steps >= max) {
+        return Some(StopReason::MaxSteps);
+    }
+    if config
+        .coverage_target
+        .is_some_and(|target| coverage(&run.runs) >= target)
+    {
+        return Some(StopReason::CoverageTarget);
+    }
+    if config
+        .time_limit
+        .is_some_and(|limit| started.elapsed() >= limit)
+    {
+        return Some(StopReason::TimeLimit);
+    }
+    None
 }
 
 fn unique_names<'a>(

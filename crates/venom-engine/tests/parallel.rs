@@ -499,3 +499,105 @@ fn workers_are_refused_where_they_cannot_help() {
         other => panic!("expected WorkerDiffers, got {other:?}"),
     }
 }
+
+/// What the worlds of [`a_slow_step_does_not_hold_back_the_next_level`] did, in order.
+type Log = Arc<std::sync::Mutex<Vec<String>>>;
+
+/// A counter `x` (0..=3) and a flag `y`, sharing one log: the step from the initial state
+/// that sets the flag takes long.
+struct Relay {
+    at: (u32, u32),
+    saved: HashMap<u64, (u32, u32)>,
+    next: u64,
+    log: Log,
+}
+
+impl Relay {
+    fn note(&self, event: String) {
+        self.log.lock().unwrap().push(event);
+    }
+}
+
+impl World for Relay {
+    fn mechanism(&self) -> String {
+        "relay".into()
+    }
+
+    fn checkpoint_mode(&self) -> CheckpointMode {
+        CheckpointMode::RandomAccess
+    }
+
+    fn checkpoint(&mut self) -> Result<CheckpointId, WorldError> {
+        self.next += 1;
+        self.saved.insert(self.next, self.at);
+        Ok(CheckpointId(self.next))
+    }
+
+    fn rollback(&mut self, id: CheckpointId) -> Result<(), WorldError> {
+        self.at = self.saved[&id.0];
+        Ok(())
+    }
+
+    fn release(&mut self, id: CheckpointId) {
+        self.saved.remove(&id.0);
+    }
+
+    fn reset(&mut self) -> Result<(), WorldError> {
+        self.at = (0, 0);
+        Ok(())
+    }
+
+    fn observe(&mut self) -> Result<Observation, WorldError> {
+        let mut obs = Observation::new();
+        obs.insert("x", self.at.0.into());
+        obs.insert("y", self.at.1.into());
+        Ok(obs)
+    }
+}
+
+#[test]
+fn a_slow_step_does_not_hold_back_the_next_level() {
+    let log: Log = Arc::default();
+    let relay = || Relay {
+        at: (0, 0),
+        saved: HashMap::new(),
+        next: 0,
+        log: log.clone(),
+    };
+    let actions = vec![
+        Action::new("count", |w: &mut Relay, _: &mut Context| {
+            w.note(format!("count from {:?}", w.at));
+            w.at.0 = (w.at.0 + 1).min(3);
+            Ok(Outcome::default())
+        }),
+        Action::new("flag", |w: &mut Relay, _: &mut Context| {
+            if w.at == (0, 0) {
+                w.note("slow flag starts".into());
+                std::thread::sleep(Duration::from_millis(400));
+                w.note("slow flag ends".into());
+            }
+            w.at.1 = 1;
+            Ok(Outcome::default())
+        }),
+    ];
+    let mut explorer = Explorer::new(relay(), actions, Vec::new())
+        .with_config(bfs())
+        .with_workers(vec![relay()]);
+    let result = explorer.run(Context::new()).expect("setup");
+    assert_eq!(result.stop, StopReason::Exhausted);
+    assert_eq!(result.states, 8);
+    let log = log.lock().unwrap().clone();
+    let position = |event: &str| log.iter().position(|e| e == event);
+    let (Some(slow_ends), Some(next_level)) =
+        (position("slow flag ends"), position("count from (1, 0)"))
+    else {
+        panic!("missing events: {log:?}");
+    };
+    // The step that found (1, 0) came first in its level: its state's pairs are offered once
+    // it is recorded, and the idle worker runs them while the slow step of the same level
+    // still runs.
+    assert!(
+        next_level < slow_ends,
+        "the second level waited for the slow step of the first: {log:?}"
+    );
+}

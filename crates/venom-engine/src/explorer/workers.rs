@@ -1,28 +1,33 @@
 //! Parallel breadth-first exploration: several workers, each driving its own copy of the system
 //! under test, share one state graph.
 //!
-//! The graph grows one level at a time. A level's (state, action) pairs are handed out by a job
-//! market ([`Market`]): a worker first takes pairs of the states its own world holds a checkpoint
-//! of, then pairs of states nobody holds (the initial state, of which every worker keeps a
-//! checkpoint), then pairs of the state with the most pairs left, which it restores from the
-//! checkpoint its holder lent (see [`World::lend`]) when the world can lend, else by rolling
-//! back to its nearest own checkpoint on that state's path and replaying the rest. No worker
-//! idles while pairs are left. The results are recorded in the order a single breadth-first
-//! explorer would have recorded them, so the states, the paths that discovered them and the
-//! violations do not depend on the number of workers, and every state is first reached at its
-//! depth: the paths stay shortest.
+//! The (state, action) pairs are handed out by a job market ([`Market`]): a worker first takes
+//! pairs of the states its own world holds a checkpoint of, then pairs of states nobody holds
+//! (the initial state, of which every worker keeps a checkpoint), then pairs of the state with
+//! the most pairs left, which it restores from the checkpoint its holder lent (see
+//! [`World::lend`]) when the world can lend, else by rolling back to its nearest own checkpoint
+//! on that state's path and replaying the rest. The explorer's thread records the steps in the
+//! order a single breadth-first explorer would have recorded them, and offers a new state's
+//! pairs as soon as the step that found it is recorded, so the levels overlap: no worker idles
+//! while an earlier step of a narrow level still runs. The states, the paths that discovered
+//! them and the violations do not depend on the number of workers, and every state is first
+//! reached at its depth: the paths stay shortest.
 
-use super::{Explorer, NewCheckpoint, Run, StartError};
+use super::record::{Keeper, Recorder};
+use super::{limit_reached, Explorer, NewCheckpoint, ProgressFn, Run, RunControl, StartError};
 use crate::context::Context;
 use crate::exploration::{Progress, StopReason, WorkerFigures};
 use crate::fingerprint::Fingerprint;
 use crate::graph::{StateGraph, StateId};
 use crate::step::{Model, StepResult};
 use crate::world::{CheckpointId, CheckpointMode, LentCheckpoint, World, WorldError};
-use std::collections::{HashMap, VecDeque};
+use market::{Market, Taken};
+use std::collections::{BTreeMap, HashMap};
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
-use std::sync::{mpsc, Mutex, MutexGuard};
-use std::time::Instant;
+use std::sync::{mpsc, Condvar, Mutex, MutexGuard, RwLock, RwLockReadGuard, RwLockWriteGuard};
+use std::time::{Duration, Instant};
+
+mod market;
 
 /// The parallel loop, for an explorer whose worlds may move to other threads.
 type ParallelLoop<W> = fn(&mut Explorer<W>, &mut Run, CheckpointMode, Instant) -> StopReason;
@@ -63,7 +68,7 @@ impl<W: World + Send> Explorer<W> {
     pub fn with_workers(mut self, others: Vec<W>) -> Self {
         self.workers.others = others;
         self.workers.parallel_loop =
-            (!self.workers.others.is_empty()).then_some(explore_levels::<W> as ParallelLoop<W>);
+            (!self.workers.others.is_empty()).then_some(explore_parallel::<W> as ParallelLoop<W>);
         self
     }
 }
@@ -131,86 +136,329 @@ impl<W: World> Explorer<W> {
     }
 }
 
-/// Explores level by level with every worker; returns why it stopped.
-fn explore_levels<W: World + Send>(
+/// Explores with every worker at once; returns why it stopped.
+///
+/// The explorer's thread records the steps in the order of their pairs as they come in, and
+/// offers the pairs of each new state to the market as soon as the step that found it is
+/// recorded: workers start on the next level while the last pairs of the current one still
+/// run, so a narrow level does not leave them idle.
+fn explore_parallel<W: World + Send>(
     explorer: &mut Explorer<W>,
     run: &mut Run,
     mode: CheckpointMode,
     started: Instant,
 ) -> StopReason {
-    loop {
-        if let Some(reason) = explorer.limit_reached(run, started) {
-            return reason;
-        }
-        let mut level = run.frontier.take_level();
-        if let Some(max) = explorer.config.max_steps {
-            // The pairs one worker would run before the limit: the level's first ones.
-            level.truncate(usize::try_from(max.saturating_sub(run.steps)).unwrap_or(usize::MAX));
-        }
-        if level.is_empty() {
-            return if run.depth_pruned {
-                StopReason::DepthLimit
-            } else {
-                StopReason::Exhausted
-            };
-        }
-        let end = explorer.run_level(run, &level, mode, started);
-        if let Some(warning) = end.mismatch {
-            if !run.replay_mismatch_warned {
-                run.replay_mismatch_warned = true;
-                run.warnings.push(warning);
+    let Explorer {
+        world,
+        actions,
+        invariants,
+        config,
+        control,
+        workers,
+    } = explorer;
+    let Workers {
+        others,
+        roots,
+        lent,
+        figures,
+        ..
+    } = workers;
+    let RunControl {
+        interrupt,
+        progress,
+    } = control;
+    let count = 1 + others.len();
+    let graph = RwLock::new(std::mem::replace(&mut run.graph, StateGraph::new(0, false)));
+    let required = run.required.clone();
+    let shared = Shared {
+        model: Model {
+            actions,
+            invariants,
+            state_keys: config.state_keys.as_deref(),
+        },
+        graph: &graph,
+        lent: RwLock::new(std::mem::take(lent)),
+        required: &required,
+        config,
+        mode,
+        market: Mutex::new(Market::new(count)),
+        wake: Condvar::new(),
+        mailboxes: (0..count).map(|_| Mutex::new(Vec::new())).collect(),
+        claims: Mutex::new(HashMap::new()),
+        fail_fast_at: AtomicUsize::new(usize::MAX),
+        interrupt: interrupt.as_deref(),
+        deadline: config.time_limit.map(|limit| started + limit),
+        mismatch_warned: AtomicBool::new(run.replay_mismatch_warned),
+        mismatch: Mutex::new(None),
+    };
+    let budget = config.max_steps.map_or(usize::MAX, |max| {
+        usize::try_from(max.saturating_sub(run.steps)).unwrap_or(usize::MAX)
+    });
+    let mut coordinator = Coordinator {
+        recorder: Recorder {
+            actions,
+            invariants,
+            config,
+        },
+        shared: &shared,
+        budget,
+        waiting: BTreeMap::new(),
+        next: 0,
+        per_worker: vec![0; count],
+        progress: progress.as_mut(),
+        started,
+    };
+    let (sender, receiver) = mpsc::channel();
+    let (decided, ends) = std::thread::scope(|scope| {
+        let handles: Vec<_> = std::iter::once(&mut *world)
+            .chain(others.iter_mut())
+            .zip(roots.iter().copied())
+            .enumerate()
+            .map(|(worker, (world, root))| {
+                let sender = sender.clone();
+                let shared = &shared;
+                scope.spawn(move || shared.work(worker as u16, world, root, sender))
+            })
+            .collect();
+        drop(sender);
+        let decided = coordinator.run(run, &receiver);
+        shared.halt();
+        // The steps that were still running when the run stopped.
+        coordinator.keep(receiver.iter());
+        let ends: Vec<WorkerEnd> = handles
+            .into_iter()
+            .enumerate()
+            .map(|(worker, handle)| {
+                handle.join().unwrap_or_else(|_| WorkerEnd {
+                    figures: WorkerFigures::default(),
+                    failure: Some(format!("worker {worker} panicked")),
+                })
+            })
+            .collect();
+        (decided, ends)
+    });
+    let mut failure = None;
+    for (total, end) in figures.iter_mut().zip(ends) {
+        total.steps += end.figures.steps;
+        total.replayed += end.figures.replayed;
+        total.borrowed += end.figures.borrowed;
+        total.busy_secs += end.figures.busy_secs;
+        failure = failure.or(end.failure);
+    }
+    let stop = match decided {
+        Some(reason) if !reason.keeps_late_steps() => reason,
+        decided => {
+            // A run cut short keeps what its workers found: the steps that ran, in order (the
+            // positions of those that did not run are skipped).
+            let kept = coordinator.record_the_rest(run);
+            let interrupted = coordinator.shared.interrupted();
+            match (decided, failure, kept) {
+                (Some(reason), ..) => reason,
+                (None, Some(_), _) if interrupted => StopReason::Interrupted,
+                (None, Some(failure), _) => StopReason::Aborted(failure),
+                (None, None, Err(e)) => StopReason::Aborted(e.chain()),
+                (None, None, Ok(())) => limit_reached(config, interrupted, run, started)
+                    .unwrap_or(StopReason::Interrupted),
             }
         }
-        let mut results = end.results.into_iter();
-        for done in results.by_ref() {
-            run.over_cap += u64::from(done.over_cap);
-            let checkpoint = NewCheckpoint::Taken(done.checkpoint.map(|c| (done.worker, c)));
-            match explorer.record(run, mode, done.result, checkpoint) {
-                Ok((reached, true)) => {
-                    // Lent only while its holder keeps it (a state not expanded gives it back).
-                    if let (Some(lent), Some(_)) = (done.lent, run.graph.checkpoint(reached)) {
-                        explorer.workers.lent.insert(reached, lent);
-                    }
+    };
+    let dropped = std::mem::take(&mut coordinator.waiting);
+    drop(coordinator);
+    let mut release = |worker: u16, checkpoint: CheckpointId| match worker {
+        0 => world.release(checkpoint),
+        n => others[usize::from(n) - 1].release(checkpoint),
+    };
+    for done in dropped.into_values() {
+        if let Some(checkpoint) = done.checkpoint {
+            release(done.worker, checkpoint);
+        }
+    }
+    let Shared {
+        lent: lent_now,
+        mailboxes,
+        mismatch,
+        ..
+    } = shared;
+    for (worker, mailbox) in mailboxes.into_iter().enumerate() {
+        for checkpoint in mailbox.into_inner().unwrap_or_else(|e| e.into_inner()) {
+            release(worker as u16, checkpoint);
+        }
+    }
+    *lent = lent_now.into_inner().unwrap_or_else(|e| e.into_inner());
+    run.graph = graph.into_inner().unwrap_or_else(|e| e.into_inner());
+    if let Some(warning) = mismatch.into_inner().unwrap_or_else(|e| e.into_inner()) {
+        if !run.replay_mismatch_warned {
+            run.replay_mismatch_warned = true;
+            run.warnings.push(warning);
+        }
+    }
+    stop
+}
+
+impl StopReason {
+    /// Whether a parallel run that stopped for this reason records the steps its workers had
+    /// finished but the explorer had not recorded yet: a run cut short keeps what it found;
+    /// one stopped by a limit on steps, coverage or a severe violation ends where one worker
+    /// would have ended.
+    fn keeps_late_steps(&self) -> bool {
+        matches!(self, StopReason::Interrupted | StopReason::TimeLimit)
+    }
+}
+
+/// The explorer's thread during a parallel run: it records the steps in the order of their
+/// pairs and offers the pairs of the states they find.
+struct Coordinator<'a, 's, W> {
+    recorder: Recorder<'a, W>,
+    shared: &'s Shared<'a, W>,
+    /// The most pairs that may be offered (what `max_steps` leaves).
+    budget: usize,
+    /// Steps received before some step with an earlier position, by position.
+    waiting: BTreeMap<usize, Done>,
+    /// The position of the next step to record.
+    next: usize,
+    /// Steps received from each worker.
+    per_worker: Vec<u64>,
+    progress: Option<&'a mut (u64, ProgressFn)>,
+    started: Instant,
+}
+
+impl<W: World> Coordinator<'_, '_, W> {
+    /// Records the steps as they come in, in order, until the run must stop; returns why, or
+    /// `None` when every worker stopped on its own (a failure, an interrupt, the time limit).
+    fn run(&mut self, run: &mut Run, receiver: &mpsc::Receiver<Done>) -> Option<StopReason> {
+        self.offer(run);
+        loop {
+            if self.next == lock(&self.shared.market).offered() {
+                // Everything offered is recorded, and recording it offered nothing more.
+                let config = self.recorder.config;
+                let limit = limit_reached(config, self.shared.interrupted(), run, self.started);
+                return Some(limit.unwrap_or(match run.depth_pruned {
+                    true => StopReason::DepthLimit,
+                    false => StopReason::Exhausted,
+                }));
+            }
+            let done = receiver.recv().ok()?;
+            self.per_worker[usize::from(done.worker)] += 1;
+            self.waiting.insert(done.index, done);
+            while let Some(done) = self.waiting.remove(&self.next) {
+                self.next += 1;
+                if let Err(e) = self.record(run, done) {
+                    return Some(StopReason::Aborted(e.chain()));
                 }
-                Ok((_, false)) => {}
-                Err(e) => return StopReason::Aborted(e.chain()),
+                if let Some(invariant) = run.failed_fast.take() {
+                    return Some(StopReason::FailFast(invariant));
+                }
+                let config = self.recorder.config;
+                let interrupted = self.shared.interrupted();
+                if let Some(reason) = limit_reached(config, interrupted, run, self.started) {
+                    return Some(reason);
+                }
             }
-            if run.failed_fast.is_some() {
-                // One worker would have stopped here: what ran after it is dropped.
-                break;
+        }
+    }
+
+    /// Keeps `late` steps with those waiting for their turn.
+    fn keep(&mut self, late: impl Iterator<Item = Done>) {
+        for done in late {
+            self.waiting.insert(done.index, done);
+        }
+    }
+
+    /// Records every step still waiting, in order.
+    fn record_the_rest(&mut self, run: &mut Run) -> Result<(), WorldError> {
+        while let Some((_, done)) = self.waiting.pop_first() {
+            self.record(run, done)?;
+        }
+        Ok(())
+    }
+
+    /// Records one step in the graph (the workers read it meanwhile, behind its lock), lends
+    /// the checkpoint of the new state it found, and offers that state's pairs.
+    fn record(&mut self, run: &mut Run, done: Done) -> Result<(), WorldError> {
+        let shared = self.shared;
+        run.over_cap += u64::from(done.over_cap);
+        let fingerprint = done.result.fingerprint;
+        let checkpoint = NewCheckpoint::Taken(done.checkpoint.map(|c| (done.worker, c)));
+        let mut graph = write(shared.graph);
+        std::mem::swap(&mut run.graph, &mut graph);
+        let recorded = self.recorder.record(
+            run,
+            shared.mode,
+            done.result,
+            checkpoint,
+            &mut Mailboxes(shared),
+        );
+        if let (Ok((reached, true)), Some(lent)) = (&recorded, done.lent) {
+            // Lent only while its holder keeps it (a state not expanded gives it back).
+            if run.graph.checkpoint(*reached).is_some() {
+                write(&shared.lent).insert(*reached, lent);
             }
         }
-        for dropped in results {
-            let checkpoint = dropped.checkpoint.map(|c| (dropped.worker, c));
-            explorer.release_taken(NewCheckpoint::Taken(checkpoint));
+        lock(&shared.claims).remove(&fingerprint);
+        self.offer(run);
+        self.show_progress(run);
+        std::mem::swap(&mut run.graph, &mut graph);
+        recorded.map(|_| ())
+    }
+
+    /// Offers the pairs the frontier queued (within the budget of steps) and wakes the
+    /// workers that wait for some.
+    fn offer(&mut self, run: &mut Run) {
+        let pairs = run.frontier.take_level();
+        if pairs.is_empty() {
+            return;
         }
-        explorer.report_progress(run);
-        if let Some(invariant) = run.failed_fast.take() {
-            return StopReason::FailFast(invariant);
-        }
-        if let Some(failure) = end.failure {
-            return if explorer.interrupted() {
-                StopReason::Interrupted
-            } else {
-                StopReason::Aborted(failure)
-            };
+        let mut market = lock(&self.shared.market);
+        let room = self.budget.saturating_sub(market.offered());
+        market.offer(&run.graph, pairs.into_iter().take(room), self.shared.mode);
+        drop(market);
+        self.shared.wake.notify_all();
+    }
+
+    fn show_progress(&mut self, run: &Run) {
+        if let Some((every, show)) = self.progress.as_deref_mut() {
+            if run.steps.is_multiple_of(*every) {
+                show(&Progress {
+                    step: run.steps,
+                    max_steps: self.recorder.config.max_steps,
+                    states: run.graph.len(),
+                    coverage: super::coverage(&run.runs),
+                    violations: run.hits.distinct(),
+                    workers: self.per_worker.clone(),
+                });
+            }
         }
     }
 }
 
-/// What one level of a parallel exploration produced.
-struct LevelEnd {
-    /// The steps that ran, in the order of the level's pairs.
-    results: Vec<Done>,
-    /// Why a worker stopped early (the first failure), with the worker named.
-    failure: Option<String>,
-    /// A replay that did not reach the state it replayed to.
-    mismatch: Option<String>,
+/// The keeper of checkpoints while workers explore: the explorer's thread holds no world, so
+/// what recording frees goes to the holder's mailbox, and the holder frees it before its next
+/// pair.
+struct Mailboxes<'s, 'a, W>(&'s Shared<'a, W>);
+
+impl<W> Keeper for Mailboxes<'_, '_, W> {
+    fn checkpoint_now(&mut self) -> Result<CheckpointId, WorldError> {
+        Err(WorldError::new(
+            "internal error: the explorer's thread holds no world while its workers explore",
+        ))
+    }
+
+    fn checkpoint_bytes(&self) -> Option<u64> {
+        None
+    }
+
+    fn release(&mut self, holder: u16, checkpoint: CheckpointId) {
+        lock(&self.0.mailboxes[usize::from(holder)]).push(checkpoint);
+    }
+
+    fn unlend(&mut self, state: StateId) {
+        write(&self.0.lent).remove(&state);
+    }
 }
 
 /// A step a worker ran.
 struct Done {
-    /// Its pair's position in the level.
+    /// Its pair's position in the order one breadth-first explorer runs the pairs.
     index: usize,
     worker: u16,
     result: StepResult,
@@ -222,117 +470,6 @@ struct Done {
     over_cap: bool,
 }
 
-impl<W: World + Send> Explorer<W> {
-    /// Runs the pairs of `level` on every worker at once and returns their results in order.
-    fn run_level(
-        &mut self,
-        run: &Run,
-        level: &[(StateId, usize)],
-        mode: CheckpointMode,
-        started: Instant,
-    ) -> LevelEnd {
-        let Explorer {
-            world,
-            actions,
-            invariants,
-            config,
-            control,
-            workers,
-        } = self;
-        let Workers {
-            others,
-            roots,
-            lent,
-            figures,
-            ..
-        } = workers;
-        let count = 1 + others.len();
-        let shared = Shared {
-            model: Model {
-                actions,
-                invariants,
-                state_keys: config.state_keys.as_deref(),
-            },
-            graph: &run.graph,
-            lent,
-            required: &run.required,
-            config,
-            mode,
-            level,
-            market: Mutex::new(Market::new(&run.graph, level, mode, count)),
-            claims: Mutex::new(HashMap::new()),
-            stop: AtomicBool::new(false),
-            fail_fast_at: AtomicUsize::new(usize::MAX),
-            interrupt: control.interrupt.as_deref(),
-            deadline: config.time_limit.map(|limit| started + limit),
-            mismatch_warned: AtomicBool::new(run.replay_mismatch_warned),
-            mismatch: Mutex::new(None),
-        };
-        let (sender, receiver) = mpsc::channel();
-        let mut results = Vec::with_capacity(level.len());
-        let ends: Vec<WorkerEnd> = std::thread::scope(|scope| {
-            let handles: Vec<_> = std::iter::once(&mut *world)
-                .chain(others.iter_mut())
-                .zip(roots.iter().copied())
-                .enumerate()
-                .map(|(worker, (world, root))| {
-                    let sender = sender.clone();
-                    let shared = &shared;
-                    scope.spawn(move || shared.work(worker as u16, world, root, sender))
-                })
-                .collect();
-            drop(sender);
-            let mut per_worker = vec![0u64; count];
-            let every = control.progress.as_ref().map_or(0, |(every, _)| *every);
-            for done in receiver {
-                per_worker[usize::from(done.worker)] += 1;
-                results.push(done);
-                let step = run.steps + results.len() as u64;
-                if let Some((_, show)) = control.progress.as_mut() {
-                    if step.is_multiple_of(every) {
-                        show(&Progress {
-                            step,
-                            max_steps: config.max_steps,
-                            states: run.graph.len(),
-                            coverage: super::coverage(&run.runs),
-                            violations: run.hits.distinct(),
-                            workers: per_worker.clone(),
-                        });
-                    }
-                }
-            }
-            handles
-                .into_iter()
-                .enumerate()
-                .map(|(worker, handle)| {
-                    handle.join().unwrap_or_else(|_| WorkerEnd {
-                        figures: WorkerFigures::default(),
-                        failure: Some(format!("worker {worker} panicked")),
-                    })
-                })
-                .collect()
-        });
-        results.sort_by_key(|done| done.index);
-        let mut failure = None;
-        for (total, end) in figures.iter_mut().zip(ends) {
-            total.steps += end.figures.steps;
-            total.replayed += end.figures.replayed;
-            total.borrowed += end.figures.borrowed;
-            total.busy_secs += end.figures.busy_secs;
-            failure = failure.or(end.failure);
-        }
-        let mismatch = shared
-            .mismatch
-            .into_inner()
-            .unwrap_or_else(|e| e.into_inner());
-        LevelEnd {
-            results,
-            failure,
-            mismatch,
-        }
-    }
-}
-
 /// Whether a worker keeps a checkpoint of the state a step reached.
 enum Keep {
     Yes,
@@ -342,22 +479,25 @@ enum Keep {
     OverCap,
 }
 
-/// What every worker of one level reads (the graph does not change during a level).
+/// What the workers and the explorer's thread share during a parallel run.
 struct Shared<'a, W> {
     model: Model<'a, W>,
-    graph: &'a StateGraph,
+    /// The graph: the explorer's thread writes each step, the workers read the states' paths,
+    /// contexts and checkpoints.
+    graph: &'a RwLock<StateGraph>,
     /// The checkpoints lent by their holders, by state.
-    lent: &'a HashMap<StateId, LentCheckpoint>,
+    lent: RwLock<HashMap<StateId, LentCheckpoint>>,
     required: &'a [Vec<usize>],
     config: &'a crate::config::ExplorerConfig,
     mode: CheckpointMode,
-    level: &'a [(StateId, usize)],
     market: Mutex<Market>,
-    /// For each fingerprint reached in this level and not in the graph, the first pair (by
-    /// position) known to reach it: the one whose worker keeps a checkpoint of it.
+    /// Wakes the workers waiting for pairs (more offered, or the run ends).
+    wake: Condvar,
+    /// Per worker, the checkpoints of its world to free (their states need them no more).
+    mailboxes: Vec<Mutex<Vec<CheckpointId>>>,
+    /// For each fingerprint reached and not yet in the graph, the first pair (by position)
+    /// known to reach it: the one whose worker keeps a checkpoint of it.
     claims: Mutex<HashMap<Fingerprint, usize>>,
-    /// Set when a worker failed: the others stop taking pairs.
-    stop: AtomicBool,
     /// The first pair (by position) known to break an invariant severe enough to stop the run:
     /// the pairs after it are not run, those before it are (as one worker would have).
     fail_fast_at: AtomicUsize,
@@ -368,7 +508,7 @@ struct Shared<'a, W> {
     mismatch: Mutex<Option<String>>,
 }
 
-/// How one worker's part of a level ended.
+/// How one worker's part of the run ended.
 struct WorkerEnd {
     figures: WorkerFigures,
     /// Why it stopped early, with the worker named.
@@ -376,7 +516,7 @@ struct WorkerEnd {
 }
 
 impl<W: World> Shared<'_, W> {
-    /// Takes pairs from the market and runs them until none is left or the run must stop.
+    /// Takes pairs from the market and runs them until the run ends.
     fn work(
         &self,
         worker: u16,
@@ -389,13 +529,17 @@ impl<W: World> Shared<'_, W> {
             ..WorkerFigures::default()
         };
         let mut adopted: Option<Adopted> = None;
-        while let Some(taken) = self.next_pair(worker) {
-            let state = self.level[taken.index].0;
-            if let Some(left) = adopted.take_if(|a| a.state != state) {
+        let mut failure = None;
+        loop {
+            self.free_mail(worker, world);
+            let Some(taken) = self.next_pair(worker) else {
+                break;
+            };
+            if let Some(left) = adopted.take_if(|a| a.state != taken.state) {
                 world.release(left.checkpoint);
             }
             let started = Instant::now();
-            let ran = self.run_pair(worker, (world, root), taken, &mut adopted, &mut figures);
+            let ran = self.run_pair(worker, (world, root), &taken, &mut adopted, &mut figures);
             figures.busy_secs += started.elapsed().as_secs_f64();
             match ran {
                 Ok(done) => {
@@ -407,60 +551,79 @@ impl<W: World> Shared<'_, W> {
                     }
                 }
                 Err(e) => {
-                    self.stop.store(true, Ordering::SeqCst);
-                    if let Some(left) = adopted.take() {
-                        world.release(left.checkpoint);
-                    }
-                    return WorkerEnd {
-                        figures,
-                        failure: Some(format!("worker {worker}: {}", e.chain())),
-                    };
+                    self.halt();
+                    failure = Some(format!("worker {worker}: {}", e.chain()));
+                    break;
                 }
             }
         }
         if let Some(left) = adopted.take() {
             world.release(left.checkpoint);
         }
-        WorkerEnd {
-            figures,
-            failure: None,
+        self.free_mail(worker, world);
+        WorkerEnd { figures, failure }
+    }
+
+    /// Frees the checkpoints of `world` that recording no longer needs.
+    fn free_mail(&self, worker: u16, world: &mut W) {
+        let mail = std::mem::take(&mut *lock(&self.mailboxes[usize::from(worker)]));
+        for checkpoint in mail {
+            world.release(checkpoint);
         }
     }
 
-    /// The next pair for `worker`, unless the run must stop.
+    /// Ends the run for every worker: none takes another pair.
+    fn halt(&self) {
+        lock(&self.market).closed = true;
+        self.wake.notify_all();
+    }
+
+    fn interrupted(&self) -> bool {
+        self.interrupt
+            .is_some_and(|flag| flag.load(Ordering::Relaxed))
+    }
+
+    /// The next pair for `worker`, waiting for one while others still run, unless the run
+    /// must stop.
     fn next_pair(&self, worker: u16) -> Option<Taken> {
-        let interrupted = self
-            .interrupt
-            .is_some_and(|flag| flag.load(Ordering::Relaxed));
-        let late = self.deadline.is_some_and(|d| Instant::now() >= d);
-        if interrupted || late || self.stop.load(Ordering::SeqCst) {
-            return None;
-        }
         let mut market = lock(&self.market);
         loop {
-            let taken = market.take(usize::from(worker))?;
-            if taken.index < self.fail_fast_at.load(Ordering::SeqCst) {
-                return Some(taken);
+            let late = self.deadline.is_some_and(|d| Instant::now() >= d);
+            if market.closed || late || self.interrupted() {
+                return None;
+            }
+            match market.take(usize::from(worker)) {
+                Some(taken) if taken.index < self.fail_fast_at.load(Ordering::SeqCst) => {
+                    return Some(taken)
+                }
+                Some(_) => {}
+                None => {
+                    // Woken when pairs are offered or the run ends; the timeout re-reads the
+                    // interrupt flag and the clock.
+                    market = self
+                        .wake
+                        .wait_timeout(market, Duration::from_millis(50))
+                        .map_or_else(|e| e.into_inner().0, |(market, _)| market);
+                }
             }
         }
     }
 
-    /// Restores the state of pair `index`, runs its action and checkpoints the state reached
-    /// when it may be new.
+    /// Restores the state of the pair taken, runs its action and checkpoints the state
+    /// reached when it may be new.
     fn run_pair(
         &self,
         worker: u16,
         (world, root): (&mut W, Option<CheckpointId>),
-        taken: Taken,
+        taken: &Taken,
         adopted: &mut Option<Adopted>,
         figures: &mut WorkerFigures,
     ) -> Result<Done, WorldError> {
-        let index = taken.index;
-        let (state, action) = self.level[index];
+        let (index, state, action) = (taken.index, taken.state, taken.action);
         let ctx = match adopted {
             Some(held) if held.state == state => {
                 world.rollback(held.checkpoint)?;
-                self.graph.ctx(state).clone()
+                read(self.graph).ctx(state).clone()
             }
             _ => {
                 let (ctx, replayed) = self.restore(worker, world, root, state, figures)?;
@@ -472,10 +635,10 @@ impl<W: World> Shared<'_, W> {
                 ctx
             }
         };
-        let known_broken = self.graph.broken(state);
+        let known_broken = read(self.graph).broken(state).to_vec();
         let result = self
             .model
-            .execute(world, (state, known_broken), action, ctx)?;
+            .execute(world, (state, &known_broken), action, ctx)?;
         figures.steps += 1;
         let (checkpoint, over_cap) = match self.keeps_checkpoint(world, index, &result) {
             Keep::Yes => (Some(world.checkpoint()?), false),
@@ -497,15 +660,18 @@ impl<W: World> Shared<'_, W> {
     /// state not in the graph, whose actions will be explored, first reached by this pair as
     /// far as is known, while the worker's checkpoints are within its share of the memory cap.
     fn keeps_checkpoint(&self, world: &W, index: usize, result: &StepResult) -> Keep {
-        if self.mode != CheckpointMode::RandomAccess
-            || self.graph.find(result.fingerprint).is_some()
-        {
+        if self.mode != CheckpointMode::RandomAccess {
             return Keep::No;
         }
-        if !self.config.expands_at(self.graph.depth(result.state) + 1) {
-            return Keep::No;
-        }
-        let calls = self.graph.child_calls(result.state, result.action);
+        let calls = {
+            let graph = read(self.graph);
+            if graph.find(result.fingerprint).is_some()
+                || !self.config.expands_at(graph.depth(result.state) + 1)
+            {
+                return Keep::No;
+            }
+            graph.child_calls(result.state, result.action)
+        };
         let actions = self.model.actions;
         let expands = (0..actions.len())
             .any(|a| crate::shrink::allowed(actions, a, &result.ctx, &calls, &self.required[a]));
@@ -519,7 +685,7 @@ impl<W: World> Shared<'_, W> {
                 _ => claims.insert(result.fingerprint, index),
             };
         }
-        let share = self.level_share();
+        let share = self.checkpoint_share();
         match (share, world.checkpoint_bytes()) {
             (Some(cap), Some(held)) if held > cap => Keep::OverCap,
             _ => Keep::Yes,
@@ -527,8 +693,8 @@ impl<W: World> Shared<'_, W> {
     }
 
     /// The memory one worker's checkpoints may hold: an equal share of the cap.
-    fn level_share(&self) -> Option<u64> {
-        let workers = lock(&self.market).workers as u64;
+    fn checkpoint_share(&self) -> Option<u64> {
+        let workers = self.mailboxes.len() as u64;
         self.config.max_checkpoint_bytes.map(|cap| cap / workers)
     }
 
@@ -544,42 +710,55 @@ impl<W: World> Shared<'_, W> {
         state: StateId,
         figures: &mut WorkerFigures,
     ) -> Result<(Context, bool), WorldError> {
-        let graph = self.graph;
-        let (start, path) = if self.mode == CheckpointMode::ResetReplay {
-            world.reset()?;
-            graph.path_to(state, |_| false)
-        } else {
-            let own = |id: StateId| match id {
-                0 => root,
-                _ => graph
-                    .checkpoint(id)
-                    .and_then(|(checkpoint, holder)| (holder == worker).then_some(checkpoint)),
+        let (from, path, mut ctx, expected) = {
+            let graph = read(self.graph);
+            let (start, path, from) = if self.mode == CheckpointMode::ResetReplay {
+                let (start, path) = graph.path_to(state, |_| false);
+                (start, path, From::Reset)
+            } else {
+                let lent = read(&self.lent);
+                let own = |id: StateId| match id {
+                    0 => root,
+                    _ => graph
+                        .checkpoint(id)
+                        .and_then(|(checkpoint, holder)| (holder == worker).then_some(checkpoint)),
+                };
+                let (start, path) = graph.path_to(state, |id| {
+                    id != 0 && (own(id).is_some() || lent.contains_key(&id))
+                });
+                let from = match (own(start), lent.get(&start)) {
+                    (Some(checkpoint), _) => From::Own(checkpoint),
+                    (None, Some(lent)) => From::Lent(lent.clone()),
+                    (None, None) => {
+                        return Err(WorldError::new(format!(
+                            "internal error: worker {worker} holds no checkpoint of state {start}"
+                        )))
+                    }
+                };
+                (start, path, from)
             };
-            let (start, path) = graph.path_to(state, |id| {
-                id != 0 && (own(id).is_some() || self.lent.contains_key(&id))
-            });
-            match (own(start), self.lent.get(&start)) {
-                (Some(checkpoint), _) => world.rollback(checkpoint)?,
-                (None, Some(lent)) => {
-                    world.restore_lent(lent)?;
-                    figures.borrowed += 1;
-                }
-                (None, None) => {
-                    return Err(WorldError::new(format!(
-                        "internal error: worker {worker} holds no checkpoint of state {start}"
-                    )))
-                }
-            }
-            (start, path)
+            (
+                from,
+                path,
+                graph.ctx(start).clone(),
+                graph.fingerprint(state),
+            )
         };
-        let mut ctx = graph.ctx(start).clone();
+        match from {
+            From::Reset => world.reset()?,
+            From::Own(checkpoint) => world.rollback(checkpoint)?,
+            From::Lent(lent) => {
+                world.restore_lent(&lent)?;
+                figures.borrowed += 1;
+            }
+        }
         for &action in &path {
             self.model.actions[action].run(world, &mut ctx)?;
         }
         figures.replayed += path.len() as u64;
         if !path.is_empty() && !self.mismatch_warned.load(Ordering::Relaxed) {
             let observation = world.observe()?;
-            if self.model.fingerprint(&ctx, &observation) != graph.fingerprint(state)
+            if self.model.fingerprint(&ctx, &observation) != expected
                 && !self.mismatch_warned.swap(true, Ordering::SeqCst)
             {
                 let how = match self.mode {
@@ -610,12 +789,14 @@ impl<W: World> Shared<'_, W> {
     }
 }
 
-/// A pair handed to a worker.
-struct Taken {
-    /// Its position in the level.
-    index: usize,
-    /// Whether more pairs of its state are queued for the same worker.
-    more: bool,
+/// Where a worker restores a state from before replaying the rest of its path.
+enum From {
+    /// A reset (reset + replay).
+    Reset,
+    /// A checkpoint its own world holds.
+    Own(CheckpointId),
+    /// A checkpoint another worker lent.
+    Lent(LentCheckpoint),
 }
 
 /// A checkpoint a worker took of a state it reached by replay, kept while it runs more of that
@@ -625,185 +806,18 @@ struct Adopted {
     checkpoint: CheckpointId,
 }
 
-/// The pairs of one level, grouped by state, and who takes which.
-struct Market {
-    /// Each state's pairs still to take (positions in the level).
-    groups: Vec<VecDeque<usize>>,
-    /// For each worker, the groups of the states its world holds a checkpoint of.
-    own: Vec<VecDeque<usize>>,
-    /// The groups of states no worker holds a checkpoint of.
-    anyone: VecDeque<usize>,
-    workers: usize,
-}
-
-impl Market {
-    fn new(
-        graph: &StateGraph,
-        level: &[(StateId, usize)],
-        mode: CheckpointMode,
-        workers: usize,
-    ) -> Market {
-        let mut market = Market {
-            groups: Vec::new(),
-            own: vec![VecDeque::new(); workers],
-            anyone: VecDeque::new(),
-            workers,
-        };
-        let mut group_of: HashMap<StateId, usize> = HashMap::new();
-        for (index, &(state, _)) in level.iter().enumerate() {
-            let group = *group_of.entry(state).or_insert_with(|| {
-                let group = market.groups.len();
-                market.groups.push(VecDeque::new());
-                match (mode, graph.checkpoint(state)) {
-                    (CheckpointMode::RandomAccess, Some((_, holder))) if state != 0 => {
-                        market.own[usize::from(holder)].push_back(group)
-                    }
-                    _ => market.anyone.push_back(group),
-                }
-                group
-            });
-            market.groups[group].push_back(index);
-        }
-        market
-    }
-
-    /// The next pair for `worker`: of the states it has queued (those it holds a checkpoint
-    /// of, and those it took) first; else it takes a whole group nobody holds, else the last
-    /// untouched group of the worker with the most pairs queued, else the back half of the
-    /// largest group left: a worker that has to replay its way to a state then runs several
-    /// of its pairs from there.
-    fn take(&mut self, worker: usize) -> Option<Taken> {
-        loop {
-            if let Some(&group) = self.own[worker].front() {
-                match self.groups[group].pop_front() {
-                    Some(index) => {
-                        let more = !self.groups[group].is_empty();
-                        return Some(Taken { index, more });
-                    }
-                    None => {
-                        self.own[worker].pop_front();
-                        continue;
-                    }
-                }
-            }
-            let group = self
-                .anyone
-                .pop_front()
-                .or_else(|| self.steal_group(worker))
-                .or_else(|| self.split_largest())?;
-            self.own[worker].push_back(group);
-        }
-    }
-
-    /// The last group, not yet started, of the worker with the most pairs queued after the
-    /// group it is on.
-    fn steal_group(&mut self, thief: usize) -> Option<usize> {
-        let waiting = |market: &Market, w: usize| -> usize {
-            let queue = &market.own[w];
-            queue.iter().skip(1).map(|&g| market.groups[g].len()).sum()
-        };
-        let victim = (0..self.workers)
-            .filter(|&w| w != thief && self.own[w].len() > 1)
-            .max_by_key(|&w| waiting(self, w))?;
-        if waiting(self, victim) == 0 {
-            return None;
-        }
-        self.own[victim].pop_back()
-    }
-
-    /// A new group of the back half of the largest group (its last pair when it has one).
-    fn split_largest(&mut self) -> Option<usize> {
-        let largest = (0..self.groups.len()).max_by_key(|&g| self.groups[g].len())?;
-        let left = self.groups[largest].len();
-        if left == 0 {
-            return None;
-        }
-        let half = self.groups[largest].split_off(left - left.div_ceil(2));
-        self.groups.push(half);
-        Some(self.groups.len() - 1)
-    }
-}
-
 /// Locks `mutex`, also after another worker panicked while holding it (what it guards stays
 /// consistent: every change is one call).
 fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
     mutex.lock().unwrap_or_else(|e| e.into_inner())
 }
 
-#[cfg(test)]
-mod tests {
-    use super::Market;
-    use std::collections::VecDeque;
+/// Reads behind `lock`, as [`lock`] does.
+fn read<T>(lock: &RwLock<T>) -> RwLockReadGuard<'_, T> {
+    lock.read().unwrap_or_else(|e| e.into_inner())
+}
 
-    /// A market of `groups` (pair positions per state), queued for their owners (`None`:
-    /// nobody holds the state).
-    fn market(groups: &[(&[usize], Option<usize>)], workers: usize) -> Market {
-        let mut market = Market {
-            groups: Vec::new(),
-            own: vec![VecDeque::new(); workers],
-            anyone: VecDeque::new(),
-            workers,
-        };
-        for (group, &(pairs, owner)) in groups.iter().enumerate() {
-            market.groups.push(pairs.iter().copied().collect());
-            match owner {
-                Some(w) => market.own[w].push_back(group),
-                None => market.anyone.push_back(group),
-            }
-        }
-        market
-    }
-
-    /// The next `most` pairs `worker` takes (fewer when the market runs out), as (pair, more
-    /// of its state).
-    fn drain(market: &mut Market, worker: usize, most: usize) -> Vec<(usize, bool)> {
-        std::iter::from_fn(|| market.take(worker))
-            .take(most)
-            .map(|t| (t.index, t.more))
-            .collect()
-    }
-
-    #[test]
-    fn a_worker_runs_its_own_states_then_takes_unheld_states_whole() {
-        let mut m = market(&[(&[0, 1], Some(0)), (&[2, 3, 4], None)], 2);
-        let taken = drain(&mut m, 0, 10);
-        assert_eq!(
-            taken,
-            [(0, true), (1, false), (2, true), (3, true), (4, false)]
-        );
-    }
-
-    #[test]
-    fn an_idle_worker_steals_a_whole_untouched_state_from_the_busiest() {
-        let mut m = market(
-            &[
-                (&[0, 1], Some(0)),
-                (&[2, 3], Some(0)),
-                (&[4, 5, 6], Some(0)),
-                (&[7], Some(1)),
-            ],
-            3,
-        );
-        assert_eq!(
-            m.take(0).map(|t| t.index),
-            Some(0),
-            "worker 0 starts on its first"
-        );
-        // Worker 2 has nothing: it takes worker 0's last state, all three pairs of it.
-        assert_eq!(drain(&mut m, 2, 3), [(4, true), (5, true), (6, false)]);
-        assert_eq!(drain(&mut m, 0, 3), [(1, false), (2, true), (3, false)]);
-        assert_eq!(drain(&mut m, 1, 10), [(7, false)]);
-        assert!(m.take(0).is_none() && m.take(2).is_none());
-    }
-
-    #[test]
-    fn with_no_untouched_state_left_an_idle_worker_takes_half_of_the_largest() {
-        let mut m = market(&[(&[0, 1, 2, 3, 4, 5], Some(0)), (&[6], Some(1))], 2);
-        assert_eq!(m.take(0).map(|t| t.index), Some(0));
-        assert_eq!(m.take(1).map(|t| t.index), Some(6));
-        // Five pairs left in worker 0's state: worker 1 takes the back three.
-        assert_eq!(drain(&mut m, 1, 3), [(3, true), (4, true), (5, false)]);
-        assert_eq!(drain(&mut m, 0, 10), [(1, true), (2, false)]);
-        assert!(m.take(0).is_none() && m.take(1).is_none());
-    }
+/// Writes behind `lock`, as [`lock`] does.
+fn write<T>(lock: &RwLock<T>) -> RwLockWriteGuard<'_, T> {
+    lock.write().unwrap_or_else(|e| e.into_inner())
 }
