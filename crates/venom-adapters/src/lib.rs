@@ -28,7 +28,7 @@ pub use composite::{CompositeAdapter, SqlObserver, SqlStateAdapter, Store};
 pub use postgres::{DatabaseCopy, PgSnapshots};
 pub use redact::redact_url;
 #[cfg(feature = "redis")]
-pub use redis_store::RedisSnapshots;
+pub use redis_store::{RedisCopy, RedisSnapshots};
 pub use sql::SqlQuery;
 #[cfg(feature = "sqlite")]
 pub use sqlite::{copy_sqlite_file, SqliteSnapshots};

@@ -7,7 +7,7 @@ use redis::{Connection, Value};
 use std::cell::RefCell;
 use std::collections::BTreeMap;
 use std::time::{Duration, Instant};
-use venom_adapters::{Observer, RedisSnapshots, StateAdapter};
+use venom_adapters::{Observer, RedisCopy, RedisSnapshots, StateAdapter};
 use venom_engine::CheckpointMode;
 use venom_testkit::{free_port, RedisServer};
 
@@ -384,4 +384,74 @@ fn snapshots_say_how_much_memory_they_hold() {
     adapter.release(first);
     adapter.release(second);
     assert_eq!(adapter.checkpoint_bytes(), Some(0));
+}
+
+#[test]
+fn copies_per_worker_get_an_empty_index_each_and_take_lent_checkpoints() {
+    let server = RedisServer::start();
+    let url = server.url().replace("/0", "/1");
+    let mut api = connect(&url);
+    redis::pipe()
+        .cmd("SET")
+        .arg("order:1")
+        .arg("paid")
+        .cmd("SET")
+        .arg("session:1")
+        .arg("alice")
+        .arg("PX")
+        .arg(60_000)
+        .query::<()>(&mut api)
+        .unwrap();
+    // Index 0 holds someone else's key: a copy must not land there.
+    let mut zero = connect(&server.url());
+    redis::cmd("SET")
+        .arg("not venom's")
+        .arg("1")
+        .query::<()>(&mut zero)
+        .unwrap();
+    let first = RedisCopy::create(&url, &[]).unwrap();
+    let second = RedisCopy::create(&url, &[first.index()]).unwrap();
+    assert_eq!((first.index(), second.index()), (2, 3));
+    let original = dump(&mut api);
+    let mut first_api = connect(first.url());
+    let mut second_api = connect(second.url());
+    assert_eq!(dump(&mut first_api), original);
+    assert_eq!(dump(&mut second_api), original);
+    // Each copy is its own: a write to one is seen by neither the other nor the original.
+    redis::cmd("SET")
+        .arg("order:2")
+        .arg("new")
+        .query::<()>(&mut first_api)
+        .unwrap();
+    assert_eq!(dump(&mut api), original);
+    assert_eq!(dump(&mut second_api), original);
+
+    // A checkpoint of the first copy restores into the second, also after its holder let it go.
+    let mut lender = RedisSnapshots::open(first.url(), vec![]).unwrap();
+    let mut borrower = RedisSnapshots::open(second.url(), vec![]).unwrap();
+    let saved = lender.checkpoint().unwrap();
+    let lent = lender.lend(saved).expect("redis snapshots lend");
+    lender.release(saved);
+    borrower.restore_lent(&lent).unwrap();
+    assert_eq!(dump(&mut second_api), dump(&mut first_api));
+    assert!(dump(&mut second_api).contains_key(b"order:2".as_slice()));
+
+    // Dropped copies leave their indices empty; the original and index 0 are untouched.
+    drop((first, second));
+    assert!(dump(&mut first_api).is_empty() && dump(&mut second_api).is_empty());
+    assert_eq!(dump(&mut api), original);
+    assert_eq!(dump(&mut zero).len(), 1);
+
+    // A server with no empty index left refuses, saying what to change.
+    let crowded = |index: i64| {
+        let mut conn = connect(&server.url().replace("/0", &format!("/{index}")));
+        redis::cmd("SET")
+            .arg("k")
+            .arg("v")
+            .query::<()>(&mut conn)
+            .unwrap();
+    };
+    (2..16).for_each(crowded);
+    let err = RedisCopy::create(&url, &[]).unwrap_err();
+    assert!(err.chain().contains("no empty database index"), "{err}");
 }

@@ -117,7 +117,7 @@ impl From<venom_runner::CopyError> for Failure {
     fn from(err: venom_runner::CopyError) -> Self {
         use venom_runner::CopyError;
         match err {
-            CopyError::Copy { .. } | CopyError::Url(_) => Failure::setup(err),
+            CopyError::Copy { .. } | CopyError::Url { .. } => Failure::setup(err),
             other => Failure::invalid_from(other),
         }
     }

@@ -374,3 +374,109 @@ fn systems_that_cannot_be_copied_are_refused_before_anything_starts() {
     refused(&dir, &good, &["--workers", "0"], "--workers");
     assert!(!log.exists(), "no server started");
 }
+
+/// An API whose only state is a Redis counter (tests/fixtures/redis_counter.py), reset + replay,
+/// its `[server]` told its Redis database by `$VENOM_REDIS_URL`; each start logged to `log`.
+fn redis_counter_scenario(redis_url: &str, log: &Path) -> String {
+    let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/redis_counter.py");
+    let command = format!(
+        "exec python3 '{}' \"$VENOM_PORT\" \"$VENOM_REDIS_URL\" '{}'",
+        script.display(),
+        log.display()
+    );
+    format!(
+        r#"base_url = "http://127.0.0.1:${{VENOM_PORT}}"
+
+[server]
+command = {command}
+ready_url = "/health"
+
+[explore]
+strategy = "bfs"
+max_depth = 4
+
+[reset]
+request = {{ method = "POST", path = "/reset" }}
+
+[redis]
+url = {url}
+observe_patterns = ["visits"]
+
+[[actions]]
+name = "visit"
+method = "POST"
+path = "/visit"
+
+[[actions]]
+name = "visit_twice"
+method = "POST"
+path = "/visit_twice"
+
+[[invariants]]
+name = "at_most_five_visits"
+severity = "high"
+check = {{ method = "GET", path = "/visits" }}
+expr = "last.body.visits <= 5"
+message = "{{{{last.body.visits}}}} visits"
+"#,
+        command = toml_string(&command),
+        url = toml_string(redis_url),
+    )
+}
+
+#[test]
+fn each_workers_server_gets_a_redis_database_of_its_own() {
+    let redis = venom_testkit::RedisServer::start();
+    let url = redis.url().replace("/0", "/1");
+    let dir = tempdir();
+    let log = dir.path().join("servers.log");
+    let scenario = write(&dir, "counter.toml", &redis_counter_scenario(&url, &log));
+    let report = |name: &str, workers: &str| {
+        let json = dir.path().join(format!("{name}.json"));
+        let args = [
+            "explore",
+            scenario.to_str().unwrap(),
+            "--json",
+            json.to_str().unwrap(),
+            "--workers",
+            workers,
+        ];
+        venom(args, LIMIT).expect_code(EXIT_VIOLATIONS);
+        read_report(&json)
+    };
+    let one = report("one", "1");
+    let mut found: Vec<&str> = violations(&one)
+        .iter()
+        .map(|v| v["invariant"].as_str().unwrap_or_default())
+        .collect();
+    found.dedup();
+    assert_eq!(found, ["at_most_five_visits"], "{one:#}");
+    std::fs::remove_file(&log).unwrap();
+    let three = report("three", "3");
+    // Servers sharing one database would reset and count each other's visits: other states,
+    // other paths.
+    assert_eq!(essence(&three), essence(&one));
+    assert_worker_figures(&three, 3);
+    let started = std::fs::read_to_string(&log).unwrap();
+    let mut databases: Vec<&str> = started
+        .lines()
+        .map(|line| line.split_once(' ').expect("PORT DB").1)
+        .collect();
+    databases.sort();
+    // The original is index 1; the fresh server's lowest empty indices are 0 and 2.
+    assert_eq!(
+        databases,
+        ["0", "1", "2"],
+        "worker 0 on the original database, the others on empty indices of their own: {started}"
+    );
+
+    // A server given the original's URL itself would share it with the other workers.
+    let fixed = redis_counter_scenario(&url, &log).replace("$VENOM_REDIS_URL", &url);
+    assert!(!fixed.contains("VENOM_REDIS_URL"), "{fixed}");
+    refused(
+        &dir,
+        &fixed,
+        &["--workers", "2"],
+        "must take its database from $VENOM_REDIS_URL",
+    );
+}

@@ -1,18 +1,22 @@
 //! Copies of the system under test for parallel workers (`--workers N`): each worker's
 //! `[server]` listens on a port of its own (`${VENOM_PORT}`) and uses a database of its own made
 //! from the initial one before any server starts — a copy of the SQLite file, or a PostgreSQL
-//! database created with the original as its template.
+//! database created with the original as its template — and, with `[redis]`, a copy of the Redis
+//! database in an empty database index of the same Redis server.
 //!
-//! A server learns its database from its environment: `VENOM_SQLITE_PATH` (the SQLite file) and
-//! `VENOM_DATABASE_URL` (PostgreSQL snapshots) are set for every run, and the variable of
-//! `postgres_url_env` is set to the worker's database in its server's environment.
+//! A server learns its databases from its environment: `VENOM_SQLITE_PATH` (the SQLite file),
+//! `VENOM_DATABASE_URL` (PostgreSQL snapshots) and `VENOM_REDIS_URL` (`[redis]`) are set for
+//! every run, and the variables of `postgres_url_env` and of `[redis] url_env` are set to the
+//! worker's databases in its server's environment.
 
 use std::path::PathBuf;
 #[cfg(feature = "postgres")]
 use venom_adapters::DatabaseCopy;
+#[cfg(feature = "redis")]
+use venom_adapters::RedisCopy;
 use venom_engine::WorldError;
 use venom_scenario::{
-    PgMechanism, RollbackSpec, Scenario, ServerSpec, SqliteSpec, UnsetUrlVar, UrlSource,
+    PgMechanism, RedisSpec, RollbackSpec, Scenario, ServerSpec, SqliteSpec, UnsetUrlVar, UrlSource,
 };
 
 /// The server's environment variable holding the path of the SQLite file (the worker's own
@@ -22,6 +26,10 @@ pub const SQLITE_PATH_VAR: &str = "VENOM_SQLITE_PATH";
 /// The server's environment variable holding the URL of the PostgreSQL database (the worker's
 /// own copy with `--workers`), with PostgreSQL snapshots.
 pub const DATABASE_URL_VAR: &str = "VENOM_DATABASE_URL";
+
+/// The server's environment variable holding the URL of the Redis database of `[redis]` (the
+/// worker's own copy with `--workers`).
+pub const REDIS_URL_VAR: &str = "VENOM_REDIS_URL";
 
 /// Why the system under test cannot be copied for several workers.
 #[derive(Debug, thiserror::Error)]
@@ -56,12 +64,6 @@ pub enum CopyError {
          several workers explore breadth-first with mechanism = \"snapshot\""
     )]
     Proxy,
-    /// Redis is not copied per worker.
-    #[error(
-        "--workers: the Redis database ([redis]) is not copied per worker, so the workers' \
-         servers would share it; run with one worker"
-    )]
-    Redis,
     /// The server is not told which database to use, so every copy would use the original.
     #[error(
         "--workers: the [server] must take its database from ${var} (in its command or env) so \
@@ -74,8 +76,14 @@ pub enum CopyError {
         hint: String,
     },
     /// The database URL is read from a variable that is not set.
-    #[error("--workers: cannot copy the PostgreSQL database")]
-    Url(#[source] UnsetUrlVar),
+    #[error("--workers: cannot copy the {store} database")]
+    Url {
+        /// "PostgreSQL" or "Redis".
+        store: &'static str,
+        /// Which variable.
+        #[source]
+        source: UnsetUrlVar,
+    },
     /// A copy failed.
     #[error("--workers: cannot copy the database for worker {worker}")]
     Copy {
@@ -94,6 +102,7 @@ pub enum CopyError {
 pub struct WorkerCopies {
     scenarios: Vec<Scenario>,
     databases: Vec<DatabaseCopy>,
+    redis: Vec<RedisCopy>,
     _folder: Option<tempfile::TempDir>,
 }
 
@@ -101,11 +110,12 @@ impl WorkerCopies {
     /// Makes `workers - 1` copies of the system of `scenario` (worker 0 uses the original),
     /// before any server starts. Refuses, saying why and what to change, a system venom cannot
     /// copy: no `[server]`, a fixed port, reset + replay without a database, the transaction
-    /// proxy, Redis, or a server not told where its database is.
+    /// proxy, or a server not told where its database is.
     pub fn prepare(scenario: &Scenario, workers: usize) -> Result<WorkerCopies, CopyError> {
         let mut copies = WorkerCopies {
             scenarios: Vec::new(),
             databases: Vec::new(),
+            redis: Vec::new(),
             _folder: None,
         };
         if workers <= 1 {
@@ -117,10 +127,12 @@ impl WorkerCopies {
                 base_url: scenario.base_url.clone(),
             });
         }
-        if scenario.redis.is_some() {
-            return Err(CopyError::Redis);
-        }
         match &scenario.rollback {
+            RollbackSpec::Reset { observe: None } if scenario.redis.is_some() => {
+                // Redis is the database: copied below.
+                copies.scenarios = vec![scenario.clone(); workers - 1];
+                Ok(())
+            }
             RollbackSpec::Reset { observe: None } => Err(CopyError::NoDatabase),
             RollbackSpec::Sqlite(spec)
             | RollbackSpec::Reset {
@@ -133,6 +145,9 @@ impl WorkerCopies {
                 }
             },
         }?;
+        if let Some(spec) = &scenario.redis {
+            copies.redis(server, spec)?;
+        }
         Ok(copies)
     }
 
@@ -143,7 +158,10 @@ impl WorkerCopies {
 
     /// The copies' connection URLs, which hold the original's password: never to be shown.
     pub fn secrets(&self) -> Vec<String> {
-        self.databases.iter().map(|d| d.url().to_string()).collect()
+        let databases = self.databases.iter().map(|d| d.url().to_string());
+        databases
+            .chain(self.redis.iter().map(|r| r.url().to_string()))
+            .collect()
     }
 
     /// A copy of the SQLite file per worker (when it exists: a server that creates its file
@@ -220,7 +238,10 @@ impl WorkerCopies {
                     .to_string(),
             });
         }
-        let original = url.resolve().map_err(CopyError::Url)?;
+        let original = url.resolve().map_err(|source| CopyError::Url {
+            store: "PostgreSQL",
+            source,
+        })?;
         for worker in 1..workers {
             let database = DatabaseCopy::create(&original, &format!("venom_w{worker}"))
                 .map_err(|source| CopyError::Copy { worker, source })?;
@@ -239,9 +260,61 @@ impl WorkerCopies {
     }
 }
 
-/// The server's environment with the database it uses, for every run: the SQLite file's path,
-/// or the URL of the PostgreSQL database restored by snapshots (when its variable is set).
-pub(crate) fn database_env(rollback: &RollbackSpec) -> Vec<(String, String)> {
+impl WorkerCopies {
+    /// A copy of the Redis database per worker, each in an empty database index of the same
+    /// Redis server; the worker's server gets its URL as `VENOM_REDIS_URL` and in the variable
+    /// `[redis] url_env` names.
+    fn redis(&mut self, server: &ServerSpec, spec: &RedisSpec) -> Result<(), CopyError> {
+        let variable = match &spec.url {
+            UrlSource::Env(name) => Some(name.clone()),
+            UrlSource::Literal(_) => None,
+        };
+        if variable.is_none() && !mentions(server, REDIS_URL_VAR) {
+            return Err(CopyError::ServerIgnoresCopy {
+                var: REDIS_URL_VAR,
+                hint: ", or give [redis] the URL in url_env, which venom sets to each worker's \
+                       Redis database in its server's environment"
+                    .to_string(),
+            });
+        }
+        let original = spec.url.resolve().map_err(|source| CopyError::Url {
+            store: "Redis",
+            source,
+        })?;
+        for (i, copy) in self.scenarios.iter_mut().enumerate() {
+            let taken: Vec<i64> = self.redis.iter().map(RedisCopy::index).collect();
+            let made = RedisCopy::create(&original, &taken).map_err(|source| CopyError::Copy {
+                worker: i + 1,
+                source,
+            })?;
+            if let Some(redis) = &mut copy.redis {
+                redis.url = UrlSource::Literal(made.url().to_string());
+            }
+            if let (Some(name), Some(server)) = (&variable, &mut copy.server) {
+                server.env.insert(name.clone(), made.url().to_string());
+            }
+            self.redis.push(made);
+        }
+        Ok(())
+    }
+}
+
+/// The server's environment with the databases it uses, for every run: the SQLite file's path,
+/// or the URL of the PostgreSQL database restored by snapshots (when its variable is set), and
+/// the URL of the Redis database of `[redis]`.
+pub(crate) fn database_env(scenario: &Scenario) -> Vec<(String, String)> {
+    let redis = scenario
+        .redis
+        .as_ref()
+        .and_then(|spec| spec.url.resolve().ok());
+    let redis = redis.map(|url| (REDIS_URL_VAR.to_string(), url));
+    let mut env = sql_database_env(&scenario.rollback);
+    env.extend(redis);
+    env
+}
+
+/// The SQL database's part of [`database_env`].
+fn sql_database_env(rollback: &RollbackSpec) -> Vec<(String, String)> {
     match rollback {
         RollbackSpec::Sqlite(spec)
         | RollbackSpec::Reset {
@@ -290,7 +363,27 @@ impl DatabaseCopy {
     }
 }
 
-#[cfg(not(all(feature = "sqlite", feature = "postgres")))]
+/// Without Redis, no Redis database is copied.
+#[cfg(not(feature = "redis"))]
+#[derive(Debug)]
+enum RedisCopy {}
+
+#[cfg(not(feature = "redis"))]
+impl RedisCopy {
+    fn create(_: &str, _: &[i64]) -> Result<RedisCopy, WorldError> {
+        Err(not_built("redis"))
+    }
+
+    fn url(&self) -> &str {
+        match *self {}
+    }
+
+    fn index(&self) -> i64 {
+        match *self {}
+    }
+}
+
+#[cfg(not(all(feature = "sqlite", feature = "postgres", feature = "redis")))]
 fn not_built(feature: &str) -> WorldError {
     WorldError::new(format!(
         "this venom was built without the `{feature}` feature"

@@ -20,7 +20,7 @@ mod stores;
 mod world;
 
 pub use bind::{actions, invariants};
-pub use copies::{CopyError, WorkerCopies, DATABASE_URL_VAR, SQLITE_PATH_VAR};
+pub use copies::{CopyError, WorkerCopies, DATABASE_URL_VAR, REDIS_URL_VAR, SQLITE_PATH_VAR};
 pub use server::{choose_port, Processes, ServerError, ServerProcess, PORT_VAR};
 pub use server_env::EnvError;
 pub use spec_checks::{load_document, DocumentError};

@@ -194,7 +194,7 @@ impl HttpWorld {
             .iter()
             .map(|p| p.env.clone())
             .chain(port_env)
-            .chain(crate::copies::database_env(&scenario.rollback))
+            .chain(crate::copies::database_env(scenario))
             .collect();
         let server = match &scenario.server {
             Some(spec) => Some(ServerProcess::start(spec, &env, processes)?),
