@@ -163,19 +163,8 @@ fn each_workers_server_gets_a_port_and_a_copy_of_the_sqlite_file_of_its_own() {
     let db = demo_database(dir.path());
     let log = dir.path().join("servers.log");
     let scenario = write(&dir, "demo.toml", &server_scenario(&db, &log));
-    let report = |name: &str, workers: &str| {
-        let json = dir.path().join(format!("{name}.json"));
-        let args = [
-            "explore",
-            scenario.to_str().unwrap(),
-            "--json",
-            json.to_str().unwrap(),
-            "--workers",
-            workers,
-        ];
-        venom(args, LIMIT).expect_code(EXIT_VIOLATIONS);
-        read_report(&json)
-    };
+    let report =
+        |name: &str, workers: &str| explore_with_workers(dir.path(), &scenario, name, workers);
     let one = report("one", "1");
     assert_planted_bugs(&one);
     std::fs::remove_file(&log).unwrap();
@@ -185,6 +174,22 @@ fn each_workers_server_gets_a_port_and_a_copy_of_the_sqlite_file_of_its_own() {
     assert_worker_figures(&three, 3);
 
     assert_servers_of_their_own(&log, &db, 3);
+}
+
+/// The JSON report of `venom explore SCENARIO --workers WORKERS` (written as `dir/NAME.json`),
+/// which finds violations.
+fn explore_with_workers(dir: &Path, scenario: &Path, name: &str, workers: &str) -> Value {
+    let json = dir.join(format!("{name}.json"));
+    let args = [
+        "explore",
+        scenario.to_str().unwrap(),
+        "--json",
+        json.to_str().unwrap(),
+        "--workers",
+        workers,
+    ];
+    venom(args, LIMIT).expect_code(EXIT_VIOLATIONS);
+    read_report(&json)
 }
 
 /// `log` holds `count` server starts, each on a port and a file of its own, the first worker's
@@ -431,19 +436,8 @@ fn each_workers_server_gets_a_redis_database_of_its_own() {
     let dir = tempdir();
     let log = dir.path().join("servers.log");
     let scenario = write(&dir, "counter.toml", &redis_counter_scenario(&url, &log));
-    let report = |name: &str, workers: &str| {
-        let json = dir.path().join(format!("{name}.json"));
-        let args = [
-            "explore",
-            scenario.to_str().unwrap(),
-            "--json",
-            json.to_str().unwrap(),
-            "--workers",
-            workers,
-        ];
-        venom(args, LIMIT).expect_code(EXIT_VIOLATIONS);
-        read_report(&json)
-    };
+    let report =
+        |name: &str, workers: &str| explore_with_workers(dir.path(), &scenario, name, workers);
     let one = report("one", "1");
     let mut found: Vec<&str> = violations(&one)
         .iter()
