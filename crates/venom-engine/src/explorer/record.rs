@@ -55,6 +55,7 @@ impl<W> Recorder<'_, W> {
     /// Records a step in the graph: the invariants it found broken, the state it reached (a new
     /// one is expanded, with `checkpoint`) and the edge; returns the state reached and whether
     /// it is new.
+    #[inline]
     pub fn record(
         &self,
         run: &mut Run,
