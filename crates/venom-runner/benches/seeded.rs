@@ -197,7 +197,9 @@ fn seed_postgres(url: &str, rows: u64, touched: bool) {
         let mut client = postgres::Client::connect(&url, postgres::NoTls).expect("connect");
         client
             .batch_execute(&format!(
-                "CREATE TABLE seed (id bigint PRIMARY KEY, payload text NOT NULL, n bigint NOT NULL);
+                "DROP TABLE IF EXISTS seed;
+                 DROP FUNCTION IF EXISTS seed_touch CASCADE;
+                 CREATE TABLE seed (id bigint PRIMARY KEY, payload text NOT NULL, n bigint NOT NULL);
                  INSERT INTO seed SELECT i, lpad(i::text, 40, '0'), 0 FROM generate_series(1, {rows}) i;
                  ANALYZE seed;"
             ))
