@@ -553,6 +553,9 @@ fn rollback_gives_up_with_a_clear_error_when_the_database_stays_locked() {
         .and_then(|s| s.with_busy_timeout(Duration::from_millis(50)))
         .expect("open");
     let id = snapshots.checkpoint().expect("checkpoint");
+    // A committed change, so that the rollback has pages to write back.
+    api.execute("DELETE FROM items WHERE id = 1", [])
+        .expect("delete");
 
     api.execute_batch("BEGIN IMMEDIATE; DELETE FROM items;")
         .expect("hold the write lock");
@@ -677,22 +680,52 @@ fn the_running_demo_api_serves_the_restored_state() {
 }
 
 #[test]
-fn snapshots_say_how_much_memory_they_hold() {
+fn snapshots_hold_the_pages_that_changed_each_once() {
     let dir = tempfile::tempdir().expect("tempdir");
     let path = create_db(&dir, "wal");
     let api = api_connection(&path);
     seed(&api);
+    for round in 0..4 {
+        mutate(&api, round);
+    }
+    let file_pages = page_count(&api) as u64;
+    assert!(file_pages > 50, "a file of many pages: {file_pages}");
     let mut snapshots = SqliteSnapshots::open(&path, &observed()).expect("open");
     assert_eq!(snapshots.checkpoint_bytes(), Some(0));
     let first = snapshots.checkpoint().expect("checkpoint");
-    let one = snapshots.checkpoint_bytes().expect("known");
-    assert!(one >= 4096, "at least a page: {one}");
+    assert!(
+        snapshots.checkpoint_bytes().expect("known") <= 4096,
+        "the database as venom found it costs its header page at most: {:?}",
+        snapshots.checkpoint_bytes()
+    );
+    api.execute("UPDATE items SET price = 99 WHERE id = 2", [])
+        .expect("one row changes");
     let second = snapshots.checkpoint().expect("checkpoint");
-    assert_eq!(snapshots.checkpoint_bytes(), Some(2 * one));
-    snapshots.release(first);
-    assert_eq!(snapshots.checkpoint_bytes(), Some(one));
-    snapshots.release(second);
-    assert_eq!(snapshots.checkpoint_bytes(), Some(0));
+    let changed = snapshots.checkpoint_bytes().expect("known");
+    assert!(
+        (4096..=4 * 4096).contains(&changed),
+        "a few pages (header, leaf, maybe an index), not the {file_pages}-page file: {changed}"
+    );
+    let third = snapshots.checkpoint().expect("checkpoint");
+    assert_eq!(
+        snapshots.checkpoint_bytes(),
+        Some(changed),
+        "a second checkpoint of the same content shares its pages"
+    );
+    snapshots.rollback(first).expect("rollback");
+    assert_eq!(
+        api.query_row("SELECT price FROM items WHERE id = 2", [], |r| r.get::<_, f64>(0))
+            .expect("price"),
+        1.5
+    );
+    for id in [first, second, third] {
+        snapshots.release(id);
+    }
+    assert!(
+        snapshots.checkpoint_bytes().expect("known") <= 4096,
+        "only the current header page is left: {:?}",
+        snapshots.checkpoint_bytes()
+    );
 }
 
 /// `copy_sqlite_file` copies the database (in either journal mode, while the API holds it

@@ -1,11 +1,14 @@
-//! Checkpoints of a SQLite database file taken and restored with SQLite's online backup API.
-//!
-//! A checkpoint copies every page of the file into a private in-memory database; a rollback copies
-//! the pages back into the file, in place and in one write transaction, so the API's own open
-//! connections see the restored content on their next query (SQLite notices the change through
-//! the file change counter in rollback-journal mode and through the WAL index in WAL mode).
+//! Checkpoints of a SQLite database file, kept page by page (see [`pages`]): a checkpoint holds
+//! the pages in which the database differs from the copy taken when venom opened it; a rollback
+//! writes back, in place and in one write transaction, only the pages that differ from the
+//! target, so the API's own open connections see the restored content on their next query
+//! (SQLite notices the change through the file change counter in rollback-journal mode and
+//! through the WAL index in WAL mode).
+
+mod pages;
 
 use crate::{Observer, SqlQuery, StateAdapter};
+use pages::{Image, Pages};
 use rusqlite::backup::{Backup, StepResult};
 use rusqlite::types::ValueRef;
 use rusqlite::{Connection, OpenFlags, OptionalExtension};
@@ -13,7 +16,6 @@ use serde_json::json;
 use std::collections::HashMap;
 use std::fmt;
 use std::path::{Path, PathBuf};
-use std::sync::{Arc, Mutex, MutexGuard};
 use std::thread;
 use std::time::Duration;
 use venom_engine::{
@@ -40,22 +42,22 @@ const TAG_REAL: u8 = 2;
 const TAG_TEXT: u8 = 3;
 const TAG_BLOB: u8 = 4;
 
-/// Checkpoints of a SQLite database file, kept as in-memory copies made with SQLite's online
-/// backup API and restored in place, while the API keeps its own connections open.
+/// Checkpoints of a SQLite database file, kept as the pages that changed and restored in place,
+/// while the API keeps its own connections open.
 ///
 /// Works with files in WAL and in rollback-journal mode. Checkpoints can be restored in any order
 /// ([`CheckpointMode::RandomAccess`]), and lent to the copies of the same database that other
-/// workers explore ([`StateAdapter::lend`]): a snapshot is a whole database image, so it
-/// restores into any copy.
+/// workers explore ([`StateAdapter::lend`]): a checkpoint names the base its pages differ from,
+/// so it restores into any copy.
 pub struct SqliteSnapshots {
     path: PathBuf,
     conn: Connection,
     tables: Vec<ObservedTable>,
     /// Named queries whose rows feed the observation (`query:NAME`).
     queries: Vec<(String, String)>,
-    snapshots: HashMap<CheckpointId, Snapshot>,
-    /// The size of every snapshot held, in bytes (pages × page size).
-    snapshot_bytes: u64,
+    /// The pages of the database, from the first checkpoint on.
+    pages: Option<Pages>,
+    snapshots: HashMap<CheckpointId, Image>,
     next_id: u64,
     busy_timeout: Duration,
 }
@@ -95,8 +97,8 @@ impl SqliteSnapshots {
             conn,
             tables,
             queries: Vec::new(),
+            pages: None,
             snapshots: HashMap::new(),
-            snapshot_bytes: 0,
             next_id: 1,
             busy_timeout: BUSY_TIMEOUT,
         })
@@ -166,25 +168,29 @@ impl StateAdapter for SqliteSnapshots {
     }
 
     fn checkpoint(&mut self) -> Result<CheckpointId, WorldError> {
-        let mut snapshot = Connection::open_in_memory()
-            .map_err(|e| self.caused("cannot open an in-memory snapshot", e))?;
-        copy_database(&self.conn, &mut snapshot, self.busy_timeout)
-            .map_err(|e| self.caused("checkpoint failed", e))?;
+        let image = match &mut self.pages {
+            Some(pages) => pages.checkpoint(&self.conn),
+            None => Pages::start(&self.conn, self.busy_timeout).and_then(|mut pages| {
+                let image = pages.checkpoint(&self.conn);
+                self.pages = Some(pages);
+                image
+            }),
+        }
+        .map_err(|e| self.error(format_args!("checkpoint failed: {e}")))?;
         let id = self.fresh_id();
-        self.snapshot_bytes += database_bytes(&snapshot);
-        self.snapshots
-            .insert(id, Snapshot(Arc::new(Mutex::new(snapshot))));
+        self.snapshots.insert(id, image);
         Ok(id)
     }
 
     fn rollback(&mut self, id: CheckpointId) -> Result<(), WorldError> {
-        let Some(snapshot) = self.snapshots.get(&id) else {
+        let (Some(image), Some(pages)) = (self.snapshots.get(&id), self.pages.as_mut()) else {
             return Err(self.error(format_args!(
                 "unknown checkpoint {} (never taken, or released)",
                 id.0
             )));
         };
-        copy_database(&snapshot.lock(), &mut self.conn, self.busy_timeout).map_err(|e| {
+        let target = (self.path.as_path(), self.busy_timeout);
+        pages.restore(&self.conn, target, image).map_err(|e| {
             WorldError::new(format!(
                 "sqlite database {}: rollback to checkpoint {} failed: {e}",
                 self.path.display(),
@@ -194,53 +200,33 @@ impl StateAdapter for SqliteSnapshots {
     }
 
     fn release(&mut self, id: CheckpointId) {
-        if let Some(snapshot) = self.snapshots.remove(&id) {
-            self.snapshot_bytes = self
-                .snapshot_bytes
-                .saturating_sub(database_bytes(&snapshot.lock()));
-        }
+        self.snapshots.remove(&id);
     }
 
+    /// The pages the checkpoints hold (each page once, however many checkpoints share it).
     fn checkpoint_bytes(&self) -> Option<u64> {
-        Some(self.snapshot_bytes)
+        Some(self.pages.as_ref().map_or(0, Pages::held_bytes))
     }
 
     fn lend(&mut self, id: CheckpointId) -> Option<LentCheckpoint> {
-        let snapshot = self.snapshots.get(&id)?;
-        Some(LentCheckpoint::new(snapshot.clone()))
+        let image = self.snapshots.get(&id)?;
+        Some(LentCheckpoint::new(image.clone()))
     }
 
     fn restore_lent(&mut self, lent: &LentCheckpoint) -> Result<(), WorldError> {
-        let Some(snapshot) = lent.get::<Snapshot>() else {
+        let Some(image) = lent.get::<Image>() else {
             return Err(self.error("a checkpoint lent by another kind of store cannot be restored"));
         };
-        copy_database(&snapshot.lock(), &mut self.conn, self.busy_timeout)
+        if self.pages.is_none() {
+            let started = Pages::start(&self.conn, self.busy_timeout)
+                .map_err(|e| self.error(format_args!("restoring a lent checkpoint failed: {e}")))?;
+            self.pages = Some(started);
+        }
+        let pages = self.pages.as_mut().expect("started above");
+        pages
+            .restore(&self.conn, (&self.path, self.busy_timeout), image)
             .map_err(|e| self.error(format_args!("restoring a lent checkpoint failed: {e}")))
     }
-}
-
-/// A checkpoint's in-memory copy of the database, shared with the workers it is lent to (one
-/// at a time copies from it).
-#[derive(Clone)]
-struct Snapshot(Arc<Mutex<Connection>>);
-
-impl Snapshot {
-    fn lock(&self) -> MutexGuard<'_, Connection> {
-        // A copy that panicked left the snapshot itself unchanged: it is only read.
-        self.0.lock().unwrap_or_else(|e| e.into_inner())
-    }
-}
-
-/// The size of the database behind `conn`: its page count times its page size (0 when the
-/// pragmas cannot be read).
-fn database_bytes(conn: &Connection) -> u64 {
-    let pragma = |name: &str| {
-        conn.query_row(&format!("PRAGMA {name}"), [], |row| row.get::<_, i64>(0))
-            .ok()
-            .and_then(|n| u64::try_from(n).ok())
-            .unwrap_or(0)
-    };
-    pragma("page_count") * pragma("page_size")
 }
 
 impl Observer for SqliteSnapshots {
