@@ -714,7 +714,8 @@ fn snapshots_hold_the_pages_that_changed_each_once() {
     );
     snapshots.rollback(first).expect("rollback");
     assert_eq!(
-        api.query_row("SELECT price FROM items WHERE id = 2", [], |r| r.get::<_, f64>(0))
+        api.query_row("SELECT price FROM items WHERE id = 2", [], |r| r
+            .get::<_, f64>(0))
             .expect("price"),
         1.5
     );

@@ -106,8 +106,7 @@ fn run_one(spec: &str) {
             }
             Some(database) => {
                 let addr = std::net::SocketAddr::from(([127, 0, 0, 1], 0));
-                let server =
-                    DemoServer::start_postgres_at(database.url(), addr).expect("demo API");
+                let server = DemoServer::start_postgres_at(database.url(), addr).expect("demo API");
                 seed_postgres(database.url(), rows, touched);
                 let spec = PostgresSpec {
                     url: UrlSource::Literal(database.url().to_string()),
@@ -126,7 +125,11 @@ fn run_one(spec: &str) {
         let started = Instant::now();
         let result = explorer.run(Context::new()).expect("exploration");
         let secs = started.elapsed().as_secs_f64();
-        assert_eq!(result.violations.len(), 5, "the 5 planted bugs: {result:#?}");
+        assert_eq!(
+            result.violations.len(),
+            5,
+            "the 5 planted bugs: {result:#?}"
+        );
         figures = (result.steps, result.states);
         rates.push(result.steps as f64 / secs);
         drop(explorer);

@@ -272,32 +272,49 @@ fn write_pages(
     differ: &[u32],
     current_count: u32,
 ) -> rusqlite::Result<()> {
-    let flags = OpenFlags::SQLITE_OPEN_READ_WRITE | OpenFlags::SQLITE_OPEN_NO_MUTEX;
-    let mut writer = Connection::open_with_flags(path, flags)?;
-    writer.busy_timeout(busy_timeout)?;
+    let mut writer = open_writer(path, busy_timeout)?;
     let tx = writer.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
     {
+        // Every statement is prepared before the first write: once page 1 (the schema's root)
+        // is written, preparing would read a schema still half restored.
         let mut write = tx.prepare("INSERT INTO sqlite_dbpage(pgno, data) VALUES (?1, ?2)")?;
-        for &pgno in differ {
-            let mut content = match target.pages.get(&pgno) {
-                Some(page) => page.bytes.to_vec(),
-                None => target.base.page(pgno)?,
-            };
-            if pgno == 1 {
-                let now = read_page(&tx, 1)?;
-                bump_schema_cookie(&now, &mut content);
-            }
-            write.execute(params![pgno, content])?;
+        let now = read_page(&tx, 1)?;
+        let content = |pgno: u32| match target.pages.get(&pgno) {
+            Some(page) => Ok(page.bytes.to_vec()),
+            None => target.base.page(pgno),
+        };
+        for &pgno in differ.iter().filter(|&&pgno| pgno != 1) {
+            write.execute(params![pgno, content(pgno)?])?;
         }
-        if current_count > target.page_count {
-            // Cuts the file after the target's last page: the last write of the transaction.
-            tx.execute(
-                "INSERT INTO sqlite_dbpage(pgno, data) VALUES (?1, NULL)",
-                [target.page_count + 1],
-            )?;
+        // Page 1 last: its new schema cookie makes any statement after it reload the schema.
+        if differ.first() == Some(&1) {
+            let mut page1 = content(1)?;
+            bump_schema_cookie(&now, &mut page1);
+            write.execute(params![1, page1])?;
         }
     }
-    tx.commit()
+    tx.commit()?;
+    if current_count > target.page_count {
+        // The pages past the target's end are unused now (page 1 gives the database's size):
+        // a transaction of its own, on a connection of its own (the first one's idea of the
+        // file is the one its raw writes left behind), cuts them off the file.
+        let mut cutter = open_writer(path, busy_timeout)?;
+        let tx = cutter.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
+        tx.execute(
+            "INSERT INTO sqlite_dbpage(pgno, data) VALUES (?1, NULL)",
+            [target.page_count + 1],
+        )?;
+        tx.commit()?;
+    }
+    Ok(())
+}
+
+/// A connection to `path` for writing pages.
+fn open_writer(path: &Path, busy_timeout: Duration) -> rusqlite::Result<Connection> {
+    let flags = OpenFlags::SQLITE_OPEN_READ_WRITE | OpenFlags::SQLITE_OPEN_NO_MUTEX;
+    let writer = Connection::open_with_flags(path, flags)?;
+    writer.busy_timeout(busy_timeout)?;
+    Ok(writer)
 }
 
 /// Gives the header in `page1` a schema cookie past both its own and the one of `now` (page 1
