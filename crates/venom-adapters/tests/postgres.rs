@@ -116,6 +116,7 @@ enum Change {
     DeleteCustomer(u8),
     Annotate(u8, String),
     DeleteRefunds,
+    TruncateRefunds,
     Invoice(u8),
     Ticket,
     Event(u16, bool),
@@ -131,6 +132,7 @@ fn change() -> impl Strategy<Value = Change> {
         any::<u8>().prop_map(Change::DeleteCustomer),
         (any::<u8>(), "[a-z' ]{0,8}").prop_map(|(o, n)| Change::Annotate(o, n)),
         Just(Change::DeleteRefunds),
+        Just(Change::TruncateRefunds),
         any::<u8>().prop_map(Change::Invoice),
         Just(Change::Ticket),
         (any::<u16>(), any::<bool>()).prop_map(|(i, y)| Change::Event(i, y)),
@@ -170,6 +172,7 @@ fn apply(api: &mut Client, change: &Change) {
             pick("orders", *o)
         ),
         Change::DeleteRefunds => "DELETE FROM refunds WHERE id % 2 = 0".into(),
+        Change::TruncateRefunds => "TRUNCATE refunds".into(),
         Change::Invoice(o) => format!(
             "INSERT INTO billing.invoices (order_id, total) SELECT {}, 1",
             pick("orders", *o)
@@ -473,12 +476,25 @@ fn copies_are_shared_and_dropped_once_unused_and_stale_ones_on_open() {
         count(
             api,
             "SELECT count(*) FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace \
-             WHERE n.nspname LIKE 'venom\\_snap\\_%' AND c.relkind = 'r'",
+             WHERE n.nspname LIKE 'venom\\_snap\\_%' AND c.relkind = 'r' \
+               AND c.relname ~ '^c[0-9]+$'",
+        )
+    };
+    let triggers = |api: &mut Client| {
+        count(
+            api,
+            "SELECT count(*) FROM pg_trigger WHERE tgname LIKE 'venom\\_snap\\_%'",
         )
     };
     // customers, orders, refunds, audit, the odd one, events, nothing, billing.invoices.
     let tables = 8;
-    assert_eq!(schemas(&mut api), 0, "nothing before the first checkpoint");
+    assert_eq!(
+        (schemas(&mut api), copies(&mut api)),
+        (1, 0),
+        "the session's schema, with no copy before the first checkpoint"
+    );
+    // Every plain table but the partitioned `events` carries the marking trigger.
+    assert_eq!(triggers(&mut api), tables - 1);
     let a = adapter.checkpoint().unwrap();
     assert_eq!((schemas(&mut api), copies(&mut api)), (1, tables));
     let b = adapter.checkpoint().unwrap();
@@ -504,14 +520,68 @@ fn copies_are_shared_and_dropped_once_unused_and_stale_ones_on_open() {
         "the tables still equal a's copies, which a next checkpoint will share"
     );
     drop(adapter);
-    assert_eq!(schemas(&mut api), 0);
+    assert_eq!(
+        (schemas(&mut api), triggers(&mut api)),
+        (0, 0),
+        "the schema and the triggers go with the session"
+    );
     // A snapshot left by a session that is gone (no such backend pid) is dropped on open.
     api.batch_execute(
         "CREATE SCHEMA venom_snap_999999999; CREATE TABLE venom_snap_999999999.c1 (x int)",
     )
     .unwrap();
     let _adapter = PgSnapshots::open(db.url(), vec![], PgObserveSpec::default()).unwrap();
-    assert_eq!(schemas(&mut api), 0);
+    let stale = count(
+        &mut api,
+        "SELECT count(*) FROM pg_namespace WHERE nspname = 'venom_snap_999999999'",
+    );
+    assert_eq!((stale, schemas(&mut api)), (0, 1), "only the new session's");
+}
+
+/// A checkpoint or a rollback does not read the tables the API did not write since: the marking
+/// triggers say which it wrote. A table locked by another session (which any read would wait
+/// for) does not hold them up, until the API writes to it.
+#[test]
+fn tables_the_api_did_not_write_are_not_read() {
+    let db = PgDatabase::create();
+    let (mut api, mut adapter) = setup(&db, PgObserveSpec::default());
+    let a = adapter.checkpoint().unwrap();
+    let at_a = dump(&mut api);
+    let mut other = Client::connect(db.url(), NoTls).expect("another session");
+    let mut lock = other.transaction().unwrap();
+    lock.batch_execute("LOCK TABLE customers IN ACCESS EXCLUSIVE MODE")
+        .unwrap();
+    apply(&mut api, &Change::Annotate(0, "x".into()));
+    let started = std::time::Instant::now();
+    let b = adapter.checkpoint().expect("customers is not read");
+    adapter.rollback(a).expect("nor on the way back");
+    assert!(
+        started.elapsed() < std::time::Duration::from_secs(5),
+        "waited for the lock: {:?}",
+        started.elapsed()
+    );
+    lock.rollback().unwrap();
+    assert_eq!(dump(&mut api), at_a);
+    // Written by the API (even by a statement that changed no row), it is read again.
+    api.batch_execute("DELETE FROM customers WHERE false")
+        .unwrap();
+    let mut lock = other.transaction().unwrap();
+    lock.batch_execute("LOCK TABLE customers IN ACCESS EXCLUSIVE MODE")
+        .unwrap();
+    let waited = std::thread::scope(|scope| {
+        let held = scope.spawn(move || {
+            std::thread::sleep(std::time::Duration::from_millis(500));
+            lock.rollback().unwrap();
+        });
+        let started = std::time::Instant::now();
+        adapter.rollback(b).expect("rollback");
+        held.join().unwrap();
+        started.elapsed()
+    });
+    assert!(
+        waited >= std::time::Duration::from_millis(400),
+        "the marked table was read, after the lock: {waited:?}"
+    );
 }
 
 /// A rollback rewrites only the tables whose rows changed since the checkpoint: the others keep

@@ -14,9 +14,13 @@
 //! and leaves the tables that still hold those rows alone: a checkpoint shares their copy with
 //! the earlier checkpoints, a rollback to a checkpoint holding that same copy skips them. A copy
 //! is dropped once no checkpoint holds it and no table equals it any more.
+//!
+//! Probing reads the table, so it is skipped for the tables the API provably did not write:
+//! those that carry venom's marking trigger and were not marked since (see [`tracking`]).
 
 mod catalog;
 mod sql;
+mod tracking;
 
 use super::conn::{self, describe_on, query_text};
 use super::sequence::Position;
@@ -26,7 +30,7 @@ use crate::{redact_url, Observer, StateAdapter};
 use catalog::{Reference, Sequence, Table};
 use postgres::Client;
 use sql::{Probed, Since};
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::fmt;
 use venom_engine::{CheckpointId, CheckpointMode, Mechanism, Observation, WorldError};
 
@@ -57,6 +61,8 @@ pub struct PgSnapshots {
     next_copy: u64,
     /// For each table: the copy its rows equalled when last seen, and since when.
     live: HashMap<Table, (u64, Since)>,
+    /// The tables (schema, name) that carry the marking trigger.
+    tracked: HashSet<(String, String)>,
 }
 
 /// One checkpoint: the copy of each of its tables, its sequences' positions, and the foreign
@@ -113,6 +119,7 @@ impl PgSnapshots {
             copies: HashMap::new(),
             next_copy: 1,
             live: HashMap::new(),
+            tracked: HashSet::new(),
         };
         snapshots.check_schemas()?;
         snapshots.check_replication_role()?;
@@ -121,6 +128,7 @@ impl PgSnapshots {
             .map_err(|e| snapshots.error(format_args!("cannot identify the session: {e}")))?;
         snapshots.schema = format!("{SNAPSHOT_SCHEMA_PREFIX}{session}");
         snapshots.drop_stale_snapshots()?;
+        snapshots.track_writes();
         snapshots.observe()?;
         Ok(snapshots)
     }
@@ -191,22 +199,80 @@ impl PgSnapshots {
         }
     }
 
-    /// Opens the checkpoint's or rollback's transaction and probes `tables`: what each holds,
-    /// and whether it still holds the rows of the copy it was last seen to equal.
+    /// Installs the marking triggers (see [`tracking`]); where that is refused, every table
+    /// is probed, as without them.
+    fn track_writes(&mut self) {
+        let install = tracking::install(&self.schema, &self.schemas);
+        self.tracked = match query_text(&mut self.client, &install) {
+            Ok(rows) => rows
+                .into_iter()
+                .filter_map(|row| match row.as_slice() {
+                    [Some(schema), Some(name)] => Some((schema.clone(), name.clone())),
+                    _ => None,
+                })
+                .collect(),
+            Err(_) => HashSet::new(),
+        };
+    }
+
+    /// Opens the checkpoint's or rollback's transaction and probes those of `tables` that may
+    /// have changed: what each holds, and whether it still holds the rows of the copy it was
+    /// last seen to equal. A tracked table the API did not mark is known to hold them still.
     fn begin_and_probe(
         &mut self,
         tables: &[&Table],
         restoring: bool,
     ) -> Result<(Since, Vec<Probed>), String> {
-        let known: Vec<(&Table, Option<Since>)> = tables
-            .iter()
-            .map(|&t| (t, self.live.get(t).map(|&(_, since)| since)))
+        let mut begin = sql::begin(restoring);
+        if !self.tracked.is_empty() {
+            begin.push_str(&tracking::take_marked(&self.schema));
+        }
+        let marked: HashSet<(String, String)> = self
+            .run_or_rollback(&begin)?
+            .into_iter()
+            .filter_map(|row| match row.as_slice() {
+                [Some(schema), Some(name)] => Some((schema.clone(), name.clone())),
+                _ => None,
+            })
             .collect();
-        let rows = self.run(&sql::begin_and_probe(&known, restoring))?;
-        sql::probed(&rows, tables.len()).ok_or_else(|| {
+        let mut quiet: Vec<Option<Probed>> = vec![None; tables.len()];
+        let mut to_probe = Vec::new();
+        for (index, &table) in tables.iter().enumerate() {
+            let key = (table.schema.clone(), table.name.clone());
+            let untouched = self.tracked.contains(&key) && !marked.contains(&key);
+            match (untouched, self.live_rows(table)) {
+                (true, Some(rows)) => {
+                    quiet[index] = Some(Probed {
+                        rows,
+                        written: Some(false),
+                    })
+                }
+                _ => to_probe.push((index, table, self.live.get(table).map(|&(_, s)| s))),
+            }
+        }
+        let rows = self.run_or_rollback(&sql::probe(&to_probe))?;
+        let found = sql::probed(&rows, tables.len()).and_then(|(since, found)| {
+            let all: Option<Vec<Probed>> =
+                found.into_iter().zip(quiet).map(|(f, q)| f.or(q)).collect();
+            Some((since, all?))
+        });
+        found.ok_or_else(|| {
             let _ = self.client.batch_execute("ROLLBACK");
             format!("unexpected answer to the table probe: {rows:?}")
         })
+    }
+
+    /// [`Self::run`], ending the transaction `batch` is part of when it fails.
+    fn run_or_rollback(&mut self, batch: &str) -> Result<Vec<Vec<Option<String>>>, String> {
+        self.run(batch).inspect_err(|_| {
+            let _ = self.client.batch_execute("ROLLBACK");
+        })
+    }
+
+    /// The row count of the copy `table` was last seen to equal.
+    fn live_rows(&self, table: &Table) -> Option<i64> {
+        let &(copy, _) = self.live.get(table)?;
+        self.copies.get(&copy).map(|c| c.rows)
     }
 
     /// Runs `batch`, rolling back the transaction it is part of when it fails.

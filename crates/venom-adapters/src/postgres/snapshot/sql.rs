@@ -1,6 +1,7 @@
-//! The SQL of checkpoints and rollbacks. Each is one repeatable-read transaction sent in two
-//! multi-statement batches: the first opens it and *probes* the tables (row counts, and whether
-//! any row is newer than the last time the table was seen to equal a copy), the second copies or
+//! The SQL of checkpoints and rollbacks. Each is one repeatable-read transaction sent in a few
+//! multi-statement batches: the first opens it (and takes the tables the API marked, see
+//! `tracking`), the next *probes* the tables that may have changed (row counts, and whether any
+//! row is newer than the last time the table was seen to equal a copy), the last copies or
 //! restores the tables that need it and commits.
 
 use super::catalog::{literal, Sequence, Table};
@@ -69,11 +70,8 @@ fn target(table: &Table) -> String {
 }
 
 /// Opens a repeatable-read transaction (for a rollback, with triggers and foreign-key checks
-/// off) and probes `tables`, each with the point it was last seen equal to a copy, if any.
-///
-/// Its rows: first `(-1, NULL, NULL, horizon, own)` for the transaction itself (see [`Since`]),
-/// then `(index, row count, written since, NULL, NULL)` per table; read them with [`probed`].
-pub(crate) fn begin_and_probe(tables: &[(&Table, Option<Since>)], restoring: bool) -> String {
+/// off); [`probe`] follows in it.
+pub(crate) fn begin(restoring: bool) -> String {
     let mut sql = format!(
         "BEGIN ISOLATION LEVEL REPEATABLE READ;\n\
          SET LOCAL lock_timeout = '{LOCK_TIMEOUT}';\n"
@@ -81,11 +79,20 @@ pub(crate) fn begin_and_probe(tables: &[(&Table, Option<Since>)], restoring: boo
     if restoring {
         sql.push_str("SET LOCAL session_replication_role = replica;\n");
     }
+    sql
+}
+
+/// Probes `tables` (position, table, the point it was last seen equal to a copy, if any) in the
+/// transaction [`begin`] opened.
+///
+/// Its rows: first `(-1, NULL, NULL, horizon, own)` for the transaction itself (see [`Since`]),
+/// then `(position, row count, written since, NULL, NULL)` per table; read them with [`probed`].
+pub(crate) fn probe(tables: &[(usize, &Table, Option<Since>)]) -> String {
     let mut parts = vec!["SELECT -1, NULL::text, NULL::text, \
          (pg_snapshot_xmin(pg_current_snapshot())::text::numeric % 4294967296)::text, \
          (pg_current_xact_id()::text::numeric % 4294967296)::text"
         .to_string()];
-    for (index, (table, since)) in tables.iter().enumerate() {
+    for (index, table, since) in tables {
         let written = match since {
             Some(Since { horizon, own }) => format!(
                 "coalesce(bool_or(age(xmin) <= age('{horizon}'::xid) \
@@ -98,14 +105,18 @@ pub(crate) fn begin_and_probe(tables: &[(&Table, Option<Since>)], restoring: boo
             target(table)
         ));
     }
-    sql.push_str(&parts.join("\nUNION ALL "));
+    let mut sql = parts.join("\nUNION ALL ");
     sql.push_str(";\n");
     sql
 }
 
-/// The transaction's [`Since`] and what was found of each of the `tables` probed, from the rows
-/// of [`begin_and_probe`]; `None` when a row is missing or malformed.
-pub(crate) fn probed(rows: &[Vec<Option<String>>], tables: usize) -> Option<(Since, Vec<Probed>)> {
+/// The transaction's [`Since`] and what was found of each table probed, by position, from the
+/// rows of [`probe`]; `None` when a row is malformed or a position is out of range (`tables`
+/// positions in all).
+pub(crate) fn probed(
+    rows: &[Vec<Option<String>>],
+    tables: usize,
+) -> Option<(Since, Vec<Option<Probed>>)> {
     let mut since = None;
     let mut found: Vec<Option<Probed>> = vec![None; tables];
     for row in rows {
@@ -126,7 +137,7 @@ pub(crate) fn probed(rows: &[Vec<Option<String>>], tables: usize) -> Option<(Sin
             _ => return None,
         }
     }
-    Some((since?, found.into_iter().collect::<Option<Vec<_>>>()?))
+    Some((since?, found))
 }
 
 /// Copies `copies` (copy number, table) into unlogged tables of the session's schema `schema`
@@ -269,30 +280,33 @@ mod tests {
             horizon: 740,
             own: 741,
         };
-        let sql = begin_and_probe(&[(&tables[0], Some(since)), (&tables[1], None)], true);
         assert_eq!(
-            sql,
+            begin(true),
             "BEGIN ISOLATION LEVEL REPEATABLE READ;\n\
              SET LOCAL lock_timeout = '10s';\n\
-             SET LOCAL session_replication_role = replica;\n\
-             SELECT -1, NULL::text, NULL::text, \
+             SET LOCAL session_replication_role = replica;\n"
+        );
+        assert!(!begin(false).contains("session_replication_role"));
+        let sql = probe(&[(0, &tables[0], Some(since)), (3, &tables[1], None)]);
+        assert_eq!(
+            sql,
+            "SELECT -1, NULL::text, NULL::text, \
              (pg_snapshot_xmin(pg_current_snapshot())::text::numeric % 4294967296)::text, \
              (pg_current_xact_id()::text::numeric % 4294967296)::text\n\
              UNION ALL SELECT 0, count(*)::text, coalesce(bool_or(age(xmin) <= age('740'::xid) \
              AND xmin <> '741'::xid), false)::text, NULL, NULL FROM ONLY \"public\".\"orders\"\n\
-             UNION ALL SELECT 1, count(*)::text, NULL::text, NULL, NULL FROM \"app\".\"we\"\"ird\";\n"
+             UNION ALL SELECT 3, count(*)::text, NULL::text, NULL, NULL FROM \"app\".\"we\"\"ird\";\n"
         );
-        assert!(!begin_and_probe(&[], false).contains("session_replication_role"));
     }
 
     #[test]
-    fn probe_rows_are_read_back_whole_or_not_at_all() {
+    fn probe_rows_are_read_back_by_position() {
         let rows = [
             row(&[Some("1"), Some("0"), None, None, None]),
             row(&[Some("-1"), None, None, Some("900"), Some("901")]),
             row(&[Some("0"), Some("12"), Some("true"), None, None]),
         ];
-        let (since, found) = probed(&rows, 2).expect("complete");
+        let (since, found) = probed(&rows, 3).expect("complete");
         assert_eq!(
             since,
             Since {
@@ -303,19 +317,21 @@ mod tests {
         assert_eq!(
             found,
             [
-                Probed {
+                Some(Probed {
                     rows: 12,
                     written: Some(true)
-                },
-                Probed {
+                }),
+                Some(Probed {
                     rows: 0,
                     written: None
-                }
+                }),
+                None
             ]
         );
-        assert_eq!(probed(&rows[..2], 2), None, "table 0 missing");
-        assert_eq!(probed(&rows, 1), None, "index out of range");
-        assert_eq!(probed(&rows[..1], 1), None, "no transaction row");
+        assert_eq!(probed(&rows, 1), None, "position out of range");
+        assert_eq!(probed(&rows[..1], 2), None, "no transaction row");
+        let malformed = [row(&[Some("x"), Some("1"), None, None, None])];
+        assert_eq!(probed(&malformed, 1), None);
     }
 
     #[test]
