@@ -6,6 +6,7 @@
 //! through the WAL index in WAL mode).
 
 mod pages;
+mod wal;
 
 use crate::{Observer, SqlQuery, StateAdapter};
 use pages::{Image, Pages};
@@ -170,11 +171,13 @@ impl StateAdapter for SqliteSnapshots {
     fn checkpoint(&mut self) -> Result<CheckpointId, WorldError> {
         let image = match &mut self.pages {
             Some(pages) => pages.checkpoint(&self.conn),
-            None => Pages::start(&self.conn, self.busy_timeout).and_then(|mut pages| {
-                let image = pages.checkpoint(&self.conn);
-                self.pages = Some(pages);
-                image
-            }),
+            None => {
+                Pages::start(&self.conn, &self.path, self.busy_timeout).and_then(|mut pages| {
+                    let image = pages.checkpoint(&self.conn);
+                    self.pages = Some(pages);
+                    image
+                })
+            }
         }
         .map_err(|e| self.error(format_args!("checkpoint failed: {e}")))?;
         let id = self.fresh_id();
@@ -218,7 +221,7 @@ impl StateAdapter for SqliteSnapshots {
             return Err(self.error("a checkpoint lent by another kind of store cannot be restored"));
         };
         if self.pages.is_none() {
-            let started = Pages::start(&self.conn, self.busy_timeout)
+            let started = Pages::start(&self.conn, &self.path, self.busy_timeout)
                 .map_err(|e| self.error(format_args!("restoring a lent checkpoint failed: {e}")))?;
             self.pages = Some(started);
         }

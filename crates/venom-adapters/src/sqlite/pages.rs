@@ -4,9 +4,11 @@
 //! the pages that differ from the target, in one write transaction of SQLite's own, through the
 //! `sqlite_dbpage` virtual table (the bundled SQLite is built with it, see `.cargo/config.toml`).
 //!
-//! What changed since venom last looked is found by hashing every page (one read of the file
-//! through `sqlite_dbpage`), skipped when `PRAGMA data_version` says no other connection
-//! committed since. Memory grows with the pages that changed, never with the database.
+//! What changed since venom last looked is found, when `PRAGMA data_version` says another
+//! connection committed: in a WAL database, from the pages its write-ahead log's new commit
+//! frames name (see [`super::wal`]), each read and hashed; otherwise (a rollback journal, or a
+//! log that restarted) by hashing every page (one read of the file through `sqlite_dbpage`).
+//! Memory grows with the pages that changed, never with the database.
 //!
 //! The pages are written by a connection opened for the purpose (a connection whose pages were
 //! overwritten under it would keep its parsed copies of them), and every other connection — the
@@ -14,9 +16,10 @@
 //! the change counter moved, so each drops its cache; the schema cookie is bumped past the
 //! current one, so each reloads its schema, as after SQLite's own backup.
 
+use super::wal;
 use rusqlite::{params, Connection, OpenFlags};
 use std::collections::HashMap;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Duration;
@@ -106,11 +109,14 @@ pub(super) struct Pages {
     /// The bytes of every page the images hold.
     held: Arc<AtomicU64>,
     page_size: usize,
+    /// The write-ahead log of the database (`<file>-wal`), and where venom stopped reading it.
+    wal: (PathBuf, Option<wal::Cursor>),
 }
 
 impl Pages {
-    /// Copies the database of `conn` to a temporary file, its base, and hashes its pages.
-    pub fn start(conn: &Connection, busy_timeout: Duration) -> Result<Pages, String> {
+    /// Copies the database of `conn` (the file `path`) to a temporary file, its base, and
+    /// hashes its pages.
+    pub fn start(conn: &Connection, path: &Path, busy_timeout: Duration) -> Result<Pages, String> {
         let folder = tempfile::Builder::new()
             .prefix("venom-sqlite-base-")
             .tempdir()
@@ -141,6 +147,7 @@ impl Pages {
             data_version: None,
             held,
             page_size,
+            wal: (wal_path(path), None),
         };
         pages.refresh(conn)?;
         Ok(pages)
@@ -158,46 +165,71 @@ impl Pages {
     }
 
     /// Brings the hashes and the current image up to date with what other connections
-    /// committed: every page is read and hashed, and the pages that changed and differ from
-    /// the base are kept.
+    /// committed: the pages the write-ahead log names, or else every page, are read and
+    /// hashed, and those that changed and differ from the base are kept.
     fn refresh(&mut self, conn: &Connection) -> Result<(), String> {
         let version = data_version(conn).map_err(|e| format!("cannot read data_version: {e}"))?;
         if self.data_version == Some(version) {
             return Ok(());
         }
-        let Pages {
-            current,
-            hashes,
-            held,
-            ..
-        } = self;
-        let base = current.base.clone();
-        let mut count = 0u32;
-        scan(conn, |pgno, data| {
-            count = pgno;
-            let hash = xxh3_128(data);
-            let index = pgno as usize - 1;
-            if hashes.get(index) == Some(&hash) {
-                return Ok(());
+        let in_wal = journal_mode(conn).map_err(|e| format!("cannot read journal_mode: {e}"))?;
+        let (wal, cursor) = &mut self.wal;
+        let written = if in_wal {
+            wal::follow(wal, cursor)
+        } else {
+            None
+        };
+        let failed = |e: String| format!("cannot read the database's pages: {e}");
+        match written {
+            Some(written) => {
+                let count = page_count(conn).map_err(|e| failed(e.to_string()))?;
+                self.resize(count);
+                for pgno in written.into_iter().filter(|&pgno| pgno <= count) {
+                    let data = read_page(conn, pgno).map_err(|e| failed(e.to_string()))?;
+                    self.note(pgno, &data);
+                }
             }
-            if index < hashes.len() {
-                hashes[index] = hash;
-            } else {
-                hashes.push(hash);
+            None => {
+                // Where the log ends now: what is written from here on is followed.
+                *cursor = if in_wal { wal::position(wal) } else { None };
+                let mut count = 0u32;
+                scan(conn, |pgno, data| {
+                    count = pgno;
+                    self.note(pgno, data);
+                    Ok(())
+                })
+                .map_err(failed)?;
+                self.resize(count);
             }
-            if base.hash(pgno) == Some(hash) {
-                current.pages.remove(&pgno);
-            } else {
-                current.pages.insert(pgno, Page::new(data, held));
-            }
-            Ok(())
-        })
-        .map_err(|e| format!("cannot read the database's pages: {e}"))?;
-        hashes.truncate(count as usize);
-        current.pages.retain(|&pgno, _| pgno <= count);
-        current.page_count = count;
+        }
         self.data_version = Some(version);
         Ok(())
+    }
+
+    /// Records what page `pgno` holds now.
+    fn note(&mut self, pgno: u32, data: &[u8]) {
+        let hash = xxh3_128(data);
+        let index = pgno as usize - 1;
+        if self.hashes.get(index) == Some(&hash) {
+            return;
+        }
+        if index >= self.hashes.len() {
+            self.hashes.resize(index + 1, 0);
+        }
+        self.hashes[index] = hash;
+        if self.current.base.hash(pgno) == Some(hash) {
+            self.current.pages.remove(&pgno);
+        } else {
+            let page = Page::new(data, &self.held);
+            self.current.pages.insert(pgno, page);
+        }
+    }
+
+    /// Records that the database has `count` pages now.
+    fn resize(&mut self, count: u32) {
+        self.hashes.resize(count as usize, 0);
+        self.current.pages.retain(|&pgno, _| pgno <= count);
+        self.current.page_count = count;
     }
 
     /// Puts the database into `target`'s content, writing only the pages that differ, in one
@@ -360,6 +392,23 @@ fn is_pending_byte_page(pgno: u32, page_size: usize) -> bool {
 
 fn data_version(conn: &Connection) -> rusqlite::Result<i64> {
     conn.query_row("PRAGMA data_version", [], |row| row.get(0))
+}
+
+fn page_count(conn: &Connection) -> rusqlite::Result<u32> {
+    conn.query_row("PRAGMA page_count", [], |row| row.get(0))
+}
+
+/// Whether the database of `conn` is in WAL mode.
+fn journal_mode(conn: &Connection) -> rusqlite::Result<bool> {
+    conn.query_row("PRAGMA journal_mode", [], |row| row.get::<_, String>(0))
+        .map(|mode| mode.eq_ignore_ascii_case("wal"))
+}
+
+/// The write-ahead log of the database file `path`.
+fn wal_path(path: &Path) -> PathBuf {
+    let mut name = path.as_os_str().to_os_string();
+    name.push("-wal");
+    PathBuf::from(name)
 }
 
 fn page_size(conn: &Connection) -> rusqlite::Result<usize> {
