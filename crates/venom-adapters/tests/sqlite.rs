@@ -318,6 +318,11 @@ fn a_lent_checkpoint_restores_into_another_copy(journal_mode: &str) {
     assert_eq!(b.observe().expect("observe B"), observed_at_a);
     assert_ne!(dump(&api_a), at_a);
     assert_healthy(&copy, journal_mode);
+    // What B holds now is B's to save: a checkpoint taken here restores it after B moves on.
+    let after_lent = b.checkpoint().expect("checkpoint B after the lent restore");
+    mutate(&api_b, 4);
+    b.rollback(after_lent).expect("back to it");
+    assert_eq!(dump(&api_b), at_a);
 
     // B's own checkpoints are untouched by it; the lent image outlives A's release of it.
     b.rollback(b_initial).expect("B's own rollback");

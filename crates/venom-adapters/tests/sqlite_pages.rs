@@ -11,7 +11,7 @@ use rusqlite::{params, Connection};
 use std::collections::BTreeMap;
 use std::path::Path;
 use std::time::Duration;
-use venom_adapters::{SqliteSnapshots, StateAdapter};
+use venom_adapters::{copy_sqlite_file, SqliteSnapshots, StateAdapter};
 use venom_engine::CheckpointId;
 
 /// Rows of the large table no step touches but one.
@@ -144,6 +144,20 @@ fn run(journal_mode: &str, ops: &[Op]) -> Result<(), TestCaseError> {
     let dir = tempfile::tempdir().expect("tempdir");
     let path = dir.path().join("api.db");
     let api = create(&path, journal_mode);
+    // Another worker's copy of the file, which changes on its own before it borrows.
+    let copy = dir.path().join("worker-1.db");
+    copy_sqlite_file(&path, &copy).expect("copy");
+    let api_b = Connection::open(&copy).expect("open the copy");
+    let mut b = SqliteSnapshots::open(&copy, &[]).expect("open the copy's snapshots");
+    let b_root = b.checkpoint().expect("the copy's checkpoint");
+    apply(
+        &api_b,
+        &Op::Insert {
+            rows: 3,
+            blob: 5000,
+        },
+        999,
+    );
     let mut snapshots = SqliteSnapshots::open(&path, &[]).expect("open");
     let mut held: Vec<(CheckpointId, Dump)> = Vec::new();
     let root = snapshots.checkpoint().expect("checkpoint");
@@ -174,6 +188,20 @@ fn run(journal_mode: &str, ops: &[Op]) -> Result<(), TestCaseError> {
         prop_assert_eq!(&dump(&api), expected);
     }
     prop_assert!(sound(&path));
+    // Lent to the other copy, each restores there too; what the copy holds then is its own to
+    // save and restore.
+    for (id, expected) in &held {
+        let lent = snapshots.lend(*id).expect("lent");
+        b.restore_lent(&lent).expect("restore a lent checkpoint");
+        prop_assert_eq!(&dump(&api_b), expected);
+        let mine = b.checkpoint().expect("the copy's checkpoint");
+        apply(&api_b, &Op::Update { every: 2 }, 999);
+        b.rollback(mine).expect("the copy's rollback");
+        prop_assert_eq!(&dump(&api_b), expected);
+        b.release(mine);
+    }
+    b.rollback(b_root).expect("the copy's first checkpoint");
+    prop_assert!(sound(&copy));
     Ok(())
 }
 

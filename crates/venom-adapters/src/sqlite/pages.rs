@@ -1,6 +1,6 @@
 //! Page-level checkpoints of a SQLite database: a checkpoint keeps only the pages in which the
-//! database differs from its *base* (a copy of the file taken once, when venom opens it, kept
-//! on disk), sharing unchanged pages with the checkpoints before it; a rollback writes back only
+//! database differs from its *base* (a copy of the file taken once, at venom's first
+//! checkpoint, kept on disk), sharing unchanged pages with the checkpoints before it; a rollback writes back only
 //! the pages that differ from the target, in one write transaction of SQLite's own, through the
 //! `sqlite_dbpage` virtual table (the bundled SQLite is built with it, see `.cargo/config.toml`).
 //!
@@ -40,10 +40,11 @@ pub(super) struct Page {
 }
 
 impl Page {
-    fn new(bytes: &[u8], held: &Arc<AtomicU64>) -> Arc<Page> {
+    /// A page of `bytes`, whose hash is `hash`.
+    fn new(bytes: &[u8], hash: u128, held: &Arc<AtomicU64>) -> Arc<Page> {
         held.fetch_add(bytes.len() as u64, Ordering::Relaxed);
         Arc::new(Page {
-            hash: xxh3_128(bytes),
+            hash,
             bytes: bytes.into(),
             held: held.clone(),
         })
@@ -220,7 +221,7 @@ impl Pages {
         if self.current.base.hash(pgno) == Some(hash) {
             self.current.pages.remove(&pgno);
         } else {
-            let page = Page::new(data, &self.held);
+            let page = Page::new(data, hash, &self.held);
             self.current.pages.insert(pgno, page);
         }
     }
@@ -281,15 +282,17 @@ impl Pages {
             self.current.pages = target.pages.clone();
             self.current.page_count = target.page_count;
             let page1 = read_page(conn, 1).map_err(|e| format!("cannot read page 1 back: {e}"))?;
-            let page1 = Page::new(&page1, &self.held);
+            let page1 = Page::new(&page1, xxh3_128(&page1), &self.held);
             self.hashes[0] = page1.hash;
             self.current.pages.insert(1, page1);
             return Ok(());
         }
-        // Restored from another copy's image: compared against this copy's base afresh.
+        // Restored from another copy's image: every page is compared against this copy's base
+        // afresh (read whole: the log names only what was written since it was last read).
         self.hashes.clear();
         self.current.pages.clear();
         self.data_version = None;
+        self.wal.1 = None;
         self.refresh(conn)
     }
 }
