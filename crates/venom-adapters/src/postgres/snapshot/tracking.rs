@@ -12,7 +12,7 @@
 //! whose owner did not let venom add a trigger and tables created after the session started.
 
 use super::catalog::literal;
-use super::sql::ident;
+use super::sql::{ident, LOCK_TIMEOUT};
 
 /// The name of the marking trigger of the session whose snapshot schema is `schema`.
 fn trigger_name(schema: &str) -> String {
@@ -20,7 +20,8 @@ fn trigger_name(schema: &str) -> String {
 }
 
 /// Creates the session's schema, its table of marked tables, the marking function, and a
-/// trigger on every plain table of `schemas` (tables that refuse it are left untracked).
+/// trigger on every plain table of `schemas` (tables that refuse it, or stay locked by another
+/// session through the lock timeout, are left untracked).
 pub(crate) fn install(schema: &str, schemas: &[String]) -> String {
     let own = ident(schema);
     let list = schemas
@@ -29,7 +30,8 @@ pub(crate) fn install(schema: &str, schemas: &[String]) -> String {
         .collect::<Vec<_>>()
         .join(", ");
     format!(
-        "CREATE SCHEMA IF NOT EXISTS {own};
+        "SET LOCAL lock_timeout = '{LOCK_TIMEOUT}';
+CREATE SCHEMA IF NOT EXISTS {own};
 CREATE UNLOGGED TABLE IF NOT EXISTS {own}.marked (relid oid PRIMARY KEY);
 CREATE OR REPLACE FUNCTION {own}.mark() RETURNS trigger LANGUAGE plpgsql SECURITY DEFINER
   SET search_path = pg_catalog AS $venom$
@@ -48,7 +50,7 @@ BEGIN
     BEGIN
       EXECUTE format('CREATE TRIGGER %I AFTER INSERT OR UPDATE OR DELETE OR TRUNCATE ON %s \
         FOR EACH STATEMENT EXECUTE FUNCTION {own}.mark()', {name}, t);
-    EXCEPTION WHEN insufficient_privilege THEN NULL;
+    EXCEPTION WHEN insufficient_privilege OR lock_not_available THEN NULL;
     END;
   END LOOP;
 END $venom$;
