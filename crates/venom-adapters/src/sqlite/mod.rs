@@ -220,15 +220,14 @@ impl StateAdapter for SqliteSnapshots {
         let Some(image) = lent.get::<Image>() else {
             return Err(self.error("a checkpoint lent by another kind of store cannot be restored"));
         };
-        if self.pages.is_none() {
-            let started = Pages::start(&self.conn, &self.path, self.busy_timeout)
-                .map_err(|e| self.error(format_args!("restoring a lent checkpoint failed: {e}")))?;
-            self.pages = Some(started);
-        }
-        let pages = self.pages.as_mut().expect("started above");
-        pages
-            .restore(&self.conn, (&self.path, self.busy_timeout), image)
-            .map_err(|e| self.error(format_args!("restoring a lent checkpoint failed: {e}")))
+        let restored = match &mut self.pages {
+            Some(pages) => pages.restore(&self.conn, (&self.path, self.busy_timeout), image),
+            None => Pages::start(&self.conn, &self.path, self.busy_timeout).and_then(|pages| {
+                let pages = self.pages.insert(pages);
+                pages.restore(&self.conn, (&self.path, self.busy_timeout), image)
+            }),
+        };
+        restored.map_err(|e| self.error(format_args!("restoring a lent checkpoint failed: {e}")))
     }
 }
 
