@@ -493,30 +493,33 @@ fn copies_are_shared_and_dropped_once_unused_and_stale_ones_on_open() {
         (1, 0),
         "the session's schema, with no copy before the first checkpoint"
     );
-    // Every plain table but the partitioned `events` carries the marking trigger.
+    // Every plain table but the partitioned `events` carries the marking trigger, and its
+    // copy is deferred to its first write: a checkpoint copies `events` alone.
     assert_eq!(triggers(&mut api), tables - 1);
     let a = adapter.checkpoint().unwrap();
-    assert_eq!((schemas(&mut api), copies(&mut api)), (1, tables));
+    assert_eq!((schemas(&mut api), copies(&mut api)), (1, 1));
     let b = adapter.checkpoint().unwrap();
+    assert_eq!(copies(&mut api), 1, "nothing changed: b shares a's copies");
+    // A new order writes `orders` and, through its trigger, `audit`: each is copied just
+    // before that first write (a's and b's copies), and c copies them as they are now.
+    apply(&mut api, &Change::AddOrder(0, 500));
     assert_eq!(
         copies(&mut api),
-        tables,
-        "nothing changed: b shares a's copies"
+        3,
+        "the deferred copies of orders and audit"
     );
-    // A new order changes `orders` and, through its trigger, `audit`.
-    apply(&mut api, &Change::AddOrder(0, 500));
     let c = adapter.checkpoint().unwrap();
-    assert_eq!(copies(&mut api), tables + 2);
+    assert_eq!(copies(&mut api), 5);
     adapter.release(b);
-    assert_eq!(copies(&mut api), tables + 2, "a still holds b's copies");
+    assert_eq!(copies(&mut api), 5, "a still holds b's copies");
     adapter.rollback(a).unwrap();
-    assert_eq!(copies(&mut api), tables + 2, "c still holds its copies");
+    assert_eq!(copies(&mut api), 5, "c still holds its copies");
     adapter.release(c);
-    assert_eq!(copies(&mut api), tables, "c's copies: no holder left");
+    assert_eq!(copies(&mut api), 3, "c's copies: no holder left");
     adapter.release(a);
     assert_eq!(
         copies(&mut api),
-        tables,
+        3,
         "the tables still equal a's copies, which a next checkpoint will share"
     );
     drop(adapter);

@@ -63,6 +63,9 @@ pub struct PgSnapshots {
     live: HashMap<Table, (u64, Since)>,
     /// The tables (schema, name) that carry the marking trigger.
     tracked: HashSet<(String, String)>,
+    /// The tracked tables whose copy is deferred (see [`tracking`]) and not yet taken by a
+    /// checkpoint, with its copy number.
+    deferred: HashMap<(String, String), u64>,
 }
 
 /// One checkpoint: the copy of each of its tables, its sequences' positions, and the foreign
@@ -72,6 +75,14 @@ struct Snapshot {
     tables: Vec<(Table, u64)>,
     sequences: Vec<(Sequence, Position)>,
     references: Vec<Reference>,
+}
+
+/// What a checkpoint's or rollback's transaction found when it began: its point in time, each
+/// table as probed (or known unchanged), and the tables the API marked since the last one.
+struct Probe {
+    since: Since,
+    tables: Vec<Probed>,
+    marked: HashSet<(String, String)>,
 }
 
 /// A copy of a table's rows, shared by every checkpoint at which the table held them.
@@ -120,6 +131,7 @@ impl PgSnapshots {
             next_copy: 1,
             live: HashMap::new(),
             tracked: HashSet::new(),
+            deferred: HashMap::new(),
         };
         snapshots.check_schemas()?;
         snapshots.check_replication_role()?;
@@ -213,16 +225,35 @@ impl PgSnapshots {
                 .collect(),
             Err(_) => HashSet::new(),
         };
+        if self.tracked.is_empty() {
+            return;
+        }
+        let mut tables: Vec<&(String, String)> = self.tracked.iter().collect();
+        tables.sort();
+        let numbered: Vec<((String, String), u64)> = tables
+            .into_iter()
+            .enumerate()
+            .map(|(i, key)| (key.clone(), self.next_copy + i as u64))
+            .collect();
+        let values: Vec<(String, u64)> = numbered
+            .iter()
+            .map(|((schema, name), copy)| (sql::qualified(schema, name), *copy))
+            .collect();
+        if query_text(
+            &mut self.client,
+            &tracking::defer_copies(&self.schema, &values),
+        )
+        .is_ok()
+        {
+            self.next_copy += numbered.len() as u64;
+            self.deferred = numbered.into_iter().collect();
+        }
     }
 
     /// Opens the checkpoint's or rollback's transaction and probes those of `tables` that may
     /// have changed: what each holds, and whether it still holds the rows of the copy it was
     /// last seen to equal. A tracked table the API did not mark is known to hold them still.
-    fn begin_and_probe(
-        &mut self,
-        tables: &[&Table],
-        restoring: bool,
-    ) -> Result<(Since, Vec<Probed>), String> {
+    fn begin_and_probe(&mut self, tables: &[&Table], restoring: bool) -> Result<Probe, String> {
         let mut begin = sql::begin(restoring);
         if !self.tracked.is_empty() {
             begin.push_str(&tracking::take_marked(&self.schema));
@@ -254,7 +285,11 @@ impl PgSnapshots {
         let found = sql::probed(&rows, tables.len()).and_then(|(since, found)| {
             let all: Option<Vec<Probed>> =
                 found.into_iter().zip(quiet).map(|(f, q)| f.or(q)).collect();
-            Some((since, all?))
+            Some(Probe {
+                since,
+                tables: all?,
+                marked,
+            })
         });
         found.ok_or_else(|| {
             let _ = self.client.batch_execute("ROLLBACK");
@@ -311,9 +346,12 @@ impl PgSnapshots {
         c.holders -= 1;
         if c.holders == 0 {
             self.copies.remove(&copy);
-            let _ = self
-                .client
-                .batch_execute(&sql::drop_copy(&self.schema, copy));
+            let mut drop = sql::drop_copy(&self.schema, copy);
+            if !self.tracked.is_empty() {
+                // A deferred copy nobody needs any more is not to be made either.
+                drop = format!("{}{drop}", tracking::cancel_deferred(&self.schema, copy));
+            }
+            let _ = self.client.batch_execute(&drop);
         }
     }
 
@@ -321,23 +359,46 @@ impl PgSnapshots {
         let catalog = catalog::discover(&mut self.client, &self.schemas)
             .map_err(|e| describe_on(&self.client, &e))?;
         let (tables, sequences) = (catalog.tables, catalog.sequences);
-        let (since, probed) = self.begin_and_probe(&tables.iter().collect::<Vec<_>>(), false)?;
+        let Probe {
+            since,
+            tables: probed,
+            marked,
+        } = self.begin_and_probe(&tables.iter().collect::<Vec<_>>(), false)?;
         let mut copies = Vec::new();
+        let mut kept = Vec::new();
+        let mut cancelled = String::new();
         let mut saved = Vec::with_capacity(tables.len());
         for (table, probed) in tables.iter().zip(&probed) {
-            match self.unchanged(table, *probed) {
-                Some(copy) => saved.push(copy),
-                None => {
-                    let copy = self.next_copy;
-                    self.next_copy += 1;
-                    copies.push((copy, table, probed.rows));
-                    saved.push(copy);
-                }
+            if let Some(copy) = self.unchanged(table, *probed) {
+                saved.push(copy);
+                continue;
             }
+            let key = (table.schema.clone(), table.name.clone());
+            match self.deferred.remove(&key) {
+                // Not written since the trigger went in: the trigger copies it before its
+                // first write, as it is now.
+                Some(copy) if !marked.contains(&key) => {
+                    kept.push((copy, probed.rows));
+                    saved.push(copy);
+                    continue;
+                }
+                // Written already: the trigger's copy is of an older state.
+                Some(copy) => {
+                    cancelled.push_str(&tracking::cancel_deferred(&self.schema, copy));
+                    cancelled.push_str(&sql::drop_copy(&self.schema, copy));
+                    cancelled.push_str(";\n");
+                }
+                None => {}
+            }
+            let copy = self.next_copy;
+            self.next_copy += 1;
+            copies.push((copy, table, probed.rows));
+            saved.push(copy);
         }
         let to_copy: Vec<(u64, &Table)> = copies.iter().map(|&(c, t, _)| (c, t)).collect();
-        let rows = self.run(&sql::copy_and_commit(&self.schema, &to_copy, &sequences))?;
-        for &(copy, _, rows) in &copies {
+        let batch = cancelled + &sql::copy_and_commit(&self.schema, &to_copy, &sequences);
+        let rows = self.run(&batch)?;
+        for (copy, rows) in copies.iter().map(|&(c, _, r)| (c, r)).chain(kept) {
             self.copies.insert(copy, TableCopy { rows, holders: 0 });
         }
         for (table, &copy) in tables.iter().zip(&saved) {
@@ -373,8 +434,11 @@ impl PgSnapshots {
     /// sequences.
     fn restore(&mut self, snapshot: &Snapshot) -> Result<(), String> {
         let tables = &snapshot.tables;
-        let (since, probed) =
-            self.begin_and_probe(&tables.iter().map(|(t, _)| t).collect::<Vec<_>>(), true)?;
+        let Probe {
+            since,
+            tables: probed,
+            ..
+        } = self.begin_and_probe(&tables.iter().map(|(t, _)| t).collect::<Vec<_>>(), true)?;
         let restores: Vec<(u64, &Table)> = tables
             .iter()
             .zip(&probed)

@@ -40,7 +40,7 @@ pub(crate) fn ident(name: &str) -> String {
 }
 
 /// `schema.name` as quoted SQL identifiers.
-fn qualified(schema: &str, name: &str) -> String {
+pub(crate) fn qualified(schema: &str, name: &str) -> String {
     format!("{}.{}", ident(schema), ident(name))
 }
 

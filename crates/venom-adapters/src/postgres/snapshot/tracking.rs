@@ -3,6 +3,12 @@
 //! of venom's own schema. A checkpoint or a rollback then probes only the tables marked (and
 //! those it cannot track), so a large table no step touches costs nothing.
 //!
+//! Nor is such a table copied: its copy is *deferred*. venom gives each tracked table a copy
+//! number up front (`deferred`), and the trigger, which fires before the first statement that
+//! writes the table, copies it then — as it still is, which is what every checkpoint taken
+//! before that write saw — under that number, inside the API's transaction. A table no step
+//! writes is never copied.
+//!
 //! The trigger function belongs to venom's schema and runs with its owner's rights, so the API's
 //! user needs no rights on it; the triggers go with the schema when it is dropped (at the end of
 //! the session, or by the next session after a crash). Restores run with
@@ -33,9 +39,16 @@ pub(crate) fn install(schema: &str, schemas: &[String]) -> String {
         "SET LOCAL lock_timeout = '{LOCK_TIMEOUT}';
 CREATE SCHEMA IF NOT EXISTS {own};
 CREATE UNLOGGED TABLE IF NOT EXISTS {own}.marked (relid oid PRIMARY KEY);
+CREATE UNLOGGED TABLE IF NOT EXISTS {own}.deferred (relid oid PRIMARY KEY, copy bigint NOT NULL);
 CREATE OR REPLACE FUNCTION {own}.mark() RETURNS trigger LANGUAGE plpgsql SECURITY DEFINER
   SET search_path = pg_catalog AS $venom$
+DECLARE number bigint;
 BEGIN
+  DELETE FROM {own}.deferred WHERE relid = TG_RELID RETURNING copy INTO number;
+  IF number IS NOT NULL THEN
+    EXECUTE format('CREATE UNLOGGED TABLE %I.%I AS SELECT * FROM ONLY %s', {schema_literal},
+      'c' || number, TG_RELID::regclass);
+  END IF;
   INSERT INTO {own}.marked VALUES (TG_RELID) ON CONFLICT DO NOTHING;
   RETURN NULL;
 END $venom$;
@@ -48,7 +61,7 @@ BEGIN
       AND NOT EXISTS (SELECT 1 FROM pg_inherits i WHERE i.inhrelid = c.oid OR i.inhparent = c.oid)
   LOOP
     BEGIN
-      EXECUTE format('CREATE TRIGGER %I AFTER INSERT OR UPDATE OR DELETE OR TRUNCATE ON %s \
+      EXECUTE format('CREATE TRIGGER %I BEFORE INSERT OR UPDATE OR DELETE OR TRUNCATE ON %s \
         FOR EACH STATEMENT EXECUTE FUNCTION {own}.mark()', {name}, t);
     EXCEPTION WHEN insufficient_privilege OR lock_not_available THEN NULL;
     END;
@@ -58,6 +71,29 @@ SELECT n.nspname, c.relname FROM pg_trigger g
   JOIN pg_class c ON c.oid = g.tgrelid JOIN pg_namespace n ON n.oid = c.relnamespace
   WHERE g.tgname = {name};",
         name = literal(&trigger_name(schema)),
+        schema_literal = literal(schema),
+    )
+}
+
+/// Defers the copies of `tables` (`schema.table` quoted, copy number): the trigger makes each
+/// before the table's first write, unless [`cancel_deferred`] took it back.
+pub(crate) fn defer_copies(schema: &str, tables: &[(String, u64)]) -> String {
+    let values: Vec<String> = tables
+        .iter()
+        .map(|(table, copy)| format!("({}::regclass, {copy})", literal(table)))
+        .collect();
+    format!(
+        "INSERT INTO {}.deferred VALUES {} ON CONFLICT (relid) DO UPDATE SET copy = EXCLUDED.copy;\n",
+        ident(schema),
+        values.join(", ")
+    )
+}
+
+/// Takes back the deferred copy number `copy` (its table need not be copied any more).
+pub(crate) fn cancel_deferred(schema: &str, copy: u64) -> String {
+    format!(
+        "DELETE FROM {}.deferred WHERE copy = {copy};\n",
+        ident(schema)
     )
 }
 
@@ -90,6 +126,19 @@ mod tests {
         assert!(
             sql.contains("EXECUTE FUNCTION \"venom_snap_42\".mark()', 'venom_snap_42_mark', t)"),
             "{sql}"
+        );
+        assert!(
+            sql.contains("BEFORE INSERT OR UPDATE OR DELETE OR TRUNCATE"),
+            "{sql}"
+        );
+        assert!(
+            sql.contains("SELECT * FROM ONLY %s', 'venom_snap_42'"),
+            "{sql}"
+        );
+        assert_eq!(
+            defer_copies("venom_snap_42", &[("\"public\".\"o'dd\"".into(), 7)]),
+            "INSERT INTO \"venom_snap_42\".deferred VALUES ('\"public\".\"o''dd\"'::regclass, 7) \
+             ON CONFLICT (relid) DO UPDATE SET copy = EXCLUDED.copy;\n"
         );
         assert_eq!(
             take_marked("venom_snap_42"),
