@@ -741,3 +741,26 @@ fn a_database_copy_has_the_same_content_and_is_its_own() {
     assert_eq!(left, 0, "{name} is dropped");
     drop(worker);
 }
+
+/// A table copied only before its first write (its copy deferred) comes back after any first
+/// write — a deletion, which leaves no newer row, included — and the checkpoints after it
+/// keep their own state.
+#[test]
+fn a_table_first_written_after_checkpoints_restores_to_them() {
+    let db = PgDatabase::create();
+    let (mut api, mut adapter) = setup(&db, PgObserveSpec::default());
+    // `customers` is not written before these checkpoints: its copy is deferred.
+    let a = adapter.checkpoint().unwrap();
+    let at_a = dump(&mut api);
+    let b = adapter.checkpoint().unwrap();
+    // Its first write since: a deletion only.
+    api.batch_execute("DELETE FROM customers WHERE name = 'bob'")
+        .unwrap();
+    let c = adapter.checkpoint().unwrap();
+    let at_c = dump(&mut api);
+    assert_ne!(at_c, at_a);
+    for (id, expected) in [(b, &at_a), (c, &at_c), (a, &at_a), (c, &at_c)] {
+        adapter.rollback(id).unwrap();
+        assert_eq!(&dump(&mut api), expected);
+    }
+}

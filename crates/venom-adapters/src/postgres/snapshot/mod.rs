@@ -81,13 +81,33 @@ struct Snapshot {
 /// table as probed (or known unchanged), and the tables the API marked since the last one.
 struct Probe {
     since: Since,
-    tables: Vec<Probed>,
+    tables: Vec<Seen>,
     marked: HashSet<(String, String)>,
+}
+
+/// What a checkpoint or rollback knows of a table when its transaction begins.
+#[derive(Clone, Copy)]
+enum Seen {
+    /// Tracked, and the API did not write it since venom last looked (it was not read).
+    Unwritten,
+    /// Read: its row count, and whether a row is newer than the last look.
+    Probed(Probed),
+}
+
+impl Seen {
+    /// The row count the probe found (`None` when the table was not read).
+    fn rows(self) -> Option<i64> {
+        match self {
+            Seen::Unwritten => None,
+            Seen::Probed(probed) => Some(probed.rows),
+        }
+    }
 }
 
 /// A copy of a table's rows, shared by every checkpoint at which the table held them.
 struct TableCopy {
-    rows: i64,
+    /// Its row count (`None` for a deferred copy, taken before anyone counted).
+    rows: Option<i64>,
     /// The checkpoints holding it, plus one while its table is known to hold these rows.
     holders: usize,
 }
@@ -266,28 +286,31 @@ impl PgSnapshots {
                 _ => None,
             })
             .collect();
-        let mut quiet: Vec<Option<Probed>> = vec![None; tables.len()];
+        let mut unwritten = vec![false; tables.len()];
         let mut to_probe = Vec::new();
         for (index, &table) in tables.iter().enumerate() {
             let key = (table.schema.clone(), table.name.clone());
-            let untouched = self.tracked.contains(&key) && !marked.contains(&key);
-            match (untouched, self.live_rows(table)) {
-                (true, Some(rows)) => {
-                    quiet[index] = Some(Probed {
-                        rows,
-                        written: Some(false),
-                    })
-                }
-                _ => to_probe.push((index, table, self.live.get(table).map(|&(_, s)| s))),
+            let known = self.live.contains_key(table) || self.deferred.contains_key(&key);
+            if self.tracked.contains(&key) && !marked.contains(&key) && known {
+                unwritten[index] = true;
+            } else {
+                to_probe.push((index, table, self.live.get(table).map(|&(_, s)| s)));
             }
         }
         let rows = self.run_or_rollback(&sql::probe(&to_probe))?;
         let found = sql::probed(&rows, tables.len()).and_then(|(since, found)| {
-            let all: Option<Vec<Probed>> =
-                found.into_iter().zip(quiet).map(|(f, q)| f.or(q)).collect();
+            let seen: Option<Vec<Seen>> = found
+                .into_iter()
+                .zip(unwritten)
+                .map(|(probed, unwritten)| match (probed, unwritten) {
+                    (_, true) => Some(Seen::Unwritten),
+                    (Some(probed), false) => Some(Seen::Probed(probed)),
+                    (None, false) => None,
+                })
+                .collect();
             Some(Probe {
                 since,
-                tables: all?,
+                tables: seen?,
                 marked,
             })
         });
@@ -304,22 +327,22 @@ impl PgSnapshots {
         })
     }
 
-    /// The row count of the copy `table` was last seen to equal.
-    fn live_rows(&self, table: &Table) -> Option<i64> {
-        let &(copy, _) = self.live.get(table)?;
-        self.copies.get(&copy).map(|c| c.rows)
-    }
-
     /// Runs `batch`, rolling back the transaction it is part of when it fails.
     fn run(&mut self, batch: &str) -> Result<Vec<Vec<Option<String>>>, String> {
         query_text(&mut self.client, batch).map_err(|e| describe_on(&self.client, &e))
     }
 
-    /// Whether `table`, as `probed`, still holds the rows of the copy it was last seen to equal.
-    fn unchanged(&self, table: &Table, probed: Probed) -> Option<u64> {
+    /// The copy `table`, as `seen`, still holds the rows of: the one it was last seen to equal,
+    /// when the API did not write it since or the probe found the same rows.
+    fn unchanged(&self, table: &Table, seen: Seen) -> Option<u64> {
         let &(copy, _) = self.live.get(table)?;
-        let rows = self.copies.get(&copy)?.rows;
-        (probed.written == Some(false) && probed.rows == rows).then_some(copy)
+        match seen {
+            Seen::Unwritten => Some(copy),
+            Seen::Probed(probed) => {
+                let rows = self.copies.get(&copy)?.rows?;
+                (probed.written == Some(false) && probed.rows == rows).then_some(copy)
+            }
+        }
     }
 
     /// Records that `table` holds the rows of `copy` as of `since`.
@@ -378,7 +401,7 @@ impl PgSnapshots {
                 // Not written since the trigger went in: the trigger copies it before its
                 // first write, as it is now.
                 Some(copy) if !marked.contains(&key) => {
-                    kept.push((copy, probed.rows));
+                    kept.push((copy, probed.rows()));
                     saved.push(copy);
                     continue;
                 }
@@ -392,7 +415,7 @@ impl PgSnapshots {
             }
             let copy = self.next_copy;
             self.next_copy += 1;
-            copies.push((copy, table, probed.rows));
+            copies.push((copy, table, probed.rows()));
             saved.push(copy);
         }
         let to_copy: Vec<(u64, &Table)> = copies.iter().map(|&(c, t, _)| (c, t)).collect();
