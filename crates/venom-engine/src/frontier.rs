@@ -83,9 +83,9 @@ impl Frontier {
         }
     }
 
-    /// Takes every queued pair of a breadth-first frontier, in order (the others give none):
-    /// the next level, since a level's pairs are all queued before the next level's.
-    pub fn take_level(&mut self) -> Vec<(StateId, usize)> {
+    /// Takes every queued pair of a breadth-first frontier, in the order one explorer would
+    /// pop them (the other frontiers give none).
+    pub fn take_queued(&mut self) -> Vec<(StateId, usize)> {
         match self {
             Frontier::Fifo(q) => q.drain(..).map(Pair::get).collect(),
             _ => Vec::new(),

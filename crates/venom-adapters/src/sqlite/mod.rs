@@ -27,7 +27,7 @@ use xxhash_rust::xxh3::Xxh3;
 /// How long one attempt waits, by default, for a lock held by another connection (the API's).
 const BUSY_TIMEOUT: Duration = Duration::from_secs(5);
 
-/// How many times a copy is attempted while the database stays locked.
+/// How many times a copy or a page write is attempted while the database stays locked.
 const MAX_ATTEMPTS: u32 = 3;
 
 /// Pause between two attempts of a copy that found the database locked.

@@ -16,7 +16,7 @@
 //! the change counter moved, so each drops its cache; the schema cookie is bumped past the
 //! current one, so each reloads its schema, as after SQLite's own backup.
 
-use super::wal;
+use super::{wal, MAX_ATTEMPTS};
 use rusqlite::{params, Connection, OpenFlags};
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
@@ -27,9 +27,6 @@ use xxhash_rust::xxh3::xxh3_128;
 
 /// Offset of the schema cookie in page 1, 4 bytes big-endian.
 const SCHEMA_COOKIE: usize = 40;
-
-/// How many times a write transaction is attempted while another connection holds the lock.
-const MAX_ATTEMPTS: u32 = 3;
 
 /// A page's content, shared by every image that holds it; its bytes count in the memory the
 /// checkpoints hold for as long as it lives.
@@ -297,9 +294,9 @@ impl Pages {
     }
 }
 
-/// Writes `target`'s content of the pages `differ` into the database at `path`, and cuts the
-/// file to the target's size when it is longer (`current_count` pages), in one transaction of a
-/// connection opened for it.
+/// Writes `target`'s content of the pages `differ` into the database at `path` in one
+/// transaction of a connection opened for it, then, when the file is longer than the target
+/// (`current_count` pages), cuts it in a second transaction of another fresh connection.
 fn write_pages(
     path: &Path,
     busy_timeout: Duration,

@@ -404,7 +404,7 @@ impl<W: World> Coordinator<'_, '_, W> {
     /// Offers the pairs the frontier queued (within the budget of steps) and wakes the
     /// workers that wait for some.
     fn offer(&mut self, run: &mut Run) {
-        let pairs = run.frontier.take_level();
+        let pairs = run.frontier.take_queued();
         if pairs.is_empty() {
             return;
         }
