@@ -16,6 +16,8 @@ pub(crate) struct Table {
     /// The columns holding data, in order: generated columns are left out (PostgreSQL
     /// computes them again on insert).
     pub columns: Vec<String>,
+    /// The columns of its primary key, in key order (empty without one).
+    pub key: Vec<String>,
 }
 
 /// A sequence whose position a snapshot records.
@@ -53,22 +55,28 @@ pub(crate) fn discover(
         &format!(
             "SELECT n.nspname, c.relname, c.relkind = 'p', \
                     coalesce(array_to_json(array_agg(a.attname::text ORDER BY a.attnum) \
-                        FILTER (WHERE a.attnum > 0 AND a.attgenerated = '')), '[]') \
+                        FILTER (WHERE a.attnum > 0 AND a.attgenerated = '')), '[]'), \
+                    coalesce((SELECT array_to_json(array_agg(k.attname::text ORDER BY u.position)) \
+                        FROM pg_index i, unnest(i.indkey) WITH ORDINALITY AS u(attnum, position), \
+                             pg_attribute k \
+                        WHERE i.indrelid = c.oid AND i.indisprimary \
+                          AND k.attrelid = c.oid AND k.attnum = u.attnum), '[]') \
              FROM pg_class c \
              JOIN pg_namespace n ON n.oid = c.relnamespace \
              LEFT JOIN pg_attribute a ON a.attrelid = c.oid AND NOT a.attisdropped \
              WHERE c.relkind IN ('r', 'p') AND NOT c.relispartition AND n.nspname IN ({list}) \
-             GROUP BY n.nspname, c.relname, c.relkind \
+             GROUP BY c.oid, n.nspname, c.relname, c.relkind \
              ORDER BY n.nspname, c.relname"
         ),
     )?
     .into_iter()
     .filter_map(|row| match row.as_slice() {
-        [Some(schema), Some(name), Some(partitioned), Some(columns)] => Some(Table {
+        [Some(schema), Some(name), Some(partitioned), Some(columns), Some(key)] => Some(Table {
             schema: schema.clone(),
             name: name.clone(),
             partitioned: partitioned == "t",
             columns: serde_json::from_str(columns).unwrap_or_default(),
+            key: serde_json::from_str(key).unwrap_or_default(),
         }),
         _ => None,
     })
@@ -207,6 +215,7 @@ mod tests {
             name: name.into(),
             partitioned: false,
             columns: vec!["id".into()],
+            key: vec!["id".into()],
         }
     }
 

@@ -17,8 +17,14 @@
 //!
 //! Probing reads the table, so it is skipped for the tables the API provably did not write:
 //! those that carry venom's marking trigger and were not marked since (see [`tracking`]).
+//!
+//! Tables with a primary key are not copied at all: their changes are logged row by row
+//! ([`rowlog`]), a checkpoint is a position in that log ([`history`]), and a rollback rewrites
+//! only the rows changed between the current state and its target.
 
 mod catalog;
+mod history;
+mod rowlog;
 mod sql;
 mod tracking;
 
@@ -28,9 +34,10 @@ use super::{observe_postgres, PgObserveSpec};
 use crate::SqlQuery;
 use crate::{redact_url, Observer, StateAdapter};
 use catalog::{Reference, Sequence, Table};
+use history::{Dropped, History, Range};
 use postgres::Client;
 use sql::{Probed, Since};
-use std::collections::{HashMap, HashSet};
+use std::collections::{BTreeSet, HashMap, HashSet};
 use std::fmt;
 use venom_engine::{CheckpointId, CheckpointMode, Mechanism, Observation, WorldError};
 
@@ -66,6 +73,12 @@ pub struct PgSnapshots {
     /// The tracked tables whose copy is deferred (see [`tracking`]) and not yet taken by a
     /// checkpoint, with its copy number.
     deferred: HashMap<(String, String), u64>,
+    /// The tables whose rows are logged (see [`rowlog`]), with their log's name.
+    logged: Vec<(Table, String)>,
+    /// Each logged table's index in `logged`, by (schema, name).
+    logged_index: HashMap<(String, String), usize>,
+    /// The checkpoints' places in the row log (`None` when no table is logged).
+    history: Option<History>,
 }
 
 /// One checkpoint: the copy of each of its tables, its sequences' positions, and the foreign
@@ -83,6 +96,8 @@ struct Probe {
     since: Since,
     tables: Vec<Seen>,
     marked: HashSet<(String, String)>,
+    /// The row log's position (when tables are logged).
+    position: Option<i64>,
 }
 
 /// What a checkpoint or rollback knows of a table when its transaction begins.
@@ -152,6 +167,9 @@ impl PgSnapshots {
             live: HashMap::new(),
             tracked: HashSet::new(),
             deferred: HashMap::new(),
+            logged: Vec::new(),
+            logged_index: HashMap::new(),
+            history: None,
         };
         snapshots.check_schemas()?;
         snapshots.check_replication_role()?;
@@ -160,7 +178,7 @@ impl PgSnapshots {
             .map_err(|e| snapshots.error(format_args!("cannot identify the session: {e}")))?;
         snapshots.schema = format!("{SNAPSHOT_SCHEMA_PREFIX}{session}");
         snapshots.drop_stale_snapshots()?;
-        snapshots.track_writes();
+        snapshots.track_writes()?;
         snapshots.observe()?;
         Ok(snapshots)
     }
@@ -232,8 +250,9 @@ impl PgSnapshots {
     }
 
     /// Installs the marking triggers (see [`tracking`]); where that is refused, every table
-    /// is probed, as without them.
-    fn track_writes(&mut self) {
+    /// is probed, as without them. Then logs the rows of the tracked tables that can be (see
+    /// [`rowlog`]) and defers the copies of the others.
+    fn track_writes(&mut self) -> Result<(), WorldError> {
         let install = tracking::install(&self.schema, &self.schemas);
         self.tracked = match query_text(&mut self.client, &install) {
             Ok(rows) => rows
@@ -246,9 +265,14 @@ impl PgSnapshots {
             Err(_) => HashSet::new(),
         };
         if self.tracked.is_empty() {
-            return;
+            return Ok(());
         }
-        let mut tables: Vec<&(String, String)> = self.tracked.iter().collect();
+        self.log_rows()?;
+        let mut tables: Vec<&(String, String)> = self
+            .tracked
+            .iter()
+            .filter(|key| !self.logged_index.contains_key(*key))
+            .collect();
         tables.sort();
         let numbered: Vec<((String, String), u64)> = tables
             .into_iter()
@@ -268,6 +292,64 @@ impl PgSnapshots {
             self.next_copy += numbered.len() as u64;
             self.deferred = numbered.into_iter().collect();
         }
+        Ok(())
+    }
+
+    /// Installs the row log on the tracked tables with a primary key. Where PostgreSQL refuses
+    /// it as a whole, every table keeps being copied.
+    fn log_rows(&mut self) -> Result<(), WorldError> {
+        let install = rowlog::install(&self.schema, &tracking::trigger_name(&self.schema));
+        let Ok(rows) = query_text(&mut self.client, &install) else {
+            return Ok(());
+        };
+        let mut start = None;
+        let mut oids: HashMap<(String, String), u32> = HashMap::new();
+        for row in rows {
+            if let Some(position) = rowlog::read_position(&row) {
+                start = Some(position);
+            } else if let [Some(oid), Some(schema), Some(name)] = row.as_slice() {
+                if let Ok(oid) = oid.parse() {
+                    oids.insert((schema.clone(), name.clone()), oid);
+                }
+            }
+        }
+        let Some(start) = start else {
+            return Ok(());
+        };
+        let catalog = catalog::discover(&mut self.client, &self.schemas)
+            .map_err(|e| self.failure("cannot read the logged tables", &e))?;
+        for table in catalog.tables {
+            let key = (table.schema.clone(), table.name.clone());
+            if let Some(&oid) = oids.get(&key) {
+                self.logged_index.insert(key, self.logged.len());
+                self.logged
+                    .push((table, rowlog::log_name(&self.schema, oid)));
+            }
+        }
+        self.history = Some(History::new(start));
+        Ok(())
+    }
+
+    /// The indices of the logged tables among `marked`.
+    fn logged_among(&self, marked: &HashSet<(String, String)>) -> BTreeSet<usize> {
+        marked
+            .iter()
+            .filter_map(|key| self.logged_index.get(key).copied())
+            .collect()
+    }
+
+    /// Deletes the log entries of segments no checkpoint needs any more. Entries that cannot
+    /// be deleted now (connection lost) go with the schema.
+    fn forget(&mut self, dropped: Vec<Dropped>) {
+        let mut batch = String::new();
+        for segment in dropped {
+            for index in segment.tables {
+                batch.push_str(&rowlog::forget(&self.logged[index].1, segment.range));
+            }
+        }
+        if !batch.is_empty() {
+            let _ = self.client.batch_execute(&batch);
+        }
     }
 
     /// Opens the checkpoint's or rollback's transaction and probes those of `tables` that may
@@ -278,14 +360,19 @@ impl PgSnapshots {
         if !self.tracked.is_empty() {
             begin.push_str(&tracking::take_marked(&self.schema));
         }
-        let marked: HashSet<(String, String)> = self
-            .run_or_rollback(&begin)?
-            .into_iter()
-            .filter_map(|row| match row.as_slice() {
-                [Some(schema), Some(name)] => Some((schema.clone(), name.clone())),
-                _ => None,
-            })
-            .collect();
+        if self.history.is_some() {
+            begin.push_str(&rowlog::position(&self.schema));
+        }
+        let mut marked = HashSet::new();
+        let mut position = None;
+        for row in self.run_or_rollback(&begin)? {
+            match row.as_slice() {
+                [Some(schema), Some(name)] => {
+                    marked.insert((schema.clone(), name.clone()));
+                }
+                _ => position = position.or(rowlog::read_position(&row)),
+            }
+        }
         let mut unwritten = vec![false; tables.len()];
         let mut to_probe = Vec::new();
         for (index, &table) in tables.iter().enumerate() {
@@ -312,6 +399,7 @@ impl PgSnapshots {
                 since,
                 tables: seen?,
                 marked,
+                position,
             })
         });
         found.ok_or_else(|| {
@@ -378,14 +466,22 @@ impl PgSnapshots {
         }
     }
 
-    fn take_snapshot(&mut self) -> Result<Snapshot, String> {
+    /// Takes checkpoint `id`: copies the tables that are not logged and changed, and records
+    /// the row log's position.
+    fn take_snapshot(&mut self, id: CheckpointId) -> Result<Snapshot, String> {
         let catalog = catalog::discover(&mut self.client, &self.schemas)
             .map_err(|e| describe_on(&self.client, &e))?;
-        let (tables, sequences) = (catalog.tables, catalog.sequences);
+        let (mut tables, sequences) = (catalog.tables, catalog.sequences);
+        tables.retain(|t| {
+            !self
+                .logged_index
+                .contains_key(&(t.schema.clone(), t.name.clone()))
+        });
         let Probe {
             since,
             tables: probed,
             marked,
+            position,
         } = self.begin_and_probe(&tables.iter().collect::<Vec<_>>(), false)?;
         let mut copies = Vec::new();
         let mut kept = Vec::new();
@@ -421,6 +517,11 @@ impl PgSnapshots {
         let to_copy: Vec<(u64, &Table)> = copies.iter().map(|&(c, t, _)| (c, t)).collect();
         let batch = cancelled + &sql::copy_and_commit(&self.schema, &to_copy, &sequences);
         let rows = self.run(&batch)?;
+        let written = self.logged_among(&marked);
+        if let (Some(history), Some(position)) = (self.history.as_mut(), position) {
+            let dropped = history.checkpoint(id.0, position, written);
+            self.forget(dropped);
+        }
         for (copy, rows) in copies.iter().map(|&(c, _, r)| (c, r)).chain(kept) {
             self.copies.insert(copy, TableCopy { rows, holders: 0 });
         }
@@ -453,15 +554,26 @@ impl PgSnapshots {
         })
     }
 
-    /// Restores the tables of `snapshot` that no longer hold their copy's rows, and its
-    /// sequences.
-    fn restore(&mut self, snapshot: &Snapshot) -> Result<(), String> {
+    /// Restores checkpoint `id`: the tables of `snapshot` that no longer hold their copy's
+    /// rows, the rows of the logged tables changed since, and its sequences.
+    fn restore(&mut self, id: CheckpointId, snapshot: &Snapshot) -> Result<(), String> {
         let tables = &snapshot.tables;
         let Probe {
             since,
             tables: probed,
+            marked,
             ..
         } = self.begin_and_probe(&tables.iter().map(|(t, _)| t).collect::<Vec<_>>(), true)?;
+        let rows = match &self.history {
+            Some(history) => {
+                let Some(plan) = history.plan(id.0, self.logged_among(&marked)) else {
+                    let _ = self.client.batch_execute("ROLLBACK");
+                    return Err("the row log does not hold this checkpoint".to_string());
+                };
+                self.rows_restored(&plan)
+            }
+            None => String::new(),
+        };
         let restores: Vec<(u64, &Table)> = tables
             .iter()
             .zip(&probed)
@@ -474,12 +586,36 @@ impl PgSnapshots {
             &self.schema,
             &restores,
             &truncate,
+            &rows,
             &snapshot.sequences,
         ))?;
+        if let Some(history) = self.history.as_mut() {
+            let dropped = history.rolled_back(id.0);
+            self.forget(dropped);
+        }
         for (table, copy) in tables {
             self.set_live(table, *copy, since);
         }
         Ok(())
+    }
+
+    /// The SQL that carries out `plan` on the logged tables and drops its tail's entries.
+    fn rows_restored(&self, plan: &history::Plan) -> String {
+        let mut sql = String::new();
+        for &index in &plan.tables {
+            let (table, log) = &self.logged[index];
+            sql.push_str(&rowlog::restore(log, table, &plan.undo, &plan.redo));
+        }
+        if let Some((from, tables)) = &plan.tail {
+            for &index in tables {
+                let tail = Range {
+                    from: *from,
+                    to: None,
+                };
+                sql.push_str(&rowlog::forget(&self.logged[index].1, tail));
+            }
+        }
+        sql
     }
 
     fn error(&self, what: impl fmt::Display) -> WorldError {
@@ -503,7 +639,7 @@ impl StateAdapter for PgSnapshots {
     fn checkpoint(&mut self) -> Result<CheckpointId, WorldError> {
         let id = CheckpointId(self.next_id);
         let snapshot = self
-            .take_snapshot()
+            .take_snapshot(id)
             .map_err(|e| self.error(format_args!("checkpoint failed: {e}")))?;
         self.next_id += 1;
         self.snapshots.insert(id, snapshot);
@@ -518,7 +654,7 @@ impl StateAdapter for PgSnapshots {
             )));
         };
         let snapshot = snapshot.clone();
-        self.restore(&snapshot)
+        self.restore(id, &snapshot)
             .map_err(|e| self.error(format_args!("rollback to checkpoint {} failed: {e}", id.0)))
     }
 
@@ -526,6 +662,10 @@ impl StateAdapter for PgSnapshots {
         if let Some(snapshot) = self.snapshots.remove(&id) {
             for (_, copy) in snapshot.tables {
                 self.let_go(copy);
+            }
+            if let Some(history) = self.history.as_mut() {
+                let dropped = history.release(id.0);
+                self.forget(dropped);
             }
         }
     }

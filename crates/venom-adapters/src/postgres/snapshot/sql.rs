@@ -181,12 +181,13 @@ pub(crate) fn copy_and_commit(
 
 /// Empties the tables of `restores` (copy number, table) — those of `truncate` with one
 /// `TRUNCATE`, the others with `DELETE` — refills each from its copy in `schema`, identity values
-/// kept, and sets the sequences back, then commits the transaction [`begin_and_probe`] opened
-/// (with triggers and foreign-key checks off).
+/// kept, runs `rows` (the logged tables' restore), and sets the sequences back, then commits the
+/// transaction [`begin_and_probe`] opened (with triggers and foreign-key checks off).
 pub(crate) fn restore_and_commit(
     schema: &str,
     restores: &[(u64, &Table)],
     truncate: &[&Table],
+    rows: &str,
     sequences: &[(Sequence, Position)],
 ) -> String {
     let mut sql = String::new();
@@ -213,6 +214,7 @@ pub(crate) fn restore_and_commit(
             copy_name(schema, *copy),
         ));
     }
+    sql.push_str(rows);
     if !sequences.is_empty() {
         let sets: Vec<String> = sequences
             .iter()
@@ -252,12 +254,14 @@ mod tests {
                 name: "orders".into(),
                 partitioned: false,
                 columns: vec!["id".into(), "amount".into()],
+                key: vec!["id".into()],
             },
             Table {
                 schema: "app".into(),
                 name: "we\"ird".into(),
                 partitioned: true,
                 columns: vec!["k".into()],
+                key: vec![],
             },
         ]
     }
@@ -365,6 +369,7 @@ mod tests {
             "s",
             &both,
             &[&tables[0], &tables[1]],
+            "",
             &[(sequence(), position)],
         );
         assert_eq!(
@@ -375,13 +380,14 @@ mod tests {
              SELECT setval('\"public\".\"orders_id_seq\"'::regclass, 41, true);\n\
              COMMIT;"
         );
-        let sql = restore_and_commit("s", &both[..1], &[], &[]);
+        let sql = restore_and_commit("s", &both[..1], &[], "DELETE FROM rows;\n", &[]);
         assert_eq!(
             sql,
             "DELETE FROM ONLY \"public\".\"orders\";\n\
              INSERT INTO \"public\".\"orders\" (\"id\", \"amount\") OVERRIDING SYSTEM VALUE SELECT \"id\", \"amount\" FROM \"s\".\"c3\";\n\
+             DELETE FROM rows;\n\
              COMMIT;"
         );
-        assert_eq!(restore_and_commit("s", &[], &[], &[]), "COMMIT;");
+        assert_eq!(restore_and_commit("s", &[], &[], "", &[]), "COMMIT;");
     }
 }

@@ -21,7 +21,7 @@ use super::catalog::literal;
 use super::sql::{ident, LOCK_TIMEOUT};
 
 /// The name of the marking trigger of the session whose snapshot schema is `schema`.
-fn trigger_name(schema: &str) -> String {
+pub(crate) fn trigger_name(schema: &str) -> String {
     format!("{schema}_mark")
 }
 
