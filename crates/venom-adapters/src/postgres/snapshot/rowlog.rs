@@ -3,7 +3,8 @@
 //! true`), as the row type's text, under the position of the statement that wrote it — in a
 //! table of venom's schema, `l<oid>`. Statement-level triggers with transition tables write it
 //! (one insert per statement, however many rows), and a `BEFORE TRUNCATE` trigger records every
-//! row a `TRUNCATE` is about to remove.
+//! row a `TRUNCATE` is about to remove. Rows are named `ROW(alias.*)`, which no column of the
+//! table can shadow (a bare `n` would be a column called `n`).
 //!
 //! A checkpoint is then a position in the log (see [`super::history`]), and a rollback rewrites
 //! only the rows the log names: for each primary key it touched, the row as the last redone
@@ -41,15 +42,15 @@ CREATE OR REPLACE FUNCTION {own}.log() RETURNS trigger LANGUAGE plpgsql SECURITY
 DECLARE position bigint := nextval('{own}.seq');
 BEGIN
   IF TG_OP = 'TRUNCATE' THEN
-    EXECUTE format('INSERT INTO %I.%I SELECT $1, false, t::text FROM ONLY %s t',
+    EXECUTE format('INSERT INTO %I.%I SELECT $1, false, ROW(t.*)::text FROM ONLY %s t',
       {schema_literal}, TG_ARGV[0], TG_RELID::regclass) USING position;
   END IF;
   IF TG_OP IN ('UPDATE', 'DELETE') THEN
-    EXECUTE format('INSERT INTO %I.%I SELECT $1, false, o::text FROM o',
+    EXECUTE format('INSERT INTO %I.%I SELECT $1, false, ROW(o.*)::text FROM o',
       {schema_literal}, TG_ARGV[0]) USING position;
   END IF;
   IF TG_OP IN ('INSERT', 'UPDATE') THEN
-    EXECUTE format('INSERT INTO %I.%I SELECT $1, true, n::text FROM n',
+    EXECUTE format('INSERT INTO %I.%I SELECT $1, true, ROW(n.*)::text FROM n',
       {schema_literal}, TG_ARGV[0]) USING position;
   END IF;
   RETURN NULL;
