@@ -6,7 +6,7 @@ use proptest::prelude::*;
 use proptest::test_runner::TestRunner;
 use std::cell::RefCell;
 use std::collections::BTreeMap;
-use venom_adapters::postgres::PgObserveSpec;
+use venom_adapters::postgres::{observe_postgres, PgObserveSpec};
 use venom_adapters::SqlQuery;
 use venom_adapters::{DatabaseCopy, Observer, PgSnapshots, StateAdapter};
 use venom_engine::{CheckpointId, CheckpointMode};
@@ -275,10 +275,28 @@ fn step() -> impl Strategy<Value = Step> {
 /// Checkpoints, changes, rollbacks to any held checkpoint and releases in random order, as the
 /// strategies interleave them: every rollback restores its checkpoint's exact dump, whichever
 /// tables the adapter decided it could leave alone.
+///
+/// Observations follow too: the observed tables whose rows are logged are observed from the
+/// log entries written since they were last observed, and equal a full read of the tables.
 #[test]
 fn random_explorations_restore_every_checkpoint_exactly() {
     let db = PgDatabase::create();
-    let state = RefCell::new(setup(&db, PgObserveSpec::default()));
+    let observe = PgObserveSpec {
+        tables: vec![
+            "customers".into(),
+            "orders".into(),
+            "refunds".into(),
+            "billing.invoices".into(),
+            "odd \"name\" table".into(),
+        ],
+        queries: vec![],
+    };
+    let state = RefCell::new(setup(&db, observe.clone()));
+    // Another session, which observes by reading the tables whole.
+    let witness = RefCell::new(
+        PgSnapshots::open(db.url(), vec![], PgObserveSpec::default()).expect("witness"),
+    );
+    let read_whole = || observe_postgres(&mut *witness.borrow_mut(), &observe).expect("full read");
     let mut runner = TestRunner::new(ProptestConfig {
         cases: 12,
         ..ProptestConfig::default()
@@ -288,7 +306,10 @@ fn random_explorations_restore_every_checkpoint_exactly() {
         let mut held: Vec<(CheckpointId, Dump)> = Vec::new();
         for step in steps {
             match step {
-                Step::Change(c) => apply(api, &c),
+                Step::Change(c) => {
+                    apply(api, &c);
+                    prop_assert_eq!(adapter.observe().expect("observe"), read_whole());
+                }
                 Step::Checkpoint => {
                     let id = adapter.checkpoint().expect("checkpoint");
                     held.push((id, dump(api)));
@@ -297,6 +318,7 @@ fn random_explorations_restore_every_checkpoint_exactly() {
                     let (id, expected) = &held[pick % held.len()];
                     adapter.rollback(*id).expect("rollback");
                     prop_assert_eq!(&dump(api), expected);
+                    prop_assert_eq!(adapter.observe().expect("observe"), read_whole());
                 }
                 Step::Release(pick) if !held.is_empty() => {
                     let (id, _) = held.remove(pick % held.len());

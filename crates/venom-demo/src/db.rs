@@ -32,8 +32,8 @@ pub(crate) type Shared = Arc<Backend>;
 pub(crate) fn open(db_path: &Path) -> rusqlite::Result<Connection> {
     let conn = Connection::open(db_path)?;
     conn.busy_timeout(BUSY_TIMEOUT)?;
-    // A rollback journal (not WAL), so a restore written through another connection is seen here.
-    let _mode: String = conn.query_row("PRAGMA journal_mode=DELETE", [], |row| row.get(0))?;
+    // The file keeps its journal mode (a new file has a rollback journal): venom restores either,
+    // and this connection sees a restore written through another as any other commit.
     conn.execute_batch(&schema::sqlite())?;
     Ok(conn)
 }

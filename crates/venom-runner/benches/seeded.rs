@@ -2,8 +2,9 @@
 //! graph) on a database that also holds a seeded table `seed` no action reads.
 //!
 //! Each configuration runs in a child process of its own, so that its peak resident memory
-//! (`VmHWM`) is its own: the rollback mechanism (`sqlite` snapshots, or `postgres` snapshots on
-//! a throwaway cluster, or the one `VENOM_TEST_PG_URL` names), the rows of `seed` (0, 200k, 1M
+//! (`VmHWM`) is its own: the rollback mechanism (`sqlite` snapshots of a database with a rollback
+//! journal, the demo's default; `sqlite-wal` for the same database in WAL mode; or `postgres`
+//! snapshots on a throwaway cluster, or the one `VENOM_TEST_PG_URL` names), the rows of `seed` (0, 200k, 1M
 //! unless `--rows` lists others), and the variant: `untouched` (no step writes `seed`) or
 //! `touched` (a database trigger makes every order and refund write also update one row of
 //! `seed`, so each step changes one row of the big table). Reported: steps/s (median of
@@ -48,7 +49,7 @@ fn main() {
     let mut mechanisms = words(&args, &["--runs", "--rows", "--one"]);
     mechanisms.retain(|w| w != "--bench");
     if mechanisms.is_empty() {
-        mechanisms = vec!["sqlite".into(), "postgres".into()];
+        mechanisms = vec!["sqlite".into(), "sqlite-wal".into(), "postgres".into()];
     }
     println!(
         "demo exploration (BFS, whole graph) beside a seeded table, {runs} runs each, {} cores",
@@ -100,7 +101,7 @@ fn run_one(spec: &str) {
             None => {
                 let db = folder.path().join("demo.db");
                 let server = DemoServer::start(&db).expect("demo API");
-                seed_sqlite(&db, rows, touched);
+                seed_sqlite(&db, rows, touched, mechanism == "sqlite-wal");
                 let scenario = scenario(&server, RollbackSpec::Sqlite(sqlite_spec(&db)));
                 (server, scenario)
             }
@@ -172,9 +173,16 @@ fn sqlite_spec(db: &Path) -> SqliteSpec {
 }
 
 /// Adds `seed` with `rows` rows of about 50 bytes to the SQLite file, and with `touched` the
-/// triggers that make order and refund writes update one of its rows.
-fn seed_sqlite(db: &Path, rows: u64, touched: bool) {
+/// triggers that make order and refund writes update one of its rows; with `wal`, first turns
+/// the file to WAL mode (which the demo keeps).
+fn seed_sqlite(db: &Path, rows: u64, touched: bool, wal: bool) {
     let conn = rusqlite::Connection::open(db).expect("open the demo file");
+    if wal {
+        let mode: String = conn
+            .query_row("PRAGMA journal_mode=WAL", [], |row| row.get(0))
+            .expect("WAL mode");
+        assert_eq!(mode, "wal");
+    }
     conn.execute_batch(&format!(
         "CREATE TABLE seed (id INTEGER PRIMARY KEY, payload TEXT NOT NULL, n INTEGER NOT NULL);
          WITH RECURSIVE c(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM c WHERE i < {rows})

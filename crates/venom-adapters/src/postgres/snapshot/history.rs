@@ -83,6 +83,11 @@ impl History {
         }
     }
 
+    /// The log position the current state was last reached at: later entries are the tail.
+    pub(crate) fn tail_from(&self) -> i64 {
+        self.tail_from
+    }
+
     /// Records checkpoint `id` (never 0) taken when the log was at `position`, the tail having
     /// written `tables`; it becomes the current node. Answers the segments no longer needed.
     pub(crate) fn checkpoint(

@@ -29,6 +29,7 @@ mod sql;
 mod tracking;
 
 use super::conn::{self, describe_on, query_text};
+use super::observe::{quote_qualified, TableSums};
 use super::sequence::Position;
 use super::{observe_postgres, PgObserveSpec};
 use crate::SqlQuery;
@@ -79,6 +80,13 @@ pub struct PgSnapshots {
     logged_index: HashMap<(String, String), usize>,
     /// The checkpoints' places in the row log (`None` when no table is logged).
     history: Option<History>,
+    /// For each table of `observe.tables`, the logged table it is (its index in `logged`).
+    observed_logged: Vec<Option<usize>>,
+    /// The observed logged tables' sums as last known, with the log position they include:
+    /// observing them again reads only the log entries after it.
+    known: HashMap<usize, (i64, TableSums)>,
+    /// The sums of the observed logged tables at each checkpoint.
+    known_at: HashMap<CheckpointId, Vec<(usize, TableSums)>>,
 }
 
 /// One checkpoint: the copy of each of its tables, its sequences' positions, and the foreign
@@ -170,6 +178,9 @@ impl PgSnapshots {
             logged: Vec::new(),
             logged_index: HashMap::new(),
             history: None,
+            observed_logged: Vec::new(),
+            known: HashMap::new(),
+            known_at: HashMap::new(),
         };
         snapshots.check_schemas()?;
         snapshots.check_replication_role()?;
@@ -179,6 +190,7 @@ impl PgSnapshots {
         snapshots.schema = format!("{SNAPSHOT_SCHEMA_PREFIX}{session}");
         snapshots.drop_stale_snapshots()?;
         snapshots.track_writes()?;
+        snapshots.find_observed_logged()?;
         snapshots.observe()?;
         Ok(snapshots)
     }
@@ -328,6 +340,91 @@ impl PgSnapshots {
         }
         self.history = Some(History::new(start));
         Ok(())
+    }
+
+    /// Finds which observed tables are logged (a missing one is reported by the first
+    /// observation).
+    fn find_observed_logged(&mut self) -> Result<(), WorldError> {
+        let mut found = Vec::with_capacity(self.observe.tables.len());
+        for name in self.observe.tables.clone() {
+            let rows = query_text(
+                &mut self.client,
+                &format!(
+                    "SELECT n.nspname, c.relname FROM pg_class c \
+                     JOIN pg_namespace n ON n.oid = c.relnamespace \
+                     WHERE c.oid = to_regclass({})",
+                    catalog::literal(&quote_qualified(&name))
+                ),
+            )
+            .map_err(|e| self.failure(&format!("cannot find table {name}"), &e))?;
+            found.push(match rows.first().map(Vec::as_slice) {
+                Some([Some(schema), Some(table)]) => self
+                    .logged_index
+                    .get(&(schema.clone(), table.clone()))
+                    .copied(),
+                _ => None,
+            });
+        }
+        self.observed_logged = found;
+        Ok(())
+    }
+
+    /// The sums of logged table `index` now: its log entries since they were last known, or a
+    /// scan the first time.
+    fn sums_of(&mut self, index: usize) -> Result<TableSums, String> {
+        let (table, log) = &self.logged[index];
+        let (sql, before) = match self.known.get(&index) {
+            Some(&(position, sums)) => (
+                rowlog::changes(&self.schema, log, position, None),
+                Some(sums),
+            ),
+            None => (
+                rowlog::scan(&self.schema, &sql::qualified(&table.schema, &table.name)),
+                None,
+            ),
+        };
+        let (position, found) = self.read_sums(&sql)?;
+        let sums = before.map_or(found, |sums| sums.plus(found));
+        self.known.insert(index, (position, sums));
+        Ok(sums)
+    }
+
+    /// Runs `sql` (a [`rowlog::changes`] or [`rowlog::scan`]): the position and the sums.
+    fn read_sums(&mut self, sql: &str) -> Result<(i64, TableSums), String> {
+        let rows = self.run(sql)?;
+        rows.first()
+            .and_then(|row| {
+                let position = row.first()?.as_deref()?.parse().ok()?;
+                Some((position, TableSums::parse(&row[1..])?))
+            })
+            .ok_or_else(|| format!("unexpected answer to `{sql}`: {rows:?}"))
+    }
+
+    /// Keeps the observed logged tables' sums at checkpoint `id`, first brought up to its log
+    /// position (a table whose sums cannot be read is scanned again next time).
+    fn keep_sums(&mut self, id: CheckpointId) {
+        let Some(position) = self.history.as_ref().map(History::tail_from) else {
+            return;
+        };
+        let mut kept = Vec::new();
+        for (index, (since, sums)) in self.known.clone() {
+            let sums = if since < position {
+                let sql =
+                    rowlog::changes(&self.schema, &self.logged[index].1, since, Some(position));
+                match self.read_sums(&sql) {
+                    Ok((_, change)) => sums.plus(change),
+                    Err(_) => {
+                        self.known.remove(&index);
+                        continue;
+                    }
+                }
+            } else {
+                sums
+            };
+            self.known.insert(index, (position, sums));
+            kept.push((index, sums));
+        }
+        self.known_at.insert(id, kept);
     }
 
     /// The indices of the logged tables among `marked`.
@@ -643,6 +740,7 @@ impl StateAdapter for PgSnapshots {
             .map_err(|e| self.error(format_args!("checkpoint failed: {e}")))?;
         self.next_id += 1;
         self.snapshots.insert(id, snapshot);
+        self.keep_sums(id);
         Ok(id)
     }
 
@@ -654,8 +752,22 @@ impl StateAdapter for PgSnapshots {
             )));
         };
         let snapshot = snapshot.clone();
-        self.restore(id, &snapshot)
-            .map_err(|e| self.error(format_args!("rollback to checkpoint {} failed: {e}", id.0)))
+        self.restore(id, &snapshot).map_err(|e| {
+            self.known.clear();
+            self.error(format_args!("rollback to checkpoint {} failed: {e}", id.0))
+        })?;
+        // The tables are as at the checkpoint, and the tail starts again where it started.
+        let tail_from = self.history.as_ref().map_or(0, History::tail_from);
+        self.known = self
+            .known_at
+            .get(&id)
+            .map(|kept| {
+                kept.iter()
+                    .map(|&(i, sums)| (i, (tail_from, sums)))
+                    .collect()
+            })
+            .unwrap_or_default();
+        Ok(())
     }
 
     fn release(&mut self, id: CheckpointId) {
@@ -667,15 +779,33 @@ impl StateAdapter for PgSnapshots {
                 let dropped = history.release(id.0);
                 self.forget(dropped);
             }
+            self.known_at.remove(&id);
         }
     }
 }
 
 impl Observer for PgSnapshots {
+    /// Observes the configured tables and queries; a logged table costs the log entries written
+    /// since it was last observed (see [`TableSums`]).
     fn observe(&mut self) -> Result<Observation, WorldError> {
-        let spec = self.observe.clone();
-        observe_postgres(self, &spec)
-            .map_err(|e| WorldError::caused(format!("postgres database {}", self.url), e))
+        let mut spec = self.observe.clone();
+        let logged: Vec<(String, usize)> = spec
+            .tables
+            .iter()
+            .zip(&self.observed_logged)
+            .filter_map(|(name, index)| Some((name.clone(), (*index)?)))
+            .collect();
+        spec.tables
+            .retain(|name| logged.iter().all(|(l, _)| l != name));
+        let mut observation = observe_postgres(self, &spec)
+            .map_err(|e| WorldError::caused(format!("postgres database {}", self.url), e))?;
+        for (name, index) in logged {
+            let sums = self
+                .sums_of(index)
+                .map_err(|e| self.error(format_args!("observing table {name}: {e}")))?;
+            observation.insert(format!("table:{name}"), sums.value());
+        }
+        Ok(observation)
     }
 }
 

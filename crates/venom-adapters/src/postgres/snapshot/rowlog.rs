@@ -20,6 +20,7 @@
 use super::catalog::{literal, Table};
 use super::history::Range;
 use super::sql::{ident, qualified, LOCK_TIMEOUT};
+use crate::postgres::observe::TableSums;
 
 /// The name of the session's log trigger for `event` (`i`, `u`, `d`, `t`).
 fn trigger_name(schema: &str, event: char) -> String {
@@ -96,10 +97,7 @@ SELECT c.oid::text, n.nspname, c.relname FROM pg_trigger g
 /// Reads the log's position: the last one a statement took (0 before any). One row, one
 /// column, its text prefixed with `@` to tell it from other rows of a batch.
 pub(crate) fn position(schema: &str) -> String {
-    format!(
-        "SELECT '@' || CASE WHEN is_called THEN last_value ELSE 0 END FROM {}.seq;\n",
-        ident(schema)
-    )
+    format!("SELECT '@' || {};\n", position_now(schema))
 }
 
 /// The log position of a row of [`position`], if it is one.
@@ -178,6 +176,46 @@ pub(crate) fn restore(log: &str, table: &Table, undo: &[Range], redo: &[Range]) 
     )
 }
 
+/// What the entries of `log` after position `since` (up to `until`, if given) changed in its
+/// table: one row, the log's position now then the rows added minus removed and the signed sums
+/// of their hashes (see [`TableSums`]).
+pub(crate) fn changes(schema: &str, log: &str, since: i64, until: Option<i64>) -> String {
+    let sum = |seed| {
+        format!(
+            "coalesce(sum(CASE WHEN new THEN 1 ELSE -1 END * {}), 0)::text",
+            TableSums::hash("image", seed)
+        )
+    };
+    let range = within(&[Range {
+        from: since,
+        to: until,
+    }]);
+    format!(
+        "SELECT {}, (count(*) FILTER (WHERE new) - count(*) FILTER (WHERE NOT new))::text, {}, {} \
+         FROM {log} WHERE {range}",
+        position_now(schema),
+        sum(0),
+        sum(1)
+    )
+}
+
+/// [`TableSums::scan`] of `table` (quoted), preceded by the log's position now.
+pub(crate) fn scan(schema: &str, table: &str) -> String {
+    format!(
+        "SELECT {}, s.* FROM ({}) s",
+        position_now(schema),
+        TableSums::scan(table)
+    )
+}
+
+/// The log's position as a text column: the last one a statement took (0 before any).
+fn position_now(schema: &str) -> String {
+    format!(
+        "(SELECT CASE WHEN is_called THEN last_value ELSE 0 END FROM {}.seq)::text",
+        ident(schema)
+    )
+}
+
 /// Deletes the entries of `log` in `range`.
 pub(crate) fn forget(log: &str, range: Range) -> String {
     format!("DELETE FROM {log} WHERE {};\n", within(&[range]))
@@ -214,7 +252,8 @@ mod tests {
         assert!(sql.ends_with(&position("venom_snap_7")), "{sql}");
         assert_eq!(
             position("venom_snap_7"),
-            "SELECT '@' || CASE WHEN is_called THEN last_value ELSE 0 END FROM \"venom_snap_7\".seq;\n"
+            "SELECT '@' || (SELECT CASE WHEN is_called THEN last_value ELSE 0 END \
+             FROM \"venom_snap_7\".seq)::text;\n"
         );
         assert_eq!(read_position(&[Some("@42".into())]), Some(42));
         assert_eq!(read_position(&[Some("42".into())]), None);
