@@ -799,11 +799,12 @@ fn a_table_first_written_after_checkpoints_restores_to_them() {
 }
 
 /// A checkpoint of a large table one row of which then changes costs that row: the rollback
-/// rewrites it alone (every other row keeps its row version) and copies nothing.
+/// rewrites it alone (every other row keeps its row version) and copies nothing, and observing
+/// the table reads the log of its changes, not the table.
 #[test]
 fn a_one_row_change_in_a_large_table_rolls_back_that_row_alone() {
     let db = PgDatabase::create();
-    let (mut api, mut adapter) = setup(&db, PgObserveSpec::default());
+    let (mut api, adapter) = setup(&db, PgObserveSpec::default());
     api.batch_execute(
         "CREATE TABLE big (id int PRIMARY KEY, v text NOT NULL); \
          INSERT INTO big SELECT g, 'row ' || g FROM generate_series(1, 100000) g;",
@@ -811,10 +812,14 @@ fn a_one_row_change_in_a_large_table_rolls_back_that_row_alone() {
     .unwrap();
     // Created after the session started: a new session tracks it.
     drop(adapter);
-    adapter = PgSnapshots::open(
+    let observe = PgObserveSpec {
+        tables: vec!["big".into()],
+        queries: vec![],
+    };
+    let mut adapter = PgSnapshots::open(
         db.url(),
         vec!["public".into(), "billing".into()],
-        PgObserveSpec::default(),
+        observe.clone(),
     )
     .expect("open");
     let versions = |api: &mut Client| -> Vec<(i32, String)> {
@@ -826,15 +831,44 @@ fn a_one_row_change_in_a_large_table_rolls_back_that_row_alone() {
     };
     let a = adapter.checkpoint().unwrap();
     let at_a = dump(&mut api);
+    let observed_a = adapter.observe().unwrap();
     let before = versions(&mut api);
     api.batch_execute("UPDATE big SET v = 'changed' WHERE id = 4242")
         .unwrap();
+    // While another session holds `big` locked, observing it does not wait: the table is not
+    // read (a read would wait for the lock, released after 3 s).
+    let mut other = Client::connect(db.url(), NoTls).expect("another session");
+    let mut lock = other.transaction().unwrap();
+    lock.batch_execute("LOCK TABLE big IN ACCESS EXCLUSIVE MODE")
+        .unwrap();
+    let (observed_b, waited) = std::thread::scope(|scope| {
+        let held = scope.spawn(move || {
+            std::thread::sleep(std::time::Duration::from_secs(3));
+            lock.rollback().unwrap();
+        });
+        let started = std::time::Instant::now();
+        let observed = adapter.observe().expect("observe");
+        let waited = started.elapsed();
+        held.join().unwrap();
+        (observed, waited)
+    });
+    assert!(
+        waited < std::time::Duration::from_secs(2),
+        "observing waited for the lock: {waited:?}"
+    );
+    let mut witness = PgSnapshots::open(db.url(), vec![], PgObserveSpec::default()).unwrap();
+    assert_eq!(
+        observed_b,
+        observe_postgres(&mut witness, &observe).unwrap()
+    );
+    assert_ne!(observed_b, observed_a);
     let b = adapter.checkpoint().unwrap();
     let at_b = dump(&mut api);
     api.batch_execute("DELETE FROM big WHERE id = 7; INSERT INTO big VALUES (100001, 'new')")
         .unwrap();
     adapter.rollback(a).unwrap();
     assert_eq!(dump(&mut api), at_a);
+    assert_eq!(adapter.observe().unwrap(), observed_a);
     let after = versions(&mut api);
     let rewritten: Vec<i32> = before
         .iter()
@@ -850,6 +884,7 @@ fn a_one_row_change_in_a_large_table_rolls_back_that_row_alone() {
     );
     adapter.rollback(b).unwrap();
     assert_eq!(dump(&mut api), at_b);
+    assert_eq!(adapter.observe().unwrap(), observed_b);
     let copied: i64 = api
         .query_one(
             "SELECT count(*) FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace \
