@@ -2,7 +2,9 @@
 //! own open connection (inserts with overflow pages, updates, deletes, a change to one row of a
 //! large table, tables created, `VACUUM`), checkpoints, rollbacks to any checkpoint and
 //! releases, in WAL and rollback-journal mode: after every rollback the API's connection reads
-//! exactly the content it read when the checkpoint was taken, and the file is sound.
+//! exactly the content it read when the checkpoint was taken, and the file is sound. After every
+//! change and rollback, the observed tables (kept up to date from the rows the changed pages
+//! name) observe exactly what a full read of them observes.
 
 use proptest::prelude::*;
 use proptest::test_runner::{Config, TestCaseError, TestRunner};
@@ -11,11 +13,14 @@ use rusqlite::{params, Connection};
 use std::collections::BTreeMap;
 use std::path::Path;
 use std::time::Duration;
-use venom_adapters::{copy_sqlite_file, SqliteSnapshots, StateAdapter};
+use venom_adapters::{copy_sqlite_file, Observer, SqliteSnapshots, StateAdapter};
 use venom_engine::CheckpointId;
 
 /// Rows of the large table no step touches but one.
 const LARGE_ROWS: i64 = 20_000;
+
+/// The tables observed.
+const OBSERVED: [&str; 2] = ["items", "large"];
 
 /// Every row of every table, by table name.
 type Dump = BTreeMap<String, Vec<Vec<SqlValue>>>;
@@ -148,7 +153,11 @@ fn run(journal_mode: &str, ops: &[Op]) -> Result<(), TestCaseError> {
     let copy = dir.path().join("worker-1.db");
     copy_sqlite_file(&path, &copy).expect("copy");
     let api_b = Connection::open(&copy).expect("open the copy");
-    let mut b = SqliteSnapshots::open(&copy, &[]).expect("open the copy's snapshots");
+    let observed = OBSERVED.map(String::from);
+    let mut b = SqliteSnapshots::open(&copy, &observed).expect("open the copy's snapshots");
+    // Sessions that never take a checkpoint, so observe by reading the tables whole.
+    let mut witness = SqliteSnapshots::open(&path, &observed).expect("witness");
+    let mut witness_b = SqliteSnapshots::open(&copy, &observed).expect("the copy's witness");
     let b_root = b.checkpoint().expect("the copy's checkpoint");
     apply(
         &api_b,
@@ -158,7 +167,7 @@ fn run(journal_mode: &str, ops: &[Op]) -> Result<(), TestCaseError> {
         },
         999,
     );
-    let mut snapshots = SqliteSnapshots::open(&path, &[]).expect("open");
+    let mut snapshots = SqliteSnapshots::open(&path, &observed).expect("open");
     let mut held: Vec<(CheckpointId, Dump)> = Vec::new();
     let root = snapshots.checkpoint().expect("checkpoint");
     held.push((root, dump(&api)));
@@ -175,6 +184,15 @@ fn run(journal_mode: &str, ops: &[Op]) -> Result<(), TestCaseError> {
                 prop_assert_eq!(&dump(&api), expected, "after rollback, op {}", round);
                 prop_assert!(sound(&path), "integrity after op {}", round);
             }
+            _ => {}
+        }
+        prop_assert_eq!(
+            snapshots.observe().expect("observe"),
+            witness.observe().expect("full read"),
+            "observed after op {}",
+            round
+        );
+        match *op {
             Op::Release { pick } if held.len() > 1 => {
                 let (id, _) = held.remove(usize::from(pick) % held.len());
                 snapshots.release(id);
@@ -194,10 +212,22 @@ fn run(journal_mode: &str, ops: &[Op]) -> Result<(), TestCaseError> {
         let lent = snapshots.lend(*id).expect("lent");
         b.restore_lent(&lent).expect("restore a lent checkpoint");
         prop_assert_eq!(&dump(&api_b), expected);
+        prop_assert_eq!(
+            b.observe().expect("observe"),
+            witness_b.observe().expect("read")
+        );
         let mine = b.checkpoint().expect("the copy's checkpoint");
         apply(&api_b, &Op::Update { every: 2 }, 999);
+        prop_assert_eq!(
+            b.observe().expect("observe"),
+            witness_b.observe().expect("read")
+        );
         b.rollback(mine).expect("the copy's rollback");
         prop_assert_eq!(&dump(&api_b), expected);
+        prop_assert_eq!(
+            b.observe().expect("observe"),
+            witness_b.observe().expect("read")
+        );
         b.release(mine);
     }
     b.rollback(b_root).expect("the copy's first checkpoint");

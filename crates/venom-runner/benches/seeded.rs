@@ -5,9 +5,10 @@
 //! (`VmHWM`) is its own: the rollback mechanism (`sqlite` snapshots of a database with a rollback
 //! journal, the demo's default; `sqlite-wal` for the same database in WAL mode; or `postgres`
 //! snapshots on a throwaway cluster, or the one `VENOM_TEST_PG_URL` names), the rows of `seed` (0, 200k, 1M
-//! unless `--rows` lists others), and the variant: `untouched` (no step writes `seed`) or
+//! unless `--rows` lists others), and the variant: `untouched` (no step writes `seed`),
 //! `touched` (a database trigger makes every order and refund write also update one row of
-//! `seed`, so each step changes one row of the big table). Reported: steps/s (median of
+//! `seed`, so each step changes one row of the big table) or `observed` (touched, and `seed` is
+//! one of the `observe_tables`). Reported: steps/s (median of
 //! `--runs`, 3 unless told, exploration only), the time of a first checkpoint taken (and
 //! released) before the exploration, which sets the mechanism up (SQLite: the base copy of the
 //! file), and the child's peak RSS, which includes the in-process demo server.
@@ -70,8 +71,8 @@ fn main() {
     let exe = std::env::current_exe().expect("bench path");
     for mechanism in &mechanisms {
         for &count in &rows {
-            for variant in ["untouched", "touched"] {
-                if count == 0 && variant == "touched" {
+            for variant in ["untouched", "touched", "observed"] {
+                if count == 0 && variant != "untouched" {
                     continue;
                 }
                 let spec = format!("{mechanism}:{count}:{variant}:{runs}");
@@ -99,7 +100,12 @@ fn run_one(spec: &str) {
     };
     let rows: u64 = rows.parse().expect("rows");
     let runs: usize = runs.parse().expect("runs");
-    let touched = variant == "touched";
+    let observed = variant == "observed";
+    let touched = variant == "touched" || observed;
+    let mut observe_tables = OBSERVED.map(String::from).to_vec();
+    if observed {
+        observe_tables.push("seed".to_string());
+    }
     let pg = (mechanism == "postgres").then(venom_testkit::PgDatabase::create);
     let mut rates = Vec::new();
     let mut setups = Vec::new();
@@ -111,7 +117,8 @@ fn run_one(spec: &str) {
                 let db = folder.path().join("demo.db");
                 let server = DemoServer::start(&db).expect("demo API");
                 seed_sqlite(&db, rows, touched, mechanism == "sqlite-wal");
-                let scenario = scenario(&server, RollbackSpec::Sqlite(sqlite_spec(&db)));
+                let spec = sqlite_spec(&db, observe_tables.clone());
+                let scenario = scenario(&server, RollbackSpec::Sqlite(spec));
                 (server, scenario)
             }
             Some(database) => {
@@ -123,15 +130,14 @@ fn run_one(spec: &str) {
                     mechanism: PgMechanism::Snapshot {
                         schemas: vec!["public".into()],
                     },
-                    observe_tables: OBSERVED.map(String::from).to_vec(),
+                    observe_tables: observe_tables.clone(),
                     observe_queries: vec![],
                 };
                 let scenario = scenario(&server, RollbackSpec::Postgres(spec));
                 (server, scenario)
             }
         };
-        let mut world =
-            HttpWorld::connect(&scenario, &Processes::default()).expect("demo world");
+        let mut world = HttpWorld::connect(&scenario, &Processes::default()).expect("demo world");
         // The first checkpoint sets the mechanism up (SQLite: the base copy of the file); it
         // is timed on its own, so that steps/s is the cost per step.
         let started = Instant::now();
@@ -182,10 +188,10 @@ fn scenario(server: &DemoServer, rollback: RollbackSpec) -> Scenario {
     scenario
 }
 
-fn sqlite_spec(db: &Path) -> SqliteSpec {
+fn sqlite_spec(db: &Path, observe_tables: Vec<String>) -> SqliteSpec {
     SqliteSpec {
         path: db.to_path_buf(),
-        observe_tables: OBSERVED.map(String::from).to_vec(),
+        observe_tables,
         observe_queries: vec![],
     }
 }

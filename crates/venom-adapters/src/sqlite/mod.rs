@@ -6,10 +6,13 @@
 //! through the WAL index in WAL mode).
 
 mod pages;
+mod rows;
+mod table_sums;
 mod wal;
 
 use crate::{Observer, SqlQuery, StateAdapter};
 use pages::{Image, Pages};
+use rows::Touched;
 use rusqlite::backup::{Backup, StepResult};
 use rusqlite::types::ValueRef;
 use rusqlite::{Connection, OpenFlags, OptionalExtension};
@@ -19,6 +22,7 @@ use std::fmt;
 use std::path::{Path, PathBuf};
 use std::thread;
 use std::time::Duration;
+use table_sums::TableSums;
 use venom_engine::{
     CheckpointId, CheckpointMode, LentCheckpoint, Mechanism, Observation, WorldError,
 };
@@ -79,6 +83,11 @@ struct ObservedTable {
     name: String,
     /// `SELECT *` over the table in a stable row order.
     select_sql: String,
+    /// A table with rowids (none of its columns named `_rowid_`): observed through its
+    /// [`TableSums`], updated from the rows a change touched.
+    by_rowid: bool,
+    /// Its sums as last observed.
+    sums: Option<TableSums>,
 }
 
 impl SqliteSnapshots {
@@ -232,16 +241,26 @@ impl StateAdapter for SqliteSnapshots {
 }
 
 impl Observer for SqliteSnapshots {
+    /// Observes the tables and queries. A table with rowids costs the rows the changes since
+    /// the last observation touched, once checkpoints follow the database's pages (a change
+    /// the pages cannot name, and every observation before the first checkpoint, reads it
+    /// whole).
     fn observe(&mut self) -> Result<Observation, WorldError> {
+        let touched = match self.pages.as_mut() {
+            Some(pages) => Some(
+                pages
+                    .changes(&self.conn)
+                    .map_err(|e| self.error(format_args!("cannot follow changes: {e}")))?,
+            ),
+            None => None,
+        };
         let mut observation = Observation::new();
-        for table in &self.tables {
-            let (rows, hash) = hash_table(&self.conn, table).map_err(|e| {
-                self.caused(format_args!("cannot observe table {:?}", table.name), e)
+        for index in 0..self.tables.len() {
+            let value = self.observe_table(index, touched.as_ref()).map_err(|e| {
+                let name = &self.tables[index].name;
+                self.caused(format_args!("cannot observe table {name:?}"), e)
             })?;
-            observation.insert(
-                format!("table:{}", table.name),
-                json!({ "rows": rows, "hash": format!("{hash:016x}") }),
-            );
+            observation.insert(format!("table:{}", self.tables[index].name), value);
         }
         for (name, sql) in &self.queries {
             let rows = query_rows(&self.conn, sql)
@@ -254,6 +273,33 @@ impl Observer for SqliteSnapshots {
 
     fn save_to(&mut self, dir: &Path) -> Result<Vec<PathBuf>, WorldError> {
         Ok(vec![self.save_copy(dir)?])
+    }
+}
+
+impl SqliteSnapshots {
+    /// Observes table `index`: through its sums, brought up to date with `touched` (`None`:
+    /// changes are not followed yet), or read whole.
+    fn observe_table(
+        &mut self,
+        index: usize,
+        touched: Option<&Touched>,
+    ) -> rusqlite::Result<serde_json::Value> {
+        let table = &mut self.tables[index];
+        if !table.by_rowid {
+            let (rows, hash) = hash_table(&self.conn, table)?;
+            return Ok(json!({ "rows": rows, "hash": format!("{hash:016x}") }));
+        }
+        match (touched, table.sums.as_mut()) {
+            (Some(touched), Some(sums)) if !touched.unknown => {
+                sums.update(&self.conn, &table.name, &touched.rowids)?;
+            }
+            _ => table.sums = Some(TableSums::read(&self.conn, &table.name)?),
+        }
+        Ok(table
+            .sums
+            .as_ref()
+            .map(TableSums::value)
+            .unwrap_or_default())
     }
 }
 
@@ -382,15 +428,24 @@ fn find_table(conn: &Connection, path: &Path, name: &str) -> Result<ObservedTabl
             path.display()
         )));
     };
-    let select_sql = select_all_sql(conn, name, without_rowid).map_err(|e| {
+    let unreadable = |e: rusqlite::Error| {
         WorldError::new(format!(
             "cannot read table {name:?} in {}: {e}",
             path.display()
         ))
-    })?;
+    };
+    let select_sql = select_all_sql(conn, name, without_rowid).map_err(unreadable)?;
+    let shadowed = conn
+        .prepare(&format!("SELECT * FROM {} LIMIT 0", quote_identifier(name)))
+        .map_err(unreadable)?
+        .column_names()
+        .iter()
+        .any(|column| column.eq_ignore_ascii_case("_rowid_"));
     Ok(ObservedTable {
         name: name.to_string(),
         select_sql,
+        by_rowid: !without_rowid && !shadowed,
+        sums: None,
     })
 }
 
@@ -429,7 +484,7 @@ fn copy_database(
 // Observation
 
 /// `name` as a SQL identifier: double-quoted, inner double quotes doubled.
-fn quote_identifier(name: &str) -> String {
+pub(super) fn quote_identifier(name: &str) -> String {
     format!("\"{}\"", name.replace('"', "\"\""))
 }
 
@@ -467,7 +522,7 @@ fn select_all_sql(conn: &Connection, name: &str, without_rowid: bool) -> rusqlit
 }
 
 /// Feeds one value to `hasher`: its type tag, then its bytes (length-prefixed when variable).
-fn hash_value(hasher: &mut Xxh3, value: ValueRef<'_>) {
+pub(super) fn hash_value(hasher: &mut Xxh3, value: ValueRef<'_>) {
     match value {
         ValueRef::Null => hasher.update(&[TAG_NULL]),
         ValueRef::Integer(i) => {

@@ -16,6 +16,7 @@
 //! the change counter moved, so each drops its cache; the schema cookie is bumped past the
 //! current one, so each reloads its schema, as after SQLite's own backup.
 
+use super::rows::Touched;
 use super::{wal, MAX_ATTEMPTS};
 use rusqlite::{params, Connection, OpenFlags};
 use std::collections::HashMap;
@@ -109,6 +110,8 @@ pub(super) struct Pages {
     page_size: usize,
     /// The write-ahead log of the database (`<file>-wal`), and where venom stopped reading it.
     wal: (PathBuf, Option<wal::Cursor>),
+    /// The rows the page changes seen since [`Pages::changes`] last took them touched.
+    touched: Touched,
 }
 
 impl Pages {
@@ -146,6 +149,8 @@ impl Pages {
             held,
             page_size,
             wal: (wal_path(path), None),
+            // Nothing was known of the database before.
+            touched: Touched::unknown(),
         };
         pages.refresh(conn)?;
         Ok(pages)
@@ -154,6 +159,19 @@ impl Pages {
     /// The bytes of every page that a checkpoint (or the current image) holds.
     pub fn held_bytes(&self) -> u64 {
         self.held.load(Ordering::Relaxed)
+    }
+
+    /// The rows touched since the last call (see [`Touched`]), what other connections
+    /// committed since included.
+    pub fn changes(&mut self, conn: &Connection) -> Result<Touched, String> {
+        self.refresh(conn)?;
+        Ok(std::mem::take(&mut self.touched))
+    }
+
+    /// Page `pgno` as the current image holds it (`None` past its end or unreadable, which
+    /// makes the change unknown).
+    fn current_page(&self, pgno: u32) -> Option<Vec<u8>> {
+        page_of(&self.current, pgno)
     }
 
     /// The database now, as an image: a checkpoint.
@@ -211,6 +229,15 @@ impl Pages {
         if self.hashes.get(index) == Some(&hash) {
             return;
         }
+        if !self.touched.unknown {
+            // A page new to the file has no hash yet (0).
+            let existed = self.hashes.get(index).is_some_and(|&h| h != 0);
+            match (existed, self.current_page(pgno)) {
+                (true, Some(before)) => self.touched.note(pgno, Some(&before), Some(data)),
+                (false, _) => self.touched.note(pgno, None, Some(data)),
+                (true, None) => self.touched = Touched::unknown(),
+            }
+        }
         if index >= self.hashes.len() {
             self.hashes.resize(index + 1, 0);
         }
@@ -225,6 +252,10 @@ impl Pages {
 
     /// Records that the database has `count` pages now.
     fn resize(&mut self, count: u32) {
+        if count < self.current.page_count {
+            // Pages cut off: what they held is not looked at.
+            self.touched = Touched::unknown();
+        }
         self.hashes.resize(count as usize, 0);
         self.current.pages.retain(|&pgno, _| pgno <= count);
         self.current.page_count = count;
@@ -269,6 +300,17 @@ impl Pages {
         self.data_version =
             Some(data_version(conn).map_err(|e| format!("cannot read data_version: {e}"))?);
         if Arc::ptr_eq(&target.base, &self.current.base) {
+            if target.page_count != current_count {
+                self.touched = Touched::unknown();
+            }
+            for &pgno in &differ {
+                match (self.current_page(pgno), page_of(target, pgno)) {
+                    (Some(before), Some(after)) => {
+                        self.touched.note(pgno, Some(&before), Some(&after))
+                    }
+                    _ => self.touched = Touched::unknown(),
+                }
+            }
             // The file holds the target now, but for page 1's header (counter and cookie).
             self.hashes.resize(target.page_count as usize, 0);
             for &pgno in &differ {
@@ -286,11 +328,23 @@ impl Pages {
         }
         // Restored from another copy's image: every page is compared against this copy's base
         // afresh (read whole: the log names only what was written since it was last read).
+        self.touched = Touched::unknown();
         self.hashes.clear();
         self.current.pages.clear();
         self.data_version = None;
         self.wal.1 = None;
         self.refresh(conn)
+    }
+}
+
+/// Page `pgno` of `image` (`None` past its end, or when the base copy cannot be read).
+fn page_of(image: &Image, pgno: u32) -> Option<Vec<u8>> {
+    if pgno > image.page_count {
+        return None;
+    }
+    match image.pages.get(&pgno) {
+        Some(page) => Some(page.bytes.to_vec()),
+        None => image.base.page(pgno).ok(),
     }
 }
 
