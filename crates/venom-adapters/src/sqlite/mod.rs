@@ -180,13 +180,17 @@ impl StateAdapter for SqliteSnapshots {
     fn checkpoint(&mut self) -> Result<CheckpointId, WorldError> {
         let image = match &mut self.pages {
             Some(pages) => pages.checkpoint(&self.conn),
-            None => {
-                Pages::start(&self.conn, &self.path, self.busy_timeout).and_then(|mut pages| {
-                    let image = pages.checkpoint(&self.conn);
-                    self.pages = Some(pages);
-                    image
-                })
-            }
+            None => Pages::start(
+                &self.conn,
+                &self.path,
+                self.busy_timeout,
+                self.follows_rows(),
+            )
+            .and_then(|mut pages| {
+                let image = pages.checkpoint(&self.conn);
+                self.pages = Some(pages);
+                image
+            }),
         }
         .map_err(|e| self.error(format_args!("checkpoint failed: {e}")))?;
         let id = self.fresh_id();
@@ -231,7 +235,13 @@ impl StateAdapter for SqliteSnapshots {
         };
         let restored = match &mut self.pages {
             Some(pages) => pages.restore(&self.conn, (&self.path, self.busy_timeout), image),
-            None => Pages::start(&self.conn, &self.path, self.busy_timeout).and_then(|pages| {
+            None => Pages::start(
+                &self.conn,
+                &self.path,
+                self.busy_timeout,
+                self.follows_rows(),
+            )
+            .and_then(|pages| {
                 let pages = self.pages.insert(pages);
                 pages.restore(&self.conn, (&self.path, self.busy_timeout), image)
             }),
@@ -277,6 +287,11 @@ impl Observer for SqliteSnapshots {
 }
 
 impl SqliteSnapshots {
+    /// Whether the pages are to say which rows they hold: when a table observed has rowids.
+    fn follows_rows(&self) -> bool {
+        self.tables.iter().any(|t| t.by_rowid)
+    }
+
     /// Observes table `index`: through its sums, brought up to date with `touched` (`None`:
     /// changes are not followed yet), or read whole.
     fn observe_table(
@@ -291,7 +306,7 @@ impl SqliteSnapshots {
         }
         match (touched, table.sums.as_mut()) {
             (Some(touched), Some(sums)) if !touched.unknown => {
-                sums.update(&self.conn, &table.name, &touched.rowids)?;
+                sums.update(&self.conn, &table.name, &touched.buckets)?;
             }
             _ => table.sums = Some(TableSums::read(&self.conn, &table.name)?),
         }

@@ -16,7 +16,7 @@
 //! the change counter moved, so each drops its cache; the schema cookie is bumped past the
 //! current one, so each reloads its schema, as after SQLite's own backup.
 
-use super::rows::Touched;
+use super::rows::{PageRows, Touched};
 use super::{wal, MAX_ATTEMPTS};
 use rusqlite::{params, Connection, OpenFlags};
 use std::collections::HashMap;
@@ -34,16 +34,19 @@ const SCHEMA_COOKIE: usize = 40;
 pub(super) struct Page {
     hash: u128,
     bytes: Box<[u8]>,
+    /// What it says of the rows on it, when the pages follow rows.
+    rows: Option<PageRows>,
     held: Arc<AtomicU64>,
 }
 
 impl Page {
     /// A page of `bytes`, whose hash is `hash`.
-    fn new(bytes: &[u8], hash: u128, held: &Arc<AtomicU64>) -> Arc<Page> {
+    fn new(bytes: &[u8], hash: u128, rows: Option<PageRows>, held: &Arc<AtomicU64>) -> Arc<Page> {
         held.fetch_add(bytes.len() as u64, Ordering::Relaxed);
         Arc::new(Page {
             hash,
             bytes: bytes.into(),
+            rows,
             held: held.clone(),
         })
     }
@@ -60,6 +63,8 @@ impl Drop for Page {
 pub(super) struct Base {
     conn: Mutex<Connection>,
     hashes: Vec<u128>,
+    /// What the pages read so far say of their rows (see [`PageRows`]).
+    rows: Mutex<HashMap<u32, PageRows>>,
     /// The folder holding the copy, deleted with it.
     _folder: tempfile::TempDir,
 }
@@ -68,6 +73,16 @@ impl Base {
     /// Page `pgno`'s content in the base.
     fn page(&self, pgno: u32) -> rusqlite::Result<Vec<u8>> {
         read_page(&lock(&self.conn), pgno)
+    }
+
+    /// What page `pgno` says of its rows, read once (`None` when it cannot be read).
+    fn rows(&self, pgno: u32) -> Option<PageRows> {
+        if let Some(rows) = lock(&self.rows).get(&pgno) {
+            return Some(rows.clone());
+        }
+        let rows = PageRows::of(pgno, &self.page(pgno).ok()?);
+        lock(&self.rows).insert(pgno, rows.clone());
+        Some(rows)
     }
 
     fn hash(&self, pgno: u32) -> Option<u128> {
@@ -110,14 +125,21 @@ pub(super) struct Pages {
     page_size: usize,
     /// The write-ahead log of the database (`<file>-wal`), and where venom stopped reading it.
     wal: (PathBuf, Option<wal::Cursor>),
+    /// Whether page changes are read for the rows they touch (see [`PageRows`]).
+    follow_rows: bool,
     /// The rows the page changes seen since [`Pages::changes`] last took them touched.
     touched: Touched,
 }
 
 impl Pages {
     /// Copies the database of `conn` (the file `path`) to a temporary file, its base, and
-    /// hashes its pages.
-    pub fn start(conn: &Connection, path: &Path, busy_timeout: Duration) -> Result<Pages, String> {
+    /// hashes its pages; with `follow_rows`, page changes are read for the rows they touch.
+    pub fn start(
+        conn: &Connection,
+        path: &Path,
+        busy_timeout: Duration,
+        follow_rows: bool,
+    ) -> Result<Pages, String> {
         let folder = tempfile::Builder::new()
             .prefix("venom-sqlite-base-")
             .tempdir()
@@ -136,6 +158,7 @@ impl Pages {
         let base = Arc::new(Base {
             conn: Mutex::new(copy),
             hashes,
+            rows: Mutex::new(HashMap::new()),
             _folder: folder,
         });
         let mut pages = Pages {
@@ -149,6 +172,7 @@ impl Pages {
             held,
             page_size,
             wal: (wal_path(path), None),
+            follow_rows,
             // Nothing was known of the database before.
             touched: Touched::unknown(),
         };
@@ -166,12 +190,6 @@ impl Pages {
     pub fn changes(&mut self, conn: &Connection) -> Result<Touched, String> {
         self.refresh(conn)?;
         Ok(std::mem::take(&mut self.touched))
-    }
-
-    /// Page `pgno` as the current image holds it (`None` past its end or unreadable, which
-    /// makes the change unknown).
-    fn current_page(&self, pgno: u32) -> Option<Vec<u8>> {
-        page_of(&self.current, pgno)
     }
 
     /// The database now, as an image: a checkpoint.
@@ -229,12 +247,13 @@ impl Pages {
         if self.hashes.get(index) == Some(&hash) {
             return;
         }
-        if !self.touched.unknown {
+        let rows = self.follow_rows.then(|| PageRows::of(pgno, data));
+        if let Some(after) = &rows {
             // A page new to the file has no hash yet (0).
             let existed = self.hashes.get(index).is_some_and(|&h| h != 0);
-            match (existed, self.current_page(pgno)) {
-                (true, Some(before)) => self.touched.note(pgno, Some(&before), Some(data)),
-                (false, _) => self.touched.note(pgno, None, Some(data)),
+            match (existed, rows_of(&self.current, pgno)) {
+                (true, Some(before)) => self.touched.note(Some(&before), Some(after)),
+                (false, _) => self.touched.note(None, Some(after)),
                 (true, None) => self.touched = Touched::unknown(),
             }
         }
@@ -245,7 +264,7 @@ impl Pages {
         if self.current.base.hash(pgno) == Some(hash) {
             self.current.pages.remove(&pgno);
         } else {
-            let page = Page::new(data, hash, &self.held);
+            let page = Page::new(data, hash, rows, &self.held);
             self.current.pages.insert(pgno, page);
         }
     }
@@ -303,11 +322,9 @@ impl Pages {
             if target.page_count != current_count {
                 self.touched = Touched::unknown();
             }
-            for &pgno in &differ {
-                match (self.current_page(pgno), page_of(target, pgno)) {
-                    (Some(before), Some(after)) => {
-                        self.touched.note(pgno, Some(&before), Some(&after))
-                    }
+            for &pgno in differ.iter().filter(|_| self.follow_rows) {
+                match (rows_of(&self.current, pgno), rows_of(target, pgno)) {
+                    (Some(before), Some(after)) => self.touched.note(Some(&before), Some(&after)),
                     _ => self.touched = Touched::unknown(),
                 }
             }
@@ -321,7 +338,8 @@ impl Pages {
             self.current.pages = target.pages.clone();
             self.current.page_count = target.page_count;
             let page1 = read_page(conn, 1).map_err(|e| format!("cannot read page 1 back: {e}"))?;
-            let page1 = Page::new(&page1, xxh3_128(&page1), &self.held);
+            let rows = self.follow_rows.then(|| PageRows::of(1, &page1));
+            let page1 = Page::new(&page1, xxh3_128(&page1), rows, &self.held);
             self.hashes[0] = page1.hash;
             self.current.pages.insert(1, page1);
             return Ok(());
@@ -337,14 +355,19 @@ impl Pages {
     }
 }
 
-/// Page `pgno` of `image` (`None` past its end, or when the base copy cannot be read).
-fn page_of(image: &Image, pgno: u32) -> Option<Vec<u8>> {
+/// What page `pgno` of `image` says of its rows (`None` past its end, or when the base copy
+/// cannot be read).
+fn rows_of(image: &Image, pgno: u32) -> Option<PageRows> {
     if pgno > image.page_count {
         return None;
     }
     match image.pages.get(&pgno) {
-        Some(page) => Some(page.bytes.to_vec()),
-        None => image.base.page(pgno).ok(),
+        Some(page) => Some(
+            page.rows
+                .clone()
+                .unwrap_or_else(|| PageRows::of(pgno, &page.bytes)),
+        ),
+        None => image.base.rows(pgno),
     }
 }
 

@@ -3,14 +3,12 @@
 //! of 256 consecutive rowids. The rows a change touched (see [`super::rows`]) name the buckets
 //! to read again; the others keep their sums. Memory: a few bytes per 256 rows.
 
+use super::rows::{bucket, bucket_bounds};
 use super::{hash_value, quote_identifier};
 use rusqlite::Connection;
 use serde_json::{json, Value};
 use std::collections::{BTreeMap, BTreeSet};
 use xxhash_rust::xxh3::Xxh3;
-
-/// A bucket holds the rowids whose value shifted right by this many bits is its number.
-const BUCKET_BITS: u32 = 8;
 
 /// The count and hash sums of some rows.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
@@ -41,15 +39,14 @@ impl TableSums {
         Ok(sums)
     }
 
-    /// Reads again the buckets of table `name` that hold one of `rowids`.
+    /// Reads again the buckets `buckets` of table `name`.
     pub fn update(
         &mut self,
         conn: &Connection,
         name: &str,
-        rowids: &BTreeSet<i64>,
+        buckets: &BTreeSet<i64>,
     ) -> rusqlite::Result<()> {
-        let mut buckets: Vec<i64> = rowids.iter().map(|&r| r >> BUCKET_BITS).collect();
-        buckets.dedup();
+        let buckets: Vec<i64> = buckets.iter().copied().collect();
         // Consecutive buckets are read in one range.
         let mut at = 0;
         while at < buckets.len() {
@@ -57,11 +54,9 @@ impl TableSums {
             while end + 1 < buckets.len() && buckets[end + 1] == buckets[end] + 1 {
                 end += 1;
             }
-            let low = buckets[at] << BUCKET_BITS;
-            let high = (buckets[end] << BUCKET_BITS) | ((1 << BUCKET_BITS) - 1);
-            self.buckets
-                .retain(|&b, _| b < buckets[at] || b > buckets[end]);
-            self.read_range(conn, name, low, high)?;
+            let (first, last) = (buckets[at], buckets[end]);
+            self.buckets.retain(|&b, _| b < first || b > last);
+            self.read_range(conn, name, bucket_bounds(first).0, bucket_bounds(last).1)?;
             at = end + 1;
         }
         Ok(())
@@ -90,13 +85,10 @@ impl TableSums {
                 hash_value(&mut hasher, row.get_ref(i)?);
             }
             let hash = hasher.digest128();
-            self.buckets
-                .entry(rowid >> BUCKET_BITS)
-                .or_default()
-                .add(Sums {
-                    rows: 1,
-                    hash: [hash as u64, (hash >> 64) as u64],
-                });
+            self.buckets.entry(bucket(rowid)).or_default().add(Sums {
+                rows: 1,
+                hash: [hash as u64, (hash >> 64) as u64],
+            });
         }
         Ok(())
     }
@@ -137,7 +129,10 @@ mod tests {
              UPDATE t SET x = 'end' WHERE rowid = 9223372036854775807;",
         )
         .unwrap();
-        let touched = BTreeSet::from([-5, 7, 600, 1999, 5000, i64::MAX]);
+        let touched: BTreeSet<i64> = [-5, 7, 600, 1999, 5000, i64::MAX]
+            .into_iter()
+            .map(bucket)
+            .collect();
         sums.update(&conn, "t", &touched).unwrap();
         assert_eq!(sums, TableSums::read(&conn, "t").unwrap());
         assert_eq!(sums.value()["rows"], 2001);
