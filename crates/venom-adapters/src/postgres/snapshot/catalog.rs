@@ -20,6 +20,20 @@ pub(crate) struct Table {
     pub key: Vec<String>,
 }
 
+#[cfg(test)]
+impl Table {
+    /// `public.orders (id, amount)`, keyed by `id`: the table the SQL tests write for.
+    pub(crate) fn orders() -> Table {
+        Table {
+            schema: "public".into(),
+            name: "orders".into(),
+            partitioned: false,
+            columns: vec!["id".into(), "amount".into()],
+            key: vec!["id".into()],
+        }
+    }
+}
+
 /// A sequence whose position a snapshot records.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub(crate) struct Sequence {

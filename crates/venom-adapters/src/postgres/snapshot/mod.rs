@@ -46,8 +46,9 @@ use venom_engine::{CheckpointId, CheckpointMode, Mechanism, Observation, WorldEr
 /// session that made it.
 const SNAPSHOT_SCHEMA_PREFIX: &str = "venom_snap_";
 
-/// Checkpoints of the tables and sequences of some schemas of a PostgreSQL database, kept as
-/// copies in the database and restored in place, while the API keeps its connections open.
+/// Checkpoints of the tables and sequences of some schemas of a PostgreSQL database, kept in the
+/// database — as positions in a log of the rows the API wrote (tables with a primary key) or as
+/// copies (the others) — and restored in place, while the API keeps its connections open.
 ///
 /// Checkpoints can be restored in any order ([`CheckpointMode::RandomAccess`]). The connecting
 /// user must be allowed to set `session_replication_role` (a superuser, or, from PostgreSQL 15

@@ -225,16 +225,6 @@ pub(crate) fn forget(log: &str, range: Range) -> String {
 mod tests {
     use super::*;
 
-    fn orders() -> Table {
-        Table {
-            schema: "public".into(),
-            name: "orders".into(),
-            partitioned: false,
-            columns: vec!["id".into(), "amount".into()],
-            key: vec!["id".into()],
-        }
-    }
-
     #[test]
     fn the_install_logs_tables_with_a_primary_key_under_session_names() {
         let sql = install("venom_snap_7", "venom_snap_7_mark");
@@ -268,7 +258,7 @@ mod tests {
             from: 2,
             to: Some(5),
         };
-        let sql = restore("\"s\".\"l1\"", &orders(), &[tail], &[segment]);
+        let sql = restore("\"s\".\"l1\"", &Table::orders(), &[tail], &[segment]);
         assert_eq!(
             sql,
             "DELETE FROM ONLY \"public\".\"orders\" WHERE (\"id\") IN \
@@ -283,7 +273,7 @@ mod tests {
              SELECT (e.r).\"id\", (e.r).\"amount\" FROM d JOIN e ON e.seq = d.seq AND \
              e.new = d.redo AND (e.r).\"id\" = d.k0;\n"
         );
-        let undo_only = restore("\"s\".\"l1\"", &orders(), &[segment], &[]);
+        let undo_only = restore("\"s\".\"l1\"", &Table::orders(), &[segment], &[]);
         assert!(undo_only.contains("false AS redo"), "{undo_only}");
         assert_eq!(
             forget("\"s\".\"l1\"", segment),

@@ -249,13 +249,7 @@ mod tests {
 
     fn tables() -> Vec<Table> {
         vec![
-            Table {
-                schema: "public".into(),
-                name: "orders".into(),
-                partitioned: false,
-                columns: vec!["id".into(), "amount".into()],
-                key: vec!["id".into()],
-            },
+            Table::orders(),
             Table {
                 schema: "app".into(),
                 name: "we\"ird".into(),
