@@ -189,6 +189,10 @@ pub struct RunOptions {
     /// Write a JUnit XML file, one test case per invariant.
     #[arg(long, value_name = "FILE")]
     pub junit: Option<PathBuf>,
+    /// Write a short Markdown summary (violations with their shortest paths, coverage, stop
+    /// reason), fit for a pull-request comment or `$GITHUB_STEP_SUMMARY`.
+    #[arg(long, value_name = "FILE")]
+    pub markdown: Option<PathBuf>,
     /// Exit with status 1 when a violation at or above this severity is found.
     #[arg(long, value_name = "SEVERITY", default_value_t = Severity::High)]
     pub fail_on: Severity,

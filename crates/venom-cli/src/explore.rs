@@ -254,6 +254,10 @@ fn write_reports(report: &RunReport, options: &RunOptions) -> Result<(), Failure
         venom_report::write_junit(report, path, options.json.as_deref())
             .map_err(Failure::invalid_from)?;
     }
+    if let Some(path) = &options.markdown {
+        venom_report::write_markdown(report, path, options.fail_on, options.json.as_deref())
+            .map_err(Failure::invalid_from)?;
+    }
     Ok(())
 }
 

@@ -263,6 +263,48 @@ fn junit_cases(xml: &str) -> Vec<(String, Option<String>)> {
         .collect()
 }
 
+/// `--markdown` writes the summary: one table row per planted bug with its minimal path, as
+/// the JSON report numbers them, and the replay command of each.
+#[test]
+fn markdown_summary_lists_the_planted_bugs_with_their_paths_and_replay_commands() {
+    let dir = tempdir();
+    let markdown = dir.path().join("summary.md");
+    let (run, report, json) = demo(&dir, &["--markdown", markdown.to_str().unwrap()]);
+    run.expect_code(EXIT_VIOLATIONS);
+    let text = std::fs::read_to_string(&markdown).expect("the summary was written");
+    assert!(text.starts_with("### venom: 5 violations"), "{text}");
+    let violations = report["exploration"]["violations"].as_array().unwrap();
+    assert_eq!(violations.len(), 5);
+    for (i, violation) in violations.iter().enumerate() {
+        let invariant = violation["invariant"].as_str().unwrap().replace('_', "\\_");
+        let path: Vec<String> = violation["path"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|step| step["action"].as_str().unwrap().replace('_', "\\_"))
+            .collect();
+        let row = format!(
+            "| {} | {} | {invariant} |",
+            i + 1,
+            severity_of_planted(violation["invariant"].as_str().unwrap()).to_uppercase()
+        );
+        let line = text
+            .lines()
+            .find(|l| l.starts_with(&row))
+            .unwrap_or_else(|| panic!("no row {row}:\n{text}"));
+        assert!(
+            line.contains(&format!("{} ({})", path.join(" → "), path.len())),
+            "{line}"
+        );
+        let replay = format!("venom replay {} --violation {}", json.display(), i + 1);
+        assert!(text.contains(&replay), "{replay}:\n{text}");
+    }
+    assert!(
+        text.contains("#### Coverage: 100% (7/7 actions run)"),
+        "{text}"
+    );
+}
+
 #[test]
 fn junit_has_a_test_case_per_invariant_and_fails_the_violated_ones() {
     let dir = tempdir();

@@ -48,6 +48,7 @@ fn secrets_never_reach_the_console_the_reports_or_replay() {
     let scenario = write(&dir, "secrets.toml", &text);
     let json = dir.path().join("report.json");
     let junit = dir.path().join("junit.xml");
+    let markdown = dir.path().join("summary.md");
     let env = [
         ("TEST_QUERY_KEY", "qkey-SECRET-4444"),
         ("TEST_TENANT", "tenant-SECRET-3333"),
@@ -60,6 +61,8 @@ fn secrets_never_reach_the_console_the_reports_or_replay() {
             json.to_str().unwrap(),
             "--junit",
             junit.to_str().unwrap(),
+            "--markdown",
+            markdown.to_str().unwrap(),
         ],
         &env,
     )
@@ -101,6 +104,10 @@ fn secrets_never_reach_the_console_the_reports_or_replay() {
         (
             "JUnit report",
             std::fs::read_to_string(&junit).expect("junit"),
+        ),
+        (
+            "Markdown summary",
+            std::fs::read_to_string(&markdown).expect("markdown"),
         ),
         ("replay stdout", replay.stdout.clone()),
         ("replay stderr", replay.stderr.clone()),

@@ -170,7 +170,9 @@ fn render_violation(
     }
 }
 
-fn verdict(report: &RunReport, fail_on: Severity) -> String {
+/// The verdict line: how many violations, how many at or above `fail_on`, and whether the
+/// exploration was cut short.
+pub(crate) fn verdict(report: &RunReport, fail_on: Severity) -> String {
     let ex = &report.exploration;
     let total = ex.violations.len();
     let mut text = if total == 0 {
@@ -195,7 +197,8 @@ fn verdict(report: &RunReport, fail_on: Severity) -> String {
     text
 }
 
-fn format_percent(fraction: f64) -> String {
+/// `80%` (`n/a` when not finite).
+pub(crate) fn format_percent(fraction: f64) -> String {
     if fraction.is_finite() {
         format!("{:.0}%", fraction * 100.0)
     } else {
@@ -203,7 +206,8 @@ fn format_percent(fraction: f64) -> String {
     }
 }
 
-fn format_duration(secs: f64) -> String {
+/// `2.50s` (`n/a` when not finite or negative).
+pub(crate) fn format_duration(secs: f64) -> String {
     if secs.is_finite() && secs >= 0.0 {
         format!("{secs:.2}s")
     } else {
@@ -211,7 +215,8 @@ fn format_duration(secs: f64) -> String {
     }
 }
 
-fn steps_per_sec(steps: u64, secs: f64) -> String {
+/// `100.0 steps/s` (`n/a steps/s` without a duration).
+pub(crate) fn steps_per_sec(steps: u64, secs: f64) -> String {
     if secs.is_finite() && secs > 0.0 {
         format!("{:.1} steps/s", steps as f64 / secs)
     } else {

@@ -1,6 +1,6 @@
 //! venom-report: turns an [`Exploration`](venom_engine::Exploration) into the artefacts a run
 //! leaves behind — a JSON report (which `venom replay` reads back), a JUnit XML file for CI, a
-//! console summary — and the process exit code.
+//! console summary, a Markdown summary for pull requests — and the process exit code.
 #![warn(missing_docs)]
 
 mod console;
@@ -9,6 +9,7 @@ mod exit;
 mod fs;
 mod json;
 mod junit;
+mod markdown;
 mod merge;
 mod path;
 mod redact;
@@ -21,6 +22,7 @@ pub use exit::{
 };
 pub use json::{read_json, write_json};
 pub use junit::write_junit;
+pub use markdown::{render_markdown, write_markdown};
 pub use merge::{merge, MergeError};
 pub use path::{format_exchange, format_path, path_heading, replay_hint};
 pub use redact::{RedactError, Redactor, MIN_SECRET_LEN, REDACTED, SECRET_NAMES};

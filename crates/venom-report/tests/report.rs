@@ -9,9 +9,9 @@ use venom_engine::{
     StopReason, Strategy, Violation, WorkerFigures,
 };
 use venom_report::{
-    exit_code, format_path, read_json, render_console, replay_hint, write_json, write_junit,
-    InvariantInfo, ReportError, RunReport, Target, EXIT_INTERRUPTED, EXIT_OK, EXIT_SETUP,
-    EXIT_VIOLATIONS,
+    exit_code, format_path, read_json, render_console, render_markdown, replay_hint, write_json,
+    write_junit, InvariantInfo, ReportError, RunReport, Target, EXIT_INTERRUPTED, EXIT_OK,
+    EXIT_SETUP, EXIT_VIOLATIONS,
 };
 
 const BASE: &str = "http://127.0.0.1:8080";
@@ -713,4 +713,45 @@ fn console_and_json_show_each_workers_figures() {
         read_json(&path).unwrap().exploration.workers,
         report.exploration.workers
     );
+}
+
+/// The Markdown summary of the sample report, as committed in `tests/golden/summary.md`; with
+/// `VENOM_BLESS=1` the test writes the file instead (to review the change in the diff).
+#[test]
+fn markdown_summary_matches_its_golden_file() {
+    let golden = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/golden/summary.md");
+    let text = render_markdown(
+        &sample(),
+        Severity::High,
+        Some(Path::new("out/report.json")),
+    );
+    if std::env::var_os("VENOM_BLESS").is_some() {
+        std::fs::write(&golden, &text).expect("write the golden file");
+    }
+    let expected = std::fs::read_to_string(&golden).expect("the golden file");
+    assert_eq!(
+        text,
+        expected,
+        "run with VENOM_BLESS=1 to update {}",
+        golden.display()
+    );
+}
+
+/// Text from the run cannot break the summary's table nor add markup, and a summary without a
+/// JSON report names no replay command.
+#[test]
+fn markdown_escapes_what_the_run_says_and_needs_a_json_path_for_replay() {
+    let mut report = sample();
+    report.exploration.violations[0].message = "a | b\n<img src=x> **bold**".into();
+    let text = render_markdown(&report, Severity::High, None);
+    let row = text
+        .lines()
+        .find(|l| l.starts_with("| 1 |"))
+        .expect("the first violation's row");
+    assert!(
+        row.contains("a \\| b &lt;img src=x&gt; \\*\\*bold\\*\\*"),
+        "{row}"
+    );
+    assert_eq!(row.matches(" | ").count(), 5, "six cells: {row}");
+    assert!(!text.contains("venom replay"), "{text}");
 }
