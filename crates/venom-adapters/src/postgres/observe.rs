@@ -79,8 +79,9 @@ impl TableSums {
     }
 }
 
-/// Observes `spec` through `session`: `table:<name>` → `{rows, hash}` (see [`TableSums`]) and
-/// `query:<name>` → the rows as arrays of text values.
+/// Observes `spec` through `session`: `table:<name>` → `{rows, hash}` (the row count, and two
+/// 64-bit sums of the hashes of its rows' text as 32 hex digits: a hash of the multiset of rows)
+/// and `query:<name>` → the rows as arrays of text values.
 pub fn observe_postgres(
     session: &mut dyn SqlQuery,
     spec: &PgObserveSpec,

@@ -787,7 +787,7 @@ impl StateAdapter for PgSnapshots {
 
 impl Observer for PgSnapshots {
     /// Observes the configured tables and queries; a logged table costs the log entries written
-    /// since it was last observed (see [`TableSums`]).
+    /// since it was last observed (its hash is a sum over its rows, updated from them).
     fn observe(&mut self) -> Result<Observation, WorldError> {
         let mut spec = self.observe.clone();
         let logged: Vec<(String, usize)> = spec
