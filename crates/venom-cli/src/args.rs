@@ -193,6 +193,10 @@ pub struct RunOptions {
     /// reason), fit for a pull-request comment or `$GITHUB_STEP_SUMMARY`.
     #[arg(long, value_name = "FILE")]
     pub markdown: Option<PathBuf>,
+    /// Write the state graph for Graphviz (`dot -Tsvg FILE`): states by depth, transitions by
+    /// action, the violations' shortest paths in red.
+    #[arg(long, value_name = "FILE")]
+    pub dot: Option<PathBuf>,
     /// Exit with status 1 when a violation at or above this severity is found.
     #[arg(long, value_name = "SEVERITY", default_value_t = Severity::High)]
     pub fail_on: Severity,

@@ -154,6 +154,7 @@ fn explore_copies(
     let exploration = result?;
 
     let report = crate::secrets::redact_data(&RunReport {
+        format: venom_report::REPORT_FORMAT,
         tool_version: env!("CARGO_PKG_VERSION").to_string(),
         target,
         invariants: invariant_infos,
@@ -257,6 +258,9 @@ fn write_reports(report: &RunReport, options: &RunOptions) -> Result<(), Failure
     if let Some(path) = &options.markdown {
         venom_report::write_markdown(report, path, options.fail_on, options.json.as_deref())
             .map_err(Failure::invalid_from)?;
+    }
+    if let Some(path) = &options.dot {
+        venom_report::write_dot(report, path).map_err(Failure::invalid_from)?;
     }
     Ok(())
 }

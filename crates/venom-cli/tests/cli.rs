@@ -305,6 +305,79 @@ fn markdown_summary_lists_the_planted_bugs_with_their_paths_and_replay_commands(
     );
 }
 
+/// The JSON report holds the state graph (every state with its depth and label, every
+/// transition), and `--dot` draws it: one node per state, one edge per transition, each planted
+/// bug's path in red up to its red end state, which names its number.
+#[test]
+fn the_report_holds_the_graph_and_dot_draws_it_with_the_paths_in_red() {
+    let dir = tempdir();
+    let dot = dir.path().join("graph.dot");
+    let (run, report, _) = demo(&dir, &["--dot", dot.to_str().unwrap()]);
+    run.expect_code(EXIT_VIOLATIONS);
+    let exploration = &report["exploration"];
+    let graph = &exploration["graph"];
+    let states = graph["states"].as_array().expect("states");
+    let edges = graph["edges"].as_array().expect("edges");
+    assert_eq!(states.len() as u64, exploration["states"].as_u64().unwrap());
+    assert_eq!(
+        edges.len() as u64,
+        exploration["transitions"].as_u64().unwrap()
+    );
+    assert_eq!(graph["omitted_states"], 0);
+    assert_eq!(states[0]["depth"], 0);
+    assert!(
+        states
+            .iter()
+            .any(|s| s["label"] == "order_id=1 order_status=paid"),
+        "labels name the state keys: {states:?}"
+    );
+
+    let text = std::fs::read_to_string(&dot).expect("the DOT file was written");
+    assert_eq!(
+        text.lines().filter(|l| l.contains(" [label=\"#")).count(),
+        states.len()
+    );
+    assert_eq!(
+        text.lines().filter(|l| l.contains(" -> ")).count(),
+        edges.len()
+    );
+    for (number, violation) in exploration["violations"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .enumerate()
+    {
+        // Follow the path through the graph, as a reader of the picture would.
+        let mut at = 0u64;
+        for step in violation["path"].as_array().unwrap() {
+            let action = step["action"].as_str().unwrap();
+            let edge = edges
+                .iter()
+                .find(|e| e["from"] == at && e["action"] == action)
+                .unwrap_or_else(|| panic!("no {action} from state {at}"));
+            let to = edge["to"].as_u64().unwrap();
+            let line = format!("  s{at} -> s{to} [label=\"{action}\", color=red");
+            assert!(text.contains(&line), "{line}:\n{text}");
+            at = to;
+        }
+        let end = text
+            .lines()
+            .find(|l| l.starts_with(&format!("  s{at} [label=")))
+            .expect("the end state");
+        assert!(end.contains("color=red"), "{end}");
+        let named = end
+            .split("violations: ")
+            .nth(1)
+            .and_then(|rest| rest.split('"').next())
+            .expect("the end state names its violations");
+        assert!(
+            named.split(", ").any(|n| n == (number + 1).to_string()),
+            "violation {} in {end}",
+            number + 1
+        );
+    }
+}
+
 #[test]
 fn junit_has_a_test_case_per_invariant_and_fails_the_violated_ones() {
     let dir = tempdir();

@@ -49,6 +49,7 @@ fn secrets_never_reach_the_console_the_reports_or_replay() {
     let json = dir.path().join("report.json");
     let junit = dir.path().join("junit.xml");
     let markdown = dir.path().join("summary.md");
+    let dot = dir.path().join("graph.dot");
     let env = [
         ("TEST_QUERY_KEY", "qkey-SECRET-4444"),
         ("TEST_TENANT", "tenant-SECRET-3333"),
@@ -63,6 +64,8 @@ fn secrets_never_reach_the_console_the_reports_or_replay() {
             junit.to_str().unwrap(),
             "--markdown",
             markdown.to_str().unwrap(),
+            "--dot",
+            dot.to_str().unwrap(),
         ],
         &env,
     )
@@ -109,6 +112,7 @@ fn secrets_never_reach_the_console_the_reports_or_replay() {
             "Markdown summary",
             std::fs::read_to_string(&markdown).expect("markdown"),
         ),
+        ("DOT graph", std::fs::read_to_string(&dot).expect("dot")),
         ("replay stdout", replay.stdout.clone()),
         ("replay stderr", replay.stderr.clone()),
     ];

@@ -161,6 +161,49 @@ pub struct Exploration {
     /// What each worker did, when several explored (`--workers N`); empty with one.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub workers: Vec<WorkerFigures>,
+    /// The state graph as found (its first [`GraphView::MAX_STATES`] states), for pictures
+    /// of it; absent from reports written before it existed, and from merged ones.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub graph: Option<GraphView>,
+}
+
+/// The state graph of a run, for pictures: states by discovery order (the initial one first),
+/// each with its depth and a label, and every transition between them.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct GraphView {
+    /// The states, by id (their index here).
+    pub states: Vec<StateView>,
+    /// The transitions between them.
+    pub edges: Vec<EdgeView>,
+    /// States found beyond the first [`GraphView::MAX_STATES`], left out (with their
+    /// transitions).
+    pub omitted_states: usize,
+}
+
+impl GraphView {
+    /// The most states a view holds.
+    pub const MAX_STATES: usize = 10_000;
+}
+
+/// A state of a [`GraphView`].
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct StateView {
+    /// Its distance from the initial state in the graph found (0 for the initial state).
+    pub depth: u32,
+    /// What tells it apart: its context's state keys (or, without `state_from_context`, every
+    /// key) with their values, as `key=value` pairs (objects and arrays as `{…}` and `[…]`).
+    pub label: String,
+}
+
+/// A transition of a [`GraphView`]: `action` took state `from` to state `to` (ids).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct EdgeView {
+    /// The source state.
+    pub from: u32,
+    /// The action.
+    pub action: String,
+    /// The target state.
+    pub to: u32,
 }
 
 /// What one worker of a parallel exploration did.

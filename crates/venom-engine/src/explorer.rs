@@ -598,6 +598,15 @@ impl<W: World> Explorer<W> {
             duration_secs: started.elapsed().as_secs_f64(),
             shard: self.config.shard.map(|shard| self.shard_graph(&run, shard)),
             workers: std::mem::take(&mut self.workers.figures),
+            graph: Some(crate::graph_view::view(
+                &run.graph,
+                &self
+                    .actions
+                    .iter()
+                    .map(|a| a.name.as_str())
+                    .collect::<Vec<_>>(),
+                self.config.state_keys.as_deref(),
+            )),
         }
     }
 

@@ -75,6 +75,7 @@ mod explorer;
 mod fingerprint;
 mod frontier;
 mod graph;
+mod graph_view;
 mod identity;
 mod invariant;
 mod mcts;
@@ -91,8 +92,8 @@ pub use config::{ExplorerConfig, DEFAULT_MAX_CHECKPOINT_BYTES};
 pub use context::Context;
 pub use exchange::{Exchange, RequestRecord, ResponseRecord};
 pub use exploration::{
-    ActionCoverage, Exploration, PathStep, Progress, Shard, ShardGraph, StateSnapshot, StopReason,
-    Violation, WorkerFigures,
+    ActionCoverage, EdgeView, Exploration, GraphView, PathStep, Progress, Shard, ShardGraph,
+    StateSnapshot, StateView, StopReason, Violation, WorkerFigures,
 };
 pub use explorer::{Explorer, StartError};
 pub use fingerprint::{fingerprint, Fingerprint};

@@ -696,3 +696,25 @@ fn mcts_finds_a_deep_bug_and_is_reproducible_by_seed() {
     let others: BTreeSet<u64> = (4..10).map(|seed| run(seed).steps).collect();
     assert!(others.len() > 1, "seeds explore differently: {others:?}");
 }
+
+/// The run's graph view holds every state and transition found: the initial state first at
+/// depth 0, each transition one level deeper at most, each (state, action) once.
+#[test]
+fn the_graph_view_holds_every_state_and_transition() {
+    let result = explore(CheckpointMode::RandomAccess, config(Strategy::Bfs));
+    let graph = result.graph.as_ref().expect("a view");
+    assert_eq!(graph.states.len(), result.states);
+    assert_eq!(graph.edges.len(), result.transitions);
+    assert_eq!(graph.omitted_states, 0);
+    assert_eq!(graph.states[0].depth, 0);
+    let mut seen = BTreeSet::new();
+    for edge in &graph.edges {
+        let (from, to) = (edge.from as usize, edge.to as usize);
+        assert!(
+            graph.states[to].depth <= graph.states[from].depth + 1,
+            "{edge:?}"
+        );
+        assert!(seen.insert((from, edge.action.clone())), "{edge:?} twice");
+    }
+    assert!(graph.states.iter().skip(1).all(|s| s.depth > 0));
+}

@@ -32,6 +32,12 @@ pub enum ReportError {
         /// The underlying error.
         source: quick_junit::SerializeError,
     },
+    /// A picture of the state graph was asked of a report that holds none (a merged report,
+    /// or one written by an older venom).
+    NoGraph {
+        /// The file the picture was meant for.
+        path: PathBuf,
+    },
 }
 
 impl ReportError {
@@ -66,6 +72,12 @@ impl fmt::Display for ReportError {
             ReportError::Junit { path, source } => {
                 write!(f, "{}: {source}", path.display())
             }
+            ReportError::NoGraph { path } => write!(
+                f,
+                "{}: the report holds no state graph to draw (a merged report, or one written \
+                 by an older venom)",
+                path.display()
+            ),
         }
     }
 }
@@ -74,7 +86,7 @@ impl std::error::Error for ReportError {
     fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
         match self {
             ReportError::Io { source, .. } => Some(source),
-            ReportError::Json { .. } => None,
+            ReportError::Json { .. } | ReportError::NoGraph { .. } => None,
             ReportError::Junit { source, .. } => Some(source),
         }
     }

@@ -1,9 +1,10 @@
 //! venom-report: turns an [`Exploration`](venom_engine::Exploration) into the artefacts a run
 //! leaves behind — a JSON report (which `venom replay` reads back), a JUnit XML file for CI, a
-//! console summary, a Markdown summary for pull requests — and the process exit code.
+//! console summary, a Markdown summary for pull requests, the state graph for Graphviz — and the process exit code.
 #![warn(missing_docs)]
 
 mod console;
+mod dot;
 mod error;
 mod exit;
 mod fs;
@@ -16,6 +17,7 @@ mod redact;
 mod report;
 
 pub use console::render_console;
+pub use dot::{render_dot, write_dot};
 pub use error::ReportError;
 pub use exit::{
     exit_code, EXIT_INTERRUPTED, EXIT_INVALID_INPUT, EXIT_OK, EXIT_SETUP, EXIT_VIOLATIONS,
@@ -26,4 +28,4 @@ pub use markdown::{render_markdown, write_markdown};
 pub use merge::{merge, MergeError};
 pub use path::{format_exchange, format_path, path_heading, replay_hint};
 pub use redact::{RedactError, Redactor, MIN_SECRET_LEN, REDACTED, SECRET_NAMES};
-pub use report::{InvariantInfo, RunReport, Target};
+pub use report::{InvariantInfo, RunReport, Target, REPORT_FORMAT};

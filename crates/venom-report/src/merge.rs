@@ -52,6 +52,7 @@ pub fn merge(reports: Vec<RunReport>) -> Result<RunReport, MergeError> {
     let explorations: Vec<&Exploration> = parts.iter().map(|r| &r.exploration).collect();
     let exploration = merged(&explorations);
     Ok(RunReport {
+        format: crate::REPORT_FORMAT,
         tool_version: first.tool_version.clone(),
         target: first.target.clone(),
         invariants: first.invariants.clone(),
@@ -170,6 +171,8 @@ fn merged(parts: &[&Exploration]) -> Exploration {
         shard: None,
         // Each part's workers are its own; the merge is no run of workers.
         workers: Vec::new(),
+        // The parts number their states each their own way.
+        graph: None,
     }
 }
 

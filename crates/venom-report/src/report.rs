@@ -5,9 +5,16 @@ use std::fmt;
 use std::path::PathBuf;
 use venom_engine::{Exploration, Severity};
 
+/// The version of the JSON report's format that this venom writes (see `docs/report-format.md`):
+/// 2 added `exploration.graph`. Reports without the field are read as version 1.
+pub const REPORT_FORMAT: u32 = 2;
+
 /// Everything a run produced, as written to (and read back from) the JSON report.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct RunReport {
+    /// The version of the report's format ([`REPORT_FORMAT`] when written by this venom).
+    #[serde(default = "first_format")]
+    pub format: u32,
     /// Version of venom that produced the report.
     pub tool_version: String,
     /// What was explored; `venom replay` uses it to rebuild the same world.
@@ -16,6 +23,11 @@ pub struct RunReport {
     pub invariants: Vec<InvariantInfo>,
     /// The exploration's result.
     pub exploration: Exploration,
+}
+
+/// The format of reports written before the field existed.
+fn first_format() -> u32 {
+    1
 }
 
 /// The system that was explored.

@@ -3,15 +3,15 @@
 use quick_junit::{NonSuccessKind, TestCaseStatus};
 use serde_json::json;
 use std::path::Path;
-use venom_engine::{ActionCoverage, StateSnapshot};
+use venom_engine::{ActionCoverage, EdgeView, GraphView, StateSnapshot, StateView};
 use venom_engine::{
     Context, Exchange, Exploration, Observation, PathStep, RequestRecord, ResponseRecord, Severity,
     StopReason, Strategy, Violation, WorkerFigures,
 };
 use venom_report::{
-    exit_code, format_path, read_json, render_console, render_markdown, replay_hint, write_json,
-    write_junit, InvariantInfo, ReportError, RunReport, Target, EXIT_INTERRUPTED, EXIT_OK,
-    EXIT_SETUP, EXIT_VIOLATIONS,
+    exit_code, format_path, read_json, render_console, render_dot, render_markdown, replay_hint,
+    write_dot, write_json, write_junit, InvariantInfo, ReportError, RunReport, Target,
+    EXIT_INTERRUPTED, EXIT_OK, EXIT_SETUP, EXIT_VIOLATIONS, REPORT_FORMAT,
 };
 
 const BASE: &str = "http://127.0.0.1:8080";
@@ -116,6 +116,7 @@ fn sample() -> RunReport {
         ),
     ];
     RunReport {
+        format: REPORT_FORMAT,
         tool_version: "0.1.0".to_string(),
         target: Target::Demo {
             rollback: "sqlite".to_string(),
@@ -176,6 +177,7 @@ fn sample() -> RunReport {
             duration_secs: 2.5,
             shard: None,
             workers: Vec::new(),
+            graph: None,
         },
     }
 }
@@ -754,4 +756,123 @@ fn markdown_escapes_what_the_run_says_and_needs_a_json_path_for_replay() {
     );
     assert_eq!(row.matches(" | ").count(), 5, "six cells: {row}");
     assert!(!text.contains("venom replay"), "{text}");
+}
+
+/// The sample's graph: the first violation's path (create, pay, refund, refund) and the second's
+/// (create, cancel, refund), 6 states, plus a state left out of the view.
+fn with_graph() -> RunReport {
+    let mut report = sample();
+    let state = |depth, label: &str| StateView {
+        depth,
+        label: label.to_string(),
+    };
+    let edge = |from, action: &str, to| EdgeView {
+        from,
+        action: action.to_string(),
+        to,
+    };
+    report.exploration.graph = Some(GraphView {
+        states: vec![
+            state(0, ""),
+            state(1, "order_id=7 status=\"created\""),
+            state(2, "order_id=7 status=paid"),
+            state(3, "order_id=7 status=refunded"),
+            state(4, "order_id=7 status=refunded twice"),
+            state(2, "order_id=7 status=cancelled"),
+        ],
+        edges: vec![
+            edge(0, "create_order", 1),
+            edge(1, "pay_order", 2),
+            edge(2, "refund_order", 3),
+            edge(3, "refund_order", 4),
+            edge(1, "cancel_order", 5),
+            edge(5, "refund_order", 5),
+            edge(4, "pay_order", 4),
+        ],
+        omitted_states: 1,
+    });
+    report
+}
+
+/// The DOT picture of the sample graph, as committed in `tests/golden/graph.dot`
+/// (`VENOM_BLESS=1` rewrites it).
+#[test]
+fn dot_graph_matches_its_golden_file() {
+    let golden = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/golden/graph.dot");
+    let text = render_dot(&with_graph()).expect("a graph");
+    if std::env::var_os("VENOM_BLESS").is_some() {
+        std::fs::write(&golden, &text).expect("write the golden file");
+    }
+    let expected = std::fs::read_to_string(&golden).expect("the golden file");
+    assert_eq!(
+        text,
+        expected,
+        "run with VENOM_BLESS=1 to update {}",
+        golden.display()
+    );
+}
+
+/// The violations' paths are red, edge by edge, and end on red states naming them; the
+/// other transitions are not; a report without a graph has no picture.
+#[test]
+fn dot_marks_the_violation_paths_and_needs_a_graph() {
+    let text = render_dot(&with_graph()).expect("a graph");
+    let red = |line: &str| line.contains("color=red");
+    let edge_line = |from: u32, to: u32, action: &str| -> String {
+        let prefix = format!("  s{from} -> s{to} [label=\"{action}\"");
+        text.lines()
+            .find(|l| l.starts_with(&prefix))
+            .unwrap_or_else(|| panic!("{prefix}:\n{text}"))
+            .to_string()
+    };
+    for (from, to, action) in [
+        (0, 1, "create_order"),
+        (1, 2, "pay_order"),
+        (2, 3, "refund_order"),
+        (3, 4, "refund_order"),
+        (1, 5, "cancel_order"),
+        (5, 5, "refund_order"),
+    ] {
+        assert!(red(&edge_line(from, to, action)), "{from} -> {to}:\n{text}");
+    }
+    assert!(!red(&edge_line(4, 4, "pay_order")), "{text}");
+    assert!(text.contains("violations: 1\", color=red"), "{text}");
+    assert!(text.contains("violations: 2\", color=red"), "{text}");
+    assert!(
+        text.contains("status=\\\"created\\\""),
+        "quotes escaped:\n{text}"
+    );
+    assert!(text.contains("1 more states not drawn"), "{text}");
+
+    let dir = tempfile::tempdir().expect("tempdir");
+    let err = write_dot(&sample(), &dir.path().join("g.dot")).expect_err("no graph");
+    assert!(matches!(err, ReportError::NoGraph { .. }), "{err}");
+    assert!(
+        err.to_string()
+            .contains("g.dot: the report holds no state graph"),
+        "{err}"
+    );
+}
+
+/// A report written before the format was versioned (no `format`, no `graph`) still reads, as
+/// version 1; this venom writes version 2.
+#[test]
+fn reports_of_the_first_format_still_read() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let path = dir.path().join("old.json");
+    write_json(&with_graph(), &path).expect("write");
+    let mut value: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&path).unwrap()).unwrap();
+    assert_eq!(value["format"], 2);
+    assert!(value["exploration"]["graph"]["states"].is_array());
+    let object = value.as_object_mut().unwrap();
+    object.remove("format");
+    value["exploration"]
+        .as_object_mut()
+        .unwrap()
+        .remove("graph");
+    std::fs::write(&path, value.to_string()).unwrap();
+    let old = read_json(&path).expect("an old report reads");
+    assert_eq!(old.format, 1);
+    assert_eq!(old.exploration.graph, None);
 }
