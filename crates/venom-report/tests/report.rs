@@ -717,18 +717,14 @@ fn console_and_json_show_each_workers_figures() {
     );
 }
 
-/// The Markdown summary of the sample report, as committed in `tests/golden/summary.md`; with
-/// `VENOM_BLESS=1` the test writes the file instead (to review the change in the diff).
-#[test]
-fn markdown_summary_matches_its_golden_file() {
-    let golden = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/golden/summary.md");
-    let text = render_markdown(
-        &sample(),
-        Severity::High,
-        Some(Path::new("out/report.json")),
-    );
+/// Compares `text` with the committed file `tests/golden/NAME`; with `VENOM_BLESS=1` writes
+/// the file instead (to review the change in the diff).
+fn assert_golden(name: &str, text: &str) {
+    let golden = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/golden")
+        .join(name);
     if std::env::var_os("VENOM_BLESS").is_some() {
-        std::fs::write(&golden, &text).expect("write the golden file");
+        std::fs::write(&golden, text).expect("write the golden file");
     }
     let expected = std::fs::read_to_string(&golden).expect("the golden file");
     assert_eq!(
@@ -736,6 +732,16 @@ fn markdown_summary_matches_its_golden_file() {
         expected,
         "run with VENOM_BLESS=1 to update {}",
         golden.display()
+    );
+}
+
+/// The Markdown summary of the sample report, as committed in `tests/golden/summary.md`.
+#[test]
+fn markdown_summary_matches_its_golden_file() {
+    let json = Path::new("out/report.json");
+    assert_golden(
+        "summary.md",
+        &render_markdown(&sample(), Severity::High, Some(json)),
     );
 }
 
@@ -794,22 +800,10 @@ fn with_graph() -> RunReport {
     report
 }
 
-/// The DOT picture of the sample graph, as committed in `tests/golden/graph.dot`
-/// (`VENOM_BLESS=1` rewrites it).
+/// The DOT picture of the sample graph, as committed in `tests/golden/graph.dot`.
 #[test]
 fn dot_graph_matches_its_golden_file() {
-    let golden = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/golden/graph.dot");
-    let text = render_dot(&with_graph()).expect("a graph");
-    if std::env::var_os("VENOM_BLESS").is_some() {
-        std::fs::write(&golden, &text).expect("write the golden file");
-    }
-    let expected = std::fs::read_to_string(&golden).expect("the golden file");
-    assert_eq!(
-        text,
-        expected,
-        "run with VENOM_BLESS=1 to update {}",
-        golden.display()
-    );
+    assert_golden("graph.dot", &render_dot(&with_graph()).expect("a graph"));
 }
 
 /// The violations' paths are red, edge by edge, and end on red states naming them; the
