@@ -213,6 +213,17 @@ impl StateAdapter for CompositeAdapter {
             })
             .reduce(|a, b| a + b)
     }
+
+    fn take_warnings(&mut self) -> Vec<String> {
+        self.stores
+            .iter_mut()
+            .flat_map(|store| match store {
+                Store::Restored(adapter) => adapter.take_warnings(),
+                Store::Sql(adapter) => adapter.take_warnings(),
+                Store::Observed(_) | Store::ObservedSql(_) => Vec::new(),
+            })
+            .collect()
+    }
 }
 
 /// A composite checkpoint lent to another copy: each restored store's lent part, by index.

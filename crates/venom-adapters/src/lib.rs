@@ -66,6 +66,11 @@ pub trait StateAdapter: Observer {
     /// Frees a checkpoint that will not be restored again.
     fn release(&mut self, id: CheckpointId);
 
+    /// Advice for the run's report, each piece once (see `World::take_warnings`).
+    fn take_warnings(&mut self) -> Vec<String> {
+        Vec::new()
+    }
+
     /// The memory its checkpoints hold now, when it knows (`None`: unknown).
     fn checkpoint_bytes(&self) -> Option<u64> {
         None

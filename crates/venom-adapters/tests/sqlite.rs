@@ -759,3 +759,40 @@ fn a_file_copy_has_the_same_content_and_is_its_own() {
         );
     }
 }
+
+/// A large database with a rollback journal gets, once checkpoints were taken, the advice to
+/// use WAL mode, once; in WAL mode, or small, it gets none.
+#[test]
+fn a_large_database_with_a_rollback_journal_is_advised_wal_mode_once() {
+    let dir = TempDir::new().expect("tempdir");
+    let advice = |journal_mode: &str, rows: u32| -> Vec<Vec<String>> {
+        let path = dir.path().join(format!("{journal_mode}-{rows}.db"));
+        let conn = Connection::open(&path).expect("create");
+        conn.query_row(&format!("PRAGMA journal_mode={journal_mode}"), [], |_| {
+            Ok(())
+        })
+        .expect("journal mode");
+        conn.execute_batch(&format!(
+            "CREATE TABLE big (id INTEGER PRIMARY KEY, payload TEXT NOT NULL);
+             WITH RECURSIVE c(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM c WHERE i < {rows})
+             INSERT INTO big SELECT i, printf('%0100d', i) FROM c;"
+        ))
+        .expect("rows");
+        let mut snapshots = SqliteSnapshots::open(&path, &[]).expect("open");
+        let before = snapshots.take_warnings();
+        let id = snapshots.checkpoint().expect("checkpoint");
+        snapshots.rollback(id).expect("rollback");
+        vec![before, snapshots.take_warnings(), snapshots.take_warnings()]
+    };
+    let large = advice("delete", 200_000);
+    assert!(large[0].is_empty(), "no checkpoint yet: {large:?}");
+    assert_eq!(large[1].len(), 1, "{large:?}");
+    assert!(
+        large[1][0].contains("has a rollback journal (journal_mode=delete)")
+            && large[1][0].contains("PRAGMA journal_mode=WAL"),
+        "{large:?}"
+    );
+    assert!(large[2].is_empty(), "once: {large:?}");
+    assert!(advice("wal", 200_000).concat().is_empty());
+    assert!(advice("delete", 1_000).concat().is_empty());
+}

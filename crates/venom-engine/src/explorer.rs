@@ -570,6 +570,7 @@ impl<W: World> Explorer<W> {
         for warning in crate::identity::churning_keys(contexts, self.config.state_keys.as_deref()) {
             run.warnings.push(warning);
         }
+        run.warnings.extend(self.world.take_warnings());
         if run.over_cap > 0 {
             let cap = self.config.max_checkpoint_bytes.unwrap_or_default();
             run.warnings.push(format!(

@@ -212,6 +212,12 @@ pub trait World {
     fn observe(&mut self) -> Result<Observation, WorldError> {
         Ok(Observation::new())
     }
+
+    /// Advice for the run's report, each piece once (e.g. a setting of the system that makes
+    /// every step slow): the explorer adds it to the warnings when the run ends.
+    fn take_warnings(&mut self) -> Vec<String> {
+        Vec::new()
+    }
 }
 
 #[cfg(test)]

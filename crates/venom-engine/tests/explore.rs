@@ -718,3 +718,23 @@ fn the_graph_view_holds_every_state_and_transition() {
     }
     assert!(graph.states.iter().skip(1).all(|s| s.depth > 0));
 }
+
+/// What the world advises ends among the run's warnings.
+#[test]
+fn the_worlds_advice_ends_among_the_warnings() {
+    let mut counter = Counter::new(CheckpointMode::RandomAccess);
+    counter.advice = vec!["use WAL mode".to_string()];
+    let mut explorer =
+        Explorer::new(counter, actions(), invariants()).with_config(config(Strategy::Bfs));
+    let result = explorer.run(Context::new()).expect("setup");
+    assert_eq!(
+        result
+            .warnings
+            .iter()
+            .filter(|w| *w == "use WAL mode")
+            .count(),
+        1,
+        "{:?}",
+        result.warnings
+    );
+}

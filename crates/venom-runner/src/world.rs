@@ -707,6 +707,10 @@ impl World for HttpWorld {
         self.stores.checkpoint_bytes()
     }
 
+    fn take_warnings(&mut self) -> Vec<String> {
+        self.stores.take_warnings()
+    }
+
     /// Lent when every restored store can lend (SQLite snapshots can); the sessions need no
     /// care: a restore from another copy forgets them as a rollback does.
     fn lend(&mut self, id: CheckpointId) -> Option<LentCheckpoint> {

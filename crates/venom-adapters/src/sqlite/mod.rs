@@ -65,6 +65,8 @@ pub struct SqliteSnapshots {
     snapshots: HashMap<CheckpointId, Image>,
     next_id: u64,
     busy_timeout: Duration,
+    /// Whether [`journal_advice`] was given.
+    advised: bool,
 }
 
 impl fmt::Debug for SqliteSnapshots {
@@ -111,6 +113,7 @@ impl SqliteSnapshots {
             snapshots: HashMap::new(),
             next_id: 1,
             busy_timeout: BUSY_TIMEOUT,
+            advised: false,
         })
     }
 
@@ -217,6 +220,15 @@ impl StateAdapter for SqliteSnapshots {
 
     fn release(&mut self, id: CheckpointId) {
         self.snapshots.remove(&id);
+    }
+
+    /// Once checkpoints were taken, advises WAL mode for a large database with a rollback
+    /// journal (once).
+    fn take_warnings(&mut self) -> Vec<String> {
+        if self.pages.is_none() || std::mem::replace(&mut self.advised, true) {
+            return Vec::new();
+        }
+        journal_advice(&self.conn, &self.path).into_iter().collect()
     }
 
     /// The pages the checkpoints hold (each page once, however many checkpoints share it).
@@ -420,6 +432,35 @@ fn open_file(path: &Path) -> Result<Connection, WorldError> {
             ))
         })?;
     Ok(conn)
+}
+
+/// From this size on, a database with a rollback journal gets the advice to use WAL.
+const LARGE_DATABASE: u64 = 16 << 20;
+
+/// The advice to use WAL mode, for a database of at least [`LARGE_DATABASE`] bytes with a
+/// rollback journal: such a database records nowhere which pages a commit wrote, so venom
+/// reads the whole file after every step that wrote to it.
+fn journal_advice(conn: &Connection, path: &Path) -> Option<String> {
+    let mode: String = conn
+        .query_row("PRAGMA journal_mode", [], |row| row.get(0))
+        .ok()?;
+    let size: u64 = conn
+        .query_row(
+            "SELECT page_count * page_size FROM pragma_page_count(), pragma_page_size()",
+            [],
+            |row| row.get(0),
+        )
+        .ok()?;
+    (!mode.eq_ignore_ascii_case("wal") && size >= LARGE_DATABASE).then(|| {
+        format!(
+            "sqlite database {} ({} MiB) has a rollback journal (journal_mode={mode}), which \
+             records nowhere which pages a commit wrote: venom read the whole file after every \
+             step that wrote to it; in WAL mode (PRAGMA journal_mode=WAL) it reads only what the \
+             step changed",
+            path.display(),
+            size >> 20
+        )
+    })
 }
 
 /// Looks up the ordinary table `name` in the main schema.

@@ -20,6 +20,8 @@ pub struct Counter {
     /// Fail with a world error once this many actions have run.
     pub fail_after: Option<u32>,
     pub executed: u32,
+    /// What the world advises the report (taken at the end of a run).
+    pub advice: Vec<String>,
 }
 
 impl Counter {
@@ -33,6 +35,7 @@ impl Counter {
             resets: 0,
             fail_after: None,
             executed: 0,
+            advice: Vec::new(),
         }
     }
 
@@ -105,6 +108,10 @@ impl World for Counter {
         let mut obs = Observation::new();
         obs.insert("value", self.value.into());
         Ok(obs)
+    }
+
+    fn take_warnings(&mut self) -> Vec<String> {
+        std::mem::take(&mut self.advice)
     }
 }
 
