@@ -197,6 +197,11 @@ pub struct RunOptions {
     /// action, the violations' shortest paths in red.
     #[arg(long, value_name = "FILE")]
     pub dot: Option<PathBuf>,
+    /// Write a self-contained HTML report: the state graph laid out by depth with the
+    /// violations' shortest paths on it, each step's request and response, coverage, the run's
+    /// settings and the replay commands.
+    #[arg(long, value_name = "FILE")]
+    pub html: Option<PathBuf>,
     /// Exit with status 1 when a violation at or above this severity is found.
     #[arg(long, value_name = "SEVERITY", default_value_t = Severity::High)]
     pub fail_on: Severity,

@@ -262,6 +262,10 @@ fn write_reports(report: &RunReport, options: &RunOptions) -> Result<(), Failure
     if let Some(path) = &options.dot {
         venom_report::write_dot(report, path).map_err(Failure::invalid_from)?;
     }
+    if let Some(path) = &options.html {
+        venom_report::write_html(report, path, options.fail_on, options.json.as_deref())
+            .map_err(Failure::invalid_from)?;
+    }
     Ok(())
 }
 

@@ -378,6 +378,60 @@ fn the_report_holds_the_graph_and_dot_draws_it_with_the_paths_in_red() {
     }
 }
 
+/// `--html` writes a page a real browser (headless chromium) opens with no console message, that
+/// draws something (the screenshot is not blank), and whose DOM holds the five planted bugs,
+/// each with its path's actions in order and its replay command, and the graph with one box per
+/// state and the paths' transitions in red.
+#[test]
+fn the_html_report_opens_in_a_browser_with_the_planted_bugs_and_their_paths() {
+    let dir = tempdir();
+    let html = dir.path().join("report.html");
+    let (run, report, json) = demo(&dir, &["--html", html.to_str().unwrap()]);
+    run.expect_code(EXIT_VIOLATIONS);
+    let page = std::fs::read_to_string(&html).expect("the page was written");
+    for external in ["src=\"http", "href=\"http", "@import", "url(http"] {
+        assert!(!page.contains(external), "self-contained: {external}");
+    }
+    let rendered = venom_testkit::browser::render(&html, 1400, 1600);
+    assert!(rendered.console.is_empty(), "{:?}", rendered.console);
+    assert!(
+        rendered.inked() > 0.05,
+        "blank? {:.3} inked",
+        rendered.inked()
+    );
+    let dom = &rendered.dom;
+    let violations = report["exploration"]["violations"].as_array().unwrap();
+    assert_eq!(dom.matches("<article class=\"violation ").count(), 5);
+    for (i, violation) in violations.iter().enumerate() {
+        let number = i + 1;
+        let start = dom
+            .find(&format!(
+                "id=\"v{number}\" data-invariant=\"{}\"",
+                violation["invariant"].as_str().unwrap()
+            ))
+            .unwrap_or_else(|| panic!("violation {number} in the DOM"));
+        let article = &dom[start..start + dom[start..].find("</article>").unwrap()];
+        let mut at = 0;
+        for step in violation["path"].as_array().unwrap() {
+            let action = format!(
+                "<b class=\"action\">{}</b>",
+                step["action"].as_str().unwrap()
+            );
+            at += article[at..]
+                .find(&action)
+                .unwrap_or_else(|| panic!("{action} in order in {article}"));
+        }
+        let replay = format!("venom replay {} --violation {number}", json.display());
+        assert!(article.contains(&replay), "{replay} in {article}");
+    }
+    let states = report["exploration"]["states"].as_u64().unwrap() as usize;
+    assert_eq!(dom.matches("<g class=\"state").count(), states);
+    assert!(
+        dom.matches("class=\"edge on-path").count() >= 4,
+        "the paths are drawn"
+    );
+}
+
 #[test]
 fn junit_has_a_test_case_per_invariant_and_fails_the_violated_ones() {
     let dir = tempdir();

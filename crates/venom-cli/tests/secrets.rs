@@ -50,6 +50,7 @@ fn secrets_never_reach_the_console_the_reports_or_replay() {
     let junit = dir.path().join("junit.xml");
     let markdown = dir.path().join("summary.md");
     let dot = dir.path().join("graph.dot");
+    let html = dir.path().join("report.html");
     let env = [
         ("TEST_QUERY_KEY", "qkey-SECRET-4444"),
         ("TEST_TENANT", "tenant-SECRET-3333"),
@@ -66,6 +67,8 @@ fn secrets_never_reach_the_console_the_reports_or_replay() {
             markdown.to_str().unwrap(),
             "--dot",
             dot.to_str().unwrap(),
+            "--html",
+            html.to_str().unwrap(),
         ],
         &env,
     )
@@ -113,6 +116,7 @@ fn secrets_never_reach_the_console_the_reports_or_replay() {
             std::fs::read_to_string(&markdown).expect("markdown"),
         ),
         ("DOT graph", std::fs::read_to_string(&dot).expect("dot")),
+        ("HTML report", std::fs::read_to_string(&html).expect("html")),
         ("replay stdout", replay.stdout.clone()),
         ("replay stderr", replay.stderr.clone()),
     ];

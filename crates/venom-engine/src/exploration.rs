@@ -165,6 +165,24 @@ pub struct Exploration {
     /// of it; absent from reports written before it existed, and from merged ones.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub graph: Option<GraphView>,
+    /// The limits and seed the run had; absent from reports written before they were kept.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub limits: Option<RunLimits>,
+}
+
+/// The limits and seed of a run, as its report shows them.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct RunLimits {
+    /// The seed of the random, weighted and MCTS strategies.
+    pub seed: u64,
+    /// The step limit, if any.
+    pub max_steps: Option<u64>,
+    /// The depth limit, if any.
+    pub max_depth: Option<u32>,
+    /// The coverage target, if any.
+    pub coverage_target: Option<f64>,
+    /// The time limit in seconds, if any.
+    pub time_limit_secs: Option<f64>,
 }
 
 /// The state graph of a run, for pictures: states by discovery order (the initial one first),

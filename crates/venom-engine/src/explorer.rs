@@ -5,8 +5,8 @@ use crate::config::ExplorerConfig;
 use crate::context::Context;
 use crate::exchange::Exchange;
 use crate::exploration::{
-    ActionCoverage, Exploration, PathStep, Progress, Shard, ShardGraph, StateSnapshot, StopReason,
-    Violation,
+    ActionCoverage, Exploration, PathStep, Progress, RunLimits, Shard, ShardGraph, StateSnapshot,
+    StopReason, Violation,
 };
 use crate::fingerprint::Fingerprint;
 use crate::frontier::Frontier;
@@ -608,6 +608,13 @@ impl<W: World> Explorer<W> {
                     .collect::<Vec<_>>(),
                 self.config.state_keys.as_deref(),
             )),
+            limits: Some(RunLimits {
+                seed: self.config.seed,
+                max_steps: self.config.max_steps,
+                max_depth: self.config.max_depth,
+                coverage_target: self.config.coverage_target,
+                time_limit_secs: self.config.time_limit.map(|t| t.as_secs_f64()),
+            }),
         }
     }
 

@@ -92,8 +92,8 @@ pub use config::{ExplorerConfig, DEFAULT_MAX_CHECKPOINT_BYTES};
 pub use context::Context;
 pub use exchange::{Exchange, RequestRecord, ResponseRecord};
 pub use exploration::{
-    ActionCoverage, EdgeView, Exploration, GraphView, PathStep, Progress, Shard, ShardGraph,
-    StateSnapshot, StateView, StopReason, Violation, WorkerFigures,
+    ActionCoverage, EdgeView, Exploration, GraphView, PathStep, Progress, RunLimits, Shard,
+    ShardGraph, StateSnapshot, StateView, StopReason, Violation, WorkerFigures,
 };
 pub use explorer::{Explorer, StartError};
 pub use fingerprint::{fingerprint, Fingerprint};

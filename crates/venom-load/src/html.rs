@@ -366,20 +366,9 @@ fn label(v: f64) -> String {
     }
 }
 
-/// Escapes text for HTML.
+/// Escapes text for HTML text and quoted attributes (`&`, `<`, `>`, `"`, `'`).
 fn esc(text: &str) -> String {
-    let mut out = String::with_capacity(text.len());
-    for c in text.chars() {
-        match c {
-            '&' => out.push_str("&amp;"),
-            '<' => out.push_str("&lt;"),
-            '>' => out.push_str("&gt;"),
-            '"' => out.push_str("&quot;"),
-            '\'' => out.push_str("&#39;"),
-            c => out.push(c),
-        }
-    }
-    out
+    html_escape::encode_quoted_attribute(text).into_owned()
 }
 
 #[cfg(test)]

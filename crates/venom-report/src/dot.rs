@@ -3,11 +3,11 @@
 
 use crate::error::ReportError;
 use crate::fs::write_atomic_unnamed;
+use crate::graph_paths::PathMarks;
 use crate::report::RunReport;
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::BTreeMap;
 use std::fmt::Write as _;
 use std::path::Path;
-use venom_engine::{GraphView, Violation};
 
 /// The longest state label drawn, in characters (longer ones end with `…`).
 const MAX_LABEL: usize = 80;
@@ -31,7 +31,7 @@ pub fn write_dot(report: &RunReport, path: &Path) -> Result<(), ReportError> {
 /// in the JSON report). States left out of the view are summed up in a note.
 pub fn render_dot(report: &RunReport) -> Option<String> {
     let graph = report.exploration.graph.as_ref()?;
-    let (path_edges, ends) = violation_paths(graph, &report.exploration.violations);
+    let marks = PathMarks::follow(graph, &report.exploration.violations);
     let mut out = String::from(
         "digraph venom {\n  rankdir=TB;\n  node [shape=box, fontname=\"monospace\", fontsize=10];\n  \
          edge [fontname=\"monospace\", fontsize=9];\n",
@@ -43,7 +43,7 @@ pub fn render_dot(report: &RunReport) -> Option<String> {
         if !state.label.is_empty() {
             let _ = write!(label, "\n{}", shortened(&state.label));
         }
-        let style = match ends.get(&id) {
+        let style = match marks.ends.get(&id) {
             Some(numbers) => {
                 let list: Vec<String> = numbers.iter().map(usize::to_string).collect();
                 let _ = write!(label, "\nviolations: {}", list.join(", "));
@@ -58,7 +58,9 @@ pub fn render_dot(report: &RunReport) -> Option<String> {
         let _ = writeln!(out, "  {{ rank=same; {}; }}", nodes.join("; "));
     }
     for edge in &graph.edges {
-        let on_path = path_edges.contains(&(edge.from as usize, edge.action.as_str()));
+        let on_path = marks
+            .edges
+            .contains_key(&(edge.from as usize, edge.action.clone()));
         let style = if on_path {
             ", color=red, fontcolor=red, penwidth=2"
         } else {
@@ -81,37 +83,6 @@ pub fn render_dot(report: &RunReport) -> Option<String> {
     }
     out.push_str("}\n");
     Some(out)
-}
-
-/// The transitions (source state, action) on the violations' paths, followed from the initial
-/// state through the graph, and the state where each path ends with the violations (numbered
-/// from 1) that end there. A path that leaves the view stops there.
-type PathEdges<'a> = BTreeSet<(usize, &'a str)>;
-
-fn violation_paths<'a>(
-    graph: &'a GraphView,
-    violations: &'a [Violation],
-) -> (PathEdges<'a>, BTreeMap<usize, Vec<usize>>) {
-    let mut edges = BTreeSet::new();
-    let mut ends: BTreeMap<usize, Vec<usize>> = BTreeMap::new();
-    for (number, violation) in violations.iter().enumerate() {
-        let mut at = Some(0usize);
-        for step in &violation.path {
-            let Some(from) = at else { break };
-            at = graph
-                .edges
-                .iter()
-                .find(|e| e.from as usize == from && e.action == step.action)
-                .map(|e| {
-                    edges.insert((from, e.action.as_str()));
-                    e.to as usize
-                });
-        }
-        if let Some(end) = at {
-            ends.entry(end).or_default().push(number + 1);
-        }
-    }
-    (edges, ends)
 }
 
 /// `label` cut to [`MAX_LABEL`] characters (the report is redacted before it is drawn).

@@ -173,6 +173,7 @@ fn merged(parts: &[&Exploration]) -> Exploration {
         workers: Vec::new(),
         // The parts number their states each their own way.
         graph: None,
+        limits: first.limits.clone(),
     }
 }
 

@@ -6,7 +6,8 @@ use std::path::PathBuf;
 use venom_engine::{Exploration, Severity};
 
 /// The version of the JSON report's format that this venom writes (see `docs/report-format.md`):
-/// 2 added `exploration.graph`. Reports without the field are read as version 1.
+/// 2 added `exploration.graph` and `exploration.limits`. Reports without the field are read as
+/// version 1.
 pub const REPORT_FORMAT: u32 = 2;
 
 /// Everything a run produced, as written to (and read back from) the JSON report.

@@ -9,8 +9,8 @@ use venom_engine::{
     StopReason, Strategy, Violation, WorkerFigures,
 };
 use venom_report::{
-    exit_code, format_path, read_json, render_console, render_dot, render_markdown, replay_hint,
-    write_dot, write_json, write_junit, InvariantInfo, ReportError, RunReport, Target,
+    exit_code, format_path, read_json, render_console, render_dot, render_html, render_markdown,
+    replay_hint, write_dot, write_json, write_junit, InvariantInfo, ReportError, RunReport, Target,
     EXIT_INTERRUPTED, EXIT_OK, EXIT_SETUP, EXIT_VIOLATIONS, REPORT_FORMAT,
 };
 
@@ -178,6 +178,7 @@ fn sample() -> RunReport {
             shard: None,
             workers: Vec::new(),
             graph: None,
+            limits: None,
         },
     }
 }
@@ -869,4 +870,57 @@ fn reports_of_the_first_format_still_read() {
     let old = read_json(&path).expect("an old report reads");
     assert_eq!(old.format, 1);
     assert_eq!(old.exploration.graph, None);
+}
+
+/// What the run said is escaped in the page: a message cannot add markup or script.
+#[test]
+fn html_escapes_what_the_run_says() {
+    let mut report = with_graph();
+    report.exploration.violations[0].message = "<script>alert(1)</script> & \"quotes\"".into();
+    let page = render_html(&report, Severity::High, Some(Path::new("out/r.json")));
+    assert!(!page.contains("<script>alert"), "escaped");
+    assert!(page.contains("&lt;script&gt;alert(1)&lt;/script&gt; &amp; &quot;quotes&quot;"));
+    assert_eq!(
+        page.matches("<script>").count(),
+        1,
+        "venom's own script only"
+    );
+    assert!(page.contains("venom replay out/r.json --violation 3"));
+}
+
+/// A run of 10,000 states makes a page that draws the initial state and the violations' paths,
+/// sums the rest up by depth, stays under 512 KiB and opens in a real browser.
+#[test]
+fn a_ten_thousand_state_graph_makes_a_small_page_that_opens() {
+    let mut report = with_graph();
+    let graph = report.exploration.graph.as_mut().expect("a graph");
+    for id in 6..10_000u32 {
+        graph.states.push(StateView {
+            depth: 5 + id / 100,
+            label: format!("order_id={id} status=created"),
+        });
+        graph.edges.push(EdgeView {
+            from: id - 1,
+            action: "next".into(),
+            to: id,
+        });
+    }
+    let page = render_html(&report, Severity::High, None);
+    assert!(page.len() < 512 * 1024, "{} bytes", page.len());
+    assert_eq!(
+        page.matches("<g class=\"state").count(),
+        6,
+        "the paths' states"
+    );
+    assert!(page.contains("10001 states found; 6 drawn"), "the summary");
+    let dir = tempfile::tempdir().expect("tempdir");
+    let path = dir.path().join("big.html");
+    std::fs::write(&path, &page).expect("write the page");
+    let rendered = venom_testkit::browser::render(&path, 1200, 900);
+    assert!(rendered.console.is_empty(), "{:?}", rendered.console);
+    assert!(rendered.inked() > 0.02, "blank? {:.3}", rendered.inked());
+    assert!(
+        rendered.dom.contains("id=\"v1\""),
+        "the violations are in the DOM"
+    );
 }

@@ -16,6 +16,7 @@
 #![warn(missing_docs)]
 
 pub mod bench_args;
+pub mod browser;
 mod raw_http;
 
 pub use raw_http::{ok_reply, RawServer, Reply};
