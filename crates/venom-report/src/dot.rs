@@ -2,7 +2,7 @@
 //! action, the violations' shortest paths in red.
 
 use crate::error::ReportError;
-use crate::fs::write_atomic_unnamed;
+use crate::fs::write_report;
 use crate::graph_paths::PathMarks;
 use crate::report::RunReport;
 use std::collections::BTreeMap;
@@ -18,10 +18,7 @@ pub fn write_dot(report: &RunReport, path: &Path) -> Result<(), ReportError> {
     let text = render_dot(report).ok_or_else(|| ReportError::NoGraph {
         path: path.to_path_buf(),
     })?;
-    write_atomic_unnamed(path, text.as_bytes()).map_err(|source| ReportError::Io {
-        path: path.to_path_buf(),
-        source,
-    })
+    write_report(path, text.as_bytes())
 }
 
 /// The report's state graph in the DOT language (`None` without one): one node per state,

@@ -1,5 +1,6 @@
 //! Atomic file writes: a temporary file in the destination's directory, then a rename.
 
+use crate::error::ReportError;
 use std::fs::{self, OpenOptions};
 use std::io::{self, Write};
 use std::path::{Path, PathBuf};
@@ -12,6 +13,14 @@ static COUNTER: AtomicU64 = AtomicU64::new(0);
 pub(crate) fn write_atomic(path: &Path, bytes: &[u8]) -> io::Result<()> {
     write_atomic_unnamed(path, bytes)
         .map_err(|e| io::Error::new(e.kind(), format!("{}: {e}", path.display())))
+}
+
+/// [`write_atomic_unnamed`] for a report file: its error is a [`ReportError::Io`] naming `path`.
+pub(crate) fn write_report(path: &Path, bytes: &[u8]) -> Result<(), ReportError> {
+    write_atomic_unnamed(path, bytes).map_err(|source| ReportError::Io {
+        path: path.to_path_buf(),
+        source,
+    })
 }
 
 /// [`write_atomic`] whose errors do not name `path`, for callers that wrap them in an error

@@ -20,26 +20,27 @@ impl PathMarks {
     /// Follows every violation's path through `graph`.
     pub fn follow(graph: &GraphView, violations: &[Violation]) -> PathMarks {
         let mut marks = PathMarks::default();
+        // Each (state, action) has one transition: indexed once, not searched per step.
+        let next: BTreeMap<(usize, &str), usize> = graph
+            .edges
+            .iter()
+            .map(|e| ((e.from as usize, e.action.as_str()), e.to as usize))
+            .collect();
         for (index, violation) in violations.iter().enumerate() {
             let number = index + 1;
             let mut at = Some(0usize);
             marks.states.entry(0).or_default().push(number);
             for step in &violation.path {
                 let Some(from) = at else { break };
-                at = graph
-                    .edges
-                    .iter()
-                    .find(|e| e.from as usize == from && e.action == step.action)
-                    .map(|e| {
-                        let key = (from, e.action.clone());
-                        marks.edges.entry(key).or_default().push(number);
-                        let to = e.to as usize;
-                        let on = marks.states.entry(to).or_default();
-                        if on.last() != Some(&number) {
-                            on.push(number);
-                        }
-                        to
-                    });
+                at = next.get(&(from, step.action.as_str())).map(|&to| {
+                    let key = (from, step.action.clone());
+                    marks.edges.entry(key).or_default().push(number);
+                    let on = marks.states.entry(to).or_default();
+                    if on.last() != Some(&number) {
+                        on.push(number);
+                    }
+                    to
+                });
             }
             if let Some(end) = at {
                 marks.ends.entry(end).or_default().push(number);

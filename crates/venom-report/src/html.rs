@@ -4,7 +4,7 @@
 
 use crate::console::{format_duration, format_percent, steps_per_sec, verdict};
 use crate::error::ReportError;
-use crate::fs::write_atomic_unnamed;
+use crate::fs::write_report;
 use crate::graph_paths::PathMarks;
 use crate::layout::{layered, Layout, BOX_HEIGHT, BOX_WIDTH};
 use crate::path::{format_exchange, path_heading, replay_hint, severity_tag};
@@ -28,10 +28,7 @@ pub fn write_html(
     json_path: Option<&Path>,
 ) -> Result<(), ReportError> {
     let text = render_html(report, fail_on, json_path);
-    write_atomic_unnamed(path, text.as_bytes()).map_err(|source| ReportError::Io {
-        path: path.to_path_buf(),
-        source,
-    })
+    write_report(path, text.as_bytes())
 }
 
 /// Renders the page. Violations are numbered as in the JSON report; everything the run said

@@ -1,7 +1,7 @@
 //! The JUnit XML file for CI: one test case per invariant.
 
 use crate::error::ReportError;
-use crate::fs::write_atomic_unnamed;
+use crate::fs::write_report;
 use crate::path::{
     broken_where, format_exchange, format_path, path_heading, replay_hint, severity_tag,
 };
@@ -36,10 +36,7 @@ pub fn write_junit(
             path: path.to_path_buf(),
             source,
         })?;
-    write_atomic_unnamed(path, xml.as_bytes()).map_err(|source| ReportError::Io {
-        path: path.to_path_buf(),
-        source,
-    })
+    write_report(path, xml.as_bytes())
 }
 
 fn build(report: &RunReport, json_path: Option<&Path>) -> Report {

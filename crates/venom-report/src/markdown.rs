@@ -2,7 +2,7 @@
 
 use crate::console::{format_duration, format_percent, steps_per_sec, verdict};
 use crate::error::ReportError;
-use crate::fs::write_atomic_unnamed;
+use crate::fs::write_report;
 use crate::path::{format_path, path_heading, replay_hint, severity_tag};
 use crate::report::RunReport;
 use std::fmt::Write as _;
@@ -17,10 +17,7 @@ pub fn write_markdown(
     json_path: Option<&Path>,
 ) -> Result<(), ReportError> {
     let text = render_markdown(report, fail_on, json_path);
-    write_atomic_unnamed(path, text.as_bytes()).map_err(|source| ReportError::Io {
-        path: path.to_path_buf(),
-        source,
-    })
+    write_report(path, text.as_bytes())
 }
 
 /// Renders the summary: a heading with the verdict (the level is `fail_on`), the run's settings,

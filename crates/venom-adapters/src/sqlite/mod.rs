@@ -268,7 +268,9 @@ impl Observer for SqliteSnapshots {
     /// the pages cannot name, and every observation before the first checkpoint, reads it
     /// whole).
     fn observe(&mut self) -> Result<Observation, WorldError> {
-        let touched = match self.pages.as_mut() {
+        // Changes are followed only for the tables observed through their sums.
+        let follows = self.follows_rows();
+        let touched = match self.pages.as_mut().filter(|_| follows) {
             Some(pages) => Some(
                 pages
                     .changes(&self.conn)
