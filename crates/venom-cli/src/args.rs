@@ -119,6 +119,9 @@ pub enum DemoScenario {
     Orders,
     /// Two users and their private notes (examples/notes.toml): a cross-user bug.
     Notes,
+    /// A refund sent twice at the same moment (examples/race.toml): a race only a concurrent
+    /// step finds.
+    Race,
 }
 
 impl DemoScenario {
@@ -127,6 +130,7 @@ impl DemoScenario {
         match self {
             DemoScenario::Orders => "orders",
             DemoScenario::Notes => "notes",
+            DemoScenario::Race => "race",
         }
     }
 }
@@ -244,6 +248,10 @@ pub struct ReplayArgs {
     /// own (as `venom explore --workers`); the results are printed in the report's order.
     #[arg(long, value_name = "N", default_value_t = 1, value_parser = clap::value_parser!(u16).range(1..=MAX_WORKERS))]
     pub workers: u16,
+    /// Replay each violation K times, each from a reset, and say how often it reproduced
+    /// (races are probabilistic). Default: 10 for a path with a concurrent step, else 1.
+    #[arg(long, value_name = "K", value_parser = clap::value_parser!(u32).range(1..=1000))]
+    pub repeat: Option<u32>,
     #[command(flatten)]
     pub target: TargetOverrides,
 }

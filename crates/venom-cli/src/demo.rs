@@ -4,7 +4,7 @@ use crate::args::{DemoArgs, DemoRollback, DemoScenario};
 use crate::explore::{explore, Copies};
 use crate::failure::Failure;
 use std::path::Path;
-use venom_demo::{DemoServer, DEMO_SCENARIO, NOTES_SCENARIO};
+use venom_demo::{DemoServer, DEMO_SCENARIO, NOTES_SCENARIO, RACE_SCENARIO};
 use venom_report::Target;
 use venom_scenario::{RollbackSpec, Scenario, SqliteSpec};
 
@@ -43,6 +43,7 @@ fn path_of(scenario: DemoScenario) -> &'static str {
     match scenario {
         DemoScenario::Orders => "examples/demo.toml",
         DemoScenario::Notes => "examples/notes.toml",
+        DemoScenario::Race => "examples/race.toml",
     }
 }
 
@@ -65,6 +66,7 @@ impl RunningDemo {
         let text = match which {
             DemoScenario::Orders => DEMO_SCENARIO,
             DemoScenario::Notes => NOTES_SCENARIO,
+            DemoScenario::Race => RACE_SCENARIO,
         };
         let mut scenario = venom_scenario::parse(text, Path::new(path_of(which)))
             .map_err(Failure::invalid_from)?;

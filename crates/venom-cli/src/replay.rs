@@ -65,6 +65,7 @@ pub fn command(args: &ReplayArgs) -> Result<i32, Failure> {
         invariants: venom_runner::invariants(&scenario),
         initial,
         interrupted: &interrupted,
+        repeat: args.repeat,
     };
     let replayed = replayer.replay_all(&chosen, &mut worlds);
     let (still_failing, stopped_early) = match replayed {
@@ -100,7 +101,12 @@ struct Replayer<'a> {
     invariants: Vec<venom_engine::Invariant<HttpWorld>>,
     initial: venom_engine::Context,
     interrupted: &'a AtomicBool,
+    /// `--repeat K`, when given.
+    repeat: Option<u32>,
 }
+
+/// How many times a path with a concurrent step is replayed when `--repeat` is not given.
+const RACE_REPEATS: u32 = 10;
 
 /// One violation replayed: what to print, and whether it reproduced.
 struct Replayed {
@@ -192,26 +198,42 @@ impl Replayer<'_> {
             violation.invariant,
             display_path(&names)
         )];
-        let outcome = venom_engine::replay(
-            world,
-            &self.actions,
-            invariant,
-            &names,
-            self.initial.clone(),
-        )
-        .map_err(|e| Failure::setup_because(format!("replaying violation {number}"), e))?;
-        crate::secrets::learn(world.issued_credentials());
-        let reproduced = match outcome.message {
-            Some(message) if outcome.reproduced => {
-                let shown = crate::secrets::redact_learning(&message, &outcome.steps);
-                lines.push(format!("  reproduced: {shown}"));
-                true
+        let concurrent = violation
+            .path
+            .iter()
+            .any(|step| step.exchange.as_ref().is_some_and(|e| e.together.is_some()));
+        let tries = self
+            .repeat
+            .unwrap_or(if concurrent { RACE_REPEATS } else { 1 });
+        let mut reproductions = 0;
+        let mut shown = None;
+        for _ in 0..tries {
+            if self.interrupted.load(Ordering::SeqCst) {
+                break;
             }
-            _ => {
-                lines.push("  no longer reproduces".into());
-                false
+            let outcome = venom_engine::replay(
+                world,
+                &self.actions,
+                invariant,
+                &names,
+                self.initial.clone(),
+            )
+            .map_err(|e| Failure::setup_because(format!("replaying violation {number}"), e))?;
+            crate::secrets::learn(world.issued_credentials());
+            if let Some(message) = outcome.message.filter(|_| outcome.reproduced) {
+                reproductions += 1;
+                shown.get_or_insert_with(|| {
+                    crate::secrets::redact_learning(&message, &outcome.steps)
+                });
             }
-        };
+        }
+        let reproduced = reproductions > 0;
+        lines.push(match (shown, tries) {
+            (Some(shown), 1) => format!("  reproduced: {shown}"),
+            (Some(shown), _) => format!("  reproduced {reproductions} of {tries} times: {shown}"),
+            (None, 1) => "  no longer reproduces".into(),
+            (None, _) => format!("  no longer reproduces (0 of {tries} times)"),
+        });
         Ok(Replayed { lines, reproduced })
     }
 }
@@ -303,6 +325,7 @@ fn target_scenario(
             };
             let which = match scenario.as_deref() {
                 Some("notes") => DemoScenario::Notes,
+                Some("race") => DemoScenario::Race,
                 _ => DemoScenario::Orders,
             };
             // One demo API per worker, each on a database of its own.

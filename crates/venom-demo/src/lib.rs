@@ -22,6 +22,12 @@
 //! 6. **Anyone edits anyone's note**: `PUT /notes/{id}` checks that the caller is signed in, not
 //!    that the note is theirs, so bob can change alice's private note (reading it is refused
 //!    correctly). Only a scenario with two users finds it.
+//! 7. **Refund answer types `refunded` as a string**: the document says integer.
+//! 8. **Refund-rest race**: `POST /orders/{id}/refund-rest` reads what is left of the order,
+//!    waits for the (simulated) payment provider, then writes the refund from what it read. Sent
+//!    in turn, the second call is refused (409); sent at the same moment, both refund the rest
+//!    and the order is refunded twice its amount. Only a concurrent step finds it
+//!    (`examples/race.toml`).
 
 #![warn(missing_docs)]
 
@@ -40,3 +46,7 @@ pub const DEMO_SCENARIO: &str = include_str!("../../../examples/demo.toml");
 /// The bundled multi-user scenario (users, sessions, private notes), for `venom demo --scenario
 /// notes`.
 pub const NOTES_SCENARIO: &str = include_str!("../../../examples/notes.toml");
+
+/// The bundled race scenario (a refund sent twice at the same moment), for `venom demo
+/// --scenario race`.
+pub const RACE_SCENARIO: &str = include_str!("../../../examples/race.toml");

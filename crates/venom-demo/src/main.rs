@@ -17,7 +17,7 @@ use std::process::ExitCode;
 use venom_demo::DemoServer;
 
 /// Serves the venom demo API (orders, payments, refunds; users and private notes; its own
-/// OpenAPI document at /openapi.json; seven planted bugs) until SIGTERM or Ctrl-C.
+/// OpenAPI document at /openapi.json; eight planted bugs) until SIGTERM or Ctrl-C.
 #[derive(Debug, Parser)]
 #[command(name = "venom-demo", version, about, long_about = None)]
 #[command(group = ArgGroup::new("database").required(true).multiple(false))]

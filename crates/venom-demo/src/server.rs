@@ -216,6 +216,7 @@ pub(crate) fn app(state: Shared) -> Router {
         .route("/orders/{id}", get(get_order).delete(delete_order))
         .route("/orders/{id}/pay", post(pay_order))
         .route("/orders/{id}/refunds", post(refund_order))
+        .route("/orders/{id}/refund-rest", post(refund_rest))
         .route("/orders/{id}/cancel", post(cancel_order))
         .route("/admin/reset", post(admin_reset))
         .route("/users", post(notes::register))

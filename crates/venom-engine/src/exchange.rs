@@ -13,6 +13,22 @@ pub struct Exchange {
     /// Why no response arrived (a timeout, a connection closed mid-answer, an invalid answer…).
     #[serde(skip_serializing_if = "Option::is_none", default)]
     pub error: Option<String>,
+    /// Set on the requests of a concurrent step (sent together): which one it was and when it
+    /// went out and ended.
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub together: Option<Box<SentTogether>>,
+}
+
+/// When a request of a concurrent step went out and when its exchange ended, in microseconds
+/// since the step released its requests together (their connections already open).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SentTogether {
+    /// Its place among the step's requests (0-based).
+    pub index: u32,
+    /// When it was handed to its connection.
+    pub sent_us: u64,
+    /// When its answer was read (or it failed).
+    pub done_us: u64,
 }
 
 /// A request as it was sent.

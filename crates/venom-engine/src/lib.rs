@@ -90,7 +90,7 @@ mod world;
 pub use action::{Action, ActionFn, Outcome, Precondition};
 pub use config::{ExplorerConfig, DEFAULT_MAX_CHECKPOINT_BYTES};
 pub use context::Context;
-pub use exchange::{Exchange, RequestRecord, ResponseRecord};
+pub use exchange::{Exchange, RequestRecord, ResponseRecord, SentTogether};
 pub use exploration::{
     ActionCoverage, EdgeView, Exploration, GraphView, PathStep, Progress, RunLimits, Shard,
     ShardGraph, StateSnapshot, StateView, StopReason, Violation, WorkerFigures,

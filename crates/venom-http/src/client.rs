@@ -84,6 +84,7 @@ impl SendError {
             request,
             response: None,
             error: Some(error),
+            together: None,
         })
     }
 }
@@ -181,7 +182,12 @@ impl HttpClient {
         credentials: Credentials<'_>,
         vars: &Vars<'_>,
     ) -> Result<Exchange, SendError> {
-        let request = self.render(spec, credentials, vars)?;
+        let rendered = self.render(spec, credentials, vars)?;
+        self.send_rendered(rendered).await
+    }
+
+    /// Sends a rendered request and captures the exchange.
+    pub(crate) async fn send_rendered(&self, request: Rendered) -> Result<Exchange, SendError> {
         let record = request.record();
         let mut builder = self
             .client
@@ -211,7 +217,18 @@ impl HttpClient {
             request: record,
             response: Some(response),
             error: None,
+            together: None,
         })
+    }
+
+    /// How long a request may wait for its whole answer.
+    pub(crate) fn timeout(&self) -> Duration {
+        self.defaults.timeout
+    }
+
+    /// How much of a response body is kept.
+    pub(crate) fn max_body(&self) -> usize {
+        self.defaults.max_body_bytes
     }
 
     /// Renders `spec` with `vars` and `auth` (or the default authentication) into the request
@@ -267,7 +284,7 @@ impl HttpClient {
         }
     }
 
-    fn render(
+    pub(crate) fn render(
         &self,
         spec: &RequestSpec,
         credentials: Credentials<'_>,
@@ -340,12 +357,12 @@ pub struct PreparedRequest {
 }
 
 /// A request ready to send.
-struct Rendered {
-    method: reqwest::Method,
-    url: String,
-    headers: reqwest::header::HeaderMap,
+pub(crate) struct Rendered {
+    pub(crate) method: reqwest::Method,
+    pub(crate) url: String,
+    pub(crate) headers: reqwest::header::HeaderMap,
     secret_headers: Vec<HeaderName>,
-    body: Option<serde_json::Value>,
+    pub(crate) body: Option<serde_json::Value>,
 }
 
 impl Rendered {
@@ -363,7 +380,7 @@ impl Rendered {
     }
 
     /// What the report shows of the request: secrets redacted.
-    fn record(&self) -> RequestRecord {
+    pub(crate) fn record(&self) -> RequestRecord {
         let mut headers: Vec<(String, String)> = self
             .headers
             .iter()

@@ -9,7 +9,9 @@
 mod client;
 mod context_update;
 mod response;
+mod together;
 
 pub use client::{Credentials, HttpClient, PreparedRequest, SendError, Unreachable};
 pub use context_update::{apply_extracts, apply_response, apply_set};
 pub use response::{body_value, last_value, CappedBody};
+pub use together::TogetherRequest;

@@ -14,16 +14,7 @@ pub(crate) async fn read_response(
 ) -> Result<ResponseRecord, reqwest::Error> {
     let ttfb_ms = millis(started);
     let status = response.status().as_u16();
-    let headers = response
-        .headers()
-        .iter()
-        .map(|(name, value)| {
-            (
-                name.as_str().to_string(),
-                String::from_utf8_lossy(value.as_bytes()).into_owned(),
-            )
-        })
-        .collect();
+    let headers = header_pairs(response.headers());
     let mut kept = CappedBody::new(max_body);
     while let Some(chunk) = response.chunk().await? {
         if !kept.push(&chunk) {
@@ -39,6 +30,19 @@ pub(crate) async fn read_response(
         elapsed_ms: millis(started),
         truncated,
     })
+}
+
+/// A response's headers as (name, value) text pairs, in the order received.
+pub(crate) fn header_pairs(headers: &reqwest::header::HeaderMap) -> Vec<(String, String)> {
+    headers
+        .iter()
+        .map(|(name, value)| {
+            (
+                name.as_str().to_string(),
+                String::from_utf8_lossy(value.as_bytes()).into_owned(),
+            )
+        })
+        .collect()
 }
 
 /// The beginning of a response body, at most a given number of bytes of it.

@@ -4,8 +4,22 @@ use std::path::Path;
 use venom_engine::{Exchange, PathStep, Severity, Violation};
 
 /// `METHOD url -> status` (or `-> no response`; `(body truncated)` when only its beginning
-/// was kept).
+/// was kept); a request of a concurrent step ends with when it went out and ended, counted
+/// from the moment the step released its requests together: `[together: sent +14µs, done
+/// +21.30ms]`.
 pub fn format_exchange(exchange: &Exchange) -> String {
+    let line = exchange_line(exchange);
+    match &exchange.together {
+        Some(t) => format!(
+            "{line}   [together: sent +{}µs, done +{:.2}ms]",
+            t.sent_us,
+            t.done_us as f64 / 1000.0
+        ),
+        None => line,
+    }
+}
+
+fn exchange_line(exchange: &Exchange) -> String {
     let req = &exchange.request;
     match &exchange.response {
         Some(resp) if resp.truncated => format!(

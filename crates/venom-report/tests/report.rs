@@ -35,6 +35,7 @@ fn exchange(method: &str, path: &str, status: Option<u16>) -> Exchange {
         error: status
             .is_none()
             .then(|| "no response within 5s".to_string()),
+        together: None,
     }
 }
 

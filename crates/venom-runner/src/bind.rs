@@ -11,13 +11,22 @@ use venom_engine::{
 };
 use venom_http::{apply_extracts, apply_set, last_value};
 use venom_scenario::{
-    ActionSpec, Builtin, CallSpec, Check, Condition, InvariantSpec, Scenario, StepSpec, Template,
-    Vars,
+    ActionSpec, Builtin, CallSpec, Check, Condition, InvariantSpec, Requires, Scenario, StepSpec,
+    Template, Vars,
 };
 
-/// The scenario's actions as engine actions.
+/// The scenario's actions as engine actions, then its concurrent steps.
 pub fn actions(scenario: &Scenario) -> Vec<Action<HttpWorld>> {
-    scenario.actions.iter().map(action).collect()
+    let concurrent = scenario
+        .concurrent
+        .iter()
+        .map(|c| crate::concurrent::action(c, &scenario.actions));
+    scenario
+        .actions
+        .iter()
+        .map(action)
+        .chain(concurrent)
+        .collect()
 }
 
 fn action(spec: &ActionSpec) -> Action<HttpWorld> {
@@ -29,20 +38,28 @@ fn action(spec: &ActionSpec) -> Action<HttpWorld> {
     if let Some(max) = spec.max_calls {
         action = action.max_calls(max);
     }
-    let requires = &spec.requires;
+    for precondition in preconditions(&spec.requires) {
+        action = action.requires(precondition);
+    }
+    action
+}
+
+/// The engine's preconditions for `requires`.
+pub(crate) fn preconditions(requires: &Requires) -> Vec<Precondition> {
+    let mut all = Vec::new();
     if !requires.actions.is_empty() {
-        action = action.requires(Precondition::ActionsRun(requires.actions.clone()));
+        all.push(Precondition::ActionsRun(requires.actions.clone()));
     }
     if !requires.keys.is_empty() {
-        action = action.requires(Precondition::KeysPresent(requires.keys.clone()));
+        all.push(Precondition::KeysPresent(requires.keys.clone()));
     }
     if let Some(expr) = requires.expr.clone() {
         // A guard that cannot be evaluated (e.g. it reads a key that is absent) is not satisfied.
-        action = action.requires(Precondition::Check(Arc::new(move |ctx: &Context| {
+        all.push(Precondition::Check(Arc::new(move |ctx: &Context| {
             expr.eval_bool(&Vars::new(ctx)).unwrap_or(false)
         })));
     }
-    action
+    all
 }
 
 /// Sends the action's requests in order (each as its role, if any), the context flowing
@@ -122,7 +139,7 @@ fn run_action(
 
 /// Stores in `ctx` what `step` of `spec` extracts from its `response`; an entry that matched
 /// nothing is warned about the first time.
-fn extract_from(
+pub(crate) fn extract_from(
     spec: &ActionSpec,
     step: &StepSpec,
     response: &ResponseRecord,
@@ -159,7 +176,7 @@ pub fn invariants(scenario: &Scenario) -> Vec<Invariant<HttpWorld>> {
 /// The check of `builtin` for `scenario`.
 fn builtin_invariant(builtin: Builtin, scenario: &Scenario) -> Invariant<HttpWorld> {
     let (name, severity) = (builtin.name(), builtin.severity());
-    let specs: Arc<Vec<ActionSpec>> = Arc::new(scenario.actions.clone());
+    let specs: Arc<Vec<ActionSpec>> = Arc::new(scenario.explored_steps());
     match builtin {
         Builtin::NoServerErrors => {
             Invariant::new(name, severity, |_, view| Ok(no_server_errors(view)))

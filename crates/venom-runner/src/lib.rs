@@ -8,6 +8,7 @@
 #![warn(missing_docs)]
 
 mod bind;
+mod concurrent;
 mod copies;
 mod observe;
 mod save_state;

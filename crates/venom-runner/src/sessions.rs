@@ -186,6 +186,7 @@ mod tests {
                 truncated: false,
             }),
             error: None,
+            together: None,
         }
     }
 

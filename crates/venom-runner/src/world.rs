@@ -18,7 +18,7 @@ use venom_engine::{
     CheckpointId, CheckpointMode, Exchange, LentCheckpoint, Mechanism, Observation, World,
     WorldError,
 };
-use venom_http::{Credentials, HttpClient, SendError, Unreachable};
+use venom_http::{Credentials, HttpClient, SendError, TogetherRequest, Unreachable};
 use venom_openapi::Conformance;
 use venom_scenario::{
     AuthSpec, Builtin, Condition, ObserveSpec, RequestSpec, ResetSpec, Scenario, ServerSpec, Vars,
@@ -306,6 +306,62 @@ impl HttpWorld {
             Err(LoginFailed(why)) => return Ok(Sent::NotBuilt(why)),
         };
         self.exchange_with(spec, Credentials::Session(&headers), vars)
+    }
+
+    /// Sends `requests` (each a request with its role or authentication) at the same moment,
+    /// for a concurrent step: the roles log in first, then every request gets a connection of
+    /// its own and all are released together. The exchanges come back in the order given.
+    /// [`Sent::NotBuilt`] (the first) when one cannot be built on this path: then none is
+    /// sent. Fails like [`HttpWorld::exchange`] when the user interrupts the run or the API is
+    /// gone.
+    pub fn exchange_together(
+        &mut self,
+        requests: &[(&RequestSpec, Option<&str>, Option<&AuthSpec>)],
+        vars: &Vars<'_>,
+    ) -> Result<Result<Vec<Exchange>, String>, WorldError> {
+        let mut sessions = Vec::with_capacity(requests.len());
+        for (_, role, _) in requests {
+            sessions.push(match role {
+                Some(role) => match self.session(role, vars)? {
+                    Ok(headers) => Some(headers),
+                    Err(LoginFailed(why)) => return Ok(Err(why)),
+                },
+                None => None,
+            });
+        }
+        let together: Vec<TogetherRequest<'_>> = requests
+            .iter()
+            .zip(&sessions)
+            .map(|((spec, _, auth), session)| TogetherRequest {
+                spec,
+                credentials: match session {
+                    Some(headers) => Credentials::Session(headers),
+                    None => Credentials::Auth(*auth),
+                },
+                vars: Vars::new(vars.ctx),
+            })
+            .collect();
+        self.check_answers.clear();
+        let processes = &self.processes;
+        let sent = self.runtime.block_on(async {
+            tokio::select! {
+                sent = self.client.send_together(&together) => Ok(sent),
+                () = interrupted(processes) => Err(WorldError::new(
+                    "interrupted while waiting for the answers of a concurrent step",
+                )),
+            }
+        })?;
+        let exchanges = match sent {
+            Ok(exchanges) => exchanges,
+            Err(SendError::Build(why)) => return Ok(Err(why)),
+            Err(other) => return Err(WorldError::caused("a concurrent step", other)),
+        };
+        if exchanges.iter().all(|e| e.response.is_none()) {
+            if let Err(gone) = self.still_answering() {
+                return Err(WorldError::new(gone));
+            }
+        }
+        Ok(Ok(exchanges))
     }
 
     /// The headers of `role`'s session, logging it in first when it has none: its login

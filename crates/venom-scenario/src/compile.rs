@@ -468,6 +468,7 @@ impl Compiler<'_> {
         let initial_context = self.initial_context(raw.context.as_ref())?;
         let roles = self.roles(raw.roles.as_ref())?;
         let (mut names, actions) = self.actions(raw.actions.as_ref())?;
+        let concurrent = self.concurrent(&raw, &actions)?;
         names
             .keys
             .extend(crate::compile_requests::context_keys(&raw).map(|k| k.get_ref().as_str()));
@@ -513,6 +514,7 @@ impl Compiler<'_> {
             redis,
             defaults,
             actions,
+            concurrent,
             invariants,
             builtins,
             load,

@@ -8,6 +8,7 @@
 
 mod builtins;
 mod compile;
+mod compile_concurrent;
 mod compile_requests;
 mod compile_stores;
 mod env_refs;
@@ -33,11 +34,11 @@ pub use load_spec::{
     CompareOp, Dimension, FlowSpec, LoadSpec, Metric, Scope, Stat, ThresholdError, ThresholdSpec,
 };
 pub use model::{
-    ActionSpec, AuthSpec, Builtins, CallSpec, Check, Condition, Credential, Defaults,
-    ExploreDefaults, Extract, InvariantSpec, ObserveSpec, OpenApiSource, PgMechanism, PostgresSpec,
-    Projection, RedisSpec, Relogin, RequestSpec, Requires, ResetSpec, RoleSpec, RollbackSpec,
-    Scenario, ServerSpec, SqliteSpec, StepSpec, UnsetUrlVar, UrlSource, DEFAULT_MAX_BODY_BYTES,
-    PORT_PLACEHOLDER,
+    ActionSpec, AuthSpec, Builtins, CallSpec, Check, ConcurrentSpec, Condition, Credential,
+    Defaults, ExploreDefaults, Extract, InvariantSpec, ObserveSpec, OpenApiSource, PgMechanism,
+    PostgresSpec, Projection, RedisSpec, Relogin, RequestSpec, Requires, ResetSpec, RoleSpec,
+    RollbackSpec, Scenario, ServerSpec, SqliteSpec, StepSpec, UnsetUrlVar, UrlSource,
+    DEFAULT_MAX_BODY_BYTES, PORT_PLACEHOLDER,
 };
 pub use template::{Template, TemplateValue};
 

@@ -42,6 +42,9 @@ pub struct Scenario {
     pub defaults: Defaults,
     /// The actions, in file order (at least one).
     pub actions: Vec<ActionSpec>,
+    /// Steps that send several actions' requests at the same moment: an action's
+    /// `concurrent = N` copies, then the `[[races]]`, in file order.
+    pub concurrent: Vec<ConcurrentSpec>,
     /// The user invariants, in file order.
     pub invariants: Vec<InvariantSpec>,
     /// Built-in invariants switched on or off.
@@ -161,6 +164,37 @@ impl Scenario {
     /// The action named `name`.
     pub fn action(&self, name: &str) -> Option<&ActionSpec> {
         self.actions.iter().find(|a| a.name == name)
+    }
+
+    /// Every step exploration runs, as actions: the actions, then each concurrent step seen as
+    /// [`ConcurrentSpec::as_action`] does. What the checks that match a step's exchanges with
+    /// the requests that sent them read.
+    pub fn explored_steps(&self) -> Vec<ActionSpec> {
+        let concurrent = self.concurrent.iter().map(|c| c.as_action(&self.actions));
+        self.actions.iter().cloned().chain(concurrent).collect()
+    }
+}
+
+impl ConcurrentSpec {
+    /// The step as one action whose requests are its members' (in order, each with its role,
+    /// `expect` and `extract`; the first member's authentication): how the checks see it, since
+    /// a concurrent step's exchanges come in its members' order. Its requests are sent at once,
+    /// never in turn.
+    pub fn as_action(&self, actions: &[ActionSpec]) -> ActionSpec {
+        let first = &actions[self.members[0]];
+        ActionSpec {
+            name: self.name.clone(),
+            steps: self
+                .members
+                .iter()
+                .flat_map(|&m| actions[m].steps.first().cloned())
+                .collect(),
+            auth: first.auth.clone(),
+            set: Vec::new(),
+            requires: Requires::default(),
+            max_calls: None,
+            weight: first.weight,
+        }
     }
 }
 
@@ -483,6 +517,18 @@ impl ActionSpec {
             _ => None,
         }
     }
+}
+
+/// A step of exploration that sends several requests at the same moment (released together
+/// once their connections are open): `concurrent = N` copies of one action, or a `[[races]]`
+/// set. Each member is an action that sends one request.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ConcurrentSpec {
+    /// Its name in paths: `ACTION*N` for copies, the race's `name` (default: its actions
+    /// joined by `+`). Never an action's name.
+    pub name: String,
+    /// The actions sent together (indexes into [`Scenario::actions`]), in order.
+    pub members: Vec<usize>,
 }
 
 /// Preconditions of an action; all must hold.

@@ -34,6 +34,8 @@ pub(crate) struct RawScenario {
     pub observe: Option<Vec<Spanned<RawObserve>>>,
     /// The API's OpenAPI document, read by the built-in response checks.
     pub openapi: Option<RawOpenapi>,
+    /// Sets of actions sent together (`[[races]]`).
+    pub races: Option<Vec<Spanned<RawRace>>>,
 }
 
 /// `[openapi]`: where the API's OpenAPI document is.
@@ -255,6 +257,16 @@ pub(crate) struct RawAction {
     pub requires: Option<RawRequires>,
     pub max_calls: Option<Spanned<u32>>,
     pub weight: Option<Spanned<f64>>,
+    /// Also try sending this many copies of the action at the same moment.
+    pub concurrent: Option<Spanned<i64>>,
+}
+
+/// `[[races]]`: actions sent together, at the same moment.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct RawRace {
+    pub name: Option<Spanned<String>>,
+    pub actions: Spanned<Vec<Spanned<String>>>,
 }
 
 #[derive(Debug, Deserialize)]

@@ -1751,3 +1751,91 @@ fn an_unknown_function_is_refused_and_standard_ones_are_not() {
          'ab'.endsWith('b') && string(1) == '1' && [1].exists(v, v == 1)\"\n",
     ));
 }
+
+// ---------------------------------------------------------------------------------------------
+// Concurrent steps: `concurrent = N` and `[[races]]`
+
+/// A second action `b` (one request) and a third `c` of two `steps`.
+const MORE_ACTIONS: &str = "[[actions]]\nname = \"b\"\nmethod = \"POST\"\npath = \"/y\"\n\
+     [[actions]]\nname = \"c\"\nsteps = [{ method = \"GET\", path = \"/1\" }, { method = \"GET\", path = \"/2\" }]\n";
+
+#[test]
+fn concurrent_copies_and_races_become_named_steps() {
+    let s = ok(&format!(
+        "{}{MORE_ACTIONS}[[races]]\nactions = [\"a\", \"b\"]\n[[races]]\nname = \"b_then_a\"\nactions = [\"b\", \"a\", \"a\"]\n",
+        case("concurrent = 3\n")
+    ));
+    let steps: Vec<(&str, &[usize])> = s
+        .concurrent
+        .iter()
+        .map(|c| (c.name.as_str(), c.members.as_slice()))
+        .collect();
+    assert_eq!(
+        steps,
+        [
+            ("a*3", &[0, 0, 0][..]),
+            ("a+b", &[0, 1]),
+            ("b_then_a", &[1, 0, 0])
+        ]
+    );
+    // Seen by the checks as one action per step whose requests are its members'.
+    let explored = s.explored_steps();
+    let race = &explored[explored.len() - 1];
+    assert_eq!(race.name, "b_then_a");
+    let paths: Vec<&str> = race
+        .steps
+        .iter()
+        .map(|st| st.request.path.source())
+        .collect();
+    assert_eq!(paths, ["/y", "/x", "/x"]);
+    // No concurrency declared: no concurrent step.
+    assert!(ok(&case("")).concurrent.is_empty());
+}
+
+#[test]
+fn concurrent_steps_are_validated_where_written() {
+    assert_err(
+        &case("concurrent = 1\n"),
+        "t.toml:6:14: invalid concurrent `1` of action `a`, expected from 2 to 64 copies sent together",
+        &[],
+    );
+    assert_err(
+        &case("concurrent = 65\n"),
+        "t.toml:6:14: invalid concurrent `65` of action `a`",
+        &[],
+    );
+    assert_err(
+        &format!("{}{MORE_ACTIONS}", case("")).replace(
+            "name = \"c\"\n",
+            "name = \"c\"\nconcurrent = 2\n",
+        ),
+        "t.toml:12:14: action `c` sends 2 requests (`steps`), expected an action of one request to send concurrently",
+        &[],
+    );
+    let race = |body: &str| format!("{}{MORE_ACTIONS}[[races]]\n{body}", case(""));
+    assert_err(
+        &race("actions = [\"a\", \"zz\"]\n"),
+        "t.toml:14:17: unknown action `zz` in races.actions, expected one of `a`, `b`, `c`",
+        &[],
+    );
+    assert_err(
+        &race("actions = [\"a\"]\n"),
+        "t.toml:14:11: a race of 1 action(s), expected from 2 to 64 actions sent together",
+        &[],
+    );
+    assert_err(
+        &race("actions = [\"a\", \"c\"]\n"),
+        "t.toml:14:17: action `c` sends 2 requests",
+        &[],
+    );
+    assert_err(
+        &race("name = \"b\"\nactions = [\"a\", \"b\"]\n"),
+        "t.toml:14:8: duplicate race name `b`",
+        &[],
+    );
+    assert_err(
+        &race("actions = [\"a\", \"b\"]\n[[races]]\nactions = [\"a\", \"b\"]\n"),
+        "t.toml:16:11: duplicate race name `a+b`",
+        &[],
+    );
+}
