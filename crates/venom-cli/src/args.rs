@@ -319,6 +319,60 @@ pub struct LoadArgs {
     /// Save this run as a baseline.
     #[arg(long, value_name = "FILE")]
     pub save_baseline: Option<PathBuf>,
+    /// Instead of one run: step the open-model rate (doubling, then bisecting) with short
+    /// stages until a threshold breaks, and report the highest rate that met every threshold,
+    /// the first that broke one, the curve per stage and a suggested quota.
+    #[arg(long, conflicts_with_all = ["vus", "rate", "stages", "check_quota", "baseline", "save_baseline"])]
+    pub find_capacity: bool,
+    /// Capacity search: the first stage's rate (iterations/s).
+    #[arg(
+        long,
+        value_name = "R",
+        default_value_t = 10.0,
+        requires = "find_capacity"
+    )]
+    pub start_rate: f64,
+    /// Capacity search: no stage above this rate.
+    #[arg(
+        long,
+        value_name = "R",
+        default_value_t = 100_000.0,
+        requires = "find_capacity"
+    )]
+    pub max_rate: f64,
+    /// Capacity search: the length of each stage.
+    #[arg(
+        long,
+        value_name = "DURATION",
+        default_value = "5s",
+        requires = "find_capacity"
+    )]
+    pub stage_duration: String,
+    /// Capacity search: the most stages run.
+    #[arg(long, value_name = "N", default_value_t = 16, value_parser = clap::value_parser!(u32).range(1..=100), requires = "find_capacity")]
+    pub max_stages: u32,
+    /// Capacity search: stop when the first failing rate is within this much above the highest
+    /// passing one.
+    #[arg(
+        long,
+        value_name = "PERCENT",
+        default_value = "10%",
+        requires = "find_capacity"
+    )]
+    pub capacity_tolerance: String,
+    /// Capacity search: the suggested quota as a share of the highest passing rate.
+    #[arg(
+        long,
+        value_name = "PERCENT",
+        default_value = "70%",
+        requires = "find_capacity"
+    )]
+    pub quota_fraction: String,
+    /// Instead of one run: send each action that declares `quota = "N/s"` alone at twice its
+    /// quota, and check that the accepted rate stays within its tolerance and the excess
+    /// answers 429.
+    #[arg(long, conflicts_with_all = ["vus", "rate", "stages", "baseline", "save_baseline"])]
+    pub check_quota: bool,
 }
 
 /// Load presets.

@@ -4,25 +4,105 @@
 use crate::args::{LoadArgs, LoadMode};
 use crate::failure::Failure;
 use crate::interrupt;
-use std::path::Path;
-use venom_load::{Control, LoadPlan, Mode, PlanOptions, Progress, StopReason};
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use venom_load::{
+    CapacityOptions, Control, LoadPlan, LoadSummary, Mode, PlanOptions, Progress, QuotaOptions,
+    StopReason,
+};
 use venom_report::{EXIT_INTERRUPTED, EXIT_OK, EXIT_SETUP, EXIT_VIOLATIONS};
 use venom_runner::{choose_port, Processes, ServerProcess};
+use venom_scenario::Scenario;
+
+/// What `venom load` was asked to do.
+enum Job {
+    /// One run of a plan, with its thresholds and an optional baseline.
+    Run {
+        plan: LoadPlan,
+        tolerance: f64,
+        baseline: Option<Box<(PathBuf, LoadSummary)>>,
+    },
+    /// A capacity search.
+    Capacity(CapacityOptions),
+    /// The quota checks.
+    Quota(QuotaOptions),
+}
+
+impl Job {
+    /// The job of `args` for `scenario`, its options checked before anything starts.
+    fn of(args: &LoadArgs, scenario: &Scenario) -> Result<Job, Failure> {
+        let percent = |flag: &str, text: &str| {
+            venom_load::parse_percent(text).map_err(|e| Failure::invalid(format!("{flag}: {e}")))
+        };
+        if args.find_capacity {
+            let stage = venom_load::parse_duration(&args.stage_duration)
+                .map_err(|e| Failure::invalid(format!("--stage-duration: {e}")))?;
+            let rates_ok = args.start_rate.is_finite()
+                && args.max_rate.is_finite()
+                && args.start_rate > 0.0
+                && args.max_rate >= args.start_rate;
+            if !rates_ok {
+                return Err(Failure::invalid(format!(
+                    "--start-rate {} and --max-rate {}: expected 0 < start rate <= max rate",
+                    args.start_rate, args.max_rate
+                )));
+            }
+            return Ok(Job::Capacity(CapacityOptions {
+                start_rate: args.start_rate,
+                max_rate: args.max_rate,
+                stage,
+                max_stages: args.max_stages as usize,
+                tolerance: percent("--capacity-tolerance", &args.capacity_tolerance)?,
+                quota_fraction: percent("--quota-fraction", &args.quota_fraction)?,
+                ..CapacityOptions::default()
+            }));
+        }
+        if args.check_quota {
+            let mut options = QuotaOptions::default();
+            if let Some(d) = &args.duration {
+                options.duration = venom_load::parse_duration(d)
+                    .map_err(|e| Failure::invalid(format!("--duration: {e}")))?;
+            }
+            return Ok(Job::Quota(options));
+        }
+        let plan = LoadPlan::resolve(scenario, &options(args)?).map_err(Failure::invalid_from)?;
+        let baseline = match &args.baseline {
+            Some(path) => Some(Box::new((
+                path.clone(),
+                venom_load::read_baseline(path).map_err(Failure::invalid_from)?,
+            ))),
+            None => None,
+        };
+        Ok(Job::Run {
+            plan,
+            tolerance: percent("--tolerance", &args.tolerance)?,
+            baseline,
+        })
+    }
+
+    fn describe(&self) -> String {
+        match self {
+            Job::Run { plan, .. } => plan.describe(),
+            Job::Capacity(o) => format!(
+                "capacity search from {}/s, stages of {}, at most {} stages",
+                o.start_rate,
+                venom_load::format_duration(o.stage),
+                o.max_stages
+            ),
+            Job::Quota(o) => format!(
+                "quota check, {} per action at {}× its quota",
+                venom_load::format_duration(o.duration),
+                o.overload
+            ),
+        }
+    }
+}
 
 /// Runs `venom load`.
 pub fn command(args: &LoadArgs) -> Result<i32, Failure> {
     let scenario = venom_scenario::load(&args.scenario).map_err(Failure::invalid_from)?;
     let scenario = crate::target::overridden(scenario, &args.target)?;
-    let plan = LoadPlan::resolve(&scenario, &options(args)?).map_err(Failure::invalid_from)?;
-    let tolerance = venom_load::parse_percent(&args.tolerance)
-        .map_err(|e| Failure::invalid(format!("--tolerance: {e}")))?;
-    let baseline = match &args.baseline {
-        Some(path) => Some((
-            path,
-            venom_load::read_baseline(path).map_err(Failure::invalid_from)?,
-        )),
-        None => None,
-    };
+    let job = Job::of(args, &scenario)?;
 
     let processes = Processes::default();
     let interrupt = interrupt::install(&processes);
@@ -37,19 +117,93 @@ pub fn command(args: &LoadArgs) -> Result<i32, Failure> {
     crate::secrets::install(&scenario);
     eprintln!(
         "venom load: {} against {}",
-        plan.describe(),
+        job.describe(),
         crate::secrets::redact(&scenario.base_url)
     );
     let control = Control {
-        interrupt: Some(interrupt),
+        interrupt: Some(Arc::clone(&interrupt)),
         progress: Progress::auto(),
     };
-    let result = venom_load::run(&scenario, &plan, control);
+    let result = match job {
+        Job::Run {
+            plan,
+            tolerance,
+            baseline,
+        } => one_run(args, &scenario, &plan, (tolerance, baseline), control),
+        Job::Capacity(options) => capacity(args, &scenario, &options, &control),
+        Job::Quota(options) => quota(args, &scenario, options, &control),
+    };
     if let Some(server) = &mut server {
         server.stop();
     }
-    let mut summary = result.map_err(Failure::setup)?;
-    if let Some((path, base)) = &baseline {
+    result
+}
+
+/// A capacity search: exit 0 when some rate met every threshold, 1 when none did, 130 when
+/// interrupted.
+fn capacity(
+    args: &LoadArgs,
+    scenario: &Scenario,
+    options: &CapacityOptions,
+    control: &Control,
+) -> Result<i32, Failure> {
+    let report = venom_load::find_capacity(scenario, args.flow.as_deref(), options, control)
+        .map_err(Failure::setup)?;
+    let report = crate::secrets::redact_data(&report)?;
+    let mut written = Vec::new();
+    if let Some(path) = &args.json {
+        venom_load::write_json(&report, path).map_err(Failure::invalid_from)?;
+        written.push(format!("JSON report {}", path.display()));
+    }
+    if let Some(path) = &args.html {
+        venom_load::write_capacity_html(&report, path).map_err(Failure::invalid_from)?;
+        written.push(format!("HTML report {}", path.display()));
+    }
+    print!("{report}");
+    for line in written {
+        println!("wrote {line}");
+    }
+    Ok(if control.interrupted() {
+        EXIT_INTERRUPTED
+    } else if report.highest_pass.is_none() {
+        EXIT_VIOLATIONS
+    } else {
+        EXIT_OK
+    })
+}
+
+/// The quota checks: exit 1 when one failed.
+fn quota(
+    args: &LoadArgs,
+    scenario: &Scenario,
+    options: QuotaOptions,
+    control: &Control,
+) -> Result<i32, Failure> {
+    let report = venom_load::check_quotas(scenario, options, control).map_err(Failure::setup)?;
+    let report = crate::secrets::redact_data(&report)?;
+    if let Some(path) = &args.json {
+        venom_load::write_json(&report, path).map_err(Failure::invalid_from)?;
+    }
+    print!("{report}");
+    Ok(if control.interrupted() {
+        EXIT_INTERRUPTED
+    } else if !report.passed() {
+        EXIT_VIOLATIONS
+    } else {
+        EXIT_OK
+    })
+}
+
+/// One run of `plan`: its reports, and the exit status of its thresholds and baseline.
+fn one_run(
+    args: &LoadArgs,
+    scenario: &Scenario,
+    plan: &LoadPlan,
+    (tolerance, baseline): (f64, Option<Box<(PathBuf, LoadSummary)>>),
+    control: Control,
+) -> Result<i32, Failure> {
+    let mut summary = venom_load::run(scenario, plan, control).map_err(Failure::setup)?;
+    if let Some((path, base)) = baseline.as_deref() {
         summary.baseline = Some(venom_load::compare(
             &summary,
             base,

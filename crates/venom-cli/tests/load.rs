@@ -454,3 +454,67 @@ fn ctrl_c_cancels_stalled_requests_within_a_second() {
     );
     assert_eq!(read_report(&json)["stop"], "interrupted");
 }
+
+#[test]
+fn find_capacity_runs_bounded_stages_and_writes_its_reports() {
+    let dir = tempdir();
+    let (_server, scenario) = demo_target(&dir, "");
+    let (json, html) = (
+        dir.path().join("capacity.json"),
+        dir.path().join("capacity.html"),
+    );
+    let run = load(
+        &scenario,
+        &[
+            "--find-capacity",
+            "--flow",
+            "create_order",
+            "--start-rate",
+            "5",
+            "--stage-duration",
+            "1s",
+            "--max-stages",
+            "2",
+            "--json",
+            json.to_str().unwrap(),
+            "--html",
+            html.to_str().unwrap(),
+        ],
+    );
+    // Both stages (5/s, 10/s) hold the demo's thresholds: a capacity above them is reported.
+    run.expect_code(EXIT_OK);
+    let report = read_report(&json);
+    assert_eq!(report["kind"], "venom-load-capacity");
+    let rates: Vec<f64> = report["stages"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|s| s["rate"].as_f64().unwrap())
+        .collect();
+    assert_eq!(rates, [5.0, 10.0], "{}", run.stdout);
+    assert_eq!(report["highest_pass"], 10.0);
+    assert_eq!(report["suggested_quota"], 7.0);
+    assert!(
+        run.stdout.contains("the most stages allowed (2) ran"),
+        "{}",
+        run.stdout
+    );
+    let page = std::fs::read_to_string(&html).unwrap();
+    assert!(page.contains("Latency per stage") && page.contains("<svg"));
+    // Flags of the search need the search.
+    let refused = load(&scenario, &["--max-stages", "3"]);
+    refused.expect_code(EXIT_INVALID_INPUT);
+}
+
+#[test]
+fn check_quota_without_declared_quotas_says_so() {
+    let dir = tempdir();
+    let (_server, scenario) = demo_target(&dir, "");
+    let run = load(&scenario, &["--check-quota"]);
+    run.expect_code(EXIT_OK);
+    assert!(
+        run.stdout.contains("no action declares a quota"),
+        "{}",
+        run.stdout
+    );
+}

@@ -1,6 +1,8 @@
 //! Writing the JSON summary (also the baseline format) and the HTML report, and why a file of
 //! load mode could not be read or written.
 
+use crate::capacity::CapacityReport;
+use crate::capacity_html::render_capacity_html;
 use crate::html::render_html;
 use crate::summary::{LoadSummary, SUMMARY_KIND};
 use std::path::{Path, PathBuf};
@@ -63,9 +65,9 @@ pub enum FileError {
     },
 }
 
-/// Writes `summary` as pretty-printed JSON.
-pub fn write_json(summary: &LoadSummary, path: &Path) -> Result<(), FileError> {
-    let text = serde_json::to_string_pretty(summary).map_err(|source| FileError::Serialize {
+/// Writes `report` (a run's summary, a capacity search, a quota check) as pretty-printed JSON.
+pub fn write_json<T: serde::Serialize>(report: &T, path: &Path) -> Result<(), FileError> {
+    let text = serde_json::to_string_pretty(report).map_err(|source| FileError::Serialize {
         path: path.to_path_buf(),
         source,
     })?;
@@ -75,6 +77,11 @@ pub fn write_json(summary: &LoadSummary, path: &Path) -> Result<(), FileError> {
 /// Writes the static HTML report of `summary`.
 pub fn write_html(summary: &LoadSummary, path: &Path) -> Result<(), FileError> {
     write(path, render_html(summary).as_bytes())
+}
+
+/// Writes the HTML page of a capacity search.
+pub fn write_capacity_html(report: &CapacityReport, path: &Path) -> Result<(), FileError> {
+    write(path, render_capacity_html(report).as_bytes())
 }
 
 fn write(path: &Path, bytes: &[u8]) -> Result<(), FileError> {

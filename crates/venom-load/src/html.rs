@@ -15,16 +15,31 @@ const COLORS: [&str; 8] = [
     "#1f77b4", "#ff7f0e", "#d62728", "#2ca02c", "#9467bd", "#8c564b", "#e377c2", "#17becf",
 ];
 
-/// A named series of (seconds, value) points.
-struct Series {
-    name: String,
-    points: Vec<(f64, f64)>,
+/// A named series of (x, value) points.
+pub(crate) struct Series {
+    /// Shown in the legend.
+    pub name: String,
+    /// The points, by increasing x.
+    pub points: Vec<(f64, f64)>,
 }
 
-/// Renders `summary` as a self-contained HTML page.
-pub fn render_html(summary: &LoadSummary) -> String {
+/// What a chart's horizontal axis measures.
+pub(crate) struct XAxis<'a> {
+    /// Its title.
+    pub title: &'a str,
+    /// The unit after each tick's number.
+    pub unit: &'a str,
+}
+
+/// Time since the run's start.
+const TIME: XAxis<'static> = XAxis {
+    title: "time (s)",
+    unit: "s",
+};
+
+/// The start of a report page: doctype, title, the shared style and the `<h1>`.
+pub(crate) fn page_head(title: &str) -> String {
     let mut h = String::new();
-    let title = format!("venom load — {}", summary.scenario);
     let _ = write!(
         h,
         "<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\"><title>{}</title>\n<style>\
@@ -33,9 +48,16 @@ table{{border-collapse:collapse;margin:1em 0}}td,th{{border:1px solid #ccc;paddi
 th{{background:#f3f3f3}}td:first-child,th:first-child{{text-align:left}}\
 .pass{{color:#176b2c;font-weight:bold}}.fail{{color:#b00020;font-weight:bold}}.nodata{{color:#777}}\
 svg{{display:block;margin:1em 0}}</style></head><body>\n",
-        esc(&title)
+        esc(title)
     );
-    let _ = writeln!(h, "<h1>{}</h1>", esc(&title));
+    let _ = writeln!(h, "<h1>{}</h1>", esc(title));
+    h
+}
+
+/// Renders `summary` as a self-contained HTML page.
+pub fn render_html(summary: &LoadSummary) -> String {
+    let title = format!("venom load — {}", summary.scenario);
+    let mut h = page_head(&title);
     let _ = writeln!(
         h,
         "<p>{} — ran {:.1} s ({}); {} requests, {} errors ({:.2} %), {:.1} req/s.</p>",
@@ -246,6 +268,11 @@ fn series(
 
 /// A line chart of `series` against time, with axes, ticks and a legend.
 fn chart(title: &str, y_label: &str, series: &[Series]) -> String {
+    chart_over(title, y_label, &TIME, series)
+}
+
+/// A line chart of `series` against `x`, with axes, ticks and a legend.
+pub(crate) fn chart_over(title: &str, y_label: &str, x: &XAxis<'_>, series: &[Series]) -> String {
     let mut s = String::new();
     let _ = writeln!(s, "<h2>{}</h2>", esc(title));
     let points = series.iter().flat_map(|x| &x.points);
@@ -285,10 +312,11 @@ fn chart(title: &str, y_label: &str, series: &[Series]) -> String {
         );
         let _ = writeln!(
             s,
-            "<text x=\"{:.1}\" y=\"{:.1}\" text-anchor=\"middle\">{}s</text>",
+            "<text x=\"{:.1}\" y=\"{:.1}\" text-anchor=\"middle\">{}{}</text>",
             px(fx),
             TOP + plot_h + 14.0,
-            label(fx)
+            label(fx),
+            esc(x.unit)
         );
     }
     let _ = writeln!(
@@ -301,9 +329,10 @@ fn chart(title: &str, y_label: &str, series: &[Series]) -> String {
     );
     let _ = writeln!(
         s,
-        "<text x=\"{:.1}\" y=\"{:.1}\" text-anchor=\"middle\">time (s)</text><text x=\"12\" y=\"{:.1}\" transform=\"rotate(-90 12 {:.1})\" text-anchor=\"middle\">{}</text>",
+        "<text x=\"{:.1}\" y=\"{:.1}\" text-anchor=\"middle\">{}</text><text x=\"12\" y=\"{:.1}\" transform=\"rotate(-90 12 {:.1})\" text-anchor=\"middle\">{}</text>",
         LEFT + plot_w / 2.0,
         HEIGHT - 4.0,
+        esc(x.title),
         TOP + plot_h / 2.0,
         TOP + plot_h / 2.0,
         esc(y_label)
@@ -367,7 +396,7 @@ fn label(v: f64) -> String {
 }
 
 /// Escapes text for HTML text and quoted attributes (`&`, `<`, `>`, `"`, `'`).
-fn esc(text: &str) -> String {
+pub(crate) fn esc(text: &str) -> String {
     html_escape::encode_quoted_attribute(text).into_owned()
 }
 

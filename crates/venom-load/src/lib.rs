@@ -11,6 +11,8 @@
 #![warn(missing_docs)]
 
 mod baseline;
+mod capacity;
+mod capacity_html;
 mod closed;
 mod console;
 mod fd_limit;
@@ -21,6 +23,7 @@ mod metrics;
 mod open;
 mod plan;
 mod progress;
+mod quota;
 mod refusals;
 mod run;
 mod schedule;
@@ -29,8 +32,10 @@ mod threshold;
 mod transport;
 
 pub use baseline::{compare, read_baseline, ERROR_RATE_FLOOR, LATENCY_FLOOR_MS};
+pub use capacity::{find_capacity, CapacityOptions, CapacityReport, CapacityStage, CAPACITY_KIND};
+pub use capacity_html::render_capacity_html;
 pub use console::render_console;
-pub use files::{write_html, write_json, FileError};
+pub use files::{write_capacity_html, write_html, write_json, FileError};
 pub use flow::Flow;
 pub use html::render_html;
 pub use open::LATE_AFTER;
@@ -39,6 +44,7 @@ pub use plan::{
     Model, PlanError, PlanOptions, Stage, DEFAULT_MAX_IN_FLIGHT,
 };
 pub use progress::{Live, Progress};
+pub use quota::{check_quotas, QuotaOptions, QuotaReport, QuotaResult, QUOTA_KIND};
 pub use run::{run, Control, LoadError};
 pub use summary::{
     ActionStats, BaselineReport, Comparison, FlowPlan, FlowStats, IntervalStats, LoadSummary,

@@ -38,6 +38,15 @@ pub struct Control {
     pub progress: Progress,
 }
 
+impl Control {
+    /// Whether the user interrupted the run.
+    pub fn interrupted(&self) -> bool {
+        self.interrupt
+            .as_ref()
+            .is_some_and(|flag| flag.load(Ordering::SeqCst))
+    }
+}
+
 /// Why a load run could not start or finish measuring.
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
@@ -83,6 +92,9 @@ pub enum LoadError {
         /// Why.
         source: venom_scenario::EvalError,
     },
+    /// A run that venom plans itself (a capacity search stage, a quota check) is impossible.
+    #[error("cannot plan the run")]
+    Plan(#[source] crate::plan::PlanError),
 }
 
 /// "No new work": set once, with the first reason given; wakes whoever waits for it.
@@ -367,12 +379,7 @@ impl Watch {
                 collector.close_interval(now, true);
                 break;
             }
-            if self
-                .control
-                .interrupt
-                .as_ref()
-                .is_some_and(|f| f.load(Ordering::SeqCst))
-            {
+            if self.control.interrupted() {
                 self.stop.request(StopReason::Interrupted);
             }
             if let Some(refused_for) = self.executor.refusals().gone_for() {

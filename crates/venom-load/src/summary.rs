@@ -235,6 +235,19 @@ impl Percentiles {
 }
 
 impl Stats {
+    /// Responses with status `code`.
+    pub fn status_count(&self, code: u16) -> u64 {
+        self.statuses.get(&code.to_string()).copied().unwrap_or(0)
+    }
+
+    /// Responses with status `code` per second over the run (`rps` scaled by their share).
+    pub fn status_rate(&self, code: u16) -> f64 {
+        match self.count {
+            0 => 0.0,
+            count => self.rps * self.status_count(code) as f64 / count as f64,
+        }
+    }
+
     /// The statistics of `tally` over `elapsed`; the service time is kept for the open model.
     pub(crate) fn of(tally: &Tally, elapsed: Duration, open: bool) -> Stats {
         let errors = tally.error_count();
@@ -254,11 +267,7 @@ impl Stats {
                 .filter(|(_, n)| *n > 0)
                 .map(|(name, n)| (name.to_string(), n))
                 .collect(),
-            statuses: tally
-                .statuses
-                .iter()
-                .map(|(s, n)| (s.to_string(), *n))
-                .collect(),
+            statuses: statuses(tally),
             latency_ms: Percentiles::of(&tally.latency),
             service_ms: if open {
                 Percentiles::of(&tally.service)
@@ -341,6 +350,9 @@ pub struct WindowStats {
     pub rps: f64,
     /// Latency distribution.
     pub latency_ms: Option<Percentiles>,
+    /// Responses by status code.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub statuses: BTreeMap<String, u64>,
 }
 
 impl WindowStats {
@@ -355,8 +367,18 @@ impl WindowStats {
                 0.0
             },
             latency_ms: Percentiles::of(&tally.latency),
+            statuses: statuses(tally),
         }
     }
+}
+
+/// A tally's responses by status code.
+fn statuses(tally: &Tally) -> BTreeMap<String, u64> {
+    tally
+        .statuses
+        .iter()
+        .map(|(s, n)| (s.to_string(), *n))
+        .collect()
 }
 
 /// A threshold's verdict.

@@ -44,6 +44,8 @@ impl Measured<'_> {
             Stat::Count => Some(stats.map_or(0.0, |s| s.count as f64)),
             Stat::Rps => Some(stats.map_or(0.0, |s| s.rps)),
             Stat::ErrorRate => stats.filter(|s| s.count > 0).map(|s| s.error_rate),
+            Stat::StatusCount(code) => Some(stats.map_or(0.0, |s| s.status_count(code) as f64)),
+            Stat::StatusRate(code) => Some(stats.map_or(0.0, |s| s.status_rate(code))),
             _ => stats
                 .and_then(|s| s.latency_ms.as_ref())
                 .and_then(|p| latency(p, stat)),
@@ -61,7 +63,12 @@ fn latency(p: &Percentiles, stat: Stat) -> Option<f64> {
         Stat::P99 => p.p99,
         Stat::P999 => p.p99_9,
         Stat::Max => p.max,
-        Stat::ErrorRate | Stat::Rps | Stat::Count | Stat::Drift => return None,
+        Stat::ErrorRate
+        | Stat::Rps
+        | Stat::Count
+        | Stat::Drift
+        | Stat::StatusCount(_)
+        | Stat::StatusRate(_) => return None,
     })
 }
 
@@ -109,7 +116,7 @@ pub(crate) fn show(stat: Stat, value: f64) -> String {
         (Stat::Drift, _) => format!("{:+.2} %", value * 100.0),
         (_, Dimension::Time) => format!("{value:.2} ms"),
         (_, Dimension::Ratio) => format!("{:.2} %", value * 100.0),
-        (Stat::Rps, _) => format!("{value:.1}/s"),
+        (Stat::Rps | Stat::StatusRate(_), _) => format!("{value:.1}/s"),
         _ => format!("{value}"),
     }
 }
@@ -137,9 +144,9 @@ pub(crate) fn certainly_broken<'a>(
                 _ => s.latency_ms.as_ref().map_or(0, |p| p.count),
             });
         match stat {
-            Stat::Count | Stat::Max => spec.op.is_upper_bound(),
+            Stat::Count | Stat::Max | Stat::StatusCount(_) => spec.op.is_upper_bound(),
             Stat::Min => !spec.op.is_upper_bound(),
-            Stat::Rps | Stat::Drift => false,
+            Stat::Rps | Stat::Drift | Stat::StatusRate(_) => false,
             _ => samples >= ABORT_MIN_SAMPLES,
         }
     })
@@ -190,6 +197,7 @@ mod tests {
                 errors: 0,
                 rps: 10.0,
                 latency_ms: Some(percentiles(p50, 10)),
+                statuses: BTreeMap::new(),
             },
             actions: BTreeMap::new(),
         }
@@ -260,5 +268,46 @@ mod tests {
         assert!(certainly_broken(&count, &m(&many)).is_none());
         let rps = [spec("http.rps", "> 1000")];
         assert!(certainly_broken(&rps, &m(&many)).is_none());
+    }
+
+    #[test]
+    fn status_counts_and_rates_per_action_and_overall() {
+        let mut limited = stats(100, 30, 5.0);
+        limited.statuses = BTreeMap::from([("201".to_string(), 70), ("429".to_string(), 30)]);
+        let overall = limited.clone();
+        let actions = [ActionStats {
+            name: "create_order".into(),
+            stats: limited,
+        }];
+        let measured = Measured {
+            overall: &overall,
+            actions: &actions,
+            intervals: &[],
+        };
+        let specs = [
+            spec("create_order.status_429.rate", "> 0"),
+            spec("create_order.status_429.count", "<= 29"),
+            spec("http.status_201.count", ">= 70"),
+            spec("http.status_500.count", "< 1"),
+            spec("other.status_429.rate", "> 0"),
+        ];
+        let results = evaluate(&specs, &measured);
+        let got: Vec<(Option<f64>, ThresholdStatus)> =
+            results.iter().map(|r| (r.measured, r.status)).collect();
+        // 100 requests over 10 s, 30 of them 429: 3 per second.
+        assert_eq!(
+            got,
+            [
+                (Some(3.0), ThresholdStatus::Pass),
+                (Some(30.0), ThresholdStatus::Fail),
+                (Some(70.0), ThresholdStatus::Pass),
+                (Some(0.0), ThresholdStatus::Pass),
+                (Some(0.0), ThresholdStatus::Fail),
+            ]
+        );
+        assert_eq!(results[0].shown, "3.0/s");
+        // A count over its upper bound can only grow: the run may stop early.
+        let broken = certainly_broken(&specs, &measured).map(|s| s.key.as_str());
+        assert_eq!(broken, Some("create_order.status_429.count"));
     }
 }

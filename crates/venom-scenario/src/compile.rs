@@ -1212,6 +1212,7 @@ impl Compiler<'_> {
             requires,
             max_calls: self.max_calls(a.max_calls.as_ref())?,
             weight,
+            quota: self.quota(a)?,
         })
     }
 }

@@ -1,8 +1,9 @@
-//! Validation of concurrent steps: an action's `concurrent = N` and the `[[races]]` tables.
+//! Validation of what an action declares about several requests at once: its `concurrent = N`
+//! copies, the `[[races]]` tables, and its rate limit (`quota`).
 
 use crate::compile::Compiler;
 use crate::error::ScenarioError;
-use crate::model::{ActionSpec, ConcurrentSpec};
+use crate::model::{ActionSpec, ConcurrentSpec, Quota};
 use crate::spec::{RawAction, RawRace, RawScenario};
 use std::collections::BTreeSet;
 use toml::Spanned;
@@ -37,6 +38,67 @@ impl Compiler<'_> {
             steps.push(race);
         }
         Ok(steps)
+    }
+
+    /// An action's `quota = "N/s"` (or `/min`, `/h`) and `quota_tolerance = "P%"` (default 20 %).
+    pub(crate) fn quota(&self, raw: &RawAction) -> Result<Option<Quota>> {
+        let Some(quota) = &raw.quota else {
+            if let Some(tolerance) = &raw.quota_tolerance {
+                return Err(self.err_at(
+                    tolerance,
+                    "quota_tolerance without quota, expected a `quota` such as \"10/s\" too",
+                ));
+            }
+            return Ok(None);
+        };
+        let text = quota.get_ref().trim();
+        let per_second = text.split_once('/').and_then(|(n, unit)| {
+            let n: f64 = n
+                .trim()
+                .parse()
+                .ok()
+                .filter(|n: &f64| n.is_finite() && *n > 0.0)?;
+            let seconds = match unit.trim() {
+                "s" => 1.0,
+                "min" => 60.0,
+                "h" => 3600.0,
+                _ => return None,
+            };
+            Some(n / seconds)
+        });
+        let per_second = per_second.ok_or_else(|| {
+            self.err_at(
+                quota,
+                format!(
+                    "invalid quota `{}`, expected requests per unit such as \"10/s\", \"600/min\" or \"1000/h\"",
+                    crate::limits::quoted(text)
+                ),
+            )
+        })?;
+        let tolerance = match &raw.quota_tolerance {
+            None => 0.2,
+            Some(t) => {
+                let value = t
+                    .get_ref()
+                    .trim()
+                    .strip_suffix('%')
+                    .and_then(|n| n.trim().parse::<f64>().ok())
+                    .filter(|p| p.is_finite() && *p > 0.0 && *p < 100.0);
+                value.map(|p| p / 100.0).ok_or_else(|| {
+                    self.err_at(
+                        t,
+                        format!(
+                            "invalid quota_tolerance `{}`, expected a percentage above 0 and below 100 such as \"20%\"",
+                            crate::limits::quoted(t.get_ref())
+                        ),
+                    )
+                })?
+            }
+        };
+        Ok(Some(Quota {
+            per_second,
+            tolerance,
+        }))
     }
 
     /// An action's `concurrent = N`: from 2 to [`MAX_CONCURRENT`], on an action that sends one

@@ -36,8 +36,8 @@ pub use load_spec::{
 pub use model::{
     ActionSpec, AuthSpec, Builtins, CallSpec, Check, ConcurrentSpec, Condition, Credential,
     Defaults, ExploreDefaults, Extract, InvariantSpec, ObserveSpec, OpenApiSource, PgMechanism,
-    PostgresSpec, Projection, RedisSpec, Relogin, RequestSpec, Requires, ResetSpec, RoleSpec,
-    RollbackSpec, Scenario, ServerSpec, SqliteSpec, StepSpec, UnsetUrlVar, UrlSource,
+    PostgresSpec, Projection, Quota, RedisSpec, Relogin, RequestSpec, Requires, ResetSpec,
+    RoleSpec, RollbackSpec, Scenario, ServerSpec, SqliteSpec, StepSpec, UnsetUrlVar, UrlSource,
     DEFAULT_MAX_BODY_BYTES, PORT_PLACEHOLDER,
 };
 pub use template::{Template, TemplateValue};

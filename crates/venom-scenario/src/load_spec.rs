@@ -169,7 +169,12 @@ impl Metric {
                         true => format!("in threshold metric `{key}`"),
                         false => "in a threshold metric".to_string(),
                     },
-                    Stat::ALL.map(|s| format!("`{}`", s.name())).join(", ")
+                    Stat::ALL
+                        .map(|s| format!("`{}`", s.name()))
+                        .into_iter()
+                        .chain(["`status_NNN.count`".into(), "`status_NNN.rate`".into()])
+                        .collect::<Vec<_>>()
+                        .join(", ")
                 ),
             )
         })?;
@@ -222,6 +227,10 @@ pub enum Stat {
     Count,
     /// Relative change of the median from the first to the last full interval.
     Drift,
+    /// Responses with this status code (`status_429.count`).
+    StatusCount(u16),
+    /// Responses with this status code per second over the run (`status_429.rate`).
+    StatusRate(u16),
 }
 
 /// What a statistic measures, and so which unit its bound needs.
@@ -253,8 +262,8 @@ impl Stat {
     ];
 
     /// The name used in threshold keys.
-    pub fn name(self) -> &'static str {
-        match self {
+    pub fn name(self) -> std::borrow::Cow<'static, str> {
+        std::borrow::Cow::Borrowed(match self {
             Stat::Min => "min",
             Stat::Mean => "mean",
             Stat::P50 => "p50",
@@ -267,10 +276,26 @@ impl Stat {
             Stat::Rps => "rps",
             Stat::Count => "count",
             Stat::Drift => "drift",
-        }
+            Stat::StatusCount(code) => return format!("status_{code}.count").into(),
+            Stat::StatusRate(code) => return format!("status_{code}.rate").into(),
+        })
     }
 
+    /// The statistic named `name`: one of [`Stat::ALL`], or `status_NNN.count` /
+    /// `status_NNN.rate` for a status code from 100 to 599.
     fn from_name(name: &str) -> Option<Stat> {
+        if let Some(rest) = name.strip_prefix("status_") {
+            let (digits, which) = rest.split_once('.')?;
+            if digits.len() != 3 || !digits.bytes().all(|b| b.is_ascii_digit()) {
+                return None;
+            }
+            let code: u16 = digits.parse().ok().filter(|c| (100..=599).contains(c))?;
+            return match which {
+                "count" => Some(Stat::StatusCount(code)),
+                "rate" => Some(Stat::StatusRate(code)),
+                _ => None,
+            };
+        }
         Stat::ALL.into_iter().find(|s| s.name() == name)
     }
 
@@ -286,7 +311,9 @@ impl Stat {
             | Stat::P999
             | Stat::Max => Dimension::Time,
             Stat::ErrorRate | Stat::Drift => Dimension::Ratio,
-            Stat::Rps | Stat::Count => Dimension::Plain,
+            Stat::Rps | Stat::Count | Stat::StatusCount(_) | Stat::StatusRate(_) => {
+                Dimension::Plain
+            }
         }
     }
 }
@@ -409,6 +436,41 @@ mod tests {
             Ok(t) => panic!("{key} = {condition} parsed as {t:?}"),
             Err(e) => e,
         }
+    }
+
+    #[test]
+    fn status_statistics_name_a_code() {
+        let t = parse("create_order.status_429.rate", "> 0");
+        assert_eq!(
+            t.metric,
+            Metric {
+                scope: Scope::Action("create_order".into()),
+                stat: Stat::StatusRate(429),
+            }
+        );
+        assert_eq!(t.metric.to_string(), "create_order.status_429.rate");
+        let t = parse("http.status_200.count", ">= 5");
+        assert_eq!(t.metric.stat, Stat::StatusCount(200));
+        assert_eq!(t.value, 5.0);
+        for key in [
+            "a.status_42.rate",
+            "a.status_4290.rate",
+            "a.status_+42.rate",
+            "a.status_600.count",
+            "a.status_099.count",
+            "a.status_429.mean",
+            "a.status_429",
+        ] {
+            let e = error(key, "> 0");
+            assert!(
+                e.in_key && e.message.starts_with("unknown statistic"),
+                "{key}: {e:?}"
+            );
+            assert!(e.message.contains("`status_NNN.rate`"), "{e:?}");
+        }
+        // Rates and counts are plain numbers.
+        let e = error("a.status_429.rate", "> 1%");
+        assert!(e.message.contains("expected a plain number"), "{e:?}");
     }
 
     #[test]

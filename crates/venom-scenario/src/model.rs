@@ -194,6 +194,7 @@ impl ConcurrentSpec {
             requires: Requires::default(),
             max_calls: None,
             weight: first.weight,
+            quota: None,
         }
     }
 }
@@ -507,6 +508,17 @@ pub struct ActionSpec {
     pub max_calls: Option<u32>,
     /// Weight for the weighted strategy (finite, > 0; default 1.0).
     pub weight: f64,
+    /// The rate the API is meant to accept for this action, if declared.
+    pub quota: Option<Quota>,
+}
+
+/// An action's declared rate limit: `quota = "10/s"`, `quota_tolerance = "20%"`.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Quota {
+    /// Requests accepted per second.
+    pub per_second: f64,
+    /// How far the accepted rate may be from `per_second`, as a fraction (0.2 = ±20 %).
+    pub tolerance: f64,
 }
 
 impl ActionSpec {

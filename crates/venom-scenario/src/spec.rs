@@ -259,6 +259,10 @@ pub(crate) struct RawAction {
     pub weight: Option<Spanned<f64>>,
     /// Also try sending this many copies of the action at the same moment.
     pub concurrent: Option<Spanned<i64>>,
+    /// The rate the API is meant to accept (`"10/s"`), checked by `venom load --check-quota`.
+    pub quota: Option<Spanned<String>>,
+    /// How far the accepted rate may be from the quota (`"20%"`, the default).
+    pub quota_tolerance: Option<Spanned<String>>,
 }
 
 /// `[[races]]`: actions sent together, at the same moment.

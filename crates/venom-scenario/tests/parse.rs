@@ -1839,3 +1839,36 @@ fn concurrent_steps_are_validated_where_written() {
         &[],
     );
 }
+
+#[test]
+fn quotas_are_rates_with_a_tolerance() {
+    let q = ok(&case("quota = \"10/s\"\n")).actions[0]
+        .quota
+        .expect("quota");
+    assert_eq!((q.per_second, q.tolerance), (10.0, 0.2));
+    let q = ok(&case("quota = \"600/min\"\nquota_tolerance = \"5%\"\n")).actions[0]
+        .quota
+        .expect("quota");
+    assert_eq!((q.per_second, q.tolerance), (10.0, 0.05));
+    assert!(ok(&case("")).actions[0].quota.is_none());
+    assert_err(
+        &case("quota = \"10 per second\"\n"),
+        "t.toml:6:9: invalid quota `10 per second`, expected requests per unit such as \"10/s\"",
+        &[],
+    );
+    assert_err(
+        &case("quota = \"0/s\"\n"),
+        "t.toml:6:9: invalid quota `0/s`",
+        &[],
+    );
+    assert_err(
+        &case("quota = \"10/s\"\nquota_tolerance = \"120%\"\n"),
+        "t.toml:7:19: invalid quota_tolerance `120%`, expected a percentage above 0 and below 100",
+        &[],
+    );
+    assert_err(
+        &case("quota_tolerance = \"20%\"\n"),
+        "t.toml:6:19: quota_tolerance without quota",
+        &[],
+    );
+}

@@ -1,0 +1,3 @@
+//! Servers shared by the integration tests and benches.
+
+pub mod limits;
