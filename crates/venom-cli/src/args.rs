@@ -29,7 +29,7 @@ pub enum Command {
     /// Start the bundled demo API (orders, payments, refunds; users and notes) and explore it.
     Demo(DemoArgs),
     /// Run the scenario's flows as load (smoke, burst, soak) and check its thresholds.
-    Load(LoadArgs),
+    Load(Box<LoadArgs>),
     /// Write a scenario generated from the API's OpenAPI document.
     Init(InitArgs),
     /// Merge the JSON reports of the parts of a sharded run (`--shard I/N`) into one.
@@ -267,11 +267,17 @@ pub struct CheckArgs {
 #[command(
     after_help = "Exit status: 0 every threshold holds (and no baseline regression); 1 a threshold \
 failed or a baseline metric regressed; 2 invalid input; 3 the API could not be set up; 130 \
-interrupted by Ctrl-C, 143 by SIGTERM, 129 by SIGHUP (reports are still written)."
+interrupted by Ctrl-C, 143 by SIGTERM, 129 by SIGHUP (reports are still written).",
+    args_conflicts_with_subcommands = true,
+    subcommand_negates_reqs = true
 )]
 pub struct LoadArgs {
+    /// Join the JSON summaries of a run's segments (`--segment I/N`) into one.
+    #[command(subcommand)]
+    pub merge: Option<LoadCommand>,
     /// The scenario file (TOML); its `[load]` table has the flows and thresholds.
-    pub scenario: PathBuf,
+    #[arg(required = true)]
+    pub scenario: Option<PathBuf>,
     #[command(flatten)]
     pub target: TargetOverrides,
     /// Preset: smoke (1 user, 5 iterations), burst (50 users, 20s), soak (10 users, 10m,
@@ -304,6 +310,11 @@ pub struct LoadArgs {
     /// Run only this `[load]` flow, or a comma-separated list of actions as one flow.
     #[arg(long, value_name = "NAME")]
     pub flow: Option<String>,
+    /// Run only part I (from 0) of N of the plan: its share of the virtual users, of the
+    /// arrival rate and of the iterations, so that N machines together run the whole plan;
+    /// `venom load merge` joins their `--json` summaries.
+    #[arg(long, value_name = "I/N", conflicts_with_all = ["find_capacity", "check_quota"])]
+    pub segment: Option<venom_load::Segment>,
     /// Write the JSON summary (also usable as a baseline).
     #[arg(long, value_name = "FILE")]
     pub json: Option<PathBuf>,
@@ -373,6 +384,35 @@ pub struct LoadArgs {
     /// answers 429.
     #[arg(long, conflicts_with_all = ["vus", "rate", "stages", "baseline", "save_baseline"])]
     pub check_quota: bool,
+}
+
+/// What `venom load` does besides a run.
+#[derive(Debug, Subcommand)]
+pub enum LoadCommand {
+    /// Merge the JSON summaries of the segments of one run (`--segment I/N` on N machines):
+    /// counts added up, percentiles from the merged histograms, thresholds (and a baseline)
+    /// evaluated on the result; the exit status of `venom load`.
+    Merge(LoadMergeArgs),
+}
+
+/// `venom load merge`.
+#[derive(Debug, Args)]
+pub struct LoadMergeArgs {
+    /// The JSON summaries (`venom load --segment I/N --json F`), one per segment.
+    #[arg(required = true)]
+    pub summaries: Vec<PathBuf>,
+    /// Where to write the merged JSON summary.
+    #[arg(short = 'o', long, value_name = "FILE")]
+    pub output: PathBuf,
+    /// Also write the merged run's HTML report.
+    #[arg(long, value_name = "FILE")]
+    pub html: Option<PathBuf>,
+    /// Compare the merged run with a saved run; a regression fails.
+    #[arg(long, value_name = "FILE")]
+    pub baseline: Option<PathBuf>,
+    /// Allowed worsening against the baseline.
+    #[arg(long, value_name = "PERCENT", default_value = "10%")]
+    pub tolerance: String,
 }
 
 /// Load presets.

@@ -1,7 +1,7 @@
 //! `venom load`: run the scenario's flows as load, check its thresholds (and a baseline), write
 //! the reports.
 
-use crate::args::{LoadArgs, LoadMode};
+use crate::args::{LoadArgs, LoadCommand, LoadMergeArgs, LoadMode};
 use crate::failure::Failure;
 use crate::interrupt;
 use std::path::{Path, PathBuf};
@@ -98,9 +98,15 @@ impl Job {
     }
 }
 
-/// Runs `venom load`.
+/// Runs `venom load` (or `venom load merge`).
 pub fn command(args: &LoadArgs) -> Result<i32, Failure> {
-    let scenario = venom_scenario::load(&args.scenario).map_err(Failure::invalid_from)?;
+    if let Some(LoadCommand::Merge(merge)) = &args.merge {
+        return merge_command(merge);
+    }
+    let Some(path) = &args.scenario else {
+        return Err(Failure::invalid("a scenario file is required"));
+    };
+    let scenario = venom_scenario::load(path).map_err(Failure::invalid_from)?;
     let scenario = crate::target::overridden(scenario, &args.target)?;
     let job = Job::of(args, &scenario)?;
 
@@ -194,15 +200,62 @@ fn quota(
     })
 }
 
+/// `venom load merge`: the segments' summaries joined, judged and written like one run's.
+fn merge_command(args: &LoadMergeArgs) -> Result<i32, Failure> {
+    let summaries = args
+        .summaries
+        .iter()
+        .map(|path| venom_load::read_baseline(path).map_err(Failure::invalid_from))
+        .collect::<Result<Vec<_>, _>>()?;
+    let merged = venom_load::merge(&summaries).map_err(Failure::invalid_from)?;
+    let tolerance = venom_load::parse_percent(&args.tolerance)
+        .map_err(|e| Failure::invalid(format!("--tolerance: {e}")))?;
+    let baseline = match &args.baseline {
+        Some(path) => Some(Box::new((
+            path.clone(),
+            venom_load::read_baseline(path).map_err(Failure::invalid_from)?,
+        ))),
+        None => None,
+    };
+    let outputs = Outputs {
+        json: Some(args.output.clone()),
+        html: args.html.clone(),
+        save_baseline: None,
+    };
+    finish(merged, (tolerance, baseline), &outputs)
+}
+
+/// Where a run's reports go.
+struct Outputs {
+    json: Option<PathBuf>,
+    html: Option<PathBuf>,
+    save_baseline: Option<PathBuf>,
+}
+
 /// One run of `plan`: its reports, and the exit status of its thresholds and baseline.
 fn one_run(
     args: &LoadArgs,
     scenario: &Scenario,
     plan: &LoadPlan,
-    (tolerance, baseline): (f64, Option<Box<(PathBuf, LoadSummary)>>),
+    baseline: (f64, Option<Box<(PathBuf, LoadSummary)>>),
     control: Control,
 ) -> Result<i32, Failure> {
-    let mut summary = venom_load::run(scenario, plan, control).map_err(Failure::setup)?;
+    let summary = venom_load::run(scenario, plan, control).map_err(Failure::setup)?;
+    let outputs = Outputs {
+        json: args.json.clone(),
+        html: args.html.clone(),
+        save_baseline: args.save_baseline.clone(),
+    };
+    finish(summary, baseline, &outputs)
+}
+
+/// Compares `summary` with the baseline, writes the reports and prints the console summary;
+/// the exit status of its thresholds and baseline.
+fn finish(
+    mut summary: LoadSummary,
+    (tolerance, baseline): (f64, Option<Box<(PathBuf, LoadSummary)>>),
+    outputs: &Outputs,
+) -> Result<i32, Failure> {
     if let Some((path, base)) = baseline.as_deref() {
         summary.baseline = Some(venom_load::compare(
             &summary,
@@ -225,9 +278,9 @@ fn one_run(
             }
             Ok(())
         };
-    write(&args.json, "JSON summary", venom_load::write_json)?;
-    write(&args.html, "HTML report", venom_load::write_html)?;
-    write(&args.save_baseline, "baseline", venom_load::write_json)?;
+    write(&outputs.json, "JSON summary", venom_load::write_json)?;
+    write(&outputs.html, "HTML report", venom_load::write_html)?;
+    write(&outputs.save_baseline, "baseline", venom_load::write_json)?;
     print!("{}", venom_load::render_console(&summary, &written));
 
     // Same precedence as explore: interrupted, then an API that died, then failed thresholds.
@@ -271,5 +324,6 @@ fn options(args: &LoadArgs) -> Result<PlanOptions, Failure> {
         max_in_flight: args.max_in_flight,
         interval: duration("--interval", &args.interval)?,
         flow: args.flow.clone(),
+        segment: args.segment,
     })
 }

@@ -518,3 +518,85 @@ fn check_quota_without_declared_quotas_says_so() {
         run.stdout
     );
 }
+
+#[test]
+fn two_segments_merge_into_the_counts_of_one_run() {
+    let dir = tempdir();
+    let (_server, scenario) = demo_target(&dir, "");
+    let run_with = |extra: &[&str], json: &std::path::Path| {
+        let mut args = vec![
+            "--vus",
+            "2",
+            "--iterations",
+            "9",
+            "--flow",
+            "create_order,list_orders",
+            "--json",
+            json.to_str().unwrap(),
+        ];
+        args.extend_from_slice(extra);
+        load(&scenario, &args)
+    };
+    let whole = dir.path().join("whole.json");
+    run_with(&[], &whole).expect_code(EXIT_OK);
+    let parts: Vec<PathBuf> = (0..2)
+        .map(|i| dir.path().join(format!("part{i}.json")))
+        .collect();
+    for (i, part) in parts.iter().enumerate() {
+        let segment = format!("{i}/2");
+        run_with(&["--segment", &segment], part).expect_code(EXIT_OK);
+        let summary = read_report(part);
+        assert_eq!(summary["plan"]["segment"]["index"], i);
+    }
+    // The iterations are shared 4 + 5, one user each.
+    let counts: Vec<u64> = parts
+        .iter()
+        .map(|p| read_report(p)["overall"]["count"].as_u64().unwrap())
+        .collect();
+    assert_eq!(counts, [8, 10]);
+    let merged = dir.path().join("merged.json");
+    let run = venom(
+        [
+            "load",
+            "merge",
+            parts[0].to_str().unwrap(),
+            parts[1].to_str().unwrap(),
+            "-o",
+            merged.to_str().unwrap(),
+        ],
+        RUN_TIMEOUT,
+    );
+    run.expect_code(EXIT_OK);
+    let (merged, whole) = (read_report(&merged), read_report(&whole));
+    for key in ["count", "errors"] {
+        assert_eq!(merged["overall"][key], whole["overall"][key], "{key}");
+    }
+    assert_eq!(merged["overall"]["statuses"], whole["overall"]["statuses"]);
+    assert_eq!(merged["actions"][0]["count"], whole["actions"][0]["count"]);
+    assert_eq!(merged["flows"][0]["iterations"], 9);
+    assert_eq!(thresholds(&merged).len(), thresholds(&whole).len());
+    assert!(merged["plan"]["segment"].is_null());
+    assert!(
+        run.stdout.contains("PASS") || run.stdout.contains("pass"),
+        "{}",
+        run.stdout
+    );
+    // A segment twice is refused.
+    let twice = venom(
+        [
+            "load",
+            "merge",
+            parts[0].to_str().unwrap(),
+            parts[0].to_str().unwrap(),
+            "-o",
+            dir.path().join("no.json").to_str().unwrap(),
+        ],
+        RUN_TIMEOUT,
+    );
+    twice.expect_code(EXIT_INVALID_INPUT);
+    assert!(
+        twice.stderr.contains("segment 0/2 again"),
+        "{}",
+        twice.stderr
+    );
+}

@@ -19,6 +19,7 @@ mod fd_limit;
 mod files;
 mod flow;
 mod html;
+mod merge;
 mod metrics;
 mod open;
 mod plan;
@@ -27,6 +28,8 @@ mod quota;
 mod refusals;
 mod run;
 mod schedule;
+mod segment;
+mod serialized;
 mod summary;
 mod threshold;
 mod transport;
@@ -38,6 +41,7 @@ pub use console::render_console;
 pub use files::{write_capacity_html, write_html, write_json, FileError};
 pub use flow::Flow;
 pub use html::render_html;
+pub use merge::{merge, MergeError};
 pub use open::LATE_AFTER;
 pub use plan::{
     format_duration, parse_duration, parse_percent, parse_stages, InvalidValue, LoadPlan, Mode,
@@ -46,9 +50,11 @@ pub use plan::{
 pub use progress::{Live, Progress};
 pub use quota::{check_quotas, QuotaOptions, QuotaReport, QuotaResult, QUOTA_KIND};
 pub use run::{run, Control, LoadError};
+pub use segment::Segment;
+pub use serialized::HistogramError;
 pub use summary::{
-    ActionStats, BaselineReport, Comparison, FlowPlan, FlowStats, IntervalStats, LoadSummary,
-    OpenStats, Percentiles, PlanSummary, Stats, StopReason, ThresholdResult, ThresholdStatus,
-    WindowStats, SUMMARY_KIND,
+    ActionStats, BaselineReport, Comparison, FlowPlan, FlowStats, Histograms, IntervalStats,
+    LoadSummary, OpenStats, Percentiles, PlanSummary, SerializedHistogram, Stats, StopReason,
+    ThresholdResult, ThresholdStatus, WindowStats, SUMMARY_KIND,
 };
 pub use threshold::ABORT_MIN_SAMPLES;

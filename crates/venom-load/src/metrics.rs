@@ -132,7 +132,7 @@ impl Tally {
         }
     }
 
-    fn record(&mut self, sample: &Sample) {
+    pub(crate) fn record(&mut self, sample: &Sample) {
         if sample.error == Some(ErrorKind::Client) {
             // Not sent: kept apart, neither a request nor an error of the API.
             self.errors[ErrorKind::Client.index()] += 1;

@@ -2,6 +2,7 @@
 //! scenario's flows into a concrete, bounded [`LoadPlan`].
 
 use crate::flow::Flow;
+use crate::segment::Segment;
 use serde::{Deserialize, Serialize};
 use std::fmt;
 use std::time::Duration;
@@ -130,6 +131,8 @@ pub struct PlanOptions {
     pub interval: Option<Duration>,
     /// A flow of the scenario's `[load]`, or a comma-separated list of action names.
     pub flow: Option<String>,
+    /// Run only this part of the plan (`--segment I/N`).
+    pub segment: Option<Segment>,
 }
 
 /// A concrete, bounded load run.
@@ -147,6 +150,8 @@ pub struct LoadPlan {
     pub interval: Duration,
     /// The flows iterations choose from (by weight).
     pub flows: Vec<Flow>,
+    /// The part of a plan split over machines that this run is, if it is one.
+    pub segment: Option<Segment>,
 }
 
 /// The command line or scenario asks for something impossible.
@@ -208,14 +213,19 @@ impl LoadPlan {
                 format_duration(interval)
             )));
         }
-        Ok(LoadPlan {
+        let plan = LoadPlan {
             mode,
             model,
             duration,
             iterations,
             interval,
             flows,
-        })
+            segment: None,
+        };
+        match options.segment {
+            Some(segment) => segment.apply(plan),
+            None => Ok(plan),
+        }
     }
 
     /// One line for reports: `burst, closed model, 50 VUs, 20s`.
@@ -242,8 +252,12 @@ impl LoadPlan {
             Some(n) => format!(", {n} iterations"),
             None => String::new(),
         };
+        let segment = match self.segment {
+            Some(segment) => format!(", segment {segment}"),
+            None => String::new(),
+        };
         format!(
-            "{}, {model}, {}{iterations}",
+            "{}, {model}, {}{iterations}{segment}",
             self.mode.name(),
             format_duration(self.duration)
         )

@@ -2,6 +2,8 @@
 
 use crate::metrics::{ErrorKind, Tally};
 use crate::plan::{LoadPlan, Mode, Model};
+use crate::segment::Segment;
+pub use crate::serialized::SerializedHistogram;
 use hdrhistogram::Histogram;
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
@@ -84,6 +86,9 @@ pub struct PlanSummary {
     pub flows: Vec<FlowPlan>,
     /// One-line description.
     pub description: String,
+    /// The part of a split plan this run was (`--segment I/N`); merged summaries have none.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub segment: Option<Segment>,
 }
 
 /// A flow of the plan.
@@ -119,6 +124,7 @@ impl PlanSummary {
                 })
                 .collect(),
             description: plan.describe(),
+            segment: plan.segment,
         }
     }
 
@@ -188,6 +194,30 @@ pub struct Stats {
     pub service_ms: Option<Percentiles>,
     /// From the actual send to the response headers.
     pub ttfb_ms: Option<Percentiles>,
+    /// The distributions themselves, so that summaries merge exactly (`venom load merge`).
+    #[serde(default, skip_serializing_if = "Histograms::is_empty")]
+    pub histograms: Histograms,
+}
+
+/// The histograms behind a set of requests' percentiles (µs, HdrHistogram V2 in base64).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Histograms {
+    /// Latency.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub latency: Option<SerializedHistogram>,
+    /// Service time (open model).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub service: Option<SerializedHistogram>,
+    /// Time to first byte.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ttfb: Option<SerializedHistogram>,
+}
+
+impl Histograms {
+    /// Whether none is kept.
+    pub fn is_empty(&self) -> bool {
+        self.latency.is_none() && self.service.is_none() && self.ttfb.is_none()
+    }
 }
 
 /// A latency distribution, in milliseconds.
@@ -275,6 +305,14 @@ impl Stats {
                 None
             },
             ttfb_ms: Percentiles::of(&tally.ttfb),
+            histograms: Histograms {
+                latency: SerializedHistogram::of(&tally.latency),
+                service: match open {
+                    true => SerializedHistogram::of(&tally.service),
+                    false => None,
+                },
+                ttfb: SerializedHistogram::of(&tally.ttfb),
+            },
         }
     }
 }
@@ -353,6 +391,9 @@ pub struct WindowStats {
     /// Responses by status code.
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub statuses: BTreeMap<String, u64>,
+    /// The latency histogram, so that segments' intervals merge exactly.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub latency_histogram: Option<SerializedHistogram>,
 }
 
 impl WindowStats {
@@ -368,6 +409,7 @@ impl WindowStats {
             },
             latency_ms: Percentiles::of(&tally.latency),
             statuses: statuses(tally),
+            latency_histogram: SerializedHistogram::of(&tally.latency),
         }
     }
 }

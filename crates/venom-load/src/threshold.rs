@@ -198,6 +198,7 @@ mod tests {
                 rps: 10.0,
                 latency_ms: Some(percentiles(p50, 10)),
                 statuses: BTreeMap::new(),
+                latency_histogram: None,
             },
             actions: BTreeMap::new(),
         }
