@@ -379,6 +379,13 @@ pub struct LoadArgs {
         requires = "find_capacity"
     )]
     pub quota_fraction: String,
+    /// Check the scenario's invariants against the API after the run (those that do not read
+    /// an exploration step's answer: HTTP checks, SQL on SQLite); one that breaks fails the run.
+    #[arg(long, conflicts_with_all = ["find_capacity", "check_quota"])]
+    pub check: bool,
+    /// With --check: also check them every DURATION while the load runs.
+    #[arg(long, value_name = "DURATION", requires = "check")]
+    pub check_every: Option<String>,
     /// Instead of one run: send each action that declares `quota = "N/s"` alone at twice its
     /// quota, and check that the accepted rate stays within its tolerance and the excess
     /// answers 429.

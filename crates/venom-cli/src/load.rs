@@ -4,7 +4,9 @@
 use crate::args::{LoadArgs, LoadCommand, LoadMergeArgs, LoadMode};
 use crate::failure::Failure;
 use crate::interrupt;
+use crate::load_check::LoadChecker;
 use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use venom_load::{
     CapacityOptions, Control, LoadPlan, LoadSummary, Mode, PlanOptions, Progress, QuotaOptions,
@@ -135,7 +137,13 @@ pub fn command(args: &LoadArgs) -> Result<i32, Failure> {
             plan,
             tolerance,
             baseline,
-        } => one_run(args, &scenario, &plan, (tolerance, baseline), control),
+        } => one_run(
+            args,
+            (&scenario, &processes),
+            &plan,
+            (tolerance, baseline),
+            control,
+        ),
         Job::Capacity(options) => capacity(args, &scenario, &options, &control),
         Job::Quota(options) => quota(args, &scenario, options, &control),
     };
@@ -232,15 +240,55 @@ struct Outputs {
     save_baseline: Option<PathBuf>,
 }
 
-/// One run of `plan`: its reports, and the exit status of its thresholds and baseline.
+/// One run of `plan` (its invariants checked under load with `--check`): its reports, and the
+/// exit status of its thresholds, baseline and checks.
 fn one_run(
     args: &LoadArgs,
-    scenario: &Scenario,
+    (scenario, processes): (&Scenario, &Processes),
     plan: &LoadPlan,
     baseline: (f64, Option<Box<(PathBuf, LoadSummary)>>),
     control: Control,
 ) -> Result<i32, Failure> {
-    let summary = venom_load::run(scenario, plan, control).map_err(Failure::setup)?;
+    let every = args
+        .check_every
+        .as_deref()
+        .map(venom_load::parse_duration)
+        .transpose()
+        .map_err(|e| Failure::invalid(format!("--check-every: {e}")))?;
+    let mut checker = match args.check {
+        true => Some(LoadChecker::connect(scenario, processes)?),
+        false => None,
+    };
+    for line in checker.iter().flat_map(|c| &c.left_out) {
+        eprintln!("warning: {line}");
+    }
+    if checker.as_ref().is_some_and(LoadChecker::is_empty) {
+        eprintln!("warning: --check: the scenario has no invariant to check under load");
+    }
+    let done = AtomicBool::new(false);
+    let (run, during) = std::thread::scope(|scope| {
+        let periodic = match (every, checker.as_mut()) {
+            (Some(every), Some(checker)) => {
+                let done = &done;
+                Some(scope.spawn(move || checker.check_until(every, done)))
+            }
+            _ => None,
+        };
+        let run = venom_load::run(scenario, plan, control);
+        done.store(true, Ordering::SeqCst);
+        let during = periodic.map(|p| {
+            p.join()
+                .unwrap_or_else(|_| Err(Failure::setup("the invariant checks panicked")))
+        });
+        (run, during)
+    });
+    let mut summary = run.map_err(Failure::setup)?;
+    if let Some(during) = during {
+        summary.checks = during?;
+    }
+    if let Some(checker) = &mut checker {
+        summary.checks.extend(checker.check()?);
+    }
     let outputs = Outputs {
         json: args.json.clone(),
         html: args.html.clone(),

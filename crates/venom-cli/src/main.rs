@@ -15,6 +15,7 @@ mod failure;
 mod init;
 mod interrupt;
 mod load;
+mod load_check;
 mod merge;
 mod progress;
 mod replay;

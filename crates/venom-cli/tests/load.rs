@@ -12,6 +12,7 @@ use common::{
     EXIT_INVALID_INPUT, EXIT_OK, EXIT_SETUP, EXIT_VIOLATIONS,
 };
 use serde_json::Value;
+use std::collections::BTreeSet;
 use std::path::PathBuf;
 use std::time::{Duration, Instant};
 use tempfile::TempDir;
@@ -599,4 +600,81 @@ fn two_segments_merge_into_the_counts_of_one_run() {
         "{}",
         twice.stderr
     );
+}
+
+#[test]
+fn check_runs_the_invariants_under_load_and_fails_the_run_when_one_breaks() {
+    let dir = tempdir();
+    let (_server, scenario) = demo_target(&dir, "");
+    let json = dir.path().join("checked.json");
+    // Orders created and paid: every invariant the demo can check outside a step holds.
+    let run = load(
+        &scenario,
+        &[
+            "--flow",
+            "create_order,list_orders",
+            "--iterations",
+            "6",
+            "--check",
+            "--check-every",
+            "200ms",
+            "--json",
+            json.to_str().unwrap(),
+        ],
+    );
+    run.expect_code(EXIT_OK);
+    assert!(
+        run.stdout.contains("invariants checked under load:"),
+        "{}",
+        run.stdout
+    );
+    // Those reading a step's answer are said to be left out.
+    assert!(
+        !run.stderr.contains("list_total_matches_items` not checked"),
+        "{}",
+        run.stderr
+    );
+    let summary = read_report(&json);
+    let checks = summary["checks"].as_array().expect("checks");
+    let names: BTreeSet<&str> = checks
+        .iter()
+        .map(|c| c["invariant"].as_str().unwrap())
+        .collect();
+    assert!(names.contains("list_total_matches_items"), "{names:?}");
+    assert!(checks.iter().all(|c| c["broken"].is_null()), "{checks:#?}");
+
+    // Deleted orders are still counted by the list (the demo's bug 3): the check after the
+    // load finds it and the run fails, although every threshold holds.
+    let json = dir.path().join("broken.json");
+    let run = load(
+        &scenario,
+        &[
+            "--flow",
+            "create_order,delete_order",
+            "--iterations",
+            "3",
+            "--check",
+            "--json",
+            json.to_str().unwrap(),
+        ],
+    );
+    run.expect_code(EXIT_VIOLATIONS);
+    assert!(run.stdout.contains("BROKEN"), "{}", run.stdout);
+    assert!(
+        run.stdout.contains("FAIL (1 invariant check(s) broke)"),
+        "{}",
+        run.stdout
+    );
+    let summary = read_report(&json);
+    let broken: Vec<&Value> = summary["checks"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|c| !c["broken"].is_null())
+        .collect();
+    assert_eq!(broken.len(), 1, "{summary:#}");
+    assert_eq!(broken[0]["invariant"], "list_total_matches_items");
+    assert!(thresholds(&summary)
+        .iter()
+        .all(|(_, status, _)| status != "fail"));
 }

@@ -89,6 +89,15 @@ pub fn render_console(summary: &LoadSummary, outputs: &[String]) -> String {
             );
         }
     }
+    if !summary.checks.is_empty() {
+        let _ = writeln!(out, "\ninvariants checked under load:");
+        for c in &summary.checks {
+            let _ = match &c.broken {
+                None => writeln!(out, "  holds   {:>7.1} s  {}", c.at_s, c.invariant),
+                Some(why) => writeln!(out, "  BROKEN  {:>7.1} s  {}: {why}", c.at_s, c.invariant),
+            };
+        }
+    }
     if let Some(b) = &summary.baseline {
         let _ = writeln!(
             out,
@@ -131,7 +140,8 @@ pub fn render_console(summary: &LoadSummary, outputs: &[String]) -> String {
     }
     let failed = summary.failed_thresholds().count();
     let regressed = summary.baseline.as_ref().map_or(0, |b| b.regressions());
-    let verdict = if failed == 0 && regressed == 0 {
+    let broken = summary.checks.iter().filter(|c| c.broken.is_some()).count();
+    let verdict = if failed == 0 && regressed == 0 && broken == 0 {
         "PASS".to_string()
     } else {
         let mut why = Vec::new();
@@ -140,6 +150,9 @@ pub fn render_console(summary: &LoadSummary, outputs: &[String]) -> String {
         }
         if regressed > 0 {
             why.push(format!("{regressed} baseline metric(s) regressed"));
+        }
+        if broken > 0 {
+            why.push(format!("{broken} invariant check(s) broke"));
         }
         format!("FAIL ({})", why.join(", "))
     };

@@ -54,7 +54,7 @@ pub use segment::Segment;
 pub use serialized::HistogramError;
 pub use summary::{
     ActionStats, BaselineReport, Comparison, FlowPlan, FlowStats, Histograms, IntervalStats,
-    LoadSummary, OpenStats, Percentiles, PlanSummary, SerializedHistogram, Stats, StopReason,
-    ThresholdResult, ThresholdStatus, WindowStats, SUMMARY_KIND,
+    InvariantCheck, LoadSummary, OpenStats, Percentiles, PlanSummary, SerializedHistogram, Stats,
+    StopReason, ThresholdResult, ThresholdStatus, WindowStats, SUMMARY_KIND,
 };
 pub use threshold::ABORT_MIN_SAMPLES;

@@ -117,6 +117,7 @@ pub fn merge(summaries: &[LoadSummary]) -> Result<LoadSummary, MergeError> {
         failures: merged_failures(summaries),
         thresholds: Vec::new(),
         baseline: None,
+        checks: summaries.iter().flat_map(|s| s.checks.clone()).collect(),
     };
     let specs = first
         .thresholds
@@ -463,6 +464,7 @@ mod tests {
                 status: crate::summary::ThresholdStatus::NoData,
             }],
             baseline: None,
+            checks: Vec::new(),
         }
     }
 

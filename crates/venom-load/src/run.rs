@@ -564,6 +564,7 @@ impl Collector {
             failures: parts.failures,
             thresholds,
             baseline: None,
+            checks: Vec::new(),
         }
     }
 }

@@ -44,6 +44,21 @@ pub struct LoadSummary {
     pub thresholds: Vec<ThresholdResult>,
     /// Comparison with a baseline run, when one was given.
     pub baseline: Option<BaselineReport>,
+    /// The scenario's invariants checked against the API during and after the load
+    /// (`venom load --check`), in the order checked.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub checks: Vec<InvariantCheck>,
+}
+
+/// One invariant checked against the API under load.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct InvariantCheck {
+    /// Seconds since the run started (the check after the run: its end).
+    pub at_s: f64,
+    /// The invariant.
+    pub invariant: String,
+    /// Why it is broken; `None` when it holds.
+    pub broken: Option<String>,
 }
 
 impl LoadSummary {
@@ -62,10 +77,12 @@ impl LoadSummary {
             .filter(|t| t.status == ThresholdStatus::Fail)
     }
 
-    /// Whether every threshold held and no baseline metric regressed.
+    /// Whether every threshold held, no baseline metric regressed and no checked invariant
+    /// broke.
     pub fn passed(&self) -> bool {
         self.failed_thresholds().next().is_none()
             && self.baseline.as_ref().is_none_or(|b| b.regressions() == 0)
+            && self.checks.iter().all(|c| c.broken.is_none())
     }
 }
 

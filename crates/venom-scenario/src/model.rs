@@ -577,6 +577,13 @@ pub struct InvariantSpec {
 }
 
 impl InvariantSpec {
+    /// Whether it reads the answer of the step just run (`last` without a `check` of its own):
+    /// it means nothing outside an exploration step.
+    pub fn reads_the_step(&self) -> bool {
+        let reads_last = |expr: Option<&Expr>| expr.is_some_and(Expr::uses_last);
+        self.check.is_none() && (reads_last(self.expr()) || reads_last(self.when.as_ref()))
+    }
+
     /// The CEL expression, for an invariant written with `expr`.
     pub fn expr(&self) -> Option<&Expr> {
         match &self.condition {
