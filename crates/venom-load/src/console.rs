@@ -89,6 +89,33 @@ pub fn render_console(summary: &LoadSummary, outputs: &[String]) -> String {
             );
         }
     }
+    let streamed: Vec<(&str, &crate::summary::StreamStats)> = summary
+        .actions
+        .iter()
+        .filter_map(|a| Some((a.name.as_str(), a.stats.stream.as_ref()?)))
+        .collect();
+    if !streamed.is_empty() {
+        let _ = writeln!(out, "\nstreams:");
+        for (name, s) in streamed {
+            let ms = |p: Option<&crate::summary::Percentiles>,
+                      f: fn(&crate::summary::Percentiles) -> f64| {
+                p.map_or_else(|| "-".to_string(), |p| format!("{:.2}", f(p)))
+            };
+            let gaps = s.gap_ms.as_ref();
+            let _ = writeln!(
+                out,
+                "  {name}: {} response(s), {} chunks, {:.1} chunks/s; gap ms p50 {} p95 {} p99 {} max {}; stream p95 {} ms",
+                s.responses,
+                s.chunks,
+                s.chunks_per_s,
+                ms(gaps, |p| p.p50),
+                ms(gaps, |p| p.p95),
+                ms(gaps, |p| p.p99),
+                ms(gaps, |p| p.max),
+                ms(s.duration_ms.as_ref(), |p| p.p95),
+            );
+        }
+    }
     if !summary.checks.is_empty() {
         let _ = writeln!(out, "\ninvariants checked under load:");
         for c in &summary.checks {

@@ -237,6 +237,7 @@ impl Executor {
                     ttfb: None,
                     status: None,
                     error: Some(failure.kind),
+                    stream: None,
                 };
                 self.recorder
                     .record(r.shard, r.action, &sample, Some((flow, false)));
@@ -264,6 +265,7 @@ impl Executor {
             ttfb: Some(reply.ttfb),
             status: Some(reply.status),
             error,
+            stream: reply.stream.as_ref(),
         };
         let ends = (!ok || last).then_some((flow, ok));
         self.recorder.record(r.shard, r.action, &sample, ends);

@@ -30,6 +30,7 @@ mod run;
 mod schedule;
 mod segment;
 mod serialized;
+mod stream;
 mod summary;
 mod threshold;
 mod transport;
@@ -55,6 +56,6 @@ pub use serialized::HistogramError;
 pub use summary::{
     ActionStats, BaselineReport, Comparison, FlowPlan, FlowStats, Histograms, IntervalStats,
     InvariantCheck, LoadSummary, OpenStats, Percentiles, PlanSummary, SerializedHistogram, Stats,
-    StopReason, ThresholdResult, ThresholdStatus, WindowStats, SUMMARY_KIND,
+    StopReason, StreamStats, ThresholdResult, ThresholdStatus, WindowStats, SUMMARY_KIND,
 };
 pub use threshold::ABORT_MIN_SAMPLES;

@@ -7,7 +7,7 @@ use crate::segment::Segment;
 use crate::serialized::{HistogramError, SerializedHistogram};
 use crate::summary::{
     ActionStats, FlowStats, Histograms, IntervalStats, LoadSummary, OpenStats, Percentiles, Stats,
-    StopReason, WindowStats, SUMMARY_KIND,
+    StopReason, StreamStats, WindowStats, SUMMARY_KIND,
 };
 use crate::threshold::{self, Measured};
 use hdrhistogram::Histogram;
@@ -253,6 +253,11 @@ fn merged_stats(parts: &[&Stats], elapsed_s: f64) -> Result<Stats, MergeError> {
     let latency = added(pick(|h| &h.latency))?;
     let service = added(pick(|h| &h.service))?;
     let ttfb = added(pick(|h| &h.ttfb))?;
+    let gaps = added(pick(|h| &h.stream_gaps))?.unwrap_or_else(empty);
+    let durations = added(pick(|h| &h.stream_durations))?.unwrap_or_else(empty);
+    let streams = parts.iter().filter_map(|s| s.stream.as_ref());
+    let (responses, chunks) = streams.fold((0, 0), |(r, c), s| (r + s.responses, c + s.chunks));
+    let stream = StreamStats::of((responses, chunks), &gaps, &durations);
     let count: u64 = parts.iter().map(|s| s.count).sum();
     let errors: u64 = parts.iter().map(|s| s.errors).sum();
     let (latency_ms, latency) = distribution(latency.as_ref());
@@ -276,12 +281,20 @@ fn merged_stats(parts: &[&Stats], elapsed_s: f64) -> Result<Stats, MergeError> {
         latency_ms,
         service_ms,
         ttfb_ms,
+        stream,
         histograms: Histograms {
             latency,
             service,
             ttfb,
+            stream_gaps: SerializedHistogram::of(&gaps),
+            stream_durations: SerializedHistogram::of(&durations),
         },
     })
+}
+
+/// An empty histogram of µs.
+fn empty() -> Histogram<u64> {
+    Histogram::new(3).expect("3 significant digits are supported")
 }
 
 /// Counts by key, added up.
@@ -424,6 +437,7 @@ mod tests {
                 ttfb: Some(d / 2),
                 status: Some(if i % 10 == 9 { 500 } else { 200 }),
                 error: None,
+                stream: None,
             });
         }
         t

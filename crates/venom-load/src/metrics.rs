@@ -2,6 +2,7 @@
 //! mutex-guarded shards (so concurrent users rarely contend); a collector drains the shards every
 //! tick into run totals and the current interval.
 
+use crate::stream::StreamMeasure;
 use hdrhistogram::Histogram;
 use std::sync::{Mutex, MutexGuard, PoisonError};
 use std::time::Duration;
@@ -60,7 +61,7 @@ impl ErrorKind {
 
 /// One request's measurements.
 #[derive(Debug, Clone, Copy)]
-pub(crate) struct Sample {
+pub(crate) struct Sample<'a> {
     /// From the intended send time (open model: the scheduled arrival) to the end of the
     /// response; `None` when no response came and the request did not time out.
     pub latency: Option<Duration>,
@@ -72,6 +73,8 @@ pub(crate) struct Sample {
     pub status: Option<u16>,
     /// Why the request failed, if it did.
     pub error: Option<ErrorKind>,
+    /// Its chunks and their gaps, when the response was a stream.
+    pub stream: Option<&'a StreamMeasure>,
 }
 
 /// A new, empty, auto-resizing histogram of microseconds.
@@ -118,6 +121,14 @@ pub(crate) struct Tally {
     pub errors: [u64; ERROR_KINDS],
     /// Responses by status code.
     pub statuses: Vec<(u16, u64)>,
+    /// Streamed responses.
+    pub streams: u64,
+    /// Chunks of the streamed responses.
+    pub chunks: u64,
+    /// Gaps between the chunks of a stream, µs.
+    pub gaps: Histogram<u64>,
+    /// From the send to the end of each stream, µs.
+    pub stream_time: Histogram<u64>,
 }
 
 impl Tally {
@@ -129,6 +140,10 @@ impl Tally {
             count: 0,
             errors: [0; ERROR_KINDS],
             statuses: Vec::new(),
+            streams: 0,
+            chunks: 0,
+            gaps: histogram(),
+            stream_time: histogram(),
         }
     }
 
@@ -154,6 +169,12 @@ impl Tally {
         if let Some(status) = sample.status {
             self.add_status(status, 1);
         }
+        if let Some(stream) = sample.stream {
+            self.streams += 1;
+            self.chunks += stream.chunks;
+            merge(&mut self.gaps, &stream.gaps);
+            record(&mut self.stream_time, stream.duration);
+        }
     }
 
     fn add_status(&mut self, status: u16, n: u64) {
@@ -177,6 +198,12 @@ impl Tally {
         for &(status, n) in &other.statuses {
             self.add_status(status, n);
         }
+        if other.streams > 0 {
+            self.streams += other.streams;
+            self.chunks += other.chunks;
+            merge(&mut self.gaps, &other.gaps);
+            merge(&mut self.stream_time, &other.stream_time);
+        }
     }
 
     /// Empties the tally, keeping the histograms' memory.
@@ -190,6 +217,12 @@ impl Tally {
         self.count = 0;
         self.errors = [0; ERROR_KINDS];
         self.statuses.clear();
+        if self.streams > 0 {
+            self.streams = 0;
+            self.chunks = 0;
+            self.gaps.reset();
+            self.stream_time.reset();
+        }
     }
 
     /// Whether nothing was recorded.
@@ -363,7 +396,7 @@ impl Recorder {
 mod tests {
     use super::*;
 
-    fn sample(ms: u64, status: u16, error: Option<ErrorKind>) -> Sample {
+    fn sample(ms: u64, status: u16, error: Option<ErrorKind>) -> Sample<'static> {
         let d = Duration::from_millis(ms);
         Sample {
             latency: Some(d),
@@ -371,6 +404,7 @@ mod tests {
             ttfb: Some(d / 2),
             status: Some(status),
             error,
+            stream: None,
         }
     }
 
@@ -397,6 +431,7 @@ mod tests {
                 ttfb: None,
                 status: None,
                 error: Some(ErrorKind::Connect),
+                stream: None,
             },
             Some((0, false)),
         );
@@ -452,6 +487,7 @@ mod tests {
             ttfb: None,
             status: None,
             error: Some(ErrorKind::Client),
+            stream: None,
         });
         assert_eq!((tally.count, tally.error_count()), (1, 0));
         assert_eq!(tally.errors[ErrorKind::Client.index()], 1);

@@ -211,9 +211,53 @@ pub struct Stats {
     pub service_ms: Option<Percentiles>,
     /// From the actual send to the response headers.
     pub ttfb_ms: Option<Percentiles>,
+    /// Streamed responses (event streams, NDJSON, chunked bodies), when there were any.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub stream: Option<StreamStats>,
     /// The distributions themselves, so that summaries merge exactly (`venom load merge`).
     #[serde(default, skip_serializing_if = "Histograms::is_empty")]
     pub histograms: Histograms,
+}
+
+/// What the streamed responses showed.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct StreamStats {
+    /// Streamed responses.
+    pub responses: u64,
+    /// Chunks received (events, lines, body frames).
+    pub chunks: u64,
+    /// Chunks per second of streaming (all chunks over the streams' total time).
+    pub chunks_per_s: f64,
+    /// Gaps between consecutive chunks of a stream.
+    pub gap_ms: Option<Percentiles>,
+    /// From the send to the end of each stream.
+    pub duration_ms: Option<Percentiles>,
+}
+
+impl StreamStats {
+    /// The statistics of `responses` streams of `chunks` chunks in all, with their gaps and
+    /// durations (histograms of µs).
+    pub(crate) fn of(
+        (responses, chunks): (u64, u64),
+        gaps: &Histogram<u64>,
+        durations: &Histogram<u64>,
+    ) -> Option<StreamStats> {
+        if responses == 0 {
+            return None;
+        }
+        let seconds = durations.mean() * durations.len() as f64 / 1e6;
+        Some(StreamStats {
+            responses,
+            chunks,
+            chunks_per_s: if seconds > 0.0 {
+                chunks as f64 / seconds
+            } else {
+                0.0
+            },
+            gap_ms: Percentiles::of(gaps),
+            duration_ms: Percentiles::of(durations),
+        })
+    }
 }
 
 /// The histograms behind a set of requests' percentiles (µs, HdrHistogram V2 in base64).
@@ -228,6 +272,12 @@ pub struct Histograms {
     /// Time to first byte.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub ttfb: Option<SerializedHistogram>,
+    /// Gaps between a stream's chunks.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub stream_gaps: Option<SerializedHistogram>,
+    /// Streams' durations.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub stream_durations: Option<SerializedHistogram>,
 }
 
 impl Histograms {
@@ -322,6 +372,11 @@ impl Stats {
                 None
             },
             ttfb_ms: Percentiles::of(&tally.ttfb),
+            stream: StreamStats::of(
+                (tally.streams, tally.chunks),
+                &tally.gaps,
+                &tally.stream_time,
+            ),
             histograms: Histograms {
                 latency: SerializedHistogram::of(&tally.latency),
                 service: match open {
@@ -329,6 +384,8 @@ impl Stats {
                     false => None,
                 },
                 ttfb: SerializedHistogram::of(&tally.ttfb),
+                stream_gaps: SerializedHistogram::of(&tally.gaps),
+                stream_durations: SerializedHistogram::of(&tally.stream_time),
             },
         }
     }

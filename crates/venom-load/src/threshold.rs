@@ -46,6 +46,23 @@ impl Measured<'_> {
             Stat::ErrorRate => stats.filter(|s| s.count > 0).map(|s| s.error_rate),
             Stat::StatusCount(code) => Some(stats.map_or(0.0, |s| s.status_count(code) as f64)),
             Stat::StatusRate(code) => Some(stats.map_or(0.0, |s| s.status_rate(code))),
+            Stat::TtfbP95 => stats.and_then(|s| s.ttfb_ms.as_ref()).map(|p| p.p95),
+            Stat::TtfbP99 => stats.and_then(|s| s.ttfb_ms.as_ref()).map(|p| p.p99),
+            Stat::GapP50 | Stat::GapP95 | Stat::GapP99 | Stat::GapMax => {
+                let gaps = stats.and_then(|s| s.stream.as_ref()?.gap_ms.as_ref())?;
+                Some(match stat {
+                    Stat::GapP50 => gaps.p50,
+                    Stat::GapP95 => gaps.p95,
+                    Stat::GapP99 => gaps.p99,
+                    _ => gaps.max,
+                })
+            }
+            Stat::StreamP95 => stats
+                .and_then(|s| s.stream.as_ref()?.duration_ms.as_ref())
+                .map(|p| p.p95),
+            Stat::ChunksPerS => stats
+                .and_then(|s| s.stream.as_ref())
+                .map(|s| s.chunks_per_s),
             _ => stats
                 .and_then(|s| s.latency_ms.as_ref())
                 .and_then(|p| latency(p, stat)),
@@ -63,12 +80,7 @@ fn latency(p: &Percentiles, stat: Stat) -> Option<f64> {
         Stat::P99 => p.p99,
         Stat::P999 => p.p99_9,
         Stat::Max => p.max,
-        Stat::ErrorRate
-        | Stat::Rps
-        | Stat::Count
-        | Stat::Drift
-        | Stat::StatusCount(_)
-        | Stat::StatusRate(_) => return None,
+        _ => return None,
     })
 }
 
@@ -116,7 +128,7 @@ pub(crate) fn show(stat: Stat, value: f64) -> String {
         (Stat::Drift, _) => format!("{:+.2} %", value * 100.0),
         (_, Dimension::Time) => format!("{value:.2} ms"),
         (_, Dimension::Ratio) => format!("{:.2} %", value * 100.0),
-        (Stat::Rps | Stat::StatusRate(_), _) => format!("{value:.1}/s"),
+        (Stat::Rps | Stat::StatusRate(_) | Stat::ChunksPerS, _) => format!("{value:.1}/s"),
         _ => format!("{value}"),
     }
 }
@@ -146,7 +158,7 @@ pub(crate) fn certainly_broken<'a>(
         match stat {
             Stat::Count | Stat::Max | Stat::StatusCount(_) => spec.op.is_upper_bound(),
             Stat::Min => !spec.op.is_upper_bound(),
-            Stat::Rps | Stat::Drift | Stat::StatusRate(_) => false,
+            Stat::Rps | Stat::Drift | Stat::StatusRate(_) | Stat::ChunksPerS => false,
             _ => samples >= ABORT_MIN_SAMPLES,
         }
     })

@@ -11,6 +11,7 @@
 use crate::flow::request_of;
 use crate::metrics::ErrorKind;
 use crate::run::LoadError;
+use crate::stream::{StreamMeasure, StreamReader};
 use http_body_util::{BodyExt, Full};
 use hyper::body::Bytes;
 use hyper::client::conn::http1::SendRequest;
@@ -42,6 +43,8 @@ pub(crate) struct Reply {
     pub ttfb: Duration,
     /// The full response (headers, JSON body) when it was asked for: extraction needs it.
     pub record: Option<ResponseRecord>,
+    /// Its chunks and their gaps, when the response was a stream (`http://` APIs).
+    pub stream: Option<StreamMeasure>,
 }
 
 /// How requests reach the API.
@@ -167,6 +170,7 @@ impl Transport {
             status: response.status,
             ttfb: Duration::from_secs_f64(response.ttfb_ms.max(0.0) / 1000.0),
             record: record.then_some(response),
+            stream: None,
         })
     }
 }
@@ -358,19 +362,25 @@ impl Direct {
         let ttfb = started.elapsed();
         let (parts, mut body) = response.into_parts();
         let mut kept = CappedBody::new(self.max_body);
+        // A stream is read to its end, its chunks counted, its bytes beyond the cap dropped.
+        let mut stream = StreamReader::of(&parts.headers, started);
         while let Some(frame) = body.frame().await {
             let frame =
                 frame.map_err(|e| (ErrorKind::Transport, format!("reading the body: {e}")))?;
             if let Ok(chunk) = frame.into_data() {
-                if !kept.push(&chunk) {
-                    break;
+                let room = kept.push(&chunk);
+                match &mut stream {
+                    Some(reader) => reader.frame(&chunk, Instant::now()),
+                    None if !room => break,
+                    None => {}
                 }
             }
         }
         // A connection whose body was left unread cannot carry the next request.
-        if !kept.truncated() {
+        if stream.is_some() || !kept.truncated() {
             connection.0 = Some(sender);
         }
+        let stream = stream.map(|reader| reader.finish(Instant::now()));
         let truncated = kept.truncated();
         let status = parts.status.as_u16();
         Ok(Reply {
@@ -393,6 +403,7 @@ impl Direct {
                 elapsed_ms: started.elapsed().as_secs_f64() * 1000.0,
                 truncated,
             }),
+            stream,
         })
     }
 

@@ -3,9 +3,10 @@
 //!
 //! The tests hold one lock so that their timings never compete for the two cores.
 
-mod common;
+#[path = "common/limits.rs"]
+mod limits;
 
-use common::limits::{start_server, CAPACITY};
+use limits::{start_server, CAPACITY};
 use std::path::Path;
 use std::sync::{Mutex, MutexGuard};
 use std::time::Duration;

@@ -121,6 +121,12 @@ impl fmt::Display for ThresholdError {
 
 impl std::error::Error for ThresholdError {}
 
+/// Every statistic a threshold may name, as errors list them (families written once, to stay
+/// short).
+const STATISTICS: &str = "one of `p50`, `p90`, `p95`, `p99`, `p99.9`, `max`, `min`, `mean`, \
+`error_rate`, `rps`, `count`, `drift`, `ttfb_p95|p99`, `gap_p50|p95|p99|max`, `stream_p95`, \
+`chunks_per_s`, `status_NNN.count|rate`";
+
 /// A measured quantity: a statistic of all requests or of one action's requests.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub struct Metric {
@@ -162,19 +168,14 @@ impl Metric {
             (
                 stat_offset,
                 format!(
-                    "unknown statistic `{}` {}, expected one of {}",
+                    "unknown statistic `{}` {}, expected {}",
                     crate::limits::quoted(stat),
                     // A long key is the statistic again: said once.
                     match shown == key {
                         true => format!("in threshold metric `{key}`"),
                         false => "in a threshold metric".to_string(),
                     },
-                    Stat::ALL
-                        .map(|s| format!("`{}`", s.name()))
-                        .into_iter()
-                        .chain(["`status_NNN.count`".into(), "`status_NNN.rate`".into()])
-                        .collect::<Vec<_>>()
-                        .join(", ")
+                    STATISTICS
                 ),
             )
         })?;
@@ -227,6 +228,22 @@ pub enum Stat {
     Count,
     /// Relative change of the median from the first to the last full interval.
     Drift,
+    /// 95th percentile time to first byte.
+    TtfbP95,
+    /// 99th percentile time to first byte.
+    TtfbP99,
+    /// Median gap between a stream's chunks.
+    GapP50,
+    /// 95th percentile gap between a stream's chunks.
+    GapP95,
+    /// 99th percentile gap between a stream's chunks.
+    GapP99,
+    /// Largest gap between a stream's chunks.
+    GapMax,
+    /// 95th percentile of a stream's total time.
+    StreamP95,
+    /// Chunks per second of streaming.
+    ChunksPerS,
     /// Responses with this status code (`status_429.count`).
     StatusCount(u16),
     /// Responses with this status code per second over the run (`status_429.rate`).
@@ -246,7 +263,7 @@ pub enum Dimension {
 
 impl Stat {
     /// Every statistic, in the order documented.
-    pub const ALL: [Stat; 12] = [
+    pub const ALL: [Stat; 20] = [
         Stat::P50,
         Stat::P90,
         Stat::P95,
@@ -259,6 +276,14 @@ impl Stat {
         Stat::Rps,
         Stat::Count,
         Stat::Drift,
+        Stat::TtfbP95,
+        Stat::TtfbP99,
+        Stat::GapP50,
+        Stat::GapP95,
+        Stat::GapP99,
+        Stat::GapMax,
+        Stat::StreamP95,
+        Stat::ChunksPerS,
     ];
 
     /// The name used in threshold keys.
@@ -276,6 +301,14 @@ impl Stat {
             Stat::Rps => "rps",
             Stat::Count => "count",
             Stat::Drift => "drift",
+            Stat::TtfbP95 => "ttfb_p95",
+            Stat::TtfbP99 => "ttfb_p99",
+            Stat::GapP50 => "gap_p50",
+            Stat::GapP95 => "gap_p95",
+            Stat::GapP99 => "gap_p99",
+            Stat::GapMax => "gap_max",
+            Stat::StreamP95 => "stream_p95",
+            Stat::ChunksPerS => "chunks_per_s",
             Stat::StatusCount(code) => return format!("status_{code}.count").into(),
             Stat::StatusRate(code) => return format!("status_{code}.rate").into(),
         })
@@ -309,11 +342,20 @@ impl Stat {
             | Stat::P95
             | Stat::P99
             | Stat::P999
-            | Stat::Max => Dimension::Time,
+            | Stat::Max
+            | Stat::TtfbP95
+            | Stat::TtfbP99
+            | Stat::GapP50
+            | Stat::GapP95
+            | Stat::GapP99
+            | Stat::GapMax
+            | Stat::StreamP95 => Dimension::Time,
             Stat::ErrorRate | Stat::Drift => Dimension::Ratio,
-            Stat::Rps | Stat::Count | Stat::StatusCount(_) | Stat::StatusRate(_) => {
-                Dimension::Plain
-            }
+            Stat::Rps
+            | Stat::Count
+            | Stat::ChunksPerS
+            | Stat::StatusCount(_)
+            | Stat::StatusRate(_) => Dimension::Plain,
         }
     }
 }
@@ -466,7 +508,7 @@ mod tests {
                 e.in_key && e.message.starts_with("unknown statistic"),
                 "{key}: {e:?}"
             );
-            assert!(e.message.contains("`status_NNN.rate`"), "{e:?}");
+            assert!(e.message.contains("`status_NNN.count|rate`"), "{e:?}");
         }
         // Rates and counts are plain numbers.
         let e = error("a.status_429.rate", "> 1%");

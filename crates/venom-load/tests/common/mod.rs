@@ -1,3 +1,0 @@
-//! Servers shared by the integration tests and benches.
-
-pub mod limits;
