@@ -321,12 +321,8 @@ pub struct LoadArgs {
     /// Write a static HTML report with latency and throughput plots.
     #[arg(long, value_name = "FILE")]
     pub html: Option<PathBuf>,
-    /// Compare with a saved run (`--json` or `--save-baseline` output); a regression fails.
-    #[arg(long, value_name = "FILE")]
-    pub baseline: Option<PathBuf>,
-    /// Allowed worsening against the baseline.
-    #[arg(long, value_name = "PERCENT", default_value = "10%")]
-    pub tolerance: String,
+    #[command(flatten)]
+    pub baseline: BaselineArgs,
     /// Save this run as a baseline.
     #[arg(long, value_name = "FILE")]
     pub save_baseline: Option<PathBuf>,
@@ -414,7 +410,14 @@ pub struct LoadMergeArgs {
     /// Also write the merged run's HTML report.
     #[arg(long, value_name = "FILE")]
     pub html: Option<PathBuf>,
-    /// Compare the merged run with a saved run; a regression fails.
+    #[command(flatten)]
+    pub baseline: BaselineArgs,
+}
+
+/// A saved run to compare with.
+#[derive(Debug, Args)]
+pub struct BaselineArgs {
+    /// Compare with a saved run (`--json` or `--save-baseline` output); a regression fails.
     #[arg(long, value_name = "FILE")]
     pub baseline: Option<PathBuf>,
     /// Allowed worsening against the baseline.

@@ -1,7 +1,7 @@
 //! `venom load`: run the scenario's flows as load, check its thresholds (and a baseline), write
 //! the reports.
 
-use crate::args::{LoadArgs, LoadCommand, LoadMergeArgs, LoadMode};
+use crate::args::{BaselineArgs, LoadArgs, LoadCommand, LoadMergeArgs, LoadMode};
 use crate::failure::Failure;
 use crate::interrupt;
 use crate::load_check::LoadChecker;
@@ -16,13 +16,16 @@ use venom_report::{EXIT_INTERRUPTED, EXIT_OK, EXIT_SETUP, EXIT_VIOLATIONS};
 use venom_runner::{choose_port, Processes, ServerProcess};
 use venom_scenario::Scenario;
 
+/// A saved run to compare with, and its file.
+type Baseline = Option<Box<(PathBuf, LoadSummary)>>;
+
 /// What `venom load` was asked to do.
 enum Job {
     /// One run of a plan, with its thresholds and an optional baseline.
     Run {
         plan: LoadPlan,
         tolerance: f64,
-        baseline: Option<Box<(PathBuf, LoadSummary)>>,
+        baseline: Baseline,
     },
     /// A capacity search.
     Capacity(CapacityOptions),
@@ -68,16 +71,10 @@ impl Job {
             return Ok(Job::Quota(options));
         }
         let plan = LoadPlan::resolve(scenario, &options(args)?).map_err(Failure::invalid_from)?;
-        let baseline = match &args.baseline {
-            Some(path) => Some(Box::new((
-                path.clone(),
-                venom_load::read_baseline(path).map_err(Failure::invalid_from)?,
-            ))),
-            None => None,
-        };
+        let (tolerance, baseline) = baseline(&args.baseline)?;
         Ok(Job::Run {
             plan,
-            tolerance: percent("--tolerance", &args.tolerance)?,
+            tolerance,
             baseline,
         })
     }
@@ -216,6 +213,17 @@ fn merge_command(args: &LoadMergeArgs) -> Result<i32, Failure> {
         .map(|path| venom_load::read_baseline(path).map_err(Failure::invalid_from))
         .collect::<Result<Vec<_>, _>>()?;
     let merged = venom_load::merge(&summaries).map_err(Failure::invalid_from)?;
+    let (tolerance, baseline) = baseline(&args.baseline)?;
+    let outputs = Outputs {
+        json: Some(args.output.clone()),
+        html: args.html.clone(),
+        save_baseline: None,
+    };
+    finish(merged, (tolerance, baseline), &outputs)
+}
+
+/// The run to compare with, read, and the tolerance.
+fn baseline(args: &BaselineArgs) -> Result<(f64, Baseline), Failure> {
     let tolerance = venom_load::parse_percent(&args.tolerance)
         .map_err(|e| Failure::invalid(format!("--tolerance: {e}")))?;
     let baseline = match &args.baseline {
@@ -225,12 +233,7 @@ fn merge_command(args: &LoadMergeArgs) -> Result<i32, Failure> {
         ))),
         None => None,
     };
-    let outputs = Outputs {
-        json: Some(args.output.clone()),
-        html: args.html.clone(),
-        save_baseline: None,
-    };
-    finish(merged, (tolerance, baseline), &outputs)
+    Ok((tolerance, baseline))
 }
 
 /// Where a run's reports go.
@@ -246,7 +249,7 @@ fn one_run(
     args: &LoadArgs,
     (scenario, processes): (&Scenario, &Processes),
     plan: &LoadPlan,
-    baseline: (f64, Option<Box<(PathBuf, LoadSummary)>>),
+    baseline: (f64, Baseline),
     control: Control,
 ) -> Result<i32, Failure> {
     let every = args
@@ -301,7 +304,7 @@ fn one_run(
 /// the exit status of its thresholds and baseline.
 fn finish(
     mut summary: LoadSummary,
-    (tolerance, baseline): (f64, Option<Box<(PathBuf, LoadSummary)>>),
+    (tolerance, baseline): (f64, Baseline),
     outputs: &Outputs,
 ) -> Result<i32, Failure> {
     if let Some((path, base)) = baseline.as_deref() {

@@ -8,10 +8,12 @@
 
 mod client;
 mod context_update;
+mod http1;
 mod response;
 mod together;
 
 pub use client::{Credentials, HttpClient, PreparedRequest, SendError, Unreachable};
 pub use context_update::{apply_extracts, apply_response, apply_set};
+pub use http1::{connect_http1, ConnectError, Http1Sender};
 pub use response::{body_value, last_value, CappedBody};
 pub use together::TogetherRequest;

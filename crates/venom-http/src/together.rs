@@ -7,13 +7,12 @@
 //! requests are further apart).
 
 use crate::client::{Credentials, HttpClient, Rendered, SendError};
+use crate::http1::{connect_http1, Http1Sender};
 use crate::response::CappedBody;
 use http_body_util::{BodyExt, Full};
 use hyper::body::Bytes;
-use hyper::client::conn::http1::SendRequest;
 use hyper::header::{HeaderValue, CONTENT_TYPE, HOST};
 use hyper::{Request, Uri};
-use hyper_util::rt::TokioIo;
 use std::time::{Duration, Instant};
 use venom_engine::{Exchange, RequestRecord, ResponseRecord, SentTogether};
 use venom_scenario::{RequestSpec, Vars};
@@ -155,21 +154,11 @@ async fn join_all<F: std::future::Future>(futures: impl Iterator<Item = F>) -> V
     outputs.into_iter().flatten().collect()
 }
 
-/// A new HTTP/1.1 connection to `address` (its driver runs as a task until it closes).
-async fn connect(address: &str) -> Result<SendRequest<Full<Bytes>>, String> {
-    let cannot = |e: &dyn std::fmt::Display| format!("cannot connect: {e}");
-    let stream = tokio::net::TcpStream::connect(address)
+/// A new HTTP/1.1 connection to `address`, or why not.
+async fn connect(address: &str) -> Result<Http1Sender, String> {
+    connect_http1(address)
         .await
-        .map_err(|e| cannot(&e))?;
-    stream.set_nodelay(true).map_err(|e| cannot(&e))?;
-    let (sender, connection) = hyper::client::conn::http1::handshake(TokioIo::new(stream))
-        .await
-        .map_err(|e| cannot(&e))?;
-    tokio::spawn(async move {
-        // Ends when the server closes the connection or the sender is dropped.
-        let _ = connection.await;
-    });
-    Ok(sender)
+        .map_err(|e| format!("cannot connect: {e}"))
 }
 
 /// The hyper request for `rendered`: origin-form target, `Host`, JSON body.

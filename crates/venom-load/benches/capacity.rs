@@ -15,17 +15,11 @@ mod limits;
 use std::path::Path;
 use std::time::Duration;
 use venom_load::{find_capacity, CapacityOptions, Control, Progress};
-
-fn env_u64(name: &str, default: u64) -> u64 {
-    std::env::var(name)
-        .ok()
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(default)
-}
+use venom_testkit::bench_args::env_number;
 
 fn main() {
-    let rounds = env_u64("VENOM_BENCH_ROUNDS", 3).max(1);
-    let stage = Duration::from_secs(env_u64("VENOM_BENCH_STAGE_SECS", 2).max(1));
+    let rounds = env_number("VENOM_BENCH_ROUNDS", 3).max(1);
+    let stage = Duration::from_secs(env_number("VENOM_BENCH_STAGE_SECS", 2).max(1));
     let url = limits::start_server();
     let scenario = venom_scenario::parse(
         &format!(

@@ -14,35 +14,8 @@
 #[path = "../tests/common/streams.rs"]
 mod streams;
 
-use std::path::Path;
 use std::time::Instant;
-use venom_load::{Control, LoadPlan, LoadSummary, PlanOptions, Progress};
-
-fn run_once(url: &str, path: &str) -> LoadSummary {
-    let scenario = venom_scenario::parse(
-        &format!(
-            "base_url = \"{url}\"\n[defaults]\ntimeout = 300.0\n\
-             [[actions]]\nname = \"s\"\nmethod = \"GET\"\npath = \"{path}\"\nexpect = [200]\n"
-        ),
-        Path::new("stream-bench.toml"),
-    )
-    .expect("scenario");
-    let plan = LoadPlan::resolve(
-        &scenario,
-        &PlanOptions {
-            vus: Some(1),
-            iterations: Some(1),
-            flow: Some("s".into()),
-            ..PlanOptions::default()
-        },
-    )
-    .expect("plan");
-    let control = Control {
-        interrupt: None,
-        progress: Progress::Silent,
-    };
-    venom_load::run(&scenario, &plan, control).expect("run")
-}
+use venom_testkit::bench_args::env_number;
 
 fn status_kib(field: &str) -> u64 {
     std::fs::read_to_string("/proc/self/status")
@@ -54,14 +27,11 @@ fn status_kib(field: &str) -> u64 {
 }
 
 fn main() {
-    let rounds: usize = std::env::var("VENOM_BENCH_ROUNDS")
-        .ok()
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(3);
+    let rounds = env_number("VENOM_BENCH_ROUNDS", 3);
     let url = streams::start_server();
     println!("venom-load stream bench: {rounds} rounds, loopback");
     for round in 1..=rounds {
-        let summary = run_once(&url, "/events");
+        let summary = streams::run_once(&url, "/events", "");
         let stream = summary
             .action("s")
             .and_then(|s| s.stream.clone())
@@ -74,7 +44,7 @@ fn main() {
         let _ = std::fs::write("/proc/self/clear_refs", "5");
         let before = status_kib("VmRSS:");
         let started = Instant::now();
-        let summary = run_once(&url, "/big");
+        let summary = streams::run_once(&url, "/big", "");
         let secs = started.elapsed().as_secs_f64();
         let after = status_kib("VmRSS:");
         let peak = status_kib("VmHWM:");

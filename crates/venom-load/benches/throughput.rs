@@ -25,26 +25,20 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 use venom_load::{Control, LoadPlan, Mode, PlanOptions, Progress};
-
-fn env_u64(name: &str, default: u64) -> u64 {
-    std::env::var(name)
-        .ok()
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(default)
-}
+use venom_testkit::bench_args::env_number;
 
 fn main() {
     if std::env::var_os("VENOM_BENCH_SERVE").is_some() {
         serve();
         return;
     }
-    let secs = env_u64("VENOM_BENCH_SECS", 5);
-    let connections = env_u64("VENOM_BENCH_CONNECTIONS", 32);
-    let rounds = env_u64("VENOM_BENCH_ROUNDS", 3);
-    let soak_secs = env_u64("VENOM_SOAK_SECS", 60);
-    let soak_rate = env_u64("VENOM_SOAK_RATE", 1000).max(1);
-    let soak_vus = env_u64("VENOM_SOAK_VUS", 0);
-    let sample_secs = env_u64("VENOM_SOAK_SAMPLE_SECS", 5).max(1);
+    let secs = env_number("VENOM_BENCH_SECS", 5);
+    let connections = env_number("VENOM_BENCH_CONNECTIONS", 32);
+    let rounds = env_number("VENOM_BENCH_ROUNDS", 3);
+    let soak_secs = env_number("VENOM_SOAK_SECS", 60);
+    let soak_rate = env_number("VENOM_SOAK_RATE", 1000).max(1);
+    let soak_vus = env_number("VENOM_SOAK_VUS", 0);
+    let sample_secs = env_number("VENOM_SOAK_SAMPLE_SECS", 5).max(1);
 
     // `VENOM_BENCH_URL` points at a server started elsewhere (e.g. to profile the client alone).
     let mut server = match std::env::var("VENOM_BENCH_URL") {

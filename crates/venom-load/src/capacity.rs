@@ -6,7 +6,7 @@
 //! the tolerance of each other. Bounded in stages, in rate and so in time. The suggested quota
 //! is a fraction of the highest rate that held.
 
-use crate::plan::{LoadPlan, Mode, PlanOptions};
+use crate::plan::LoadPlan;
 use crate::run::{run, Control, LoadError};
 use crate::summary::{LoadSummary, StopReason};
 use serde::{Deserialize, Serialize};
@@ -200,18 +200,7 @@ fn run_stage(
     length: Duration,
     control: &Control,
 ) -> Result<LoadSummary, LoadError> {
-    let plan = LoadPlan::resolve(
-        scenario,
-        &PlanOptions {
-            mode: Some(Mode::Burst),
-            rate: Some(rate),
-            duration: Some(length),
-            interval: Some(Duration::from_secs(1)),
-            flow: flow.map(str::to_string),
-            ..PlanOptions::default()
-        },
-    )
-    .map_err(LoadError::Plan)?;
+    let plan = LoadPlan::open_stage(scenario, rate, length, flow).map_err(LoadError::Plan)?;
     run(scenario, &plan, control.clone())
 }
 

@@ -228,6 +228,29 @@ impl LoadPlan {
         }
     }
 
+    /// A plan venom runs by itself (a capacity search's stage, a quota check): the open model
+    /// at `rate` iterations per second for `length`, statistics every second, the flow
+    /// `flow` (a `[load]` flow or a comma-separated list of actions; the scenario's flows when
+    /// `None`).
+    pub fn open_stage(
+        scenario: &Scenario,
+        rate: f64,
+        length: Duration,
+        flow: Option<&str>,
+    ) -> Result<LoadPlan, PlanError> {
+        LoadPlan::resolve(
+            scenario,
+            &PlanOptions {
+                mode: Some(Mode::Burst),
+                rate: Some(rate),
+                duration: Some(length),
+                interval: Some(Duration::from_secs(1)),
+                flow: flow.map(str::to_string),
+                ..PlanOptions::default()
+            },
+        )
+    }
+
     /// One line for reports: `burst, closed model, 50 VUs, 20s`.
     pub fn describe(&self) -> String {
         let model = match &self.model {

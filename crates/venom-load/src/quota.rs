@@ -2,7 +2,7 @@
 //! alone above its quota, then checks that the accepted rate stays within the tolerance and that
 //! what is not accepted answers 429.
 
-use crate::plan::{LoadPlan, Mode, PlanOptions};
+use crate::plan::LoadPlan;
 use crate::run::{run, Control, LoadError};
 use crate::summary::{IntervalStats, LoadSummary};
 use serde::{Deserialize, Serialize};
@@ -125,18 +125,9 @@ fn check_one(
     options: QuotaOptions,
     control: &Control,
 ) -> Result<QuotaResult, LoadError> {
-    let plan = LoadPlan::resolve(
-        scenario,
-        &PlanOptions {
-            mode: Some(Mode::Burst),
-            rate: Some(quota.per_second * options.overload),
-            duration: Some(options.duration),
-            interval: Some(Duration::from_secs(1)),
-            flow: Some(action.name.clone()),
-            ..PlanOptions::default()
-        },
-    )
-    .map_err(LoadError::Plan)?;
+    let rate = quota.per_second * options.overload;
+    let plan = LoadPlan::open_stage(scenario, rate, options.duration, Some(&action.name))
+        .map_err(LoadError::Plan)?;
     let summary = run(scenario, &plan, control.clone())?;
     Ok(judge(&action.name, quota, &summary))
 }

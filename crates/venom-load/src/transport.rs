@@ -14,15 +14,15 @@ use crate::run::LoadError;
 use crate::stream::{StreamMeasure, StreamReader};
 use http_body_util::{BodyExt, Full};
 use hyper::body::Bytes;
-use hyper::client::conn::http1::SendRequest;
 use hyper::header::{HeaderValue, CONTENT_TYPE, HOST};
 use hyper::{HeaderMap, Method, Request, Uri};
-use hyper_util::rt::TokioIo;
 use std::sync::{Mutex, PoisonError};
 use std::time::{Duration, Instant};
 use venom_engine::{Context, ResponseRecord};
 use venom_http::CappedBody;
-use venom_http::{HttpClient, PreparedRequest, SendError};
+use venom_http::{
+    connect_http1, ConnectError, Http1Sender, HttpClient, PreparedRequest, SendError,
+};
 use venom_scenario::{ActionSpec, Defaults, Scenario, Vars};
 
 /// Why a request produced no usable response.
@@ -218,7 +218,7 @@ fn out_of_descriptors(error: &(dyn std::error::Error + 'static)) -> bool {
     false
 }
 
-type Sender = SendRequest<Full<Bytes>>;
+type Sender = Http1Sender;
 
 /// The keep-alive connection a user sends its requests on, one request at a time (empty until
 /// the first request, or after a failure closed it).
@@ -409,33 +409,16 @@ impl Direct {
 
     /// A new connection (its driver runs as a task until the connection closes).
     async fn connect(&self) -> Result<Sender, (ErrorKind, String)> {
-        let connect_error = |e: &dyn std::fmt::Display| {
-            (
+        connect_http1(&self.address).await.map_err(|e| match &e {
+            ConnectError::Io(io) if out_of_descriptors(io) => (
+                ErrorKind::Client,
+                format!("venom cannot open a connection: {e}"),
+            ),
+            _ => (
                 ErrorKind::Connect,
                 format!("cannot connect to {}: {e}", self.address),
-            )
-        };
-        let stream = tokio::net::TcpStream::connect(&self.address)
-            .await
-            .map_err(|e| {
-                if out_of_descriptors(&e) {
-                    (
-                        ErrorKind::Client,
-                        format!("venom cannot open a connection: {e}"),
-                    )
-                } else {
-                    connect_error(&e)
-                }
-            })?;
-        stream.set_nodelay(true).map_err(|e| connect_error(&e))?;
-        let (sender, connection) = hyper::client::conn::http1::handshake(TokioIo::new(stream))
-            .await
-            .map_err(|e| connect_error(&e))?;
-        tokio::spawn(async move {
-            // The connection ends when the server closes it or the sender is dropped.
-            let _ = connection.await;
-        });
-        Ok(sender)
+            ),
+        })
     }
 }
 

@@ -4,36 +4,16 @@
 #[path = "common/streams.rs"]
 mod streams;
 
-use std::path::Path;
 use streams::{start_server, BIG_CHUNKS};
-use venom_load::{Control, LoadPlan, LoadSummary, PlanOptions, Progress, Stats, ThresholdStatus};
+use venom_load::{LoadSummary, Stats, ThresholdStatus};
 
-/// One iteration of `path` with one user; the summary.
+/// One iteration of `path`, with the thresholds the test reads.
 fn run_once(url: &str, path: &str) -> LoadSummary {
-    let scenario = venom_scenario::parse(
-        &format!(
-            "base_url = \"{url}\"\n[defaults]\ntimeout = 120.0\n\
-             [[actions]]\nname = \"s\"\nmethod = \"GET\"\npath = \"{path}\"\nexpect = [200]\n\
-             [load.thresholds]\n\"s.gap_p95\" = \"< 40ms\"\n\"s.chunks_per_s\" = \"> 10\"\n"
-        ),
-        Path::new("stream.toml"),
+    streams::run_once(
+        url,
+        path,
+        "\"s.gap_p95\" = \"< 40ms\"\n\"s.chunks_per_s\" = \"> 10\"\n",
     )
-    .unwrap_or_else(|e| panic!("{e}"));
-    let plan = LoadPlan::resolve(
-        &scenario,
-        &PlanOptions {
-            vus: Some(1),
-            iterations: Some(1),
-            flow: Some("s".into()),
-            ..PlanOptions::default()
-        },
-    )
-    .expect("plan");
-    let control = Control {
-        interrupt: None,
-        progress: Progress::Silent,
-    };
-    venom_load::run(&scenario, &plan, control).expect("run")
 }
 
 fn stream_of(summary: &LoadSummary) -> (Stats, venom_load::StreamStats) {

@@ -1,5 +1,5 @@
 //! The command line of a bench harness (`harness = false`): `cargo bench … -- WORDS --name
-//! VALUE`, where cargo itself adds `--bench`.
+//! VALUE`, where cargo itself adds `--bench`; and its settings from the environment.
 
 /// The value of option `--name`, given as `--name VALUE` or `--name=VALUE`.
 pub fn option(args: &[String], name: &str) -> Option<String> {
@@ -29,6 +29,14 @@ pub fn words(args: &[String], valued: &[&str]) -> Vec<String> {
         }
     }
     words
+}
+
+/// The number in the environment variable `name`, or `default` when it is unset or no number.
+pub fn env_number(name: &str, default: u64) -> u64 {
+    std::env::var(name)
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(default)
 }
 
 #[cfg(test)]

@@ -8,7 +8,9 @@
 
 use std::io::{BufRead, BufReader, Write};
 use std::net::{TcpListener, TcpStream};
+use std::path::Path;
 use std::time::Duration;
+use venom_load::{Control, LoadPlan, LoadSummary, PlanOptions, Progress};
 
 const BIG_CHUNK: usize = 1 << 20;
 pub const BIG_CHUNKS: usize = 1024;
@@ -83,4 +85,33 @@ pub fn start_server() -> String {
         }
     });
     url
+}
+
+/// One iteration of `GET path` (the action `s`) with one user, under `thresholds` (lines of
+/// `[load.thresholds]`); the summary.
+pub fn run_once(url: &str, path: &str, thresholds: &str) -> LoadSummary {
+    let scenario = venom_scenario::parse(
+        &format!(
+            "base_url = \"{url}\"\n[defaults]\ntimeout = 300.0\n\
+             [[actions]]\nname = \"s\"\nmethod = \"GET\"\npath = \"{path}\"\nexpect = [200]\n\
+             [load.thresholds]\n{thresholds}"
+        ),
+        Path::new("stream.toml"),
+    )
+    .unwrap_or_else(|e| panic!("{e}"));
+    let plan = LoadPlan::resolve(
+        &scenario,
+        &PlanOptions {
+            vus: Some(1),
+            iterations: Some(1),
+            flow: Some("s".into()),
+            ..PlanOptions::default()
+        },
+    )
+    .expect("plan");
+    let control = Control {
+        interrupt: None,
+        progress: Progress::Silent,
+    };
+    venom_load::run(&scenario, &plan, control).expect("run")
 }
