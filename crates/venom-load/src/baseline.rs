@@ -16,12 +16,25 @@ pub const LATENCY_FLOOR_MS: f64 = 1.0;
 /// Error-rate increases of at most this fraction (0.1 percentage point) never count.
 pub const ERROR_RATE_FLOOR: f64 = 0.001;
 
-/// Reads a summary written by `--json` or `--save-baseline`.
+/// The largest summary file read (an hour-long soak with per-second intervals and their
+/// histograms takes a few MiB).
+pub const MAX_SUMMARY_BYTES: u64 = 256 << 20;
+
+/// Reads a summary written by `--json` or `--save-baseline` (at most [`MAX_SUMMARY_BYTES`]).
 pub fn read_baseline(path: &Path) -> Result<LoadSummary, FileError> {
-    let text = std::fs::read_to_string(path).map_err(|source| FileError::Read {
+    let read_error = |source| FileError::Read {
         path: path.to_path_buf(),
         source,
-    })?;
+    };
+    let bytes = std::fs::metadata(path).map_err(read_error)?.len();
+    if bytes > MAX_SUMMARY_BYTES {
+        return Err(FileError::TooLarge {
+            path: path.to_path_buf(),
+            bytes,
+            limit: MAX_SUMMARY_BYTES,
+        });
+    }
+    let text = std::fs::read_to_string(path).map_err(read_error)?;
     let summary: LoadSummary =
         serde_json::from_str(&text).map_err(|source| FileError::NotSummary {
             path: path.to_path_buf(),
@@ -114,5 +127,23 @@ fn change(then: f64, now: f64) -> f64 {
         0.0
     } else {
         (now - then) / then
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_file_larger_than_any_summary_is_refused_before_it_is_read() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("huge.json");
+        // Sparse: no disk is used, and reading it would take 256 MiB of memory.
+        let file = std::fs::File::create(&path).unwrap();
+        file.set_len(MAX_SUMMARY_BYTES + 1).unwrap();
+        match read_baseline(&path) {
+            Err(FileError::TooLarge { bytes, .. }) => assert_eq!(bytes, MAX_SUMMARY_BYTES + 1),
+            other => panic!("{other:?}"),
+        }
     }
 }

@@ -38,6 +38,16 @@ pub enum FileError {
         #[source]
         source: std::io::Error,
     },
+    /// The file is larger than any summary venom writes.
+    #[error("{}: {bytes} bytes, larger than a load summary can be ({limit} bytes at most)", path.display())]
+    TooLarge {
+        /// The file.
+        path: PathBuf,
+        /// Its size.
+        bytes: u64,
+        /// The most accepted.
+        limit: u64,
+    },
     /// The file is not JSON of a load summary.
     #[error("{}:{line}:{column}: not a venom load summary", path.display())]
     NotSummary {
