@@ -9,6 +9,7 @@
 use crate::client::{Credentials, HttpClient, Rendered, SendError};
 use crate::http1::{connect_http1, Http1Sender};
 use crate::response::CappedBody;
+use futures_util::future::join_all;
 use http_body_util::{BodyExt, Full};
 use hyper::body::Bytes;
 use hyper::header::{HeaderValue, CONTENT_TYPE, HOST};
@@ -55,9 +56,10 @@ impl HttpClient {
             false => format!("{authority}:80"),
         };
         let records: Vec<RequestRecord> = rendered.iter().map(Rendered::record).collect();
+        let timeout = self.timeout();
         let mut senders = Vec::with_capacity(rendered.len());
         for _ in &rendered {
-            senders.push(connect(&address).await);
+            senders.push(connect(&address, timeout).await);
         }
         let origin_len = "http://".len() + authority.len();
         let requests: Vec<Result<Request<Full<Bytes>>, String>> = rendered
@@ -65,7 +67,6 @@ impl HttpClient {
             .map(|r| hyper_request(r, origin_len, authority))
             .collect();
         let released = Instant::now();
-        let timeout = self.timeout();
         let max_body = self.max_body();
         let sends = senders.into_iter().zip(requests).map(|(sender, request)| {
             let sent = async move {
@@ -126,39 +127,12 @@ impl HttpClient {
     }
 }
 
-/// Polls every future in turn until all are done: on one thread, the requests go out in the
-/// same turn of the runtime.
-async fn join_all<F: std::future::Future>(futures: impl Iterator<Item = F>) -> Vec<F::Output> {
-    let mut set = Vec::new();
-    for future in futures {
-        set.push(Box::pin(future));
+/// A new HTTP/1.1 connection to `address` within `timeout`, or why not.
+async fn connect(address: &str, timeout: Duration) -> Result<Http1Sender, String> {
+    match tokio::time::timeout(timeout, connect_http1(address)).await {
+        Ok(connected) => connected.map_err(|e| format!("cannot connect: {e}")),
+        Err(_) => Err(format!("cannot connect within {timeout:?}")),
     }
-    let mut outputs: Vec<Option<F::Output>> = set.iter().map(|_| None).collect();
-    std::future::poll_fn(|cx| {
-        let mut pending = false;
-        for (future, output) in set.iter_mut().zip(outputs.iter_mut()) {
-            if output.is_some() {
-                continue;
-            }
-            match future.as_mut().poll(cx) {
-                std::task::Poll::Ready(value) => *output = Some(value),
-                std::task::Poll::Pending => pending = true,
-            }
-        }
-        match pending {
-            true => std::task::Poll::Pending,
-            false => std::task::Poll::Ready(()),
-        }
-    })
-    .await;
-    outputs.into_iter().flatten().collect()
-}
-
-/// A new HTTP/1.1 connection to `address`, or why not.
-async fn connect(address: &str) -> Result<Http1Sender, String> {
-    connect_http1(address)
-        .await
-        .map_err(|e| format!("cannot connect: {e}"))
 }
 
 /// The hyper request for `rendered`: origin-form target, `Host`, JSON body.
