@@ -89,6 +89,22 @@ pub fn render_console(summary: &LoadSummary, outputs: &[String]) -> String {
             );
         }
     }
+    if !summary.overall.statuses.is_empty() {
+        let _ = writeln!(out, "\nstatuses (count, per second):");
+    }
+    let scopes = std::iter::once(("all", &summary.overall))
+        .chain(summary.actions.iter().map(|a| (a.name.as_str(), &a.stats)));
+    for (name, stats) in scopes.filter(|(_, s)| !s.statuses.is_empty()) {
+        let codes: Vec<String> = stats
+            .statuses
+            .iter()
+            .filter_map(|(code, n)| {
+                let rate = stats.status_rate(code.parse().ok()?);
+                Some(format!("{code} ×{n} ({rate:.1}/s)"))
+            })
+            .collect();
+        let _ = writeln!(out, "  {name}: {}", codes.join(", "));
+    }
     let streamed: Vec<(&str, &crate::summary::StreamStats)> = summary
         .actions
         .iter()
