@@ -35,7 +35,7 @@ mod summary;
 mod threshold;
 mod transport;
 
-pub use baseline::{compare, read_baseline, ERROR_RATE_FLOOR, LATENCY_FLOOR_MS};
+pub use baseline::{compare, read_baseline, ERROR_RATE_FLOOR, LATENCY_FLOOR_MS, MAX_SUMMARY_BYTES};
 pub use capacity::{find_capacity, CapacityOptions, CapacityReport, CapacityStage, CAPACITY_KIND};
 pub use capacity_html::render_capacity_html;
 pub use console::render_console;
