@@ -176,10 +176,17 @@ fn check(summaries: &[LoadSummary]) -> Result<(), MergeError> {
             "summary 1 is no segment (`--segment I/N`): expected the segments of one run".into(),
         ));
     };
-    let mut seen = vec![false; count as usize];
+    // Indexes seen so far: nothing is sized by the count a file claims.
+    let mut seen = std::collections::BTreeSet::new();
     for (i, segment) in segments.iter().enumerate() {
         match segment {
-            Some(s) if s.count == count && !seen[s.index as usize] => seen[s.index as usize] = true,
+            Some(s) if s.count == count && s.index >= count => {
+                return Err(MergeError::Segments(format!(
+                    "summary {} names segment {s}, which does not exist: expected I below N",
+                    i + 1
+                )))
+            }
+            Some(s) if s.count == count && seen.insert(s.index) => {}
             Some(s) if s.count == count => {
                 return Err(MergeError::Segments(format!(
                     "summary {} is segment {s} again: expected each segment once",
@@ -196,9 +203,11 @@ fn check(summaries: &[LoadSummary]) -> Result<(), MergeError> {
             }
         }
     }
-    if summaries.len() < count as usize {
+    if seen.len() < count as usize {
+        // The first few missing ones are enough to say which.
         let missing: Vec<String> = (0..count)
-            .filter(|&i| !seen[i as usize])
+            .filter(|i| !seen.contains(i))
+            .take(8)
             .map(|i| format!("{i}/{count}"))
             .collect();
         return Err(MergeError::Segments(format!(
@@ -536,6 +545,22 @@ mod tests {
         let also = Some(Segment { index: 1, count: 3 });
         assert!(error(&[summary(&t, missing, 1.0), summary(&t, also, 1.0)])
             .contains("segment(s) 2/3 missing"));
+        // A file may claim anything: no part beyond its count, no count that sizes memory.
+        let beyond = Some(Segment { index: 5, count: 2 });
+        assert!(
+            error(&[summary(&t, part(0), 1.0), summary(&t, beyond, 1.0)])
+                .contains("segment 5/2, which does not exist")
+        );
+        let huge = |index| {
+            Some(Segment {
+                index,
+                count: u32::MAX,
+            })
+        };
+        assert!(
+            error(&[summary(&t, huge(0), 1.0), summary(&t, huge(1), 1.0)])
+                .contains("segment(s) 2/4294967295, 3/4294967295")
+        );
         let mut other = summary(&t, part(1), 1.0);
         other.scenario = "other.toml".into();
         assert!(error(&[summary(&t, part(0), 1.0), other]).contains("ran scenario `other.toml`"));
