@@ -239,13 +239,9 @@ impl HttpClient {
         auth: Option<&AuthSpec>,
         vars: &Vars<'_>,
     ) -> Result<PreparedRequest, SendError> {
-        let rendered = self.render(spec, Credentials::Auth(auth), vars)?;
-        Ok(PreparedRequest {
-            method: rendered.method,
-            url: rendered.url,
-            headers: rendered.headers,
-            body: rendered.body,
-        })
+        Ok(self
+            .render(spec, Credentials::Auth(auth), vars)?
+            .into_prepared())
     }
 
     /// Sends `GET /` and fails when nothing answers at the base URL: a connection that cannot
@@ -358,11 +354,11 @@ pub struct PreparedRequest {
 
 /// A request ready to send.
 pub(crate) struct Rendered {
-    pub(crate) method: reqwest::Method,
-    pub(crate) url: String,
-    pub(crate) headers: reqwest::header::HeaderMap,
+    method: reqwest::Method,
+    url: String,
+    headers: reqwest::header::HeaderMap,
     secret_headers: Vec<HeaderName>,
-    pub(crate) body: Option<serde_json::Value>,
+    body: Option<serde_json::Value>,
 }
 
 impl Rendered {
@@ -377,6 +373,16 @@ impl Rendered {
         }
         self.headers.insert(header, value);
         Ok(())
+    }
+
+    /// The request itself, for a transport of the caller's.
+    pub(crate) fn into_prepared(self) -> PreparedRequest {
+        PreparedRequest {
+            method: self.method,
+            url: self.url,
+            headers: self.headers,
+            body: self.body,
+        }
     }
 
     /// What the report shows of the request: secrets redacted.

@@ -14,6 +14,6 @@ mod together;
 
 pub use client::{Credentials, HttpClient, PreparedRequest, SendError, Unreachable};
 pub use context_update::{apply_extracts, apply_response, apply_set};
-pub use http1::{connect_http1, ConnectError, Http1Sender};
+pub use http1::{ConnectError, Http1Origin, Http1Request, Http1Sender};
 pub use response::{body_value, last_value, CappedBody};
 pub use together::TogetherRequest;

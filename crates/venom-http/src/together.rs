@@ -7,13 +7,12 @@
 //! requests are further apart).
 
 use crate::client::{Credentials, HttpClient, Rendered, SendError};
-use crate::http1::{connect_http1, Http1Sender};
+use crate::http1::{Http1Origin, Http1Sender};
 use crate::response::CappedBody;
 use futures_util::future::join_all;
 use http_body_util::{BodyExt, Full};
 use hyper::body::Bytes;
-use hyper::header::{HeaderValue, CONTENT_TYPE, HOST};
-use hyper::{Request, Uri};
+use hyper::Request;
 use std::time::{Duration, Instant};
 use venom_engine::{Exchange, RequestRecord, ResponseRecord, SentTogether};
 use venom_scenario::{RequestSpec, Vars};
@@ -41,30 +40,32 @@ impl HttpClient {
             .iter()
             .map(|r| self.render(r.spec, r.credentials, &r.vars))
             .collect::<Result<Vec<_>, _>>()?;
-        let exchanges = match self.base_url().strip_prefix("http://") {
-            Some(rest) => self.direct_together(rest, rendered).await,
+        let direct = match self.base_url().starts_with("http://") {
+            true => Http1Origin::of(self.base_url()).ok(),
+            false => None,
+        };
+        let exchanges = match direct {
+            Some(origin) => self.direct_together(&origin, rendered).await,
             None => self.pooled_together(rendered).await,
         };
         Ok(exchanges)
     }
 
     /// Each request on a connection of its own, opened first, then all sent at once.
-    async fn direct_together(&self, rest: &str, rendered: Vec<Rendered>) -> Vec<Exchange> {
-        let authority = rest.split('/').next().unwrap_or(rest);
-        let address = match authority.contains(':') {
-            true => authority.to_string(),
-            false => format!("{authority}:80"),
-        };
+    async fn direct_together(
+        &self,
+        origin: &Http1Origin,
+        rendered: Vec<Rendered>,
+    ) -> Vec<Exchange> {
         let records: Vec<RequestRecord> = rendered.iter().map(Rendered::record).collect();
         let timeout = self.timeout();
         let mut senders = Vec::with_capacity(rendered.len());
         for _ in &rendered {
-            senders.push(connect(&address, timeout).await);
+            senders.push(connect(origin, timeout).await);
         }
-        let origin_len = "http://".len() + authority.len();
         let requests: Vec<Result<Request<Full<Bytes>>, String>> = rendered
             .into_iter()
-            .map(|r| hyper_request(r, origin_len, authority))
+            .map(|r| Ok(origin.request(r.into_prepared())?.to_hyper()))
             .collect();
         let released = Instant::now();
         let max_body = self.max_body();
@@ -127,47 +128,12 @@ impl HttpClient {
     }
 }
 
-/// A new HTTP/1.1 connection to `address` within `timeout`, or why not.
-async fn connect(address: &str, timeout: Duration) -> Result<Http1Sender, String> {
-    match tokio::time::timeout(timeout, connect_http1(address)).await {
+/// A new HTTP/1.1 connection to `origin` within `timeout`, or why not.
+async fn connect(origin: &Http1Origin, timeout: Duration) -> Result<Http1Sender, String> {
+    match tokio::time::timeout(timeout, origin.connect()).await {
         Ok(connected) => connected.map_err(|e| format!("cannot connect: {e}")),
         Err(_) => Err(format!("cannot connect within {timeout:?}")),
     }
-}
-
-/// The hyper request for `rendered`: origin-form target, `Host`, JSON body.
-fn hyper_request(
-    rendered: Rendered,
-    origin_len: usize,
-    authority: &str,
-) -> Result<Request<Full<Bytes>>, String> {
-    let target = rendered
-        .url
-        .get(origin_len..)
-        .filter(|t| t.starts_with('/'));
-    let uri: Uri = target
-        .unwrap_or("/")
-        .parse()
-        .map_err(|e| format!("invalid request target: {e}"))?;
-    let body = match &rendered.body {
-        Some(value) => Bytes::from(
-            serde_json::to_vec(value).map_err(|e| format!("cannot serialize the body: {e}"))?,
-        ),
-        None => Bytes::new(),
-    };
-    let mut headers = rendered.headers;
-    if !headers.contains_key(HOST) {
-        let host = HeaderValue::from_str(authority).map_err(|e| format!("invalid host: {e}"))?;
-        headers.insert(HOST, host);
-    }
-    if rendered.body.is_some() && !headers.contains_key(CONTENT_TYPE) {
-        headers.insert(CONTENT_TYPE, HeaderValue::from_static("application/json"));
-    }
-    let mut request = Request::new(Full::new(body));
-    *request.method_mut() = rendered.method;
-    *request.uri_mut() = uri;
-    *request.headers_mut() = headers;
-    Ok(request)
 }
 
 /// Reads a response into its record, keeping at most `max_body` bytes of the body.

@@ -14,14 +14,13 @@ use crate::run::LoadError;
 use crate::stream::{StreamMeasure, StreamReader};
 use http_body_util::{BodyExt, Full};
 use hyper::body::Bytes;
-use hyper::header::{HeaderValue, CONTENT_TYPE, HOST};
-use hyper::{HeaderMap, Method, Request, Uri};
+use hyper::Request;
 use std::sync::{Mutex, PoisonError};
 use std::time::{Duration, Instant};
 use venom_engine::{Context, ResponseRecord};
 use venom_http::CappedBody;
 use venom_http::{
-    connect_http1, ConnectError, Http1Sender, HttpClient, PreparedRequest, SendError,
+    ConnectError, Http1Origin, Http1Request, Http1Sender, HttpClient, PreparedRequest, SendError,
 };
 use venom_scenario::{ActionSpec, Defaults, Scenario, Vars};
 
@@ -54,26 +53,7 @@ pub(crate) struct Transport {
     direct: Option<Direct>,
     /// By action index: the request, built once, of actions whose request has no placeholder
     /// and no authentication (read from the environment at each request otherwise).
-    fixed: Vec<Option<Fixed>>,
-}
-
-/// A request that is the same every time, ready to be cloned onto the wire.
-#[derive(Debug, Clone)]
-struct Fixed {
-    method: Method,
-    uri: Uri,
-    headers: HeaderMap,
-    body: Bytes,
-}
-
-impl Fixed {
-    fn request(&self) -> Request<Full<Bytes>> {
-        let mut request = Request::new(Full::new(self.body.clone()));
-        *request.method_mut() = self.method.clone();
-        *request.uri_mut() = self.uri.clone();
-        *request.headers_mut() = self.headers.clone();
-        request
-    }
+    fixed: Vec<Option<Http1Request>>,
 }
 
 impl Transport {
@@ -119,13 +99,13 @@ impl Transport {
             return self.send_with_client(spec, vars, record).await;
         };
         let request = match self.fixed.get(action).and_then(Option::as_ref) {
-            Some(fixed) => fixed.request(),
+            Some(fixed) => fixed.to_hyper(),
             None => {
                 let prepared = self
                     .client
                     .prepare(&request_of(spec).request, spec.auth.as_ref(), vars)
                     .map_err(failure)?;
-                direct.parts(prepared)?.request()
+                direct.parts(prepared)?.to_hyper()
             }
         };
         direct.send(request, record, connection).await
@@ -227,12 +207,8 @@ pub(crate) struct Connection(Option<Sender>);
 
 /// Keep-alive HTTP/1.1 connections to one `http://` origin.
 struct Direct {
-    /// `http://host:port` as written in `base_url` (stripped from URLs to get the target).
-    origin: String,
-    /// Where to connect: `host:port`.
-    address: String,
-    /// The `Host` header.
-    host: HeaderValue,
+    /// Where connections go and how requests are written.
+    origin: Http1Origin,
     /// Connections of users that ended (open model: of finished iterations).
     idle: Mutex<Vec<Sender>>,
     timeout: Duration,
@@ -243,34 +219,19 @@ struct Direct {
 impl std::fmt::Debug for Direct {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Direct")
-            .field("address", &self.address)
+            .field("address", &self.origin.address())
             .finish_non_exhaustive()
     }
 }
 
 impl Direct {
     fn new(base_url: &str, defaults: &Defaults) -> Result<Direct, LoadError> {
-        let invalid = |reason: String| LoadError::BaseUrl {
+        let origin = Http1Origin::of(base_url).map_err(|reason| LoadError::BaseUrl {
             base_url: base_url.to_string(),
             reason,
-        };
-        let uri: Uri = base_url.parse().map_err(|e| invalid(format!("{e}")))?;
-        let authority = uri
-            .authority()
-            .ok_or_else(|| invalid("no host".to_string()))?;
-        let origin_len = "http://".len() + authority.as_str().len();
-        let origin = base_url.get(..origin_len).unwrap_or(base_url).to_string();
-        let address = format!(
-            "{}:{}",
-            authority.host(),
-            authority.port_u16().unwrap_or(80)
-        );
-        let host = HeaderValue::from_str(authority.as_str())
-            .map_err(|e| invalid(format!("invalid host: {e}")))?;
+        })?;
         Ok(Direct {
             origin,
-            address,
-            host,
             idle: Mutex::new(Vec::new()),
             timeout: defaults.timeout,
             max_body: defaults.max_body_bytes,
@@ -292,39 +253,11 @@ impl Direct {
         }
     }
 
-    /// The parts of the hyper request for `prepared`: origin-form target, `Host`, JSON body.
-    fn parts(&self, prepared: PreparedRequest) -> Result<Fixed, Failure> {
-        let build = |message: String| Failure {
+    /// The request for `prepared` on this origin's connections.
+    fn parts(&self, prepared: PreparedRequest) -> Result<Http1Request, Failure> {
+        self.origin.request(prepared).map_err(|message| Failure {
             kind: ErrorKind::Build,
             message,
-        };
-        let target = prepared
-            .url
-            .strip_prefix(&self.origin)
-            .filter(|t| t.starts_with('/'))
-            .unwrap_or("/");
-        let uri: Uri = target
-            .parse()
-            .map_err(|e| build(format!("invalid request target `{target}`: {e}")))?;
-        let body = match &prepared.body {
-            Some(value) => Bytes::from(
-                serde_json::to_vec(value)
-                    .map_err(|e| build(format!("cannot serialize the body: {e}")))?,
-            ),
-            None => Bytes::new(),
-        };
-        let mut headers = prepared.headers;
-        if !headers.contains_key(HOST) {
-            headers.insert(HOST, self.host.clone());
-        }
-        if prepared.body.is_some() && !headers.contains_key(CONTENT_TYPE) {
-            headers.insert(CONTENT_TYPE, HeaderValue::from_static("application/json"));
-        }
-        Ok(Fixed {
-            method: prepared.method,
-            uri,
-            headers,
-            body,
         })
     }
 
@@ -409,14 +342,14 @@ impl Direct {
 
     /// A new connection (its driver runs as a task until the connection closes).
     async fn connect(&self) -> Result<Sender, (ErrorKind, String)> {
-        connect_http1(&self.address).await.map_err(|e| match &e {
+        self.origin.connect().await.map_err(|e| match &e {
             ConnectError::Io(io) if out_of_descriptors(io) => (
                 ErrorKind::Client,
                 format!("venom cannot open a connection: {e}"),
             ),
             _ => (
                 ErrorKind::Connect,
-                format!("cannot connect to {}: {e}", self.address),
+                format!("cannot connect to {}: {e}", self.origin.address()),
             ),
         })
     }
@@ -425,13 +358,12 @@ impl Direct {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use hyper::header::{CONTENT_TYPE, HOST};
 
     #[test]
-    fn direct_targets_keep_the_base_path() {
+    fn direct_requests_are_written_for_the_base_url_and_refuse_what_cannot_be() {
         let d = Direct::new("http://127.0.0.1:8080/api", &Defaults::default())
             .unwrap_or_else(|e| panic!("{e}"));
-        assert_eq!(d.address, "127.0.0.1:8080");
-        assert_eq!(d.host, "127.0.0.1:8080");
         let prepared = PreparedRequest {
             method: hyper::Method::POST,
             url: "http://127.0.0.1:8080/api/orders?x=1".into(),
@@ -441,13 +373,14 @@ mod tests {
         let r = d
             .parts(prepared)
             .unwrap_or_else(|e| panic!("{}", e.message))
-            .request();
+            .to_hyper();
         assert_eq!(r.uri(), "/api/orders?x=1");
         assert_eq!(r.headers()[HOST], "127.0.0.1:8080");
         assert_eq!(r.headers()[CONTENT_TYPE], "application/json");
-        let d =
-            Direct::new("http://localhost", &Defaults::default()).unwrap_or_else(|e| panic!("{e}"));
-        assert_eq!(d.address, "localhost:80");
+        assert!(matches!(
+            Direct::new("http:///nohost", &Defaults::default()),
+            Err(LoadError::BaseUrl { .. })
+        ));
     }
 
     #[test]
