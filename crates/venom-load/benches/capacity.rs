@@ -11,6 +11,8 @@
 
 #[path = "../tests/common/limits.rs"]
 mod limits;
+#[path = "../tests/common/serve.rs"]
+mod serve;
 
 use std::path::Path;
 use std::time::Duration;

@@ -12,6 +12,9 @@
 //! Timing tests hold one lock so that they never compete with each other for the two cores;
 //! their tolerances are explained where they are asserted.
 
+#[path = "common/serve.rs"]
+mod serve;
+
 use axum::extract::{Path as UrlPath, Query, State};
 use axum::http::StatusCode;
 use axum::routing::{get, post};
@@ -57,35 +60,18 @@ fn start_server() -> TestServer {
     let counters = Arc::new(Counters::default());
     let started = Instant::now();
     let state = (Arc::clone(&counters), started);
-    let (tx, rx) = std::sync::mpsc::channel();
-    std::thread::spawn(move || {
-        let runtime = tokio::runtime::Builder::new_multi_thread()
-            .worker_threads(2)
-            .enable_all()
-            .build()
-            .expect("server runtime");
-        runtime.block_on(async move {
-            let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
-                .await
-                .expect("bind");
-            tx.send(listener.local_addr().expect("addr"))
-                .expect("send addr");
-            let app = Router::new()
-                .route("/", get(|| async { "test server" }))
-                .route("/delay", get(delay))
-                .route("/flaky", get(flaky))
-                .route("/limited", get(limited))
-                .route("/stall", get(stall))
-                .route("/fail", get(|| async { StatusCode::INTERNAL_SERVER_ERROR }))
-                .route("/items", post(create_item))
-                .route("/items/{id}", get(get_item))
-                .with_state(state);
-            axum::serve(listener, app).await.expect("serve");
-        });
-    });
-    let addr = rx.recv().expect("server address");
+    let app = Router::new()
+        .route("/", get(|| async { "test server" }))
+        .route("/delay", get(delay))
+        .route("/flaky", get(flaky))
+        .route("/limited", get(limited))
+        .route("/stall", get(stall))
+        .route("/fail", get(|| async { StatusCode::INTERNAL_SERVER_ERROR }))
+        .route("/items", post(create_item))
+        .route("/items/{id}", get(get_item))
+        .with_state(state);
     TestServer {
-        url: format!("http://{addr}"),
+        url: serve::serve(app),
         counters,
     }
 }

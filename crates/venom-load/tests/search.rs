@@ -5,6 +5,8 @@
 
 #[path = "common/limits.rs"]
 mod limits;
+#[path = "common/serve.rs"]
+mod serve;
 
 use limits::{start_server, CAPACITY};
 use std::path::Path;

@@ -74,7 +74,8 @@ fn limited(bucket: &Mutex<Bucket>, refused: StatusCode) -> StatusCode {
     }
 }
 
-/// Starts the server on its own runtime (two threads); returns its base URL.
+/// Starts the server (see `serve.rs`; the including crate declares it as `serve`); returns its
+/// base URL.
 pub fn start_server() -> String {
     let limits = Arc::new(Limits {
         work: Semaphore::new(WORKERS),
@@ -82,42 +83,27 @@ pub fn start_server() -> String {
         leaky: Bucket::new(20.0, 5.0),
         wrong: Bucket::new(10.0, 5.0),
     });
-    let (tx, rx) = std::sync::mpsc::channel();
-    std::thread::spawn(move || {
-        let runtime = tokio::runtime::Builder::new_multi_thread()
-            .worker_threads(2)
-            .enable_all()
-            .build()
-            .expect("server runtime");
-        runtime.block_on(async move {
-            let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
-                .await
-                .expect("bind");
-            tx.send(listener.local_addr().expect("addr")).expect("send");
-            let app = Router::new()
-                .route("/", axum::routing::get(|| async { "test server" }))
-                .route("/work", post(work))
-                .route(
-                    "/bucket",
-                    post(|State(l): Shared| async move {
-                        limited(&l.bucket, StatusCode::TOO_MANY_REQUESTS)
-                    }),
-                )
-                .route(
-                    "/leaky",
-                    post(|State(l): Shared| async move {
-                        limited(&l.leaky, StatusCode::TOO_MANY_REQUESTS)
-                    }),
-                )
-                .route(
-                    "/wrong",
-                    post(|State(l): Shared| async move {
-                        limited(&l.wrong, StatusCode::SERVICE_UNAVAILABLE)
-                    }),
-                )
-                .with_state(limits);
-            axum::serve(listener, app).await.expect("serve");
-        });
-    });
-    format!("http://{}", rx.recv().expect("server address"))
+    let app = Router::new()
+        .route("/", axum::routing::get(|| async { "test server" }))
+        .route("/work", post(work))
+        .route(
+            "/bucket",
+            post(|State(l): Shared| async move {
+                limited(&l.bucket, StatusCode::TOO_MANY_REQUESTS)
+            }),
+        )
+        .route(
+            "/leaky",
+            post(|State(l): Shared| async move {
+                limited(&l.leaky, StatusCode::TOO_MANY_REQUESTS)
+            }),
+        )
+        .route(
+            "/wrong",
+            post(|State(l): Shared| async move {
+                limited(&l.wrong, StatusCode::SERVICE_UNAVAILABLE)
+            }),
+        )
+        .with_state(limits);
+    crate::serve::serve(app)
 }
