@@ -174,13 +174,19 @@ fn capacity(
     for line in written {
         println!("wrote {line}");
     }
-    Ok(if control.interrupted() {
+    Ok(searched(control, report.highest_pass.is_some()))
+}
+
+/// The exit status of a search venom ran by itself (capacity, quotas): 130 when interrupted,
+/// 1 when it found no passing rate or a quota broke, 0 otherwise.
+fn searched(control: &Control, passed: bool) -> i32 {
+    if control.interrupted() {
         EXIT_INTERRUPTED
-    } else if report.highest_pass.is_none() {
+    } else if !passed {
         EXIT_VIOLATIONS
     } else {
         EXIT_OK
-    })
+    }
 }
 
 /// The quota checks: exit 1 when one failed.
@@ -196,13 +202,7 @@ fn quota(
         venom_load::write_json(&report, path).map_err(Failure::invalid_from)?;
     }
     print!("{report}");
-    Ok(if control.interrupted() {
-        EXIT_INTERRUPTED
-    } else if !report.passed() {
-        EXIT_VIOLATIONS
-    } else {
-        EXIT_OK
-    })
+    Ok(searched(control, report.passed()))
 }
 
 /// `venom load merge`: the segments' summaries joined, judged and written like one run's.
