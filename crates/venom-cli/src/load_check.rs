@@ -16,7 +16,7 @@ use std::time::{Duration, Instant};
 use venom_engine::{Context, Invariant, StepView, Verdict};
 use venom_load::InvariantCheck;
 use venom_runner::{HttpWorld, Processes};
-use venom_scenario::{Condition, RollbackSpec, Scenario};
+use venom_scenario::{RollbackSpec, Scenario};
 
 /// The invariants checked under load, with the world they are checked in.
 pub struct LoadChecker {
@@ -37,13 +37,6 @@ impl LoadChecker {
         checked.reset = None;
         checked.redis = None;
         let mut left_out = Vec::new();
-        let uses_sql = |spec: &venom_scenario::InvariantSpec| {
-            !matches!(spec.condition, Condition::Expr(_))
-                || spec
-                    .checks
-                    .iter()
-                    .any(|c| matches!(c, venom_scenario::Check::Sql { .. }))
-        };
         // The database is opened only for the SQL invariants, and only an SQLite file.
         let sqlite = match &scenario.rollback {
             RollbackSpec::Sqlite(spec)
@@ -53,12 +46,12 @@ impl LoadChecker {
             _ => None,
         };
         checked.rollback = RollbackSpec::Reset {
-            observe: sqlite.filter(|_| scenario.invariants.iter().any(uses_sql)),
+            observe: sqlite.filter(|_| scenario.invariants.iter().any(|i| i.reads_the_database())),
         };
         checked.invariants.retain(|spec| {
             let why = if spec.reads_the_step() {
                 Some("it reads the answer of an exploration step (`last` without a `check`)")
-            } else if uses_sql(spec) && !checked.rollback.has_database() {
+            } else if spec.reads_the_database() && !checked.rollback.has_database() {
                 Some("its SQL reads PostgreSQL, which --check does not open under load")
             } else {
                 None

@@ -584,6 +584,13 @@ impl InvariantSpec {
         self.check.is_none() && (reads_last(self.expr()) || reads_last(self.when.as_ref()))
     }
 
+    /// Whether it queries the API's database: written as `sql` or `offending_rows`, or with a
+    /// `sql` entry among its `checks`.
+    pub fn reads_the_database(&self) -> bool {
+        !matches!(self.condition, Condition::Expr(_))
+            || self.checks.iter().any(|c| matches!(c, Check::Sql { .. }))
+    }
+
     /// The CEL expression, for an invariant written with `expr`.
     pub fn expr(&self) -> Option<&Expr> {
         match &self.condition {
