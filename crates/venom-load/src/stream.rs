@@ -49,26 +49,28 @@ impl StreamReader {
     /// A reader for a response with `headers`, sent at `started`; `None` when the response is
     /// no stream (neither an event stream, nor NDJSON, nor chunked).
     pub(crate) fn of(headers: &HeaderMap, started: Instant) -> Option<StreamReader> {
-        let content_type = headers
+        // Read on every response of a load run: compared in place, nothing allocated.
+        let media_type = headers
             .get(CONTENT_TYPE)
             .and_then(|v| v.to_str().ok())
-            .map(|v| {
-                v.split(';')
-                    .next()
-                    .unwrap_or("")
-                    .trim()
-                    .to_ascii_lowercase()
-            })
-            .unwrap_or_default();
+            .map_or("", |v| v.split(';').next().unwrap_or("").trim());
+        let is = |name: &str| media_type.eq_ignore_ascii_case(name);
         let chunked = headers
             .get(TRANSFER_ENCODING)
             .and_then(|v| v.to_str().ok())
-            .is_some_and(|v| v.to_ascii_lowercase().contains("chunked"));
-        let framing = match content_type.as_str() {
-            "text/event-stream" => Framing::Events,
-            "application/x-ndjson" | "application/ndjson" | "application/jsonl" => Framing::Lines,
-            _ if chunked => Framing::Frames,
-            _ => return None,
+            .is_some_and(|v| {
+                v.split(',')
+                    .any(|t| t.trim().eq_ignore_ascii_case("chunked"))
+            });
+        let framing = if is("text/event-stream") {
+            Framing::Events
+        } else if is("application/x-ndjson") || is("application/ndjson") || is("application/jsonl")
+        {
+            Framing::Lines
+        } else if chunked {
+            Framing::Frames
+        } else {
+            return None;
         };
         Some(StreamReader {
             framing,
