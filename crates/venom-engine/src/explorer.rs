@@ -9,7 +9,7 @@ use crate::exploration::{
     StopReason, Violation,
 };
 use crate::fingerprint::Fingerprint;
-use crate::frontier::Frontier;
+use crate::frontier::{Frontier, MAX_ACTIONS};
 use crate::graph::{NewState, StateGraph, StateId};
 use crate::invariant::{Invariant, StepView, Timing};
 use crate::observation::Observation;
@@ -59,6 +59,14 @@ pub enum StartError {
     /// There is nothing to explore.
     #[error("no actions to explore")]
     NoActions,
+    /// More actions than an exploration can tell apart.
+    #[error("{count} actions: an exploration explores at most {max}")]
+    TooManyActions {
+        /// How many were given.
+        count: usize,
+        /// The most allowed.
+        max: usize,
+    },
     /// The world failed while preparing the initial state.
     #[error("could not prepare the initial state")]
     World(#[source] WorldError),
@@ -170,6 +178,8 @@ struct Run {
     over_cap: u64,
     /// The first invariant at or above the `fail_fast` severity that broke.
     failed_fast: Option<String>,
+    /// The enabled actions of the state expanded last (a buffer reused by every expansion).
+    enabled: Vec<usize>,
 }
 
 impl<W: World> Explorer<W> {
@@ -227,6 +237,12 @@ impl<W: World> Explorer<W> {
         if self.actions.is_empty() {
             return Err(StartError::NoActions);
         }
+        if self.actions.len() > MAX_ACTIONS {
+            return Err(StartError::TooManyActions {
+                count: self.actions.len(),
+                max: MAX_ACTIONS,
+            });
+        }
         let mode = self.world.checkpoint_mode();
         if !self.config.strategy.fits(mode) {
             return Err(StartError::StackOnlyWorld {
@@ -268,7 +284,11 @@ impl<W: World> Explorer<W> {
         let mode = self.world.checkpoint_mode();
         let n_actions = self.actions.len();
         let mut run = Run {
-            graph: StateGraph::new(n_actions, self.tracks_calls(&required)),
+            graph: StateGraph::with_layout(
+                n_actions,
+                self.tracks_calls(&required),
+                self.config.strategy == Strategy::Dfs,
+            ),
             frontier: Frontier::new(
                 self.config.strategy,
                 n_actions,
@@ -286,6 +306,7 @@ impl<W: World> Explorer<W> {
             depth_pruned: false,
             over_cap: 0,
             failed_fast: None,
+            enabled: Vec::new(),
         };
 
         if mode == CheckpointMode::ResetReplay {

@@ -115,6 +115,14 @@ fn hash_entry(h: &mut Canonical, key: &str, value: Option<&Value>) {
     }
 }
 
+/// A kind tag followed by eight bytes, appended in one piece (the same bytes as two pieces).
+#[inline(always)]
+fn tagged(tag: u8, bytes: [u8; 8]) -> [u8; 9] {
+    let mut out = [tag, 0, 0, 0, 0, 0, 0, 0, 0];
+    out[1..].copy_from_slice(&bytes);
+    out
+}
+
 /// Hashes a JSON value canonically: object keys sorted, numbers by value and kind.
 fn hash_value(h: &mut Canonical, value: &Value) {
     match value {
@@ -123,29 +131,24 @@ fn hash_value(h: &mut Canonical, value: &Value) {
         Value::Number(n) => {
             // By value and kind, without formatting: 1 and 1.0 stay distinct.
             if let Some(i) = n.as_i64() {
-                h.update(&[3]);
-                h.update(&i.to_le_bytes());
+                h.update(&tagged(3, i.to_le_bytes()));
             } else if let Some(u) = n.as_u64() {
-                h.update(&[7]);
-                h.update(&u.to_le_bytes());
+                h.update(&tagged(7, u.to_le_bytes()));
             } else {
-                h.update(&[8]);
-                h.update(&n.as_f64().unwrap_or(f64::NAN).to_bits().to_le_bytes());
+                let bits = n.as_f64().unwrap_or(f64::NAN).to_bits();
+                h.update(&tagged(8, bits.to_le_bytes()));
             }
         }
         Value::String(s) => {
-            h.update(&[4]);
-            h.update(&(s.len() as u64).to_le_bytes());
+            h.update(&tagged(4, (s.len() as u64).to_le_bytes()));
             h.update(s.as_bytes());
         }
         Value::Array(items) => {
-            h.update(&[5]);
-            h.update(&(items.len() as u64).to_le_bytes());
+            h.update(&tagged(5, (items.len() as u64).to_le_bytes()));
             items.iter().for_each(|item| hash_value(h, item));
         }
         Value::Object(map) => {
-            h.update(&[6]);
-            h.update(&(map.len() as u64).to_le_bytes());
+            h.update(&tagged(6, (map.len() as u64).to_le_bytes()));
             let mut entries: Vec<_> = map.iter().collect();
             entries.sort_by(|a, b| a.0.cmp(b.0));
             for (k, v) in entries {

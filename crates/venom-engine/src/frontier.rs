@@ -22,12 +22,49 @@ impl Pair {
     }
 }
 
+/// The most actions an exploration may have: the depth-first stack keeps actions in 16 bits.
+pub(crate) const MAX_ACTIONS: usize = 1 << 16;
+
+/// The depth-first stack: one frame per state with actions left, the actions in one stack
+/// beside it (two bytes each, where a pair would take eight). Only the top frame's actions are
+/// ever taken, so they are always at the end.
+#[derive(Default)]
+pub(crate) struct DepthFirst {
+    /// The state of each frame, and how many of its actions are left.
+    frames: Vec<(u32, u32)>,
+    /// The actions left, each frame's reversed so that its first action is taken first.
+    actions: Vec<u16>,
+}
+
+impl DepthFirst {
+    fn push_state(&mut self, state: StateId, enabled: &[usize]) {
+        if enabled.is_empty() {
+            return;
+        }
+        // The graph holds fewer than 2^32 states, and the explorer refuses more than
+        // MAX_ACTIONS actions: an action fits 16 bits, their count 32.
+        self.frames.push((state as u32, enabled.len() as u32));
+        self.actions.extend(enabled.iter().rev().map(|&a| a as u16));
+    }
+
+    fn pop(&mut self) -> Option<(StateId, usize)> {
+        let (state, left) = self.frames.last_mut()?;
+        let state = *state as StateId;
+        *left -= 1;
+        if *left == 0 {
+            self.frames.pop();
+        }
+        let action = self.actions.pop()?;
+        Some((state, usize::from(action)))
+    }
+}
+
 /// Unexplored pairs in the order the strategy wants them.
 pub(crate) enum Frontier {
     /// Breadth-first queue.
     Fifo(VecDeque<Pair>),
     /// Depth-first stack.
-    Lifo(Vec<Pair>),
+    Lifo(DepthFirst),
     /// Uniform random choice.
     Pool(Vec<Pair>, ChaCha8Rng),
     /// One queue of states per action: coverage picks the least-run action, weighted draws one.
@@ -47,7 +84,7 @@ impl Frontier {
         let rng = ChaCha8Rng::seed_from_u64(seed);
         match strategy {
             Strategy::Bfs => Frontier::Fifo(VecDeque::new()),
-            Strategy::Dfs => Frontier::Lifo(Vec::new()),
+            Strategy::Dfs => Frontier::Lifo(DepthFirst::default()),
             Strategy::Random => Frontier::Pool(Vec::new(), rng),
             Strategy::Coverage | Strategy::Weighted => Frontier::PerAction {
                 queues: vec![VecDeque::new(); actions],
@@ -69,10 +106,7 @@ impl Frontier {
     pub fn push_state(&mut self, state: StateId, enabled: &[usize]) {
         match self {
             Frontier::Fifo(q) => q.extend(enabled.iter().map(|&a| Pair::new(state, a))),
-            // Reversed so that the first action is explored first.
-            Frontier::Lifo(stack) => {
-                stack.extend(enabled.iter().rev().map(|&a| Pair::new(state, a)))
-            }
+            Frontier::Lifo(stack) => stack.push_state(state, enabled),
             Frontier::Pool(pool, _) => pool.extend(enabled.iter().map(|&a| Pair::new(state, a))),
             Frontier::PerAction { queues, .. } => {
                 for &a in enabled {
@@ -97,7 +131,7 @@ impl Frontier {
         match self {
             Frontier::Fifo(q) => q.pop_front().map(Pair::get),
             Frontier::Mcts(mcts) => mcts.pop(),
-            Frontier::Lifo(stack) => stack.pop().map(Pair::get),
+            Frontier::Lifo(stack) => stack.pop(),
             Frontier::Pool(pool, rng) => {
                 if pool.is_empty() {
                     None

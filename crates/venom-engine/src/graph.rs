@@ -23,6 +23,9 @@ use hashbrown::HashTable;
 use std::collections::{HashMap, VecDeque};
 use std::hash::{BuildHasherDefault, Hasher};
 
+mod held;
+use held::HeldCheckpoints;
+
 /// Index of a state in the graph; the initial state is 0.
 pub(crate) type StateId = usize;
 
@@ -61,16 +64,6 @@ impl Hasher for IdHasher {
     }
 }
 
-/// The checkpoint of a state still to explore.
-#[derive(Clone, Copy)]
-struct Held {
-    checkpoint: CheckpointId,
-    /// The worker whose world holds it.
-    holder: u16,
-    /// The state's (state, action) pairs still in the frontier.
-    pending: u32,
-}
-
 /// A new state as the explorer hands it over.
 pub(crate) struct NewState {
     pub fingerprint: Fingerprint,
@@ -104,9 +97,9 @@ pub(crate) struct StateGraph {
     /// The invariants broken in a state, for the states that break any.
     broken: IdMap<u32, Vec<u64>>,
     /// Live checkpoints, by state.
-    checkpoints: IdMap<u32, Held>,
+    checkpoints: HeldCheckpoints,
     /// What each step that sent something sent, by (state, action).
-    recorded: IdMap<(u32, u32), Recorded>,
+    recorded: IdMap<(u32, u32), Box<Recorded>>,
 }
 
 /// Makes room for `more` items in `items`, growing by a quarter rather than doubling: the
@@ -139,6 +132,12 @@ impl StateGraph {
 
     /// An empty graph over `actions` actions; `track_calls`: keep per-action call counts.
     pub fn new(actions: usize, track_calls: bool) -> StateGraph {
+        Self::with_layout(actions, track_calls, false)
+    }
+
+    /// An empty graph as [`StateGraph::new`] makes, whose checkpoints are kept in a stack when
+    /// `lifo` (released last-taken first, as depth-first search does: see [`held`]).
+    pub fn with_layout(actions: usize, track_calls: bool, lifo: bool) -> StateGraph {
         StateGraph {
             actions,
             fingerprints: Vec::new(),
@@ -151,7 +150,7 @@ impl StateGraph {
             context_of: Vec::new(),
             calls: track_calls.then(Vec::new),
             broken: IdMap::default(),
-            checkpoints: IdMap::default(),
+            checkpoints: HeldCheckpoints::new(lifo),
             recorded: IdMap::default(),
         }
     }
@@ -290,49 +289,34 @@ impl StateGraph {
 
     /// The checkpoint of `state` and the worker whose world holds it.
     pub fn checkpoint(&self, state: StateId) -> Option<(CheckpointId, u16)> {
-        let held = self.checkpoints.get(&id32(state))?;
-        Some((held.checkpoint, held.holder))
+        self.checkpoints.get(id32(state))
     }
 
     /// Gives `state` a checkpoint held by worker `holder`.
     pub fn set_checkpoint(&mut self, state: StateId, checkpoint: CheckpointId, holder: u16) {
-        let held = Held {
-            checkpoint,
-            holder,
-            pending: 0,
-        };
-        self.checkpoints.insert(id32(state), held);
-    }
-
-    /// Takes the checkpoint of `state` away (to release it).
-    pub fn take_checkpoint(&mut self, state: StateId) -> Option<(CheckpointId, u16)> {
-        let held = self.checkpoints.remove(&id32(state))?;
-        Some((held.checkpoint, held.holder))
+        self.checkpoints.insert(id32(state), checkpoint, holder);
     }
 
     /// Takes every checkpoint away (to release them).
     pub fn take_checkpoints(&mut self) -> Vec<(CheckpointId, u16)> {
-        self.checkpoints
-            .drain()
-            .map(|(_, held)| (held.checkpoint, held.holder))
-            .collect()
+        self.checkpoints.drain()
     }
 
     /// Sets the number of pairs of `state` queued in the frontier (counted for a state with a
     /// checkpoint, the only kind for which it matters: when none is left, it is released).
     pub fn set_pending(&mut self, state: StateId, pairs: usize) {
-        if let Some(held) = self.checkpoints.get_mut(&id32(state)) {
-            held.pending = pairs as u32;
+        if let Some(pending) = self.checkpoints.pending_mut(id32(state)) {
+            *pending = pairs as u32;
         }
     }
 
     /// Counts one pair of `state` taken from the frontier; returns its checkpoint, taken away,
     /// when that was the last.
     pub fn take_pending(&mut self, state: StateId) -> Option<(CheckpointId, u16)> {
-        let held = self.checkpoints.get_mut(&id32(state))?;
-        held.pending = held.pending.saturating_sub(1);
-        match held.pending {
-            0 => self.take_checkpoint(state),
+        let pending = self.checkpoints.pending_mut(id32(state))?;
+        *pending = pending.saturating_sub(1);
+        match *pending {
+            0 => self.checkpoints.remove(id32(state)),
             _ => None,
         }
     }
@@ -343,13 +327,11 @@ impl StateGraph {
         from: StateId,
         action: usize,
         to: StateId,
-        exchange: Option<Exchange>,
-        earlier: Vec<Exchange>,
+        sent: Option<Box<Recorded>>,
     ) {
         self.edges[from * self.actions + action] = id32(to);
-        if let Some(last) = exchange {
-            self.recorded
-                .insert((id32(from), id32(action)), Recorded { last, earlier });
+        if let Some(sent) = sent {
+            self.recorded.insert((id32(from), id32(action)), sent);
         }
         self.edge_count += 1;
     }
@@ -372,7 +354,9 @@ impl StateGraph {
 
     /// What the step of `action` from `from` sent, if it sent something.
     pub fn recorded(&self, from: StateId, action: usize) -> Option<&Recorded> {
-        self.recorded.get(&(id32(from), id32(action)))
+        self.recorded
+            .get(&(id32(from), id32(action)))
+            .map(|sent| &**sent)
     }
 
     /// The discovering path to `state` from its nearest ancestor (itself included) for which

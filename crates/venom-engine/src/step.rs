@@ -3,11 +3,11 @@
 //! sequential explorer and the parallel workers both run steps through [`execute`]; recording
 //! them in the graph is the explorer's job.
 
-use crate::action::{Action, Outcome};
+use crate::action::Action;
 use crate::context::Context;
 use crate::exchange::Exchange;
 use crate::fingerprint::{fingerprint, Fingerprint};
-use crate::graph::StateId;
+use crate::graph::{Recorded, StateId};
 use crate::invariant::{Invariant, StepView, Timing, Verdict};
 use crate::observation::Observation;
 use crate::world::{World, WorldError};
@@ -47,8 +47,11 @@ pub(crate) struct StepResult {
     pub before: Vec<Broken>,
     /// The observation of `state` for `before`.
     pub before_observation: Observation,
-    /// What the action returned.
-    pub outcome: Outcome,
+    /// What the action sent, boxed (a step result moves several times, and an in-memory
+    /// model sends nothing): its last exchange and those before it.
+    pub sent: Option<Box<Recorded>>,
+    /// What the action asked to tell the user.
+    pub warnings: Vec<String>,
     /// The context after the action.
     pub ctx: Context,
     /// The world's observation after the action.
@@ -84,13 +87,19 @@ impl<W: World> Model<'_, W> {
             world.observe()?
         };
         let outcome = self.actions[action].run(world, &mut ctx)?;
+        let sent = outcome.exchange.map(|last| {
+            Box::new(Recorded {
+                last,
+                earlier: outcome.earlier,
+            })
+        });
         let observation = world.observe()?;
         let fingerprint = self.fingerprint(&ctx, &observation);
         let view = StepView {
             ctx: &ctx,
             action: Some(&self.actions[action].name),
-            exchange: outcome.exchange.as_ref(),
-            earlier: &outcome.earlier,
+            exchange: sent.as_ref().map(|sent| &sent.last),
+            earlier: sent.as_ref().map_or(&[], |sent| &sent.earlier),
         };
         let mut new_hits = broken_at(self.invariants, Timing::AfterStep, world, &view)?;
         let mut broken = Vec::new();
@@ -103,7 +112,8 @@ impl<W: World> Model<'_, W> {
             action,
             before,
             before_observation,
-            outcome,
+            sent,
+            warnings: outcome.warnings,
             ctx,
             observation,
             fingerprint,

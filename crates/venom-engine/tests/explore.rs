@@ -73,7 +73,18 @@ fn bfs_reports_the_shortest_path_of_every_violation() {
 fn every_strategy_finds_the_same_violations_with_shortest_paths() {
     let expected = shortest_by_brute_force(MODULO as usize + 1);
     for strategy in Strategy::ALL {
-        let result = explore(CheckpointMode::RandomAccess, config(strategy));
+        let mut explorer = Explorer::new(
+            Counter::new(CheckpointMode::RandomAccess),
+            actions(),
+            invariants(),
+        )
+        .with_config(config(strategy));
+        let result = explorer.run(Context::new()).expect("setup");
+        assert_eq!(
+            explorer.world_mut().held(),
+            0,
+            "{strategy}: every checkpoint released"
+        );
         assert_eq!(result.stop, StopReason::Exhausted, "{strategy}");
         assert_eq!(result.states, MODULO as usize, "{strategy}");
         assert_eq!(groups(&result), expected, "{strategy}");
@@ -314,6 +325,31 @@ fn unknown_required_action_and_duplicates_are_setup_errors() {
         .run(Context::new())
         .unwrap_err();
     assert_eq!(err.to_string(), "duplicate action name `add1`");
+
+    let many: Vec<Action<Counter>> = (0..=1usize << 16)
+        .map(|i| {
+            Action::new(format!("a{i}"), |_: &mut Counter, _: &mut Context| {
+                Ok(Outcome::default())
+            })
+        })
+        .collect();
+    let err = Explorer::new(Counter::new(CheckpointMode::RandomAccess), many, vec![])
+        .run(Context::new())
+        .unwrap_err();
+    assert!(
+        matches!(
+            err,
+            StartError::TooManyActions {
+                count: 65537,
+                max: 65536
+            }
+        ),
+        "{err}"
+    );
+    assert_eq!(
+        err.to_string(),
+        "65537 actions: an exploration explores at most 65536"
+    );
 }
 
 #[test]
@@ -434,14 +470,22 @@ fn the_coverage_says_why_an_action_never_ran() {
 
 #[test]
 fn past_the_checkpoint_memory_cap_states_are_restored_by_replay_with_the_same_findings() {
-    let uncapped = explore(CheckpointMode::RandomAccess, config(Strategy::Bfs));
+    // Breadth-first keeps its checkpoints in a map, depth-first in a stack: both look up
+    // states that keep none.
+    for strategy in [Strategy::Bfs, Strategy::Dfs] {
+        capped_like_uncapped(strategy);
+    }
+}
+
+fn capped_like_uncapped(strategy: Strategy) {
+    let uncapped = explore(CheckpointMode::RandomAccess, config(strategy));
     // 100 bytes per checkpoint: at most 3 held at once, the rest restored by reset + replay.
     let mut explorer = Explorer::new(
         Counter::new(CheckpointMode::RandomAccess),
         actions(),
         invariants(),
     )
-    .with_config(config(Strategy::Bfs).max_checkpoint_bytes(250));
+    .with_config(config(strategy).max_checkpoint_bytes(250));
     let capped = explorer.run(Context::new()).expect("setup");
     assert_eq!(capped.stop, StopReason::Exhausted);
     assert_eq!(capped.states, uncapped.states);

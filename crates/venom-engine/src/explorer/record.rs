@@ -69,7 +69,8 @@ impl<W> Recorder<'_, W> {
             action,
             before,
             before_observation,
-            mut outcome,
+            sent,
+            warnings,
             ctx,
             observation,
             fingerprint: fp,
@@ -93,7 +94,7 @@ impl<W> Recorder<'_, W> {
                 },
             );
         }
-        for warning in outcome.warnings.drain(..) {
+        for warning in warnings {
             if !run.warnings.contains(&warning) {
                 run.warnings.push(warning);
             }
@@ -133,8 +134,7 @@ impl<W> Recorder<'_, W> {
                 violation: !new_hits.is_empty(),
             },
         );
-        run.graph
-            .add_edge(state, action, target, outcome.exchange, outcome.earlier);
+        run.graph.add_edge(state, action, target, sent);
         for hit in new_hits {
             self.note_fail_fast(run, hit.invariant);
             run.hits.add(
@@ -186,9 +186,26 @@ impl<W> Recorder<'_, W> {
             }
             return Ok(());
         }
-        let mut enabled: Vec<usize> = (0..self.actions.len())
-            .filter(|&a| self.enabled(a, run, id))
-            .collect();
+        // The buffer of the last expansion, reused: most steps find a new state to expand.
+        let mut enabled = std::mem::take(&mut run.enabled);
+        enabled.clear();
+        enabled.extend((0..self.actions.len()).filter(|&a| self.enabled(a, run, id)));
+        let expanded = self.queue(run, id, mode, &mut enabled, checkpoint, keeper);
+        run.enabled = enabled;
+        expanded
+    }
+
+    /// Queues the pairs of `id` for its `enabled` actions (narrowed to its part of a split at
+    /// the initial state) and gives it `checkpoint` if it will be revisited.
+    fn queue(
+        &self,
+        run: &mut Run,
+        id: StateId,
+        mode: CheckpointMode,
+        enabled: &mut Vec<usize>,
+        checkpoint: NewCheckpoint,
+        keeper: &mut impl Keeper,
+    ) -> Result<(), WorldError> {
         if let (0, Some(shard)) = (id, self.config.shard) {
             // A part of a split explores the paths that start with its actions only.
             let all = enabled.len();
@@ -227,7 +244,7 @@ impl<W> Recorder<'_, W> {
             }
         }
         run.graph.set_pending(id, enabled.len());
-        run.frontier.push_state(id, &enabled);
+        run.frontier.push_state(id, enabled);
         Ok(())
     }
 

@@ -39,6 +39,11 @@ impl Counter {
         }
     }
 
+    /// How many checkpoints the world holds now.
+    pub fn held(&self) -> usize {
+        self.saved.len()
+    }
+
     /// Applies `f` to the value (modulo [`MODULO`]).
     pub fn apply(&mut self, f: impl Fn(u32) -> u32) -> Result<Outcome, WorldError> {
         self.executed += 1;
