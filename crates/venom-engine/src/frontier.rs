@@ -1,6 +1,7 @@
 //! The frontier of unexplored (state, action) pairs, ordered by the strategy.
 
 use crate::graph::StateId;
+use crate::growth::{push, reserve};
 use crate::mcts::{Findings, Mcts};
 use crate::strategy::Strategy;
 use rand::{Rng, SeedableRng};
@@ -43,7 +44,8 @@ impl DepthFirst {
         }
         // The graph holds fewer than 2^32 states, and the explorer refuses more than
         // MAX_ACTIONS actions: an action fits 16 bits, their count 32.
-        self.frames.push((state as u32, enabled.len() as u32));
+        push(&mut self.frames, (state as u32, enabled.len() as u32));
+        reserve(&mut self.actions, enabled.len());
         self.actions.extend(enabled.iter().rev().map(|&a| a as u16));
     }
 

@@ -24,6 +24,7 @@ use std::collections::{HashMap, VecDeque};
 use std::hash::{BuildHasherDefault, Hasher};
 
 mod held;
+use crate::growth::{push, reserve};
 use held::HeldCheckpoints;
 
 /// Index of a state in the graph; the initial state is 0.
@@ -100,21 +101,6 @@ pub(crate) struct StateGraph {
     checkpoints: HeldCheckpoints,
     /// What each step that sent something sent, by (state, action).
     recorded: IdMap<(u32, u32), Box<Recorded>>,
-}
-
-/// Makes room for `more` items in `items`, growing by a quarter rather than doubling: the
-/// per-state arrays are the bulk of the graph, and a doubled array would hold up to twice the
-/// memory the states need (a large array grows in place, without a copy, on most allocators).
-fn reserve<T>(items: &mut Vec<T>, more: usize) {
-    if items.capacity() - items.len() < more {
-        items.reserve_exact(more.max(items.len() / 4).max(1024));
-    }
-}
-
-/// Appends `item`, growing `items` as [`reserve`] does.
-fn push<T>(items: &mut Vec<T>, item: T) {
-    reserve(items, 1);
-    items.push(item);
 }
 
 /// The low 64 bits of a fingerprint: already a uniform hash, used as it is.

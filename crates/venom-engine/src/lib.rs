@@ -76,6 +76,7 @@ mod fingerprint;
 mod frontier;
 mod graph;
 mod graph_view;
+mod growth;
 mod identity;
 mod invariant;
 mod mcts;

@@ -9,6 +9,7 @@
 //! state looked up is the top one, checked first.
 
 use super::IdMap;
+use crate::growth::reserve;
 use crate::world::CheckpointId;
 
 /// A checkpoint and the count of its state's pairs still queued.
@@ -89,7 +90,10 @@ impl HeldCheckpoints {
                 };
                 match Self::position(stack, state) {
                     Ok(i) => stack[i] = held,
-                    Err(i) => stack.insert(i, held),
+                    Err(i) => {
+                        reserve(stack, 1);
+                        stack.insert(i, held);
+                    }
                 }
             }
         }
