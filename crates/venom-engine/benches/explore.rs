@@ -28,7 +28,9 @@
 //!
 //! Heap: a counting global allocator gives the peak of live heap bytes during each batch, and
 //! that peak divided by the states is the `B/state` column (it holds everything: the graph, the
-//! frontier, the world's checkpoints, the result).
+//! frontier, the world's checkpoints, the result). The `world B/` column is the part of it that
+//! the model's world grew its own checkpoint store to (its arrays' capacity, per state): the
+//! rest is venom's.
 //!
 //! Memory: before each strategy's batch the peak resident set (`VmHWM`) is reset by writing
 //! `5` to `/proc/self/clear_refs`, and read back from `/proc/self/status` after the batch.
@@ -333,6 +335,8 @@ struct Sample {
     secs: f64,
     rollbacks: u64,
     peak_live: usize,
+    /// The bytes the world's checkpoint store grew to (its arrays' capacity).
+    world_bytes: usize,
 }
 
 fn run_venom(strategy: Strategy, n: u32) -> Sample {
@@ -357,6 +361,8 @@ fn run_venom(strategy: Strategy, n: u32) -> Sample {
         secs,
         rollbacks: world.rollbacks,
         peak_live: world.peak_live,
+        world_bytes: world.saved.capacity() * std::mem::size_of::<Option<Counters>>()
+            + world.free.capacity() * std::mem::size_of::<u64>(),
     }
 }
 
@@ -379,6 +385,7 @@ fn run_stateright(bfs: bool, n: u32) -> Sample {
             secs,
             rollbacks: 0,
             peak_live: 0,
+            world_bytes: 0,
         }
     }
     let started = Instant::now();
@@ -436,6 +443,7 @@ struct Row {
     secs: Vec<f64>,
     rollbacks: u64,
     peak_live: usize,
+    world_bytes: usize,
     /// Peak live heap of the batch above what was live before it.
     peak_heap: usize,
     rss_before_kib: Option<u64>,
@@ -474,6 +482,7 @@ fn bench(subject: Subject, n: u32, repeats: usize, peak_reset: bool) -> Row {
         secs,
         rollbacks: first.rollbacks,
         peak_live: first.peak_live,
+        world_bytes: first.world_bytes,
         peak_heap,
         rss_before_kib,
         hwm_kib,
@@ -482,7 +491,7 @@ fn bench(subject: Subject, n: u32, repeats: usize, peak_reset: bool) -> Row {
 
 fn print_table(rows: &[Row], repeats: usize, peak_reset: bool) {
     println!(
-        "{:<14} {:>8} {:>11} {:>8} {:>6} | {:>26} | {:>22} | {:>9} {:>9} | {:>9} {:>7} | {:>8} {:>8}",
+        "{:<14} {:>8} {:>11} {:>8} {:>6} | {:>26} | {:>22} | {:>9} {:>9} | {:>9} {:>7} {:>8} | {:>8} {:>8}",
         "subject",
         "states",
         "transitions",
@@ -494,6 +503,7 @@ fn print_table(rows: &[Row], repeats: usize, peak_reset: bool) {
         "peak ckpt",
         "heap MiB",
         "B/state",
+        "world B/",
         "RSS0 MiB",
         "HWM MiB",
     );
@@ -503,7 +513,7 @@ fn print_table(rows: &[Row], repeats: usize, peak_reset: bool) {
         let rate = |count: f64, secs: f64| count / secs / 1000.0;
         let states = row.states as f64;
         println!(
-            "{:<14} {:>8} {:>11} {:>8} {:>6} | {:>26} | {:>22} | {:>9} {:>9} | {:>9.1} {:>7.0} | {:>8} {:>8}",
+            "{:<14} {:>8} {:>11} {:>8} {:>6} | {:>26} | {:>22} | {:>9} {:>9} | {:>9.1} {:>7.0} {:>8.0} | {:>8} {:>8}",
             row.name,
             row.states,
             row.transitions,
@@ -520,6 +530,7 @@ fn print_table(rows: &[Row], repeats: usize, peak_reset: bool) {
             row.peak_live,
             row.peak_heap as f64 / (1 << 20) as f64,
             row.peak_heap as f64 / states,
+            row.world_bytes as f64 / states,
             mib(row.rss_before_kib),
             mib(row.hwm_kib),
         );
@@ -532,7 +543,8 @@ fn print_table(rows: &[Row], repeats: usize, peak_reset: bool) {
     );
     println!(
         "heap = peak of live heap bytes during the batch (counting allocator: graph, frontier, \
-         world, result); B/state = that peak / states."
+         world, result); B/state = that peak / states; world B/ = of those, the bytes per \
+         state the model's world grew its checkpoint store to (venom's own share is the rest)."
     );
     if peak_reset {
         println!(
