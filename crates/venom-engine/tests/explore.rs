@@ -139,6 +139,34 @@ fn random_access_strategy_on_a_stack_only_world_is_refused_up_front() {
 }
 
 #[test]
+fn depth_first_takes_no_checkpoint_of_a_state_with_one_action() {
+    // One action: depth-first search runs it from where the world is, never restoring.
+    let one = || actions().into_iter().take(1).collect::<Vec<_>>();
+    for (strategy, mode, taken) in [
+        (Strategy::Dfs, CheckpointMode::RandomAccess, 0),
+        (Strategy::Dfs, CheckpointMode::StackOnly, 0),
+        (Strategy::Bfs, CheckpointMode::RandomAccess, MODULO as u64),
+    ] {
+        let mut explorer =
+            Explorer::new(Counter::new(mode), one(), invariants()).with_config(config(strategy));
+        let result = explorer.run(Context::new()).expect("setup");
+        assert_eq!(result.stop, StopReason::Exhausted, "{strategy}");
+        assert_eq!(result.states, MODULO as usize, "{strategy}");
+        assert_eq!(
+            result.violations.len(),
+            2,
+            "{strategy}: {:?}",
+            result.violations
+        );
+        assert_eq!(
+            explorer.world_mut().taken(),
+            taken,
+            "{strategy} {mode:?}: checkpoints taken"
+        );
+    }
+}
+
+#[test]
 fn random_strategy_is_reproducible_for_a_seed() {
     let run = |seed| {
         let mut cfg = config(Strategy::Random);

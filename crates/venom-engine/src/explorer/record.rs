@@ -9,6 +9,7 @@ use crate::graph::{NewState, StateId};
 use crate::invariant::Invariant;
 use crate::mcts::Findings;
 use crate::step::StepResult;
+use crate::strategy::Strategy;
 use crate::world::{CheckpointId, CheckpointMode, World, WorldError};
 
 /// Where recording takes and frees checkpoints: the explorer's own world when it explores
@@ -224,6 +225,10 @@ impl<W> Recorder<'_, W> {
         }
         match checkpoint {
             _ if mode == CheckpointMode::ResetReplay => {}
+            // Depth-first search runs a new state's first action next, from where the world
+            // already is: only the actions after it restore the state.
+            NewCheckpoint::TakeNow
+                if self.config.strategy == Strategy::Dfs && enabled.len() == 1 => {}
             NewCheckpoint::TakeNow => {
                 let checkpoint = keeper.checkpoint_now()?;
                 if mode == CheckpointMode::RandomAccess

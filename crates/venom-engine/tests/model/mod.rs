@@ -39,6 +39,11 @@ impl Counter {
         }
     }
 
+    /// How many checkpoints the world took.
+    pub fn taken(&self) -> u64 {
+        self.next
+    }
+
     /// How many checkpoints the world holds now.
     pub fn held(&self) -> usize {
         self.saved.len()
