@@ -287,7 +287,7 @@ impl<W: World> Explorer<W> {
             graph: StateGraph::with_layout(
                 n_actions,
                 self.tracks_calls(&required),
-                self.config.strategy == Strategy::Dfs,
+                self.config.strategy.release_order(),
             ),
             frontier: Frontier::new(
                 self.config.strategy,

@@ -26,6 +26,7 @@ use std::hash::{BuildHasherDefault, Hasher};
 mod held;
 use crate::growth::{push, reserve};
 use held::HeldCheckpoints;
+pub(crate) use held::ReleaseOrder;
 
 /// Index of a state in the graph; the initial state is 0.
 pub(crate) type StateId = usize;
@@ -118,12 +119,12 @@ impl StateGraph {
 
     /// An empty graph over `actions` actions; `track_calls`: keep per-action call counts.
     pub fn new(actions: usize, track_calls: bool) -> StateGraph {
-        Self::with_layout(actions, track_calls, false)
+        Self::with_layout(actions, track_calls, ReleaseOrder::Any)
     }
 
-    /// An empty graph as [`StateGraph::new`] makes, whose checkpoints are kept in a stack when
-    /// `lifo` (released last-taken first, as depth-first search does: see [`held`]).
-    pub fn with_layout(actions: usize, track_calls: bool, lifo: bool) -> StateGraph {
+    /// An empty graph as [`StateGraph::new`] makes, laid out for checkpoints released in
+    /// `order` (see [`held`]).
+    pub fn with_layout(actions: usize, track_calls: bool, order: ReleaseOrder) -> StateGraph {
         StateGraph {
             actions,
             fingerprints: Vec::new(),
@@ -136,7 +137,7 @@ impl StateGraph {
             context_of: Vec::new(),
             calls: track_calls.then(Vec::new),
             broken: IdMap::default(),
-            checkpoints: HeldCheckpoints::new(lifo),
+            checkpoints: HeldCheckpoints::new(order),
             recorded: IdMap::default(),
         }
     }

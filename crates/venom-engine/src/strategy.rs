@@ -1,5 +1,6 @@
 //! Exploration strategies: which unexplored (state, action) pair runs next.
 
+use crate::graph::ReleaseOrder;
 use crate::world::CheckpointMode;
 use serde::{Deserialize, Serialize};
 use std::fmt;
@@ -56,6 +57,18 @@ impl Strategy {
     /// of the rule that a stack-only world (the PostgreSQL transaction proxy) serves only DFS.
     pub fn fits(self, mode: CheckpointMode) -> bool {
         mode != CheckpointMode::StackOnly || !self.needs_random_access()
+    }
+
+    /// The order in which this strategy mostly releases its checkpoints, which lays out where
+    /// the graph keeps them.
+    pub(crate) fn release_order(self) -> ReleaseOrder {
+        match self {
+            Strategy::Bfs => ReleaseOrder::FirstIn,
+            Strategy::Dfs => ReleaseOrder::LastIn,
+            Strategy::Random | Strategy::Coverage | Strategy::Weighted | Strategy::Mcts => {
+                ReleaseOrder::Any
+            }
+        }
     }
 }
 
