@@ -29,8 +29,8 @@
 //! Heap: a counting global allocator gives the peak of live heap bytes during each batch, and
 //! that peak divided by the states is the `B/state` column (it holds everything: the graph, the
 //! frontier, the world's checkpoints, the result). The `world B/` column is the part of it that
-//! the model's world grew its own checkpoint store to (its arrays' capacity, per state): the
-//! rest is venom's.
+//! the model's world's own checkpoint store held when the most checkpoints were live (its
+//! arrays' capacity, per state): the rest is venom's.
 //!
 //! Memory: before each strategy's batch the peak resident set (`VmHWM`) is reset by writing
 //! `5` to `/proc/self/clear_refs`, and read back from `/proc/self/status` after the batch.
@@ -143,6 +143,8 @@ struct CounterWorld {
     free: Vec<u64>,
     live: usize,
     peak_live: usize,
+    /// The bytes of `saved` and `free` (their capacity) when the most checkpoints were live.
+    bytes_at_peak: usize,
     rollbacks: u64,
 }
 
@@ -167,7 +169,11 @@ impl World for CounterWorld {
             }
         };
         self.live += 1;
-        self.peak_live = self.peak_live.max(self.live);
+        if self.live > self.peak_live {
+            self.peak_live = self.live;
+            self.bytes_at_peak = self.saved.capacity() * std::mem::size_of::<Option<Counters>>()
+                + self.free.capacity() * std::mem::size_of::<u64>();
+        }
         Ok(CheckpointId(id))
     }
 
@@ -348,7 +354,8 @@ struct Sample {
     secs: f64,
     rollbacks: u64,
     peak_live: usize,
-    /// The bytes the world's checkpoint store grew to (its arrays' capacity).
+    /// The bytes of the world's checkpoint store (its arrays' capacity) when the most
+    /// checkpoints were live.
     world_bytes: usize,
 }
 
@@ -374,8 +381,7 @@ fn run_venom(strategy: Strategy, n: u32) -> Sample {
         secs,
         rollbacks: world.rollbacks,
         peak_live: world.peak_live,
-        world_bytes: world.saved.capacity() * std::mem::size_of::<Option<Counters>>()
-            + world.free.capacity() * std::mem::size_of::<u64>(),
+        world_bytes: world.bytes_at_peak,
     }
 }
 
@@ -556,7 +562,8 @@ fn print_table(rows: &[Row], repeats: usize, peak_reset: bool) {
     println!(
         "heap = peak of live heap bytes during the batch (counting allocator: graph, frontier, \
          world, result); B/state = that peak / states; world B/ = of those, the bytes per \
-         state the model's world grew its checkpoint store to (venom's own share is the rest)."
+         state of the model's world's checkpoint store when the most were live (venom's own \
+         share is the rest)."
     );
     if peak_reset {
         println!(
