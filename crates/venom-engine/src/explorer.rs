@@ -59,6 +59,17 @@ pub enum StartError {
     /// There is nothing to explore.
     #[error("no actions to explore")]
     NoActions,
+    /// The world's [`World::observe_into`] feeds other values than its [`World::observe`]
+    /// returns.
+    #[error("the {mechanism} world's observe_into and observe disagree on the initial state (fingerprints {fed} and {observed}): observe_into must feed, in name order, the values observe returns")]
+    ObserveIntoDiffers {
+        /// The world's mechanism.
+        mechanism: String,
+        /// The fingerprint with what `observe_into` fed.
+        fed: Fingerprint,
+        /// The fingerprint with what `observe` returned.
+        observed: Fingerprint,
+    },
     /// More actions than an exploration can tell apart.
     #[error("{count} actions: an exploration explores at most {max}")]
     TooManyActions {
@@ -312,7 +323,7 @@ impl<W: World> Explorer<W> {
         if mode == CheckpointMode::ResetReplay {
             self.world.reset().map_err(StartError::World)?;
         }
-        let observation = self.world.observe().map_err(StartError::World)?;
+        let (fp, observation) = self.observe_initial(&initial)?;
         let view = StepView {
             ctx: &initial,
             action: None,
@@ -336,7 +347,6 @@ impl<W: World> Explorer<W> {
                 },
             );
         }
-        let fp = self.model().fingerprint(&initial, &observation);
         self.start_workers(mode, &initial, fp)?;
         let root = NewState {
             fingerprint: fp,
@@ -362,13 +372,41 @@ impl<W: World> Explorer<W> {
         Ok(self.finish(run, stop, started))
     }
 
+    /// The fingerprint and the observation of the initial state, with `initial` as context;
+    /// fails when the world's [`World::observe_into`] and [`World::observe`] disagree on it.
+    fn observe_initial(
+        &mut self,
+        initial: &Context,
+    ) -> Result<(Fingerprint, Observation), StartError> {
+        let (model, world) = self.model_and_world();
+        let (fp, observed) = model
+            .observe_fingerprint(world, initial)
+            .map_err(StartError::World)?;
+        if let Some(observation) = observed {
+            return Ok((fp, observation));
+        }
+        // Fed through `observe_into`: the report of the initial state shows `observe`'s.
+        let observation = world.observe().map_err(StartError::World)?;
+        let observed = model.fingerprint(initial, &observation);
+        if observed != fp {
+            return Err(StartError::ObserveIntoDiffers {
+                mechanism: world.mechanism(),
+                fed: fp,
+                observed,
+            });
+        }
+        Ok((fp, observation))
+    }
+
     /// The actions, invariants and state keys, as a step sees them.
     fn model(&self) -> Model<'_, W> {
-        Model {
-            actions: &self.actions,
-            invariants: &self.invariants,
-            state_keys: self.config.state_keys.as_deref(),
-        }
+        Model::of(&self.actions, &self.invariants, &self.config)
+    }
+
+    /// The model and the explorer's own world, borrowed together.
+    fn model_and_world(&mut self) -> (Model<'_, W>, &mut W) {
+        let model = Model::of(&self.actions, &self.invariants, &self.config);
+        (model, &mut self.world)
     }
 
     /// The main loop; returns why it stopped.
@@ -431,13 +469,9 @@ impl<W: World> Explorer<W> {
             self.restore(run, mode, state)?
         };
         run.current = None;
-        let model = Model {
-            actions: &self.actions,
-            invariants: &self.invariants,
-            state_keys: self.config.state_keys.as_deref(),
-        };
+        let (model, world) = self.model_and_world();
         let known_broken = run.graph.broken(state);
-        let result = model.execute(&mut self.world, (state, known_broken), action, ctx)?;
+        let result = model.execute(world, (state, known_broken), action, ctx)?;
         let (target, new) = self.recorder_alone(|recorder, keeper| {
             recorder.record(run, mode, result, NewCheckpoint::TakeNow, keeper)
         })?;

@@ -30,29 +30,38 @@ pub fn fingerprint(
     observation: &Observation,
 ) -> Fingerprint {
     let mut h = Canonical::new();
-    match keys {
-        Some(keys) => {
-            for key in keys {
-                hash_entry(&mut h, key, ctx.get(key));
-            }
-        }
-        None => {
-            for (key, value) in ctx.as_map() {
-                hash_entry(&mut h, key, Some(value));
-            }
-        }
-    }
-    h.update(&[0xFE]);
-    for (key, value) in observation {
-        hash_entry(&mut h, key, Some(value));
-    }
-    Fingerprint(h.digest128())
+    h.add_context(ctx, keys);
+    h.add_observation(observation);
+    h.finish()
 }
 
-/// Bytes gathered in blocks before they reach xxh3: a state is mostly a few dozen bytes in many
-/// tiny pieces, hashed here in one call. The digest is the xxh3-128 of all the bytes, the same as
-/// a stream of them would give.
-struct Canonical {
+/// The values a world observes, fed one by one in name order straight into a state's
+/// fingerprint (see [`crate::World::observe_into`]): they hash exactly as the same values in an
+/// [`Observation`] would, without building one.
+pub struct ObservationSink<'a> {
+    canonical: &'a mut Canonical,
+    fed: bool,
+}
+
+impl ObservationSink<'_> {
+    /// Feeds the value observed under `name` (names in order, each once, as an
+    /// [`Observation`] iterates them).
+    pub fn value(&mut self, name: &str, value: &Value) {
+        self.fed = true;
+        hash_entry(self.canonical, name, Some(value));
+    }
+
+    /// Feeds an integer observed under `name`: the same as [`ObservationSink::value`] with the
+    /// JSON number `n`, without building it.
+    pub fn integer(&mut self, name: &str, n: i64) {
+        self.fed = true;
+        key(self.canonical, name);
+        self.canonical.update(&tagged(NUMBER_I64, n.to_le_bytes()));
+    }
+}
+
+/// A fingerprint being built: the context's bytes first, then the observation's.
+pub(crate) struct Canonical {
     block: [u8; Canonical::BLOCK],
     len: usize,
     /// Created only when the bytes outgrow one block.
@@ -62,7 +71,50 @@ struct Canonical {
 impl Canonical {
     const BLOCK: usize = 256;
 
-    fn new() -> Self {
+    /// Adds the bytes of `ctx` (only `keys` when given, else every key), then the separator
+    /// before the observation. (In place: the block is too large to move around cheaply.)
+    pub fn add_context(&mut self, ctx: &Context, keys: Option<&[String]>) {
+        match keys {
+            Some(keys) => {
+                for key in keys {
+                    hash_entry(self, key, ctx.get(key));
+                }
+            }
+            None => {
+                for (key, value) in ctx.as_map() {
+                    hash_entry(self, key, Some(value));
+                }
+            }
+        }
+        self.update(&[0xFE]);
+    }
+
+    /// Adds the entries of `observation`.
+    pub fn add_observation(&mut self, observation: &Observation) {
+        for (key, value) in observation {
+            hash_entry(self, key, Some(value));
+        }
+    }
+
+    /// Lets `feed` add a world's observation through a sink; whether it fed anything.
+    pub fn feed<E>(
+        &mut self,
+        feed: impl FnOnce(&mut ObservationSink<'_>) -> Result<bool, E>,
+    ) -> Result<(bool, bool), E> {
+        let mut sink = ObservationSink {
+            canonical: self,
+            fed: false,
+        };
+        let offered = feed(&mut sink)?;
+        Ok((offered, sink.fed))
+    }
+
+    /// The fingerprint of every byte added.
+    pub fn finish(&mut self) -> Fingerprint {
+        Fingerprint(self.digest128())
+    }
+
+    pub fn new() -> Self {
         Canonical {
             block: [0; Self::BLOCK],
             len: 0,
@@ -106,9 +158,17 @@ impl Canonical {
     }
 }
 
-fn hash_entry(h: &mut Canonical, key: &str, value: Option<&Value>) {
+/// The kind tag of an integer that fits an `i64`.
+const NUMBER_I64: u8 = 3;
+
+/// The bytes of an entry's name.
+fn key(h: &mut Canonical, key: &str) {
     h.update(key.as_bytes());
     h.update(&[0]);
+}
+
+fn hash_entry(h: &mut Canonical, name: &str, value: Option<&Value>) {
+    key(h, name);
     match value {
         Some(v) => hash_value(h, v),
         None => h.update(&[0xFF]),
@@ -131,7 +191,7 @@ fn hash_value(h: &mut Canonical, value: &Value) {
         Value::Number(n) => {
             // By value and kind, without formatting: 1 and 1.0 stay distinct.
             if let Some(i) = n.as_i64() {
-                h.update(&tagged(3, i.to_le_bytes()));
+                h.update(&tagged(NUMBER_I64, i.to_le_bytes()));
             } else if let Some(u) = n.as_u64() {
                 h.update(&tagged(7, u.to_le_bytes()));
             } else {
@@ -216,6 +276,43 @@ mod tests {
         let mut y = Context::new();
         y.set("k", json!({"b": [1, 2], "a": 1}));
         assert_eq!(fingerprint(&x, None, &obs), fingerprint(&y, None, &obs));
+    }
+
+    #[test]
+    fn a_sink_hashes_its_values_as_the_same_observation() {
+        let mut ctx = Context::new();
+        ctx.set("order", 7);
+        let observation: Observation = [
+            ("a", json!(-3)),
+            ("b", json!(u32::MAX)),
+            ("c", json!({"x": [1, "two"]})),
+        ]
+        .into_iter()
+        .collect();
+        let mut fed = Canonical::new();
+        fed.add_context(&ctx, None);
+        let (offered, anything) = fed
+            .feed(|sink| {
+                sink.integer("a", -3);
+                sink.integer("b", i64::from(u32::MAX));
+                sink.value("c", &json!({"x": [1, "two"]}));
+                Ok::<_, ()>(true)
+            })
+            .unwrap();
+        assert!(offered && anything);
+        assert_eq!(fed.finish(), fingerprint(&ctx, None, &observation));
+        // Out of order, the values hash differently.
+        let mut swapped = Canonical::new();
+        swapped.add_context(&ctx, None);
+        swapped
+            .feed(|sink| {
+                sink.integer("b", i64::from(u32::MAX));
+                sink.integer("a", -3);
+                sink.value("c", &json!({"x": [1, "two"]}));
+                Ok::<_, ()>(true)
+            })
+            .unwrap();
+        assert_ne!(swapped.finish(), fingerprint(&ctx, None, &observation));
     }
 
     #[test]

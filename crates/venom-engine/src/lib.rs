@@ -97,7 +97,7 @@ pub use exploration::{
     ShardGraph, StateSnapshot, StateView, StopReason, Violation, WorkerFigures,
 };
 pub use explorer::{Explorer, StartError};
-pub use fingerprint::{fingerprint, Fingerprint};
+pub use fingerprint::{fingerprint, Fingerprint, ObservationSink};
 pub use invariant::{CheckFn, Invariant, StepView, Timing, Verdict};
 pub use mcts::DEFAULT_EXPLORATION as DEFAULT_MCTS_EXPLORATION;
 pub use observation::{Entries as ObservationEntries, Observation, ObservationName};

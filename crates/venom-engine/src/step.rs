@@ -4,9 +4,10 @@
 //! them in the graph is the explorer's job.
 
 use crate::action::Action;
+use crate::config::ExplorerConfig;
 use crate::context::Context;
 use crate::exchange::Exchange;
-use crate::fingerprint::{fingerprint, Fingerprint};
+use crate::fingerprint::{fingerprint, Canonical, Fingerprint};
 use crate::graph::{Recorded, StateId};
 use crate::invariant::{Invariant, StepView, Timing, Verdict};
 use crate::observation::Observation;
@@ -18,6 +19,21 @@ pub(crate) struct Model<'a, W> {
     pub invariants: &'a [Invariant<W>],
     /// Context keys that identify a state; `None` means every key.
     pub state_keys: Option<&'a [String]>,
+}
+
+impl<'a, W> Model<'a, W> {
+    /// The model of these actions and invariants under `config`'s state keys.
+    pub fn of(
+        actions: &'a [Action<W>],
+        invariants: &'a [Invariant<W>],
+        config: &'a ExplorerConfig,
+    ) -> Self {
+        Model {
+            actions,
+            invariants,
+            state_keys: config.state_keys.as_deref(),
+        }
+    }
 }
 
 // Not derived: a derive would ask `W: Clone`, and only the references are copied.
@@ -54,7 +70,8 @@ pub(crate) struct StepResult {
     pub warnings: Vec<String>,
     /// The context after the action.
     pub ctx: Context,
-    /// The world's observation after the action.
+    /// The world's observation after the action (empty when the world fed its fingerprint
+    /// through [`World::observe_into`] and no invariant broke: nothing will show it).
     pub observation: Observation,
     /// The fingerprint of the state reached.
     pub fingerprint: Fingerprint,
@@ -68,6 +85,30 @@ impl<W: World> Model<'_, W> {
     /// The fingerprint of a state with this context and observation.
     pub fn fingerprint(&self, ctx: &Context, observation: &Observation) -> Fingerprint {
         fingerprint(ctx, self.state_keys, observation)
+    }
+
+    /// Observes `world` and fingerprints the state with `ctx`: through
+    /// [`World::observe_into`] when the world offers it (no observation is built then), else
+    /// through [`World::observe`], whose observation comes back with it.
+    pub fn observe_fingerprint(
+        &self,
+        world: &mut W,
+        ctx: &Context,
+    ) -> Result<(Fingerprint, Option<Observation>), WorldError> {
+        let mut h = Canonical::new();
+        h.add_context(ctx, self.state_keys);
+        match h.feed(|sink| world.observe_into(sink))? {
+            (true, _) => return Ok((h.finish(), None)),
+            // A world that fed values and then declined: start again without them.
+            (false, true) => {
+                h = Canonical::new();
+                h.add_context(ctx, self.state_keys);
+            }
+            (false, false) => {}
+        }
+        let observation = world.observe()?;
+        h.add_observation(&observation);
+        Ok((h.finish(), Some(observation)))
     }
 
     /// Runs `action` in `world`, which is in `state` (with context `ctx`, invariants
@@ -93,8 +134,7 @@ impl<W: World> Model<'_, W> {
                 earlier: outcome.earlier,
             })
         });
-        let observation = world.observe()?;
-        let fingerprint = self.fingerprint(&ctx, &observation);
+        let (fingerprint, observation) = self.observe_fingerprint(world, &ctx)?;
         let view = StepView {
             ctx: &ctx,
             action: Some(&self.actions[action].name),
@@ -107,6 +147,12 @@ impl<W: World> Model<'_, W> {
             set_bit(&mut broken, hit.invariant);
         }
         new_hits.retain(|hit| !has_bit(known_broken, hit.invariant));
+        let observation = match observation {
+            Some(observation) => observation,
+            // Observed again only here, where a report will show the state.
+            None if !new_hits.is_empty() => world.observe()?,
+            None => Observation::new(),
+        };
         Ok(StepResult {
             state,
             action,

@@ -1,5 +1,6 @@
 //! The system under test, seen through its state: checkpoints, rollback, reset and observations.
 
+use crate::fingerprint::ObservationSink;
 use crate::observation::Observation;
 use std::any::Any;
 use std::fmt;
@@ -211,6 +212,17 @@ pub trait World {
     /// Observes the system state that is not in the context (database content hashes, counters…).
     fn observe(&mut self) -> Result<Observation, WorldError> {
         Ok(Observation::new())
+    }
+
+    /// Feeds what [`World::observe`] returns, value by value in name order, straight into the
+    /// state's fingerprint, without building an [`Observation`]: a faster path for in-memory
+    /// worlds, which the explorer takes at every step (it still calls `observe` where a report
+    /// shows the state). Returns `Ok(false)`, the default, to say the world does not offer it.
+    ///
+    /// The values fed must be those `observe` returns: the explorer checks that both give the
+    /// initial state the same fingerprint, and refuses to start otherwise.
+    fn observe_into(&mut self, _sink: &mut ObservationSink<'_>) -> Result<bool, WorldError> {
+        Ok(false)
     }
 
     /// Advice for the run's report, each piece once (e.g. a setting of the system that makes

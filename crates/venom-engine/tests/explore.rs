@@ -2,7 +2,7 @@
 
 mod model;
 
-use model::{actions, invariants, shortest_by_brute_force, Counter, MODULO};
+use model::{actions, invariants, shortest_by_brute_force, Counter, Feed, MODULO};
 use std::collections::{BTreeSet, HashMap};
 use std::sync::atomic::AtomicBool;
 use std::sync::Arc;
@@ -163,6 +163,49 @@ fn depth_first_takes_no_checkpoint_of_a_state_with_one_action() {
             taken,
             "{strategy} {mode:?}: checkpoints taken"
         );
+    }
+}
+
+#[test]
+fn a_world_that_feeds_its_fingerprint_explores_alike_and_is_observed_only_for_reports() {
+    let run = |feed: Feed| {
+        let mut world = Counter::new(CheckpointMode::RandomAccess);
+        world.feed = feed;
+        let mut explorer =
+            Explorer::new(world, actions(), invariants()).with_config(config(Strategy::Bfs));
+        let result = explorer.run(Context::new());
+        (result, explorer.world_mut().observed)
+    };
+    let (plain, plain_observed) = run(Feed::Off);
+    let (fed, fed_observed) = run(Feed::Value);
+    let (plain, fed) = (plain.expect("setup"), fed.expect("setup"));
+    assert_eq!(
+        (fed.states, fed.transitions, fed.steps),
+        (plain.states, plain.transitions, plain.steps)
+    );
+    assert_eq!(groups(&fed), groups(&plain));
+    for (f, p) in fed.violations.iter().zip(&plain.violations) {
+        assert_eq!(f.state.observation, p.state.observation, "{}", f.invariant);
+        assert_eq!(f.state.fingerprint, p.state.fingerprint, "{}", f.invariant);
+    }
+    // Observed once for the initial state, then after each step, or only after the steps
+    // that broke an invariant (their reports show the state).
+    assert_eq!(u64::from(plain_observed), 1 + plain.steps);
+    let hit_steps: u64 = fed.violations.iter().map(|v| v.occurrences).sum();
+    assert!(
+        (1..=1 + hit_steps).contains(&u64::from(fed_observed)),
+        "{fed_observed} observations, {hit_steps} hits"
+    );
+
+    let (wrong, _) = run(Feed::Wrong);
+    match wrong {
+        Err(e @ StartError::ObserveIntoDiffers { .. }) => {
+            assert!(
+                e.to_string().contains("observe_into and observe disagree"),
+                "{e}"
+            )
+        }
+        other => panic!("expected a refusal, got {:?}", other.map(|r| r.stop)),
     }
 }
 

@@ -85,11 +85,7 @@ impl<W: World> Explorer<W> {
         if self.workers.others.is_empty() {
             return Ok(());
         }
-        let model = Model {
-            actions: &self.actions,
-            invariants: &self.invariants,
-            state_keys: self.config.state_keys.as_deref(),
-        };
+        let model = Model::of(&self.actions, &self.invariants, &self.config);
         let root_checkpoint = |world: &mut W| match mode {
             CheckpointMode::RandomAccess => world.checkpoint().map(Some),
             _ => Ok(None),
@@ -171,11 +167,7 @@ fn explore_parallel<W: World + Send>(
     let graph = RwLock::new(std::mem::replace(&mut run.graph, StateGraph::new(0, false)));
     let required = run.required.clone();
     let shared = Shared {
-        model: Model {
-            actions,
-            invariants,
-            state_keys: config.state_keys.as_deref(),
-        },
+        model: Model::of(actions, invariants, config),
         graph: &graph,
         lent: RwLock::new(std::mem::take(lent)),
         required: &required,

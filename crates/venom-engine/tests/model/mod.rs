@@ -3,8 +3,8 @@
 
 use std::collections::HashMap;
 use venom_engine::{
-    Action, CheckpointId, CheckpointMode, Context, Invariant, Observation, Outcome, Severity,
-    Verdict, World, WorldError,
+    Action, CheckpointId, CheckpointMode, Context, Invariant, Observation, ObservationSink,
+    Outcome, Severity, Verdict, World, WorldError,
 };
 
 pub const MODULO: u32 = 12;
@@ -22,6 +22,21 @@ pub struct Counter {
     pub executed: u32,
     /// What the world advises the report (taken at the end of a run).
     pub advice: Vec<String>,
+    /// Whether it feeds its observation through `observe_into`, and what.
+    pub feed: Feed,
+    /// How often `observe` was called.
+    pub observed: u32,
+}
+
+/// What a [`Counter`] feeds through `observe_into`.
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub enum Feed {
+    /// Nothing: it does not offer it.
+    Off,
+    /// Its value, as `observe` returns it.
+    Value,
+    /// Its value plus one: not what `observe` returns.
+    Wrong,
 }
 
 impl Counter {
@@ -36,6 +51,8 @@ impl Counter {
             fail_after: None,
             executed: 0,
             advice: Vec::new(),
+            feed: Feed::Off,
+            observed: 0,
         }
     }
 
@@ -114,7 +131,17 @@ impl World for Counter {
         Ok(())
     }
 
+    fn observe_into(&mut self, sink: &mut ObservationSink<'_>) -> Result<bool, WorldError> {
+        match self.feed {
+            Feed::Off => return Ok(false),
+            Feed::Value => sink.integer("value", i64::from(self.value)),
+            Feed::Wrong => sink.integer("value", i64::from(self.value) + 1),
+        }
+        Ok(true)
+    }
+
     fn observe(&mut self) -> Result<Observation, WorldError> {
+        self.observed += 1;
         let mut obs = Observation::new();
         obs.insert("value", self.value.into());
         Ok(obs)
