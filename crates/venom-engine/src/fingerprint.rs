@@ -56,11 +56,15 @@ impl ObservationSink<'_> {
     pub fn integer(&mut self, name: &str, n: i64) {
         self.fed = true;
         key(self.canonical, name);
-        self.canonical.update(&tagged(NUMBER_I64, n.to_le_bytes()));
+        hash_i64(self.canonical, n);
     }
 }
 
 /// A fingerprint being built: the context's bytes first, then the observation's.
+///
+/// Bytes are gathered in blocks before they reach xxh3: a state is mostly a few dozen bytes in
+/// many tiny pieces, hashed here in one call. The digest is the xxh3-128 of all the bytes, the
+/// same as a stream of them would give.
 pub(crate) struct Canonical {
     block: [u8; Canonical::BLOCK],
     len: usize,
@@ -114,6 +118,7 @@ impl Canonical {
         Fingerprint(self.digest128())
     }
 
+    /// No bytes yet.
     pub fn new() -> Self {
         Canonical {
             block: [0; Self::BLOCK],
@@ -158,8 +163,10 @@ impl Canonical {
     }
 }
 
-/// The kind tag of an integer that fits an `i64`.
-const NUMBER_I64: u8 = 3;
+/// The bytes of a JSON integer that fits an `i64` (one home for the sink and for values).
+fn hash_i64(h: &mut Canonical, n: i64) {
+    h.update(&tagged(3, n.to_le_bytes()));
+}
 
 /// The bytes of an entry's name.
 fn key(h: &mut Canonical, key: &str) {
@@ -191,7 +198,7 @@ fn hash_value(h: &mut Canonical, value: &Value) {
         Value::Number(n) => {
             // By value and kind, without formatting: 1 and 1.0 stay distinct.
             if let Some(i) = n.as_i64() {
-                h.update(&tagged(NUMBER_I64, i.to_le_bytes()));
+                hash_i64(h, i);
             } else if let Some(u) = n.as_u64() {
                 h.update(&tagged(7, u.to_le_bytes()));
             } else {
